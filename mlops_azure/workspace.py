@@ -1,0 +1,310 @@
+"""The one seam between mlops and a backend: the ``Workspace`` interface and the values it speaks.
+
+Everything that touches stored state (data assets, jobs, models, audit events) goes through a
+``Workspace``. The embedded implementation lives in ``mlops_azure.local``; the Azure ML one in
+``mlops_azure.azure``. ``mlops_azure.lifecycle`` only ever sees this interface, so a gate or a
+promotion is written once and behaves the same on both. The same contract tests run against each.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+#: A pipeline input value: a literal, or a local path for ``uri_file`` / ``uri_folder`` inputs.
+InputValue = str | int | float | bool | Path
+
+
+class JobStatus(str, enum.Enum):
+    """Job and step states, named as Azure ML names them."""
+
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    SKIPPED = "Skipped"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.SKIPPED)
+
+
+@dataclass(frozen=True)
+class DataAsset:
+    """One version of a named data asset; ``sha256`` is the content hash of the file or folder."""
+
+    name: str
+    version: int
+    path: str
+    sha256: str
+    size_bytes: int
+    created_at: datetime
+    description: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One step (child job) of a pipeline job."""
+
+    name: str
+    status: JobStatus
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A pipeline job: its inputs, its steps, where its outputs are and how it ended."""
+
+    id: str
+    experiment: str
+    status: JobStatus
+    created_at: datetime
+    pipeline: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    steps: tuple[StepRun, ...] = ()
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a model version comes from: enough to trace a deployment back to its data."""
+
+    data_asset: str
+    data_version: int
+    data_sha256: str
+    code_commit: str
+    job_id: str
+    params: Mapping[str, Any]
+    environment_hash: str
+    creator: str
+    pipeline: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data_asset": self.data_asset,
+            "data_version": self.data_version,
+            "data_sha256": self.data_sha256,
+            "code_commit": self.code_commit,
+            "job_id": self.job_id,
+            "params": dict(self.params),
+            "environment_hash": self.environment_hash,
+            "creator": self.creator,
+            "pipeline": self.pipeline,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Lineage:
+        return cls(
+            data_asset=str(raw["data_asset"]),
+            data_version=int(raw["data_version"]),
+            data_sha256=str(raw["data_sha256"]),
+            code_commit=str(raw["code_commit"]),
+            job_id=str(raw["job_id"]),
+            params=dict(raw.get("params", {})),
+            environment_hash=str(raw["environment_hash"]),
+            creator=str(raw["creator"]),
+            pipeline=str(raw.get("pipeline", "")),
+            extra={str(k): str(v) for k, v in dict(raw.get("extra", {})).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A registered model version with its holdout metrics and lineage."""
+
+    name: str
+    version: int
+    path: str
+    sha256: str
+    created_at: datetime
+    metrics: Mapping[str, float]
+    lineage: Lineage
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class ServingDeployment:
+    """A deployment behind an endpoint, the model version it serves and its traffic share (%)."""
+
+    endpoint: str
+    deployment: str
+    model_name: str
+    model_version: int
+    traffic: int
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry of the audit trail: who did what to which subject, and the evidence."""
+
+    id: int
+    time: datetime
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineSubmission:
+    """What to run: a pipeline definition file and values for its inputs."""
+
+    pipeline_file: Path
+    inputs: Mapping[str, InputValue]
+    experiment: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """Progress of a running job, for progress bars and logs."""
+
+    job_id: str
+    step: str | None
+    status: JobStatus
+    message: str = ""
+
+
+ProgressCallback = Callable[[JobEvent], None]
+
+
+class Workspace(ABC):
+    """Stored state of one project on one backend. One method per operation.
+
+    Implementations raise ``NotFoundError`` for unknown names, ``UserInputError`` for malformed
+    arguments and ``BackendError`` when the backend itself fails. Writes are atomic: an
+    interrupted call leaves either the whole record or nothing.
+    """
+
+    #: ``"local"`` or ``"azure"``.
+    backend: str
+
+    # -- data assets ---------------------------------------------------------------------------
+    @abstractmethod
+    def upload_data(self, name: str, path: Path, *, description: str = "") -> DataAsset:
+        """Store ``path`` (file or folder) as the next version of data asset ``name``.
+
+        Uploading content identical to the latest version returns that version unchanged.
+        """
+
+    @abstractmethod
+    def get_data(self, name: str, version: int | None = None) -> DataAsset:
+        """One version of a data asset; the latest when ``version`` is None."""
+
+    @abstractmethod
+    def list_data(self, name: str | None = None) -> list[DataAsset]:
+        """Data asset versions, newest first."""
+
+    @abstractmethod
+    def data_local_path(self, asset: DataAsset) -> Path:
+        """A local file or folder holding the asset's content (downloaded when remote)."""
+
+    # -- jobs ------------------------------------------------------------------------------------
+    @abstractmethod
+    def run_pipeline(
+        self, submission: PipelineSubmission, progress: ProgressCallback | None = None
+    ) -> Job:
+        """Submit a pipeline job and wait until it ends; returns the finished job.
+
+        A failed job is returned (status ``Failed``, ``error`` set), not raised.
+        """
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job:
+        """One job with its steps."""
+
+    @abstractmethod
+    def list_jobs(self, limit: int = 20) -> list[Job]:
+        """Jobs, newest first."""
+
+    @abstractmethod
+    def job_logs(self, job_id: str, step: str | None = None) -> str:
+        """The captured output of one step, or of every step in order when ``step`` is None."""
+
+    @abstractmethod
+    def job_output_path(self, job_id: str, output: str) -> Path:
+        """A local folder holding a pipeline output of a finished job (downloaded when remote)."""
+
+    # -- models ----------------------------------------------------------------------------------
+    @abstractmethod
+    def register_model(
+        self,
+        name: str,
+        *,
+        job_id: str,
+        output: str,
+        metrics: Mapping[str, float],
+        lineage: Lineage,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register a job's output folder as the next version of ``name`` (never re-uploaded)."""
+
+    @abstractmethod
+    def get_model(self, name: str, version: int | None = None) -> ModelVersion:
+        """One model version; the latest when ``version`` is None."""
+
+    @abstractmethod
+    def list_models(self, name: str | None = None) -> list[ModelVersion]:
+        """Model versions, newest first."""
+
+    @abstractmethod
+    def model_local_path(self, name: str, version: int) -> Path:
+        """A local folder holding the model version's files, verified against its hash."""
+
+    # -- serving ---------------------------------------------------------------------------------
+    @abstractmethod
+    def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
+        """The deployments behind an endpoint with their traffic; empty when it does not exist."""
+
+    # -- audit -----------------------------------------------------------------------------------
+    @abstractmethod
+    def record_event(
+        self, action: str, subject: str, details: Mapping[str, Any], *, actor: str
+    ) -> AuditEvent:
+        """Append an event to the audit trail."""
+
+    @abstractmethod
+    def list_events(self, limit: int = 50) -> list[AuditEvent]:
+        """Audit events, newest first."""
+
+
+__all__ = [
+    "AuditEvent",
+    "DataAsset",
+    "InputValue",
+    "Job",
+    "JobEvent",
+    "JobStatus",
+    "Lineage",
+    "ModelVersion",
+    "PipelineSubmission",
+    "ProgressCallback",
+    "ServingDeployment",
+    "StepRun",
+    "Workspace",
+]
