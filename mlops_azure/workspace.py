@@ -20,7 +20,7 @@ from typing import Any
 InputValue = str | int | float | bool | Path
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Job and step states, named as Azure ML names them."""
 
     QUEUED = "Queued"

@@ -1,0 +1,69 @@
+"""``mlops init``, ``mlops run`` (the whole loop) and ``mlops config``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops_azure.cli import output
+from mlops_azure.cli.commands_train import print_progress
+from mlops_azure.cli.state import STATE
+
+config_app = typer.Typer(help="Show or validate mlops.yaml.", no_args_is_help=True)
+
+
+@config_app.command("validate")
+def config_validate() -> None:
+    """Check mlops.yaml; exit 2 with the key path of the first problem."""
+    config = STATE.config()
+    if STATE.json:
+        output.emit_json({"valid": True, "config": str(STATE.config_path),
+                          "project": config.project})
+    else:
+        output.say(f"{STATE.config_path}: valid ({config.project}, backend {config.backend})")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """The config as mlops reads it, defaults and ${VAR} expansion applied."""
+    config = STATE.config()
+    document = config.model_dump(mode="json", by_alias=True)
+    if STATE.json:
+        output.emit_json(document)
+    else:
+        import yaml
+
+        output.console.out(yaml.safe_dump(document, sort_keys=False), highlight=False)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Replace an existing project's files.")] = False,
+) -> None:
+    """Scaffold the steel-forecast example project and generate its data into data/."""
+    from mlops_azure.scaffold import init_project
+
+    result = init_project(directory, force=force)
+    if STATE.json:
+        output.emit_json({"root": str(result.root), "files": result.files,
+                          "data_rows": result.data_rows})
+    else:
+        output.say(f"created project in {result.root}: {result.files} files, "
+                   f"{result.data_rows} rows of data in data/purchases.csv")
+        output.say(f"next: cd {directory} && mlops train")
+
+
+def run_loop(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder for the demo project (created fresh).")
+    ] = Path("mlops-demo"),
+    force: Annotated[bool, typer.Option(help="Replace an existing demo project.")] = False,
+) -> None:
+    """The whole loop on the embedded workspace: data → check → train → gate → register."""
+    from mlops_azure.demo import run_demo
+
+    summary = run_demo(directory, force=force, say=output.say, progress=print_progress)
+    if STATE.json:
+        output.emit_json(summary)

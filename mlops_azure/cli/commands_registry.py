@@ -1,0 +1,144 @@
+"""``mlops jobs``, ``mlops models``, ``mlops status`` and ``mlops history``: reading the workspace."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from mlops_azure.cli import output
+from mlops_azure.cli.state import STATE
+
+jobs_app = typer.Typer(help="Pipeline jobs: list, show, logs.", no_args_is_help=True)
+models_app = typer.Typer(help="Registered model versions and their lineage.", no_args_is_help=True)
+
+
+@jobs_app.command("list")
+def jobs_list(limit: Annotated[int, typer.Option(min=1, help="How many.")] = 20) -> None:
+    """Jobs, newest first."""
+    jobs = STATE.workspace().list_jobs(limit)
+    if STATE.json:
+        output.emit_json([asdict(j) for j in jobs])
+        return
+    output.table("Jobs", ["job", "status", "created", "ended", "error"],
+                 [(j.id, j.status.value, output.when(j.created_at), output.when(j.ended_at),
+                   (j.error or "").splitlines()[0][:80] if j.error else "") for j in jobs])
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: Annotated[str, typer.Argument(help="Job id.")]) -> None:
+    """One job: inputs, steps, outputs."""
+    job = STATE.workspace().get_job(job_id)
+    if STATE.json:
+        output.emit_json(asdict(job))
+        return
+    output.fields(f"Job {job.id}", {
+        "status": job.status.value, "experiment": job.experiment, "pipeline": job.pipeline,
+        "created": output.when(job.created_at), "ended": output.when(job.ended_at),
+        **{f"input {k}": v for k, v in job.inputs.items()},
+        **{f"output {k}": v for k, v in job.outputs.items()},
+        **{f"tag {k}": v for k, v in job.tags.items()},
+    })
+    output.table("Steps", ["step", "status", "exit code", "started", "ended"],
+                 [(s.name, s.status.value, s.exit_code, output.when(s.started_at),
+                   output.when(s.ended_at)) for s in job.steps])
+    if job.error:
+        output.error(job.error)
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: Annotated[str, typer.Argument(help="Job id.")],
+    step: Annotated[str | None, typer.Option(help="Only this step.")] = None,
+) -> None:
+    """The captured output of a job's steps."""
+    text = STATE.workspace().job_logs(job_id, step)
+    if STATE.json:
+        output.emit_json({"job_id": job_id, "step": step, "log": text})
+    else:
+        output.console.out(text, highlight=False)
+
+
+def model_dict(model: Any) -> dict[str, Any]:
+    out = asdict(model)
+    out["ref"] = model.ref
+    return out
+
+
+@models_app.command("list")
+def models_list(name: Annotated[str | None, typer.Argument(help="Only this model.")] = None) -> None:
+    """Registered model versions, newest first."""
+    models = STATE.workspace().list_models(name)
+    if STATE.json:
+        output.emit_json([model_dict(m) for m in models])
+        return
+    output.table("Models", ["model", "created", "metrics", "data", "job"],
+                 [(m.ref, output.when(m.created_at),
+                   ", ".join(f"{k}={v:.4g}" for k, v in m.metrics.items() if k != "rows"),
+                   f"{m.lineage.data_asset}:{m.lineage.data_version}", m.lineage.job_id)
+                  for m in models])
+
+
+@models_app.command("show")
+def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> None:
+    """One model version and its lineage: from the deployment back to the data."""
+    from mlops_azure.lifecycle.refs import parse_ref
+
+    name, version = parse_ref(ref)
+    model = STATE.workspace().get_model(name, version)
+    if STATE.json:
+        output.emit_json(model_dict(model))
+        return
+    lineage = model.lineage
+    output.fields(f"Model {model.ref}", {
+        "created": output.when(model.created_at),
+        "created by": lineage.creator,
+        "sha256": model.sha256,
+        **{f"metric {k}": v for k, v in model.metrics.items()},
+        "training job": lineage.job_id,
+        "pipeline": lineage.pipeline,
+        "params": ", ".join(f"{k}={v}" for k, v in lineage.params.items()),
+        "data asset": f"{lineage.data_asset}:{lineage.data_version}",
+        "data sha256": lineage.data_sha256,
+        "code commit": lineage.code_commit,
+        "environment hash": lineage.environment_hash,
+        **{k: v for k, v in lineage.extra.items()},
+        **{f"tag {k}": v for k, v in model.tags.items()},
+    })
+
+
+def status() -> None:
+    """Which model version serves where, with traffic, and the latest registered version."""
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    rows = []
+    for stage_name, stage in config.stages.items():
+        deployments = ws.endpoint_traffic(stage.endpoint)
+        if not deployments:
+            rows.append((stage_name, stage.endpoint, "", "", "not deployed"))
+        for d in deployments:
+            rows.append((stage_name, stage.endpoint, d.deployment,
+                         f"{d.model_name}:{d.model_version}", f"{d.traffic}%"))
+    versions = ws.list_models(config.model.name)
+    latest = versions[0].ref if versions else None
+    if STATE.json:
+        output.emit_json({
+            "stages": [dict(zip(["stage", "endpoint", "deployment", "model", "traffic"], r,
+                                strict=True)) for r in rows],
+            "latest_registered": latest,
+        })
+        return
+    output.table("Stages", ["stage", "endpoint", "deployment", "model", "traffic"], rows)
+    output.say(f"latest registered: {latest or 'none'}")
+
+
+def history(limit: Annotated[int, typer.Option(min=1, help="How many events.")] = 50) -> None:
+    """The audit trail, newest first."""
+    events = STATE.workspace().list_events(limit)
+    if STATE.json:
+        output.emit_json([asdict(e) for e in events])
+        return
+    output.table("History", ["time", "actor", "action", "subject", "details"],
+                 [(output.when(e.time), e.actor, e.action, e.subject,
+                   e.details.get("reason") or e.details.get("status") or "") for e in events])

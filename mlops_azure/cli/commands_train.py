@@ -1,0 +1,115 @@
+"""``mlops train``: the training pipeline, the champion gate and registration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlops_azure.cli import output
+from mlops_azure.cli.state import STATE
+from mlops_azure.errors import GateFailed, UserInputError
+
+if TYPE_CHECKING:
+    from mlops_azure.lifecycle.training import TrainingOutcome
+    from mlops_azure.workspace import InputValue, JobEvent
+
+
+def parse_params(pairs: list[str]) -> dict[str, InputValue]:
+    """``key=value`` pairs with numbers and booleans typed as such."""
+    params: dict[str, InputValue] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError(f"--param '{pair}': expected KEY=VALUE")
+        value: InputValue = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(raw)
+                    break
+                except ValueError:
+                    continue
+        params[key.strip()] = value
+    return params
+
+
+def print_progress(event: JobEvent) -> None:
+    """Step-by-step progress on stderr, so stdout stays clean for --json."""
+    colour = {"Running": "cyan", "Completed": "green", "Failed": "red", "Skipped": "yellow"}
+    status = event.status.value
+    step = event.step or "job"
+    detail = f" {event.message}" if event.message and status != "Failed" else ""
+    output.err_console.print(f"  [{colour.get(status, 'white')}]{status:<9}[/] {step}{detail}")
+
+
+def train(
+    data: Annotated[
+        str | None, typer.Option(help="Data asset NAME[:VERSION] (default: upload data.path).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Override a pipeline input, KEY=VALUE (repeatable)."),
+    ] = None,
+    model_json: Annotated[
+        Path, typer.Option(help="Where to write {name, version} for the next stage.")
+    ] = Path("model.json"),
+    fail_if_not_better: Annotated[
+        bool, typer.Option("--fail-if-not-better",
+                           help="Exit 1 when the champion gate keeps the current model.")
+    ] = False,
+) -> None:
+    """Run the training pipeline, compare with the champion, register if better; prints NAME:VERSION."""
+    from mlops_azure.lifecycle.training import train as run_training
+    from mlops_azure.lifecycle.training import write_model_json
+
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    output.err_console.print(f"training [bold]{config.model.name}[/] on the {ws.backend} workspace")
+    outcome = run_training(ws, config, data=data, params=parse_params(param or []),
+                           progress=print_progress)
+    if outcome.model is not None:
+        write_model_json(model_json, outcome.model)
+    _announce_to_devops(outcome)
+    if STATE.json:
+        output.emit_json(outcome.to_dict())
+    else:
+        _render(outcome, model_json)
+    if outcome.model is None and fail_if_not_better:
+        raise GateFailed(f"champion gate: {outcome.decision.reason}")
+
+
+def _render(outcome: TrainingOutcome, model_json: Path) -> None:
+    decision = outcome.decision
+    output.fields("Champion gate", {
+        "job": outcome.job.id,
+        "data": outcome.data.ref,
+        "champion": (f"{outcome.baseline.model.ref} ({outcome.baseline.source})"
+                     if outcome.baseline else "none"),
+        f"candidate {decision.metric}": f"{decision.candidate:.4f}",
+        f"champion {decision.metric}": (f"{decision.champion:.4f}"
+                                        if decision.champion is not None else ""),
+        "decision": decision.reason,
+    })
+    if outcome.model is not None:
+        output.say(f"registered [bold green]{outcome.model.ref}[/] (written to {model_json})")
+    else:
+        output.say("[yellow]not registered[/]: the current model stays")
+
+
+def _announce_to_devops(outcome: TrainingOutcome) -> None:
+    """Set output variables when running inside an Azure DevOps job (TF_BUILD is set there)."""
+    if os.environ.get("TF_BUILD", "").lower() != "true":
+        return
+    # The agent reads logging commands from stdout; under --json keep stdout pure JSON.
+    console = output.err_console if STATE.json else output.console
+    registered = "true" if outcome.model is not None else "false"
+    console.print(f"##vso[task.setvariable variable=registered;isOutput=true]{registered}",
+                  markup=False, highlight=False, soft_wrap=True)
+    if outcome.model is not None:
+        console.print(f"##vso[task.setvariable variable=model;isOutput=true]{outcome.model.ref}",
+                      markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,100 @@
+"""The ``mlops`` application: global options, the command groups, and the exit-code contract.
+
+Exit codes: 0 ok, 1 a gate or check said no, 2 bad input or usage, 3 backend or infrastructure
+failure. Errors are one sentence on stderr; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from mlops_azure.cli import commands_data, commands_project, commands_registry, commands_train
+from mlops_azure.cli.output import error
+from mlops_azure.cli.state import STATE
+from mlops_azure.errors import MlopsError
+
+
+class MlopsGroup(TyperGroup):
+    """Maps mlops errors to one line on stderr and the contract's exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MlopsError as exc:
+            if STATE.debug:
+                traceback.print_exc()
+            error(exc.message)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`mlops ... | head`): stop quietly, like other CLI tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("typer"):
+                raise  # usage errors: typer prints them and exits 2
+            if STATE.debug:
+                traceback.print_exc()
+            error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
+            raise typer.Exit(3) from None
+
+
+app = typer.Typer(
+    name="mlops",
+    cls=MlopsGroup,
+    help="From raw data to a production endpoint on Azure Machine Learning, with gates between "
+    "every step.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def main(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The project config file.")
+    ] = Path("mlops.yaml"),
+    backend: Annotated[
+        str | None,
+        typer.Option("--backend", help="local or azure (default: the config's backend)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output on stdout.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Global options apply to every command."""
+    STATE.config_path = config
+    STATE.backend = backend
+    STATE.json = json_output
+    STATE.debug = debug
+    if not debug:
+        # azure.ai.ml reports experimental classes through logging; keep the CLI's output clean.
+        logging.getLogger("azure").setLevel(logging.ERROR)
+
+
+app.add_typer(commands_data.app, name="data")
+app.add_typer(commands_registry.jobs_app, name="jobs")
+app.add_typer(commands_registry.models_app, name="models")
+app.add_typer(commands_project.config_app, name="config")
+app.command("train")(commands_train.train)
+app.command("init")(commands_project.init)
+app.command("run")(commands_project.run_loop)
+app.command("status")(commands_registry.status)
+app.command("history")(commands_registry.history)
+
+
+def run() -> None:
+    """Entry point of the ``mlops`` console script."""
+    app(prog_name="mlops")

@@ -1,0 +1,64 @@
+"""Rendering: rich tables for people, JSON for pipelines, one-line errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from mlops_azure.cli.state import STATE
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "value"):  # enums
+        return value.value
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=_default, sort_keys=False) + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    out = Table(title=title, title_justify="left")
+    for column in columns:
+        out.add_column(column)
+    for row in rows:
+        out.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(out)
+
+
+def fields(title: str, values: Mapping[str, Any]) -> None:
+    out = Table(title=title, title_justify="left", show_header=False)
+    out.add_column(style="bold")
+    out.add_column()
+    for key, value in values.items():
+        out.add_row(key, "" if value is None else str(value))
+    console.print(out)
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def say(message: str) -> None:
+    """A line for people; silent under --json so stdout stays machine-readable."""
+    if not STATE.json:
+        console.print(message)
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)

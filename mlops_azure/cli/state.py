@@ -1,0 +1,39 @@
+"""Global options and the objects every command needs: the config and the workspace.
+
+Heavy modules (pydantic models, pandas, azure.ai.ml) are imported inside the functions so that
+``mlops --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlops_azure.config import ProjectConfig
+    from mlops_azure.workspace import Workspace
+
+
+@dataclass
+class State:
+    """What the global options said."""
+
+    config_path: Path = Path("mlops.yaml")
+    backend: str | None = None
+    json: bool = False
+    debug: bool = False
+
+    def config(self) -> ProjectConfig:
+        from mlops_azure.config import load_config
+
+        return load_config(self.config_path)
+
+    def workspace(self, config: ProjectConfig | None = None) -> Workspace:
+        from mlops_azure.backends import open_workspace
+
+        return open_workspace(config or self.config(), self.backend)
+
+
+#: The single State of this process, filled by the top-level callback.
+STATE = State()

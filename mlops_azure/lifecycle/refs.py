@@ -1,0 +1,24 @@
+"""Parsing ``NAME:VERSION`` references the way every command accepts them."""
+
+from __future__ import annotations
+
+from mlops_azure.config import ASSET_NAME
+from mlops_azure.errors import UserInputError
+
+
+def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) -> tuple[str, int | None]:
+    """Split ``NAME:VERSION`` (or ``NAME`` for the latest, unless ``version_required``)."""
+    name, sep, version = ref.partition(":")
+    if not ASSET_NAME.match(name):
+        raise UserInputError(f"'{ref}' is not a {what} reference: expected NAME:VERSION")
+    if not sep:
+        if version_required:
+            raise UserInputError(
+                f"'{ref}' has no version: pass an explicit {what} NAME:VERSION (never 'latest')"
+            )
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise UserInputError(
+            f"'{ref}' is not a {what} reference: the version after ':' must be a whole number >= 1"
+        )
+    return name, int(version)
