@@ -86,6 +86,8 @@ class DataConfig(_Strict):
     asset: str = "training-data"
     path: Path = Path("data/purchases.csv")
     data_schema: DataSchema = Field(alias="schema")
+    #: The component that checks data against the schema, in the pipeline and in `mlops data check`.
+    check_component: Path = Path("components/data_check/data_check.yml")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

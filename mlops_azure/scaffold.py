@@ -56,7 +56,7 @@ def init_project(target: Path, *, force: bool = False, seed: int = 7) -> InitRes
             src = source / name
             if src.is_dir():
                 shutil.copytree(src, staging / name,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache"))
             else:
                 shutil.copy2(src, staging / name)
         (staging / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")

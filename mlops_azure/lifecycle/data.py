@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from mlops_azure.components import execute, load_component, log_tail, render_command, resolve_inputs
 from mlops_azure.config import ProjectConfig
-from mlops_azure.errors import UserInputError
+from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.workspace import DataAsset, Workspace
 
@@ -29,3 +34,52 @@ def resolve_training_data(ws: Workspace, config: ProjectConfig, ref: str | None)
             "(generate it with 'mlops init', or pass --data NAME:VERSION)"
         )
     return ws.upload_data(config.data.asset, path)
+
+
+@dataclass(frozen=True)
+class DataCheckReport:
+    """What the data check component found: errors fail the gate, warnings do not."""
+
+    path: Path
+    passed: bool
+    rows: int
+    columns: int
+    errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "passed": self.passed, "rows": self.rows,
+                "columns": self.columns, "errors": self.errors, "warnings": self.warnings}
+
+
+def check_data(config: ProjectConfig, path: Path) -> DataCheckReport:
+    """Run the project's data check component on ``path`` against ``data.schema``.
+
+    The same component runs as the pipeline's first step, so this answer is the pipeline's.
+    """
+    if not path.is_file():
+        raise UserInputError(f"{path}: no such data file")
+    component = load_component(config.resolve(config.data.check_component))
+    with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
+        schema = Path(tmp) / "schema.json"
+        schema.write_text(config.data.data_schema.to_json(), encoding="utf-8")
+        report_dir = Path(tmp) / "report"
+        report_dir.mkdir()
+        inputs = resolve_inputs(component, {"data": path, "schema": schema})
+        command = render_command(component, inputs, {"report": report_dir})
+        ran = execute(command, cwd=component.code, log_path=Path(tmp) / "std_log.txt")
+        tail = log_tail(ran.log_path, 5)
+        try:
+            doc = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            doc = None
+    if ran.exit_code == 2:
+        first = (doc or {}).get("errors") or [{"message": tail or "unreadable input"}]
+        message = str(first[0]["message"])
+        raise UserInputError(message if path.name in message else f"{path}: {message}")
+    if ran.exit_code not in (0, 1) or doc is None:
+        raise BackendError(
+            f"the data check component {component.file} crashed (exit code {ran.exit_code}): {tail}"
+        )
+    return DataCheckReport(path, bool(doc["passed"]) and ran.exit_code == 0, int(doc["rows"]),
+                           int(doc["columns"]), list(doc["errors"]), list(doc["warnings"]))

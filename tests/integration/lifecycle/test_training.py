@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -13,6 +12,7 @@ import pytest
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BaselineMissingError, UserInputError
 from mlops_azure.lifecycle.training import TrainingFailed, train
+from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.workspace import JobStatus, Workspace
 
 FAST = {"n_estimators": 60}
@@ -34,7 +34,7 @@ def test_first_training_registers_with_every_lineage_field(
     data_file = project.resolve(project.data.path)
     assert (lineage.data_asset, lineage.data_version) == ("steel-purchases", 1)
     assert lineage.data_sha256 == workspace.get_data("steel-purchases", 1).sha256
-    assert lineage.data_sha256 == hashlib.sha256(data_file.read_bytes()).hexdigest()
+    assert lineage.data_sha256 == tree_hash(data_file).sha256
     assert lineage.job_id == outcome.job.id
     assert lineage.params["n_estimators"] == 60
     assert lineage.params["holdout_months"] == 6

@@ -1,0 +1,59 @@
+"""How every component script fails: one sentence on stderr and a meaningful exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+#: Exit codes shared by all components: 1 the data or a check said no, 2 unusable input.
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class StepError(Exception):
+    """An expected failure of a step, reported without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def run_step(name: str, main: Callable[[Sequence[str] | None], None],
+             argv: Sequence[str] | None = None) -> int:
+    """Run ``main`` and turn a ``StepError`` into a message on stderr and its exit code."""
+    try:
+        main(argv)
+    except StepError as exc:
+        print(f"{name}: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write through a temporary file so a killed step never leaves a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StepError(f"cannot write {path}: {exc.strerror}", EXIT_FAILED) from None
+
+
+def write_json(path: Path, document: Any) -> None:
+    """``document`` as indented, key-sorted JSON (strict: NaN is refused, not written)."""
+    write_text(path, json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def output_folder(path: Path, what: str) -> Path:
+    """Create an output folder (Azure ML mounts it; locally it may not exist yet)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StepError(f"{what} folder {path} cannot be created: {exc.strerror}", EXIT_FAILED) from None
+    return path

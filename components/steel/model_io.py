@@ -1,0 +1,95 @@
+"""Saving, finding and loading a trained model folder: ``model.txt`` (the LightGBM booster),
+``features.json`` (how to encode inputs) and ``params.json`` (how it was trained)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from steel.cli import StepError, write_json, write_text
+from steel.features import FeatureSpec, encode
+
+MODEL_FILE = "model.txt"
+FEATURES_FILE = "features.json"
+PARAMS_FILE = "params.json"
+
+
+def find_model_file(root: Path) -> Path:
+    """``model.txt`` in ``root`` or, as Azure ML mounts models one folder deeper, below it."""
+    direct = root / MODEL_FILE
+    if direct.is_file():
+        return direct
+    found = sorted(root.rglob(MODEL_FILE)) if root.is_dir() else []
+    if not found:
+        raise StepError(f"no {MODEL_FILE} in {root}")
+    return found[0]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A booster together with the feature spec it was trained with."""
+
+    booster: Any  # lightgbm.Booster (lightgbm ships no type information)
+    spec: FeatureSpec
+    folder: Path
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Non-negative predictions for rows holding the spec's features (categoricals as text)."""
+        matrix = encode(frame, self.spec)
+        predictions = np.asarray(self.booster.predict(matrix), dtype="float64")
+        clipped: np.ndarray = np.clip(predictions, 0.0, None)  # purchases cannot be negative
+        return clipped
+
+
+def load_model(root: Path) -> LoadedModel:
+    """Load the model found under ``root``; ``StepError`` naming the folder when unusable."""
+    model_file = find_model_file(root)
+    spec = FeatureSpec.load(model_file.parent / FEATURES_FILE)
+    try:
+        booster = lgb.Booster(model_file=str(model_file))
+    except (lgb.basic.LightGBMError, OSError) as exc:
+        raise StepError(f"{model_file} is not a LightGBM model ({exc})") from None
+    if list(booster.feature_name()) != spec.features:
+        raise StepError(f"{model_file} was trained on other features than its {FEATURES_FILE} lists")
+    return LoadedModel(booster, spec, model_file.parent)
+
+
+def save_model(booster: Any, spec: FeatureSpec, params: dict[str, Any], folder: Path) -> None:
+    """Write the three files of a model folder."""
+    write_text(folder / MODEL_FILE, booster.model_to_string())
+    write_json(folder / FEATURES_FILE, spec.to_json())
+    write_json(folder / PARAMS_FILE, params)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def sample_request(frame: pd.DataFrame, spec: FeatureSpec, rows: int = 5) -> dict[str, Any]:
+    """A scoring request ``{"data": [...]}`` built from the first ``rows`` rows of ``frame``
+    (e.g. holdout.csv): the spec's features, categoricals as their text, missing values null."""
+    missing = [c for c in spec.features if c not in frame.columns]
+    if missing:
+        raise StepError(f"cannot build a sample request: no column(s) {', '.join(missing)}")
+    head = frame[spec.features].head(rows)
+    records = [{k: _jsonable(v) for k, v in row.items()}
+               for row in head.to_dict(orient="records")]
+    return {"data": records}
+
+
+def sample_request_from_files(model_dir: Path, holdout_csv: Path, rows: int = 5) -> dict[str, Any]:
+    """``sample_request`` for the model under ``model_dir`` from a prep ``holdout.csv``."""
+    from steel.features import read_frame
+
+    model = load_model(model_dir)
+    return sample_request(read_frame(holdout_csv, "holdout", model.spec.features), model.spec, rows)

@@ -1,0 +1,82 @@
+"""Train a LightGBM regressor on prepared data; deterministic for the same data and parameters.
+
+Writes ``model.txt`` (the booster), ``features.json`` (how to encode inputs) and ``params.json``
+to the ``model`` folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+from steel.cli import StepError, output_folder, run_step
+from steel.features import FeatureSpec, encode, read_frame
+from steel.model_io import FEATURES_FILE, save_model
+
+
+def thread_count() -> int:
+    """``OMP_NUM_THREADS`` when set (Azure ML sets it per node), else 2."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 2
+
+
+def lightgbm_params(args: argparse.Namespace) -> dict[str, Any]:
+    """LightGBM parameters; ``StepError`` naming the first hyper-parameter out of range."""
+    checks = (("n_estimators", args.n_estimators >= 1, "at least 1"),
+              ("learning_rate", args.learning_rate > 0, "greater than 0"),
+              ("num_leaves", args.num_leaves >= 2, "at least 2"),
+              ("min_data_in_leaf", args.min_data_in_leaf >= 1, "at least 1"))
+    for name, ok, rule in checks:
+        if not ok:
+            raise StepError(f"{name} must be {rule} (got {getattr(args, name)})")
+    return {
+        "objective": "regression",
+        "learning_rate": args.learning_rate,
+        "num_leaves": args.num_leaves,
+        "min_data_in_leaf": args.min_data_in_leaf,
+        "seed": args.seed,
+        # Determinism: fixed seed, fixed thread count, row-wise histograms (LightGBM's own advice).
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": thread_count(),
+        "verbosity": -1,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="train", description=__doc__)
+    parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
+    parser.add_argument("--n_estimators", type=int, default=300)
+    parser.add_argument("--learning_rate", type=float, default=0.05)
+    parser.add_argument("--num_leaves", type=int, default=31)
+    parser.add_argument("--min_data_in_leaf", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--model", type=Path, required=True, help="output folder")
+    args = parser.parse_args(argv)
+
+    params = lightgbm_params(args)
+    spec = FeatureSpec.load(args.prepared / FEATURES_FILE)
+    train = read_frame(args.prepared / "train.csv", "training data", [*spec.features, spec.target])
+    if train[spec.target].isna().any():
+        raise StepError(f"training data has missing {spec.target} values")
+    dataset = lgb.Dataset(encode(train, spec), label=train[spec.target].to_numpy(dtype="float64"),
+                          categorical_feature=spec.categorical_features, free_raw_data=True)
+    try:
+        booster = lgb.train(params, dataset, num_boost_round=args.n_estimators)
+    except lgb.basic.LightGBMError as exc:
+        raise StepError(f"LightGBM refused to train: {exc}") from None
+    out = output_folder(args.model, "model")
+    save_model(booster, spec, {**params, "n_estimators": args.n_estimators,
+                               "lightgbm_version": lgb.__version__, "training_rows": len(train)}, out)
+    print(f"train: {args.n_estimators} trees on {len(train)} rows and {len(spec.features)} features "
+          f"(learning_rate={args.learning_rate}, num_leaves={args.num_leaves}, "
+          f"min_data_in_leaf={args.min_data_in_leaf}, seed={args.seed}, threads={params['num_threads']})")
+
+
+if __name__ == "__main__":
+    sys.exit(run_step("train", main))

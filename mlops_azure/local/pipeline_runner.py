@@ -1,0 +1,324 @@
+"""Run an Azure ML pipeline-job YAML locally: each step's command as a subprocess, in graph order.
+
+The definition is the same file Azure ML runs (see ``pipeline_definition``). Everything is checked
+and every command rendered before the first step starts, so bad input never leaves a half-run
+job behind. Layout of a job folder::
+
+    <job_dir>/steps/<step>/user_logs/std_log.txt   stdout + stderr of the step
+    <job_dir>/steps/<step>/outputs/<output>/       one folder per component output
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from mlops_azure.errors import UserInputError
+from mlops_azure.local.command_template import (
+    PATH_TYPES,
+    Literal,
+    TemplateValue,
+    check_constraints,
+    coerce_primitive,
+)
+from mlops_azure.local.pipeline_definition import (
+    Binding,
+    PipelineDefinition,
+    PipelineInput,
+    StepDefinition,
+    load_pipeline,
+)
+from mlops_azure.workspace import JobStatus
+
+#: How many non-empty log lines a failed step's error carries.
+LOG_TAIL_LINES = 20
+#: How long a step may take to exit after SIGTERM before its process group gets SIGKILL.
+KILL_GRACE_SECONDS = 5.0
+
+StepCallback = Callable[[str, JobStatus, str], None]
+GivenValue = str | int | float | bool | Path | None
+
+
+class PipelineInterrupted(KeyboardInterrupt):
+    """SIGTERM arrived while a step ran; the step's processes were killed before this was raised."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How one step ended; ``log_path`` exists for every step that was started."""
+
+    name: str
+    status: JobStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    exit_code: int | None
+    log_path: Path
+    error: str | None
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """How the pipeline ended; ``outputs`` holds the pipeline outputs that were produced."""
+
+    status: JobStatus
+    steps: tuple[StepResult, ...]
+    outputs: dict[str, Path]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One step, fully resolved before anything runs."""
+
+    name: str
+    component: str  # name:version, for progress messages
+    command: str
+    cwd: Path
+    log_path: Path
+    output_dirs: dict[str, Path]  # one folder per output, created just before the step starts
+    output_paths: dict[str, Path]  # what the command gets: the folder, or a file in it for uri_file
+
+
+def _resolve_path(value: GivenValue, type_: str, base: Path, where: str) -> Path:
+    text = str(value)
+    if isinstance(value, str):
+        if text.startswith("azureml:") or "://" in text:
+            raise UserInputError(f"{where}: {text} is a remote location; the local workspace needs a "
+                                 "local path")
+        text = text.removeprefix("file:")
+    path = Path(text).expanduser()
+    path = (path if path.is_absolute() else base / path).resolve()
+    if not path.exists():
+        raise UserInputError(f"{where}: {path} does not exist")
+    if type_ == "uri_file" and not path.is_file():
+        raise UserInputError(f"{where}: {path} is not a file (the input's type is uri_file)")
+    if type_ == "uri_folder" and not path.is_dir():
+        raise UserInputError(f"{where}: {path} is not a folder (the input's type is uri_folder)")
+    return path
+
+
+def _pipeline_value(
+    spec: PipelineInput, given: GivenValue, definition: PipelineDefinition
+) -> Path | Literal | None:
+    where = f"{definition.shown}: input '{spec.name}'"
+    # A value given by the caller is relative to the working directory, a default to the YAML file.
+    value, base = (given, Path.cwd()) if given is not None else (spec.default, definition.folder)
+    if value is None:
+        if not spec.optional:
+            raise UserInputError(f"{where} is required but has no value and no default")
+        return None
+    if spec.type in PATH_TYPES:
+        return _resolve_path(value, spec.type, base, where)
+    return coerce_primitive(value, spec.type, where)
+
+
+def resolve_inputs(
+    definition: PipelineDefinition, given: Mapping[str, GivenValue]
+) -> dict[str, Path | Literal | None]:
+    """The pipeline's input values: ``given`` over the declared defaults, checked and typed."""
+    unknown = sorted(set(given) - set(definition.inputs))
+    if unknown:
+        known = ", ".join(definition.inputs) or "none"
+        raise UserInputError(f"{definition.shown}: there is no pipeline input named '{unknown[0]}' "
+                             f"(inputs: {known})")
+    return {name: _pipeline_value(spec, given.get(name), definition)
+            for name, spec in definition.inputs.items()}
+
+
+def _step_inputs(
+    definition: PipelineDefinition, step: StepDefinition, values: Mapping[str, Path | Literal | None],
+    plans: Mapping[str, _Plan],
+) -> dict[str, TemplateValue | None]:
+    resolved: dict[str, TemplateValue | None] = {}
+    for name, port in step.component.inputs.items():
+        where = f"{definition.shown}: jobs.{step.name}.inputs.{name}"
+        binding = step.inputs.get(name, Binding("literal"))
+        value: GivenValue
+        if binding.kind == "step_output":
+            resolved[name] = plans[binding.source].output_paths[binding.output]  # made when it runs
+            continue
+        if binding.kind == "parent_input":
+            value = values[binding.source]
+            where = f"{definition.shown}: input '{binding.source}' (bound to jobs.{step.name}.inputs.{name})"
+        else:
+            value = binding.literal
+        # Relative paths are relative to the YAML they are written in; given values are absolute by now.
+        base = definition.folder
+        if value is None:
+            value = port.default  # Azure ML falls back to the component's default
+            where = f"{step.component.shown}: inputs.{name}.default"
+            base = step.component.file.resolve().parent
+        if value is None:
+            resolved[name] = None
+        elif port.type in PATH_TYPES:
+            resolved[name] = _resolve_path(value, port.type, base, where)
+        else:
+            resolved[name] = check_constraints(coerce_primitive(value, port.type, where), port, where)
+    return resolved
+
+
+def _plan(definition: PipelineDefinition, values: Mapping[str, Path | Literal | None],
+          job_dir: Path) -> list[_Plan]:
+    plans: dict[str, _Plan] = {}
+    for name in definition.step_order:
+        step = definition.steps[name]
+        step_dir = job_dir / "steps" / name
+        output_dirs = {out: step_dir / "outputs" / out for out in step.component.outputs}
+        # A uri_file output is a file inside its folder, so the folder can still be listed as a whole.
+        output_paths = {out: folder / out if step.component.outputs[out] == "uri_file" else folder
+                        for out, folder in output_dirs.items()}
+        command = step.component.command.render(_step_inputs(definition, step, values, plans), output_paths)
+        label = f"{step.component.name}:{step.component.version}"
+        plans[name] = _Plan(name, label, command, step.component.code, step_dir / "user_logs" / "std_log.txt",
+                            output_dirs, output_paths)
+    return list(plans.values())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def log_tail(log_path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` non-empty lines of a step log ("" when it cannot be read)."""
+    try:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a step runs, SIGTERM raises ``PipelineInterrupted`` so the step can be killed first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the cleanup short
+        raise PipelineInterrupted(f"received signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """End the step's whole process group: the command, and anything it left running."""
+    if process.poll() is None:
+        with suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=KILL_GRACE_SECONDS)
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers: background children, or a step ignoring TERM
+    process.wait()
+
+
+def _environment(job_dir: Path, step: str, env: Mapping[str, str] | None) -> dict[str, str]:
+    full = {**os.environ, **(env or {})}
+    # `python` in a command must be this interpreter: the environment lineage records.
+    full["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), full.get("PATH")) if p)
+    full.setdefault("PYTHONUNBUFFERED", "1")  # keeps stdout and stderr interleaved in order in the log
+    full["AZUREML_RUN_ID"] = f"{job_dir.name}_{step}"
+    full["AZUREML_ROOT_RUN_ID"] = job_dir.name
+    full["AZUREML_PIPELINE_STEP"] = step
+    return full
+
+
+def _run_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None,
+              notify: StepCallback) -> StepResult:
+    for folder in plan.output_dirs.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    plan.log_path.parent.mkdir(parents=True, exist_ok=True)
+    notify(plan.name, JobStatus.RUNNING, f"running component {plan.component}")
+    started = _now()
+    clock = time.monotonic()
+    with plan.log_path.open("wb") as log, _sigterm_interrupts():
+        try:
+            process = subprocess.Popen(
+                ["bash", "-c", plan.command], cwd=plan.cwd, env=_environment(job_dir, plan.name, env),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:
+            log.write(f"cannot start the command: {exc}\n".encode())
+            error = f"step '{plan.name}' could not be started: {exc}"
+            notify(plan.name, JobStatus.FAILED, error)
+            return StepResult(plan.name, JobStatus.FAILED, started, _now(), None, plan.log_path, error)
+        try:
+            exit_code = process.wait()
+        finally:
+            _kill_group(process)
+    ended = _now()
+    if exit_code == 0:
+        notify(plan.name, JobStatus.COMPLETED, f"completed in {time.monotonic() - clock:.1f} s")
+        return StepResult(plan.name, JobStatus.COMPLETED, started, ended, 0, plan.log_path, None)
+    how = f"was killed by signal {-exit_code}" if exit_code < 0 else f"failed with exit code {exit_code}"
+    tail = log_tail(plan.log_path)
+    error = f"step '{plan.name}' {how}: {tail}" if tail else f"step '{plan.name}' {how} (its log is empty)"
+    notify(plan.name, JobStatus.FAILED, error)
+    return StepResult(plan.name, JobStatus.FAILED, started, ended, exit_code, plan.log_path, error)
+
+
+def run_pipeline(
+    pipeline_file: Path,
+    inputs: Mapping[str, GivenValue],
+    job_dir: Path,
+    *,
+    on_step: StepCallback | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PipelineResult:
+    """Run every step of ``pipeline_file`` in dependency order and wait for the end.
+
+    Bad definitions or inputs raise ``UserInputError`` before anything runs. A failing step ends
+    the run: later steps are SKIPPED and the result is FAILED with the step's log tail. Ctrl-C or
+    SIGTERM kills the running step's process group and propagates (SIGTERM as ``PipelineInterrupted``,
+    a ``KeyboardInterrupt``).
+    """
+    definition = load_pipeline(Path(pipeline_file))
+    values = resolve_inputs(definition, inputs)
+    job_dir = Path(job_dir).resolve()  # commands run elsewhere, so every path must be absolute
+    plans = _plan(definition, values, job_dir)
+    if (job_dir / "steps").exists():
+        raise UserInputError(f"{job_dir} already holds a run's steps; each run needs a fresh job folder")
+
+    def notify(step: str, status: JobStatus, message: str) -> None:
+        if on_step is not None:
+            on_step(step, status, message)
+
+    results: list[StepResult] = []
+    failed: StepResult | None = None
+    for plan in plans:
+        if failed is not None:
+            results.append(StepResult(plan.name, JobStatus.SKIPPED, None, None, None, plan.log_path, None))
+            notify(plan.name, JobStatus.SKIPPED, f"skipped because step '{failed.name}' failed")
+            continue
+        result = _run_step(plan, job_dir, env, notify)
+        results.append(result)
+        if result.status is JobStatus.FAILED:
+            failed = result
+    by_name = {plan.name: plan for plan in plans}
+    done = {r.name for r in results if r.status is JobStatus.COMPLETED}
+    outputs = {target: by_name[step].output_dirs[output]
+               for target, (step, output) in definition.outputs.items() if step in done}
+    return PipelineResult(JobStatus.FAILED if failed else JobStatus.COMPLETED, tuple(results), outputs,
+                          failed.error if failed else None)
+
+
+__all__ = ["PipelineDefinition", "PipelineInterrupted", "PipelineResult", "StepResult", "load_pipeline",
+           "log_tail", "resolve_inputs", "run_pipeline"]
