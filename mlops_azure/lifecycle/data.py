@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_azure.components import execute, load_component, log_tail, render_command, resolve_inputs
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BackendError, UserInputError
+from mlops_azure.execution.runner import log_tail, run_component
 from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.workspace import DataAsset, Workspace
 
@@ -59,27 +59,25 @@ def check_data(config: ProjectConfig, path: Path) -> DataCheckReport:
     """
     if not path.is_file():
         raise UserInputError(f"{path}: no such data file")
-    component = load_component(config.resolve(config.data.check_component))
+    component = config.resolve(config.data.check_component)
     with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
         schema = Path(tmp) / "schema.json"
         schema.write_text(config.data.data_schema.to_json(), encoding="utf-8")
-        report_dir = Path(tmp) / "report"
-        report_dir.mkdir()
-        inputs = resolve_inputs(component, {"data": path, "schema": schema})
-        command = render_command(component, inputs, {"report": report_dir})
-        ran = execute(command, cwd=component.code, log_path=Path(tmp) / "std_log.txt")
-        tail = log_tail(ran.log_path, 5)
+        ran = run_component(component, {"data": path.resolve(), "schema": schema}, Path(tmp) / "run")
+        step = ran.steps[0]
+        tail = log_tail(step.log_path, 5)
+        # A failed step's outputs are not published, but a failed check still wrote its report.
+        report = ran.outputs.get("report") or step.log_path.parents[1] / "outputs" / "report"
         try:
-            doc = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+            doc = json.loads((report / "report.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             doc = None
-    if ran.exit_code == 2:
+    if step.exit_code == 2:
         first = (doc or {}).get("errors") or [{"message": tail or "unreadable input"}]
         message = str(first[0]["message"])
         raise UserInputError(message if path.name in message else f"{path}: {message}")
-    if ran.exit_code not in (0, 1) or doc is None:
-        raise BackendError(
-            f"the data check component {component.file} crashed (exit code {ran.exit_code}): {tail}"
-        )
-    return DataCheckReport(path, bool(doc["passed"]) and ran.exit_code == 0, int(doc["rows"]),
+    if step.exit_code not in (0, 1) or doc is None:
+        raise BackendError(f"the data check component {component} crashed "
+                           f"(exit code {step.exit_code}): {tail}")
+    return DataCheckReport(path, bool(doc["passed"]) and step.exit_code == 0, int(doc["rows"]),
                            int(doc["columns"]), list(doc["errors"]), list(doc["warnings"]))

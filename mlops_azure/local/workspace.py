@@ -163,7 +163,7 @@ class LocalWorkspace(Workspace):
         self, submission: PipelineSubmission, progress: ProgressCallback | None = None
     ) -> Job:
         """Run the pipeline's steps as local subprocesses and wait; a failed job is returned."""
-        from mlops_azure.local import pipeline_runner  # lazily: it pulls in YAML and components
+        from mlops_azure.execution import runner as pipeline_runner  # lazily: it pulls in YAML and components
 
         pipeline_file = Path(submission.pipeline_file)
         experiment = submission.experiment or pipeline_runner.load_pipeline(pipeline_file).experiment_name

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.local.command_template import (
+from mlops_azure.execution.command_template import (
     CommandTemplate,
     ComponentInput,
     check_constraints,

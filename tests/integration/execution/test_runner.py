@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.local.pipeline_runner import run_pipeline
+from mlops_azure.execution.runner import run_pipeline
 from mlops_azure.workspace import JobStatus
 
 # Each toy component: its YAML (as a dict) and the script its command runs.
@@ -325,7 +325,7 @@ def test_background_processes_left_by_a_step_are_ended(project: Project, tmp_pat
 RUNNER = """\
 import sys
 from pathlib import Path
-from mlops_azure.local.pipeline_runner import run_pipeline
+from mlops_azure.execution.runner import run_pipeline
 run_pipeline(Path(sys.argv[1]), {}, Path(sys.argv[2]))
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.local.command_template import (
+from mlops_azure.execution.command_template import (
     PATH_TYPES,
     PRIMITIVE_TYPES,
     CommandTemplate,
@@ -355,6 +355,35 @@ def _pipeline_input(name: str, raw: Any, consumers: list[tuple[str, ComponentInp
     required = (not declared_optional and default is None
                 and any(port.required for _, port in consumers))
     return PipelineInput(name, type_, default, not required)
+
+
+def load_component(component_file: Path) -> Component:
+    """Parse and validate one command component YAML file."""
+    file = Path(component_file)
+    shown = os.path.normpath(file)
+    return _load_component(_read_yaml(file, shown, "component"), file, shown)
+
+
+def single_step(component: Component, bound: Collection[str]) -> PipelineDefinition:
+    """A one-step pipeline running ``component`` alone, like an Azure ML command job.
+
+    Each name in ``bound`` becomes a pipeline input of the same name and type.
+    """
+    unknown = sorted(set(bound) - set(component.inputs))
+    if unknown:
+        raise UserInputError(f"{component.shown}: there is no input named '{unknown[0]}'")
+    for port in component.inputs.values():
+        if port.required and port.name not in bound:
+            raise UserInputError(f"{component.shown}: inputs.{port.name} is required but has no value")
+    step = StepDefinition(component.name, component.name, component,
+                          {n: Binding("parent_input", source=n) for n in bound}, {})
+    return PipelineDefinition(
+        path=component.file, shown=component.shown, experiment_name=component.name,
+        display_name=component.name,
+        inputs={n: PipelineInput(n, component.inputs[n].type, None, optional=False) for n in bound},
+        steps={step.name: step}, step_order=(step.name,),
+        outputs={out: (step.name, out) for out in component.outputs},
+    )
 
 
 def load_pipeline(pipeline_file: Path) -> PipelineDefinition:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.local.pipeline_definition import load_pipeline
+from mlops_azure.execution.definition import load_pipeline
 
 REPO = Path(__file__).resolve().parents[3]
 

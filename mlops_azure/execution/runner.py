@@ -1,6 +1,6 @@
 """Run an Azure ML pipeline-job YAML locally: each step's command as a subprocess, in graph order.
 
-The definition is the same file Azure ML runs (see ``pipeline_definition``). Everything is checked
+The definition is the same file Azure ML runs (see ``definition``). Everything is checked
 and every command rendered before the first step starts, so bad input never leaves a half-run
 job behind. Layout of a job folder::
 
@@ -24,19 +24,21 @@ from pathlib import Path
 from types import FrameType
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.local.command_template import (
+from mlops_azure.execution.command_template import (
     PATH_TYPES,
     Literal,
     TemplateValue,
     check_constraints,
     coerce_primitive,
 )
-from mlops_azure.local.pipeline_definition import (
+from mlops_azure.execution.definition import (
     Binding,
     PipelineDefinition,
     PipelineInput,
     StepDefinition,
+    load_component,
     load_pipeline,
+    single_step,
 )
 from mlops_azure.workspace import JobStatus
 
@@ -290,7 +292,31 @@ def run_pipeline(
     SIGTERM kills the running step's process group and propagates (SIGTERM as ``PipelineInterrupted``,
     a ``KeyboardInterrupt``).
     """
-    definition = load_pipeline(Path(pipeline_file))
+    return _execute(load_pipeline(Path(pipeline_file)), inputs, job_dir, on_step, env)
+
+
+def run_component(
+    component_file: Path,
+    inputs: Mapping[str, GivenValue],
+    work_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> PipelineResult:
+    """Run one command component on its own, as a one-step pipeline in ``work_dir``.
+
+    Its outputs are in ``PipelineResult.outputs`` under the component's output names.
+    """
+    definition = single_step(load_component(Path(component_file)), list(inputs))
+    return _execute(definition, inputs, work_dir, None, env)
+
+
+def _execute(
+    definition: PipelineDefinition,
+    inputs: Mapping[str, GivenValue],
+    job_dir: Path,
+    on_step: StepCallback | None,
+    env: Mapping[str, str] | None,
+) -> PipelineResult:
     values = resolve_inputs(definition, inputs)
     job_dir = Path(job_dir).resolve()  # commands run elsewhere, so every path must be absolute
     plans = _plan(definition, values, job_dir)
@@ -321,4 +347,4 @@ def run_pipeline(
 
 
 __all__ = ["PipelineDefinition", "PipelineInterrupted", "PipelineResult", "StepResult", "load_pipeline",
-           "log_tail", "resolve_inputs", "run_pipeline"]
+           "log_tail", "resolve_inputs", "run_component", "run_pipeline"]
