@@ -150,10 +150,13 @@ def test_real_subprocess_train_and_errors(project_dir: Path) -> None:
 
 
 def test_two_concurrent_trainings_never_share_a_version(project_dir: Path) -> None:
+    # Two LightGBM processes spinning 2 OpenMP threads each on 2 cores slow each other ~15x;
+    # one thread each keeps this test about correctness, not about oversubscription.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [
         subprocess.Popen([MLOPS, "--json", "train", *FAST, "--model-json", f"m{i}.json"],
                          cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True, env=env)
         for i in range(2)
     ]
     results = [p.communicate(timeout=300) for p in procs]
