@@ -95,7 +95,7 @@ def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> Non
         "created": output.when(model.created_at),
         "created by": lineage.creator,
         "sha256": model.sha256,
-        **{f"metric {k}": v for k, v in model.metrics.items()},
+        **{f"metric {k}": f"{v:.4g}" for k, v in model.metrics.items()},
         "training job": lineage.job_id,
         "pipeline": lineage.pipeline,
         "params": ", ".join(f"{k}={v}" for k, v in lineage.params.items()),
