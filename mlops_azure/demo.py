@@ -6,6 +6,7 @@ champion gate → what is registered. Later stages (release, monitoring) join as
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ def run_demo(
     say(f"[bold]1/4[/] creating the example project in {directory}")
     created = init_project(directory, force=force)
     config = load_config(created.root / "mlops.yaml")
+    if force and config.workspace_dir.exists():
+        # The demo starts from nothing: a workspace left by an earlier demo run would make the
+        # "first model" a challenger.
+        shutil.rmtree(config.workspace_dir)
     ws = open_workspace(config, "local")
 
     say(f"[bold]2/4[/] checking {config.data.path} against the schema in mlops.yaml")

@@ -32,3 +32,13 @@ def test_the_loop_runs_to_a_registered_model(tmp_path: Path) -> None:
     again = subprocess.run([MLOPS, "run", str(demo)], capture_output=True, text=True, timeout=60)
     assert again.returncode == 2  # an existing project is not overwritten without --force
     assert "--force" in again.stderr
+
+
+def test_forced_rerun_starts_from_an_empty_workspace(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    for _ in range(2):
+        done = subprocess.run([MLOPS, "--json", "run", str(demo), "--force"], capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        first = json.loads(done.stdout)["trainings"][0]
+        assert first["registered"] == "steel-purchase-forecast:1"
