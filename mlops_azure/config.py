@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlops_azure._yaml import SAFE_LOADER
 from mlops_azure.errors import UserInputError
 
 DEFAULT_CONFIG = Path("mlops.yaml")
@@ -283,7 +284,7 @@ def load_config(path: Path | None = None) -> ProjectConfig:
             f"{file}: no such config file (run 'mlops init' to create a project, or pass --config)"
         )
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -49,3 +49,16 @@ def test_actor_prefers_the_devops_requester(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("BUILD_REQUESTEDFOR", raising=False)
     monkeypatch.delenv("GITHUB_ACTOR", raising=False)
     assert current_actor()
+
+
+def test_environment_hash_follows_installed_distributions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = environment_hash()
+    site = tmp_path / "site"
+    (site / "steelkit-1.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(site))
+    one = environment_hash()
+    assert one != before
+    (site / "steelkit-1.0.dist-info").rename(site / "steelkit-1.1.dist-info")
+    assert environment_hash() not in (before, one)
