@@ -149,7 +149,10 @@ def test_real_subprocess_train_and_errors(project_dir: Path) -> None:
     assert usage.returncode == 2
 
 
-def test_two_concurrent_trainings_never_share_a_version(project_dir: Path) -> None:
+@pytest.mark.parametrize("round_", range(3))
+def test_two_concurrent_trainings_never_share_a_version(project_dir: Path, round_: int) -> None:
+    # Both start on a fresh workspace, the worst case: creating the SQLite database at the same
+    # time once failed with "database is locked" (in about half the runs, hence three rounds).
     # Two LightGBM processes spinning 2 OpenMP threads each on 2 cores slow each other ~15x;
     # one thread each keeps this test about correctness, not about oversubscription.
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
