@@ -18,11 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlops_azure._yaml import SAFE_LOADER
 from mlops_azure.errors import UserInputError
+from mlops_azure.workspace import is_asset_name
 
 DEFAULT_CONFIG = Path("mlops.yaml")
 
-#: Azure ML asset names: models, data assets, environments, endpoints.
-ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -237,7 +236,7 @@ class ProjectConfig(_Strict):
 
 
 def _check_asset_name(value: str) -> str:
-    if not ASSET_NAME.match(value):
+    if not is_asset_name(value):
         raise ValueError(
             f"'{value}' is not a valid asset name (letters, digits, '-', '_' and '.', "
             "starting with a letter or digit)"

@@ -9,12 +9,22 @@ promotion is written once and behaves the same on both. The same contract tests 
 from __future__ import annotations
 
 import enum
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+#: Azure ML asset names (models, data assets, environments); both backends enforce the same rule.
+ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+
+
+def is_asset_name(name: object) -> bool:
+    """Whether ``name`` is a valid Azure ML asset name."""
+    return isinstance(name, str) and ASSET_NAME.fullmatch(name) is not None
+
 
 #: A pipeline input value: a literal, or a local path for ``uri_file`` / ``uri_folder`` inputs.
 InputValue = str | int | float | bool | Path
@@ -294,6 +304,7 @@ class Workspace(ABC):
 
 
 __all__ = [
+    "ASSET_NAME",
     "AuditEvent",
     "DataAsset",
     "InputValue",
@@ -307,4 +318,5 @@ __all__ = [
     "ServingDeployment",
     "StepRun",
     "Workspace",
+    "is_asset_name",
 ]

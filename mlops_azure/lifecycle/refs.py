@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from mlops_azure.config import ASSET_NAME
 from mlops_azure.errors import UserInputError
+from mlops_azure.workspace import is_asset_name
 
 
 def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) -> tuple[str, int | None]:
     """Split ``NAME:VERSION`` (or ``NAME`` for the latest, unless ``version_required``)."""
     name, sep, version = ref.partition(":")
-    if not ASSET_NAME.match(name):
+    if not is_asset_name(name):
         raise UserInputError(f"'{ref}' is not a {what} reference: expected NAME:VERSION")
     if not sep:
         if version_required:

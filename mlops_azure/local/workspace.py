@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -37,16 +36,16 @@ from mlops_azure.workspace import (
     ServingDeployment,
     StepRun,
     Workspace,
+    is_asset_name,
 )
 
-#: Azure ML's rule for asset names, applied here too so a name that works locally works on Azure.
-ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _UNFINISHED = (JobStatus.RUNNING.value, JobStatus.QUEUED.value)
 
 
 def check_name(name: str, kind: str) -> None:
-    """``UserInputError`` unless ``name`` is a valid Azure ML asset name."""
-    if not isinstance(name, str) or not ASSET_NAME.fullmatch(name):
+    """``UserInputError`` unless ``name`` is a valid Azure ML asset name, so a name that works
+    locally works on Azure too."""
+    if not is_asset_name(name):
         raise UserInputError(
             f"{kind} name {name!r} is invalid: use 1-255 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"

@@ -13,7 +13,7 @@ def test_name_and_version() -> None:
     assert parse_ref("steel-forecast") == ("steel-forecast", None)
 
 
-@pytest.mark.parametrize("ref", ["x:0", "x:latest", "x:-1", ":3", "bad name:1", "x:1.5"])
+@pytest.mark.parametrize("ref", ["x:0", "x:latest", "x:-1", ":3", "bad name:1", "x:1.5", "x\n", "x\n:1"])
 def test_malformed(ref: str) -> None:
     with pytest.raises(UserInputError, match="reference"):
         parse_ref(ref)
