@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mlops_azure.cli import output
 from mlops_azure.cli.state import STATE
 from mlops_azure.errors import GateFailed
-
-if TYPE_CHECKING:
-    from mlops_azure.workspace import DataAsset
 
 app = typer.Typer(help="Check data against the schema in mlops.yaml; version data assets.",
                   no_args_is_help=True)
@@ -51,11 +48,9 @@ def upload(
     description: Annotated[str, typer.Option(help="Free text.")] = "",
 ) -> None:
     """Store a file or folder as the next version of a data asset (with its content hash)."""
-    from mlops_azure.lifecycle.data import upload_data
-
-    asset = upload_data(STATE.workspace(), path, name, description=description)
+    asset = STATE.workspace().upload_data(name, path, description=description)
     if STATE.json:
-        output.emit_json(_asset_dict(asset))
+        output.emit_json(asdict(asset))
     else:
         output.say(f"data asset [bold]{asset.ref}[/] sha256 {asset.sha256[:12]}… "
                    f"({asset.size_bytes} bytes)")
@@ -68,11 +63,8 @@ def list_assets(
     """Data asset versions, newest first."""
     assets = STATE.workspace().list_data(name)
     if STATE.json:
-        output.emit_json([_asset_dict(a) for a in assets])
+        output.emit_json([asdict(a) for a in assets])
         return
     output.table("Data assets", ["asset", "sha256", "bytes", "created"],
                  [(a.ref, a.sha256[:12], a.size_bytes, output.when(a.created_at)) for a in assets])
 
-
-def _asset_dict(asset: DataAsset) -> dict[str, Any]:
-    return asdict(asset)

@@ -15,13 +15,6 @@ from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.workspace import DataAsset, Workspace
 
 
-def upload_data(ws: Workspace, path: Path, name: str, *, description: str = "") -> DataAsset:
-    """Store ``path`` as the next version of data asset ``name`` (unchanged content: same version)."""
-    if not path.exists():
-        raise UserInputError(f"{path}: no such file or folder to upload")
-    return ws.upload_data(name, path, description=description)
-
-
 def resolve_training_data(ws: Workspace, config: ProjectConfig, ref: str | None) -> DataAsset:
     """The data asset to train on: ``NAME[:VERSION]`` when given, else ``data.path`` uploaded."""
     if ref:
