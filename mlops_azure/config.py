@@ -18,11 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlops_azure._yaml import SAFE_LOADER
 from mlops_azure.errors import UserInputError
-from mlops_azure.workspace import is_asset_name
+from mlops_azure.workspace import is_asset_name, is_endpoint_name
 
 DEFAULT_CONFIG = Path("mlops.yaml")
 
-_ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -113,23 +112,79 @@ class ChampionPolicy(_Strict):
     min_rel_improvement: float = Field(0.0, ge=0.0)
 
 
+#: Printed when a stage says ``target: aci``.
+ACI_NOTE = ("target 'aci' is read as 'managed': ACI web services exist only in the v1 SDK, and "
+            "managed online endpoints are their documented successor")
+
+
 class StageConfig(_Strict):
-    """A release stage: the endpoint that serves it and what kind of target it is."""
+    """A release stage: the endpoint that serves it, what kind of target it is, what it runs."""
 
     endpoint: str
     target: Literal["local", "managed", "kubernetes", "aci"] = "local"
     requires_approval: bool = False
     instance_type: str | None = None
-    instance_count: int = Field(1, ge=1)
+    #: Instances serving each deployment (locally: server worker processes).
+    instance_count: int = Field(1, ge=1, le=64)
+    request_timeout_ms: int = Field(5000, ge=100, le=180_000)
+    #: The folder deployed as scoring code, and the entry script inside it.
+    code: Path = Path("components")
+    scoring_script: str = "score/score.py"
+    environment: Path = Path("environments/inference.yml")
+    #: Kubernetes targets: the attached AKS compute that hosts the endpoint.
+    compute: str | None = None
+
+    @property
+    def kind(self) -> Literal["local", "managed", "kubernetes"]:
+        """The target kind, with ``aci`` read as ``managed`` (see :data:`ACI_NOTE`)."""
+        return "managed" if self.target == "aci" else self.target
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint_name(cls, value: str) -> str:
-        if not _ENDPOINT_NAME.match(value):
+        if not is_endpoint_name(value):
             raise ValueError(
                 f"'{value}' is not a valid endpoint name (3-32 characters: letters, digits and "
                 "hyphens, starting with a letter)"
             )
+        return value
+
+
+class QaPolicy(_Strict):
+    """Thresholds of the QA gate (``mlops gate qa``)."""
+
+    #: Rows of the model's parity sample scored through the endpoint.
+    parity_rows: int = Field(200, ge=1)
+    #: |online - offline| <= abs + rel * |offline| for every row.
+    parity_abs_tolerance: float = Field(1e-6, ge=0.0)
+    parity_rel_tolerance: float = Field(1e-6, ge=0.0)
+    #: Requests timed for the latency SLO.
+    latency_requests: int = Field(100, ge=5)
+    p50_ms: float = Field(100.0, gt=0)
+    p95_ms: float = Field(250.0, gt=0)
+    max_error_rate: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class RolloutPolicy(_Strict):
+    """How ``mlops promote`` shifts traffic to a new deployment, and what stops it."""
+
+    #: Traffic shares (%) of the new deployment, in order; the last must be 100.
+    steps: list[int] = [10, 50, 100]
+    warmup_requests: int = Field(20, ge=0)
+    #: Requests sent to the new deployment after each step before the next one.
+    requests_per_step: int = Field(50, ge=1)
+    max_error_rate: float = Field(0.0, ge=0.0, le=1.0)
+    p95_ms: float = Field(500.0, gt=0)
+    #: Keep the previous deployment (at 0 %) so ``mlops rollback`` is instant.
+    keep_previous: bool = True
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_rise_to_100(cls, value: list[int]) -> list[int]:
+        if not value or value[-1] != 100:
+            raise ValueError("must end at 100")
+        if any(not 0 < v <= 100 for v in value) or value != sorted(set(value)):
+            raise ValueError(f"must rise strictly between 1 and 100 (got {value})")
         return value
 
 
@@ -208,6 +263,8 @@ class ProjectConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
     champion: ChampionPolicy = ChampionPolicy()
     stages: dict[str, StageConfig] = {}
+    qa: QaPolicy = QaPolicy()
+    rollout: RolloutPolicy = RolloutPolicy()
 
     #: Folder holding the config file; relative paths are resolved against it.
     root: Path = Field(Path("."), exclude=True)
@@ -309,6 +366,7 @@ def load_config(path: Path | None = None) -> ProjectConfig:
 
 
 __all__ = [
+    "ACI_NOTE",
     "AzureConfig",
     "ChampionPolicy",
     "ColumnSpec",
@@ -318,6 +376,8 @@ __all__ = [
     "ModelConfig",
     "OutlierRule",
     "ProjectConfig",
+    "QaPolicy",
+    "RolloutPolicy",
     "StageConfig",
     "TrainingConfig",
     "load_config",

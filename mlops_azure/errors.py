@@ -45,3 +45,11 @@ class BackendError(MlopsError):
 
 class BaselineMissingError(BackendError):
     """A champion should exist but cannot be found: never silently promote (exit 3)."""
+
+
+class DeploymentFailed(BackendError):
+    """A deployment could not start or answer; ``logs`` holds the tail of its log (exit 3)."""
+
+    def __init__(self, message: str, logs: str = "") -> None:
+        super().__init__(message)
+        self.logs = logs

@@ -26,6 +26,15 @@ def is_asset_name(name: object) -> bool:
     return isinstance(name, str) and ASSET_NAME.fullmatch(name) is not None
 
 
+#: Azure ML online endpoint and deployment names: 3-32 letters, digits and hyphens, from a letter.
+ENDPOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]")
+
+
+def is_endpoint_name(name: object) -> bool:
+    """Whether ``name`` is a valid Azure ML online endpoint or deployment name."""
+    return isinstance(name, str) and ENDPOINT_NAME.fullmatch(name) is not None
+
+
 #: A pipeline input value: a literal, or a local path for ``uri_file`` / ``uri_folder`` inputs.
 InputValue = str | int | float | bool | Path
 
@@ -167,6 +176,90 @@ class ServingDeployment:
     traffic: int
 
 
+class DeploymentState(enum.StrEnum):
+    """Provisioning and health of a deployment, named as Azure ML names provisioning states.
+
+    ``Unhealthy`` is a deployment that was provisioned but no longer answers (a crashed local
+    process, an Azure deployment whose instances fail their probes): reported, never hidden.
+    """
+
+    CREATING = "Creating"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNHEALTHY = "Unhealthy"
+    DELETING = "Deleting"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What a deployment runs: a model version, the scoring code and its environment, on what.
+
+    ``code_dir`` is the folder deployed as the scoring code and ``scoring_script`` the entry
+    script relative to it (Azure ML's ``CodeConfiguration``). ``instance_count`` instances serve
+    it (locally: that many server worker processes).
+    """
+
+    model_name: str
+    model_version: int
+    code_dir: Path
+    scoring_script: str
+    environment: Path | None = None
+    instance_type: str | None = None
+    instance_count: int = 1
+    request_timeout_ms: int = 5000
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An online endpoint: one stable scoring URL, key auth, and traffic over its deployments.
+
+    ``traffic`` maps deployment names to the share of live requests (%, summing to 100 when
+    any is set); ``mirror_traffic`` to the share of requests copied to a deployment whose
+    answers are discarded (shadow testing).
+    """
+
+    name: str
+    scoring_uri: str
+    kind: str
+    state: str
+    traffic: Mapping[str, int]
+    mirror_traffic: Mapping[str, int]
+    created_at: datetime
+    auth_mode: str = "key"
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A model version served behind an endpoint."""
+
+    endpoint: str
+    name: str
+    model_name: str
+    model_version: int
+    state: DeploymentState
+    created_at: datetime
+    instance_type: str | None = None
+    instance_count: int = 1
+    error: str = ""
+
+    @property
+    def model_ref(self) -> str:
+        return f"{self.model_name}:{self.model_version}"
+
+
+@dataclass(frozen=True)
+class EndpointKeys:
+    """The two auth keys of an endpoint (either is accepted; rotate one while using the other)."""
+
+    primary: str
+    secondary: str
+
+    def __repr__(self) -> str:  # keys never end up in logs or tracebacks by accident
+        return "EndpointKeys(primary='***', secondary='***')"
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     """One entry of the audit trail: who did what to which subject, and the evidence."""
@@ -288,8 +381,71 @@ class Workspace(ABC):
 
     # -- serving ---------------------------------------------------------------------------------
     @abstractmethod
+    def create_endpoint(self, name: str, *, kind: str = "local", description: str = "") -> Endpoint:
+        """Create the online endpoint ``name`` (no deployments, no traffic), or return it when it
+        exists; a stopped local endpoint is started again on its old URL."""
+
+    @abstractmethod
+    def get_endpoint(self, name: str) -> Endpoint:
+        """One endpoint with its traffic; ``NotFoundError`` when it does not exist."""
+
+    @abstractmethod
+    def list_endpoints(self) -> list[Endpoint]:
+        """All endpoints, by name."""
+
+    @abstractmethod
+    def delete_endpoint(self, name: str) -> None:
+        """Delete an endpoint and every deployment behind it (local: stop their processes)."""
+
+    @abstractmethod
+    def create_deployment(
+        self, endpoint: str, name: str, spec: DeploymentSpec, *, timeout_s: float = 300.0
+    ) -> Deployment:
+        """Create (or replace) deployment ``name`` under ``endpoint`` at 0 % traffic and wait until
+        it answers. Raises ``DeploymentFailed`` with the tail of its logs when it cannot start;
+        the endpoint's traffic is never changed by this call."""
+
+    @abstractmethod
+    def get_deployment(self, endpoint: str, name: str) -> Deployment:
+        """One deployment with its current state (a dead local process shows as ``Unhealthy``)."""
+
+    @abstractmethod
+    def list_deployments(self, endpoint: str) -> list[Deployment]:
+        """The deployments under an endpoint, by name."""
+
+    @abstractmethod
+    def delete_deployment(self, endpoint: str, name: str) -> None:
+        """Delete a deployment; refused (``UserInputError``) while it receives live traffic."""
+
+    @abstractmethod
+    def set_traffic(
+        self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None
+    ) -> Endpoint:
+        """Set the live traffic split (and mirror traffic, default none), effective for the next
+        request. Follows Azure's rules: shares are integers 0-100 summing to 100, mirror traffic
+        goes to at most one deployment that takes no live traffic, at most 50 %."""
+
+    @abstractmethod
+    def endpoint_keys(self, endpoint: str) -> EndpointKeys:
+        """The endpoint's auth keys; callers must not print them unless the user asked."""
+
+    @abstractmethod
+    def deployment_logs(self, endpoint: str, name: str, lines: int = 100) -> str:
+        """The last ``lines`` lines of a deployment's server log."""
+
     def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
-        """The deployments behind an endpoint with their traffic; empty when it does not exist."""
+        """The deployments behind an endpoint with their traffic, most traffic first; empty when
+        the endpoint does not exist."""
+        from mlops_azure.errors import NotFoundError
+
+        try:
+            found = self.get_endpoint(endpoint)
+            deployments = self.list_deployments(endpoint)
+        except NotFoundError:
+            return []
+        rows = [ServingDeployment(endpoint, d.name, d.model_name, d.model_version,
+                                  int(found.traffic.get(d.name, 0))) for d in deployments]
+        return sorted(rows, key=lambda d: (-d.traffic, d.deployment))
 
     # -- audit -----------------------------------------------------------------------------------
     @abstractmethod
@@ -305,8 +461,14 @@ class Workspace(ABC):
 
 __all__ = [
     "ASSET_NAME",
+    "ENDPOINT_NAME",
     "AuditEvent",
     "DataAsset",
+    "Deployment",
+    "DeploymentSpec",
+    "DeploymentState",
+    "Endpoint",
+    "EndpointKeys",
     "InputValue",
     "Job",
     "JobEvent",
@@ -319,4 +481,5 @@ __all__ = [
     "StepRun",
     "Workspace",
     "is_asset_name",
+    "is_endpoint_name",
 ]

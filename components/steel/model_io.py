@@ -18,6 +18,9 @@ from steel.features import FeatureSpec, encode
 MODEL_FILE = "model.txt"
 FEATURES_FILE = "features.json"
 PARAMS_FILE = "params.json"
+#: Holdout rows as a scoring request with this model's offline predictions: the QA gate sends the
+#: request to the endpoint and compares (offline/online parity).
+PARITY_FILE = "parity.json"
 
 
 def find_model_file(root: Path) -> Path:
@@ -93,3 +96,15 @@ def sample_request_from_files(model_dir: Path, holdout_csv: Path, rows: int = 5)
 
     model = load_model(model_dir)
     return sample_request(read_frame(holdout_csv, "holdout", model.spec.features), model.spec, rows)
+
+
+def parity_sample(model: LoadedModel, holdout: pd.DataFrame, rows: int = 200) -> dict[str, Any]:
+    """``{"request": ..., "predictions": [...]}``: ``rows`` holdout rows spread over the whole
+    holdout (not just its first month) as a scoring request, with ``model``'s predictions."""
+    if holdout.empty:
+        raise StepError("cannot build the parity sample: the holdout has no rows")
+    step = max(1, len(holdout) // rows)
+    picked = holdout.iloc[::step].head(rows).reset_index(drop=True)
+    request = sample_request(picked, model.spec, rows=len(picked))
+    return {"request": request, "predictions": [float(p) for p in model.predict(picked)],
+            "rows": len(picked)}

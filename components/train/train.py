@@ -1,7 +1,8 @@
 """Train a LightGBM regressor on prepared data; deterministic for the same data and parameters.
 
-Writes ``model.txt`` (the booster), ``features.json`` (how to encode inputs) and ``params.json``
-to the ``model`` folder.
+Writes ``model.txt`` (the booster), ``features.json`` (how to encode inputs), ``params.json`` and
+``parity.json`` (holdout rows with this model's offline predictions, for the release QA gate) to
+the ``model`` folder.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
-from steel.cli import StepError, output_folder, run_step
+from steel.cli import StepError, output_folder, run_step, write_json
 from steel.features import FeatureSpec, encode, read_frame
-from steel.model_io import FEATURES_FILE, save_model
+from steel.model_io import FEATURES_FILE, PARITY_FILE, load_model, parity_sample, save_model
 
 
 def thread_count() -> int:
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = output_folder(args.model, "model")
     save_model(booster, spec, {**params, "n_estimators": args.n_estimators,
                                "lightgbm_version": lgb.__version__, "training_rows": len(train)}, out)
+    holdout = read_frame(args.prepared / "holdout.csv", "holdout", spec.features)
+    # Predictions of the model as saved (reloaded from disk), i.e. exactly what gets registered.
+    write_json(out / PARITY_FILE, parity_sample(load_model(out), holdout))
     print(f"train: {args.n_estimators} trees on {len(train)} rows and {len(spec.features)} features "
           f"(learning_rate={args.learning_rate}, num_leaves={args.num_leaves}, "
           f"min_data_in_leaf={args.min_data_in_leaf}, seed={args.seed}, threads={params['num_threads']})")

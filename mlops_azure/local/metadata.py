@@ -63,6 +63,20 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, actor TEXT NOT NULL,
         action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}');
     """,
+    # 2: online endpoints (router process, keys, mirror traffic) and deployment processes.
+    """
+    CREATE TABLE endpoints (
+        name TEXT PRIMARY KEY, kind TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+        port INTEGER, router_pid INTEGER, primary_key TEXT NOT NULL, secondary_key TEXT NOT NULL,
+        created_at TEXT NOT NULL);
+    ALTER TABLE deployments ADD COLUMN mirror INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deployments ADD COLUMN state TEXT NOT NULL DEFAULT 'Succeeded';
+    ALTER TABLE deployments ADD COLUMN error TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deployments ADD COLUMN port INTEGER;
+    ALTER TABLE deployments ADD COLUMN pid INTEGER;
+    ALTER TABLE deployments ADD COLUMN spec TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE deployments ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 #: The schema version this code writes and understands.

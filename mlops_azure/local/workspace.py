@@ -1,10 +1,11 @@
 """``LocalWorkspace``: the embedded workspace (SQLite metadata + content-addressed artifact folders).
 
 Layout under ``root``: ``workspace.db`` (see :mod:`.metadata`), ``artifacts/`` (see
-:mod:`.artifacts`) and ``jobs/<job id>/`` (a job's step folders and logs, written by the pipeline
-runner). Files are always copied into the store *before* the row that points at them is inserted,
-and the row goes in together with its audit event in one transaction, so an interrupted command
-leaves at worst an unreferenced artifact, never a half-registered version.
+:mod:`.artifacts`), ``jobs/<job id>/`` (a job's step folders and logs, written by the pipeline
+runner) and ``endpoints/`` (local online endpoints, see :mod:`.endpoints`). Files are always
+copied into the store *before* the row that points at them is inserted, and the row goes in
+together with its audit event in one transaction, so an interrupted command leaves at worst an
+unreferenced artifact, never a half-registered version.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
+from mlops_azure.local.endpoints import LocalEndpoints
 from mlops_azure.workspace import (
     AuditEvent,
     DataAsset,
@@ -33,7 +35,6 @@ from mlops_azure.workspace import (
     ModelVersion,
     PipelineSubmission,
     ProgressCallback,
-    ServingDeployment,
     StepRun,
     Workspace,
     is_asset_name,
@@ -52,7 +53,7 @@ def check_name(name: str, kind: str) -> None:
         )
 
 
-class LocalWorkspace(Workspace):
+class LocalWorkspace(LocalEndpoints, Workspace):
     """The embedded workspace in folder ``root`` (created on first use)."""
 
     backend = "local"
@@ -330,16 +331,6 @@ class LocalWorkspace(Workspace):
     def model_local_path(self, name: str, version: int) -> Path:
         """The stored folder of a model version, verified against its content hash."""
         return self._verified(self._row("models", "model", name, version), "model")
-
-    # -- serving ---------------------------------------------------------------------------------
-    def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
-        """The deployments recorded behind ``endpoint``, most traffic first; empty when none."""
-        with self._db() as conn:
-            rows = conn.execute(
-                "SELECT * FROM deployments WHERE endpoint = ? ORDER BY traffic DESC, name", (endpoint,)
-            ).fetchall()
-        return [ServingDeployment(r["endpoint"], r["name"], r["model_name"], int(r["model_version"]),
-                                  int(r["traffic"])) for r in rows]
 
     # -- audit -----------------------------------------------------------------------------------
     def record_event(

@@ -23,7 +23,7 @@ from mlops_azure.local import LocalWorkspace
 from mlops_azure.local import metadata as db
 from mlops_azure.workspace import JobStatus, Lineage
 
-TABLES = {"data_assets", "jobs", "job_steps", "models", "deployments", "events"}
+TABLES = {"data_assets", "jobs", "job_steps", "models", "deployments", "endpoints", "events"}
 
 
 def tables(conn: sqlite3.Connection) -> set[str]:

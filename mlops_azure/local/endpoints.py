@@ -1,0 +1,348 @@
+"""The serving half of the embedded workspace: local online endpoints that are real services.
+
+An endpoint is a router process (:mod:`.router`) on a stable 127.0.0.1 port; each deployment is
+an ``azureml-inference-server-http`` process (:mod:`.processes`) serving the project's scoring
+script over a registered model's files. SQLite holds the truth (ports, pids, traffic, keys); the
+router reads a ``routes.json`` derived from it, rewritten atomically on every change. Changes to
+one endpoint are serialised by a file lock, so two ``mlops`` processes cannot start two routers
+or interleave traffic changes.
+
+Layout: ``endpoints/<endpoint>/{routes.json, router.log, .lock, <deployment>/server.log}``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+from mlops_azure.errors import DeploymentFailed, NotFoundError, UserInputError
+from mlops_azure.local import metadata as db
+from mlops_azure.local import processes
+from mlops_azure.workspace import (
+    Deployment,
+    DeploymentSpec,
+    DeploymentState,
+    Endpoint,
+    EndpointKeys,
+    ServingDeployment,
+    is_endpoint_name,
+)
+
+#: The most mirror traffic Azure ML allows on an endpoint (%).
+MAX_MIRROR = 50
+
+
+def check_endpoint_name(name: str, kind: str = "endpoint") -> None:
+    """``UserInputError`` unless ``name`` is valid for Azure ML (so what works here works there)."""
+    if not is_endpoint_name(name):
+        raise UserInputError(f"{kind} name {name!r} is invalid: use 3-32 letters, digits and "
+                             "hyphens, starting with a letter and not ending with a hyphen")
+
+
+class LocalEndpoints:
+    """Mixin for ``LocalWorkspace``: endpoints, deployments, traffic, keys, logs."""
+
+    root: Path
+
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # provided by LocalWorkspace
+
+    def model_local_path(self, name: str, version: int) -> Path:
+        raise NotImplementedError  # provided by LocalWorkspace
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _endpoint_dir(self, name: str) -> Path:
+        return self.root / "endpoints" / name
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        folder = self._endpoint_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _endpoint_row(self, conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+        row: sqlite3.Row | None = conn.execute("SELECT * FROM endpoints WHERE name = ?",
+                                               (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"endpoint '{name}' does not exist")
+        return row
+
+    def _deployment_rows(self, conn: sqlite3.Connection, endpoint: str) -> list[sqlite3.Row]:
+        return conn.execute("SELECT * FROM deployments WHERE endpoint = ? ORDER BY name",
+                            (endpoint,)).fetchall()
+
+    def _to_endpoint(self, row: sqlite3.Row, deployments: list[sqlite3.Row]) -> Endpoint:
+        up = processes.alive(row["router_pid"], "mlops_azure.local.router")
+        return Endpoint(
+            name=row["name"],
+            scoring_uri=f"http://127.0.0.1:{row['port']}/score",
+            kind=row["kind"],
+            state="Succeeded" if up else "Unhealthy",
+            traffic={d["name"]: int(d["traffic"]) for d in deployments},
+            mirror_traffic={d["name"]: int(d["mirror"]) for d in deployments if d["mirror"]},
+            created_at=db.from_iso(row["created_at"]) or db.utc_now(),
+            error="" if up else "the endpoint's router process is not running: run "
+                                "'mlops deploy' again to restart it",
+        )
+
+    def _to_deployment(self, row: sqlite3.Row) -> Deployment:
+        spec = db.from_json(row["spec"])
+        state = DeploymentState(row["state"])
+        error = row["error"]
+        if state is DeploymentState.SUCCEEDED and not processes.alive(
+                row["pid"], f"127.0.0.1:{row['port']}"):
+            state = DeploymentState.UNHEALTHY
+            error = (f"its server process (pid {row['pid']}) is not running; see "
+                     f"'mlops endpoints logs {row['endpoint']} {row['name']}'")
+        return Deployment(
+            endpoint=row["endpoint"], name=row["name"], model_name=row["model_name"],
+            model_version=int(row["model_version"]), state=state,
+            created_at=db.from_iso(row["created_at"] or None) or db.utc_now(),
+            instance_type=spec.get("instance_type"), instance_count=int(spec.get("instance_count", 1)),
+            error=error,
+        )
+
+    def _write_routes(self, conn: sqlite3.Connection, name: str) -> None:
+        """Rewrite the router's table from the database (atomically: the router never reads a
+        half-written file)."""
+        row = self._endpoint_row(conn, name)
+        live = [d for d in self._deployment_rows(conn, name) if d["state"] == "Succeeded"]
+        timeouts = [int(db.from_json(d["spec"]).get("request_timeout_ms", 5000)) for d in live]
+        routes = {
+            "key_sha256": [hashlib.sha256(row[k].encode()).hexdigest()
+                           for k in ("primary_key", "secondary_key")],
+            "ports": {d["name"]: int(d["port"]) for d in live},
+            "traffic": {d["name"]: int(d["traffic"]) for d in live},
+            "mirror": {d["name"]: int(d["mirror"]) for d in live if d["mirror"]},
+            "timeout_s": max(timeouts, default=5000) / 1000.0,
+        }
+        target = self._endpoint_dir(name) / "routes.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(routes, indent=1), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(target)
+
+    # -- endpoints -------------------------------------------------------------------------------
+    def create_endpoint(self, name: str, *, kind: str = "local", description: str = "") -> Endpoint:
+        """Create endpoint ``name`` with fresh keys and start its router; an existing endpoint is
+        returned, its router restarted on the same port when it had stopped."""
+        check_endpoint_name(name)
+        with self._locked(name):
+            with self._db() as conn, db.write_transaction(conn):
+                row = conn.execute("SELECT * FROM endpoints WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO endpoints (name, kind, description, primary_key, secondary_key, "
+                        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (name, kind, description, secrets.token_urlsafe(32), secrets.token_urlsafe(32),
+                         db.to_iso(db.utc_now())))
+                self._write_routes(conn, name)
+                row = self._endpoint_row(conn, name)
+            if not processes.alive(row["router_pid"], "mlops_azure.local.router"):
+                folder = self._endpoint_dir(name)
+                pid, port = processes.start_router(folder / "routes.json", int(row["port"] or 0),
+                                                   folder / "router.log")
+                with self._db() as conn, db.write_transaction(conn):
+                    conn.execute("UPDATE endpoints SET router_pid = ?, port = ? WHERE name = ?",
+                                 (pid, port, name))
+        return self.get_endpoint(name)
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        """One endpoint with its traffic."""
+        with self._db() as conn:
+            return self._to_endpoint(self._endpoint_row(conn, name), self._deployment_rows(conn, name))
+
+    def list_endpoints(self) -> list[Endpoint]:
+        """All endpoints, by name."""
+        with self._db() as conn:
+            rows = conn.execute("SELECT * FROM endpoints ORDER BY name").fetchall()
+            return [self._to_endpoint(r, self._deployment_rows(conn, r["name"])) for r in rows]
+
+    def delete_endpoint(self, name: str) -> None:
+        """Stop the router and every deployment, then forget the endpoint."""
+        with self._locked(name):
+            with self._db() as conn:
+                row = self._endpoint_row(conn, name)
+                deployments = self._deployment_rows(conn, name)
+            processes.stop(row["router_pid"])
+            for dep in deployments:
+                processes.stop(dep["pid"])
+            with self._db() as conn, db.write_transaction(conn):
+                conn.execute("DELETE FROM deployments WHERE endpoint = ?", (name,))
+                conn.execute("DELETE FROM endpoints WHERE name = ?", (name,))
+        shutil.rmtree(self._endpoint_dir(name), ignore_errors=True)
+
+    def endpoint_keys(self, endpoint: str) -> EndpointKeys:
+        """The endpoint's two keys."""
+        with self._db() as conn:
+            row = self._endpoint_row(conn, endpoint)
+        return EndpointKeys(row["primary_key"], row["secondary_key"])
+
+    def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
+        """Deployments behind ``endpoint`` with their live traffic, most first; empty when none."""
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT * FROM deployments WHERE endpoint = ? ORDER BY traffic DESC, name", (endpoint,)
+            ).fetchall()
+        return [ServingDeployment(r["endpoint"], r["name"], r["model_name"], int(r["model_version"]),
+                                  int(r["traffic"])) for r in rows]
+
+    # -- deployments -----------------------------------------------------------------------------
+    def create_deployment(
+        self, endpoint: str, name: str, spec: DeploymentSpec, *, timeout_s: float = 300.0
+    ) -> Deployment:
+        """Start a server for ``spec`` and wait until it answers; replacing an existing deployment
+        swaps it in only once the new server is healthy, so traffic it takes never stops."""
+        check_endpoint_name(name, "deployment")
+        script = spec.code_dir / spec.scoring_script
+        if not script.is_file():
+            raise UserInputError(f"scoring script {script} does not exist")
+        model_dir = self.model_local_path(spec.model_name, spec.model_version)
+        with self._locked(endpoint):
+            with self._db() as conn:
+                self._endpoint_row(conn, endpoint)
+                old = conn.execute("SELECT * FROM deployments WHERE endpoint = ? AND name = ?",
+                                   (endpoint, name)).fetchone()
+            log_file = self._endpoint_dir(endpoint) / name / "server.log"
+            port = processes.free_port()
+            pid = processes.start_inference_server(
+                code_dir=spec.code_dir.resolve(), scoring_script=spec.scoring_script,
+                model_dir=model_dir, port=port, workers=spec.instance_count,
+                timeout_ms=spec.request_timeout_ms, log_file=log_file,
+                extra_env=spec.environment_variables)
+            record = _spec_json(spec)
+            now = db.to_iso(db.utc_now())
+            if old is None:
+                with self._db() as conn, db.write_transaction(conn):
+                    conn.execute(
+                        "INSERT INTO deployments (endpoint, name, model_name, model_version, traffic, "
+                        "state, port, pid, spec, created_at) VALUES (?, ?, ?, ?, 0, 'Creating', ?, ?, ?, ?)",
+                        (endpoint, name, spec.model_name, spec.model_version, port, pid, record, now))
+            try:
+                processes.wait_until_healthy(pid, port, log_file, timeout_s,
+                                             f"deployment '{name}' of endpoint '{endpoint}'")
+            except DeploymentFailed as exc:
+                processes.stop(pid)
+                if old is None:
+                    with self._db() as conn, db.write_transaction(conn):
+                        conn.execute("UPDATE deployments SET state = 'Failed', error = ? "
+                                     "WHERE endpoint = ? AND name = ?", (exc.message, endpoint, name))
+                raise
+            with self._db() as conn, db.write_transaction(conn):
+                conn.execute(
+                    "UPDATE deployments SET model_name = ?, model_version = ?, state = 'Succeeded', "
+                    "error = '', port = ?, pid = ?, spec = ?, created_at = ? WHERE endpoint = ? AND name = ?",
+                    (spec.model_name, spec.model_version, port, pid, record, now, endpoint, name))
+                self._write_routes(conn, endpoint)
+            if old is not None:
+                processes.stop(old["pid"])
+        return self.get_deployment(endpoint, name)
+
+    def get_deployment(self, endpoint: str, name: str) -> Deployment:
+        """One deployment; a server that died shows as ``Unhealthy`` with the reason."""
+        with self._db() as conn:
+            self._endpoint_row(conn, endpoint)
+            row = conn.execute("SELECT * FROM deployments WHERE endpoint = ? AND name = ?",
+                               (endpoint, name)).fetchone()
+        if row is None:
+            raise NotFoundError(f"endpoint '{endpoint}' has no deployment '{name}'")
+        return self._to_deployment(row)
+
+    def list_deployments(self, endpoint: str) -> list[Deployment]:
+        """Deployments under ``endpoint``, by name."""
+        with self._db() as conn:
+            self._endpoint_row(conn, endpoint)
+            return [self._to_deployment(r) for r in self._deployment_rows(conn, endpoint)]
+
+    def delete_deployment(self, endpoint: str, name: str) -> None:
+        """Stop and forget a deployment that takes no live traffic."""
+        with self._locked(endpoint):
+            with self._db() as conn, db.write_transaction(conn):
+                row = conn.execute("SELECT * FROM deployments WHERE endpoint = ? AND name = ?",
+                                   (endpoint, name)).fetchone()
+                if row is None:
+                    raise NotFoundError(f"endpoint '{endpoint}' has no deployment '{name}'")
+                if row["traffic"] > 0:
+                    raise UserInputError(
+                        f"deployment '{name}' still takes {row['traffic']} % of endpoint '{endpoint}'"
+                        "'s traffic: move its traffic to another deployment first")
+                conn.execute("DELETE FROM deployments WHERE endpoint = ? AND name = ?", (endpoint, name))
+                self._write_routes(conn, endpoint)
+            processes.stop(row["pid"])
+        shutil.rmtree(self._endpoint_dir(endpoint) / name, ignore_errors=True)
+
+    def set_traffic(
+        self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None
+    ) -> Endpoint:
+        """Set live and mirror traffic by Azure's rules; the router applies it on the next request."""
+        mirror = dict(mirror or {})
+        with self._locked(endpoint), self._db() as conn, db.write_transaction(conn):
+            self._endpoint_row(conn, endpoint)
+            rows = {r["name"]: r for r in self._deployment_rows(conn, endpoint)}
+            _check_traffic(endpoint, rows, dict(traffic), mirror)
+            for dep in rows:
+                conn.execute("UPDATE deployments SET traffic = ?, mirror = ?, updated_at = ? "
+                             "WHERE endpoint = ? AND name = ?",
+                             (int(traffic.get(dep, 0)), int(mirror.get(dep, 0)),
+                              db.to_iso(db.utc_now()), endpoint, dep))
+            self._write_routes(conn, endpoint)
+        return self.get_endpoint(endpoint)
+
+    def deployment_logs(self, endpoint: str, name: str, lines: int = 100) -> str:
+        """The tail of the deployment's server log."""
+        self.get_deployment(endpoint, name)
+        return processes.tail(self._endpoint_dir(endpoint) / name / "server.log", lines)
+
+
+def _check_traffic(endpoint: str, rows: Mapping[str, sqlite3.Row], traffic: dict[str, int],
+                   mirror: dict[str, int]) -> None:
+    where = f"traffic of endpoint '{endpoint}'"
+    for kind, shares in (("traffic", traffic), ("mirror traffic", mirror)):
+        for dep, share in shares.items():
+            if dep not in rows:
+                known = ", ".join(sorted(rows)) or "none"
+                raise UserInputError(f"{where}: no deployment '{dep}' (deployments: {known})")
+            if isinstance(share, bool) or not isinstance(share, int) or not 0 <= share <= 100:
+                raise UserInputError(f"{where}: {kind} of '{dep}' must be a whole number 0-100, "
+                                     f"not {share!r}")
+    total = sum(traffic.values())
+    if rows and total not in (0, 100):
+        raise UserInputError(f"{where}: shares add up to {total} %, not 100 %")
+    for dep, share in traffic.items():
+        if share > 0 and rows[dep]["state"] != "Succeeded":
+            raise UserInputError(f"{where}: deployment '{dep}' is {rows[dep]['state']}, it cannot "
+                                 "take traffic")
+    live_mirrors = {d: s for d, s in mirror.items() if s > 0}
+    if len(live_mirrors) > 1:
+        raise UserInputError(f"{where}: mirror traffic can go to one deployment only")
+    for dep, share in live_mirrors.items():
+        if share > MAX_MIRROR:
+            raise UserInputError(f"{where}: mirror traffic is at most {MAX_MIRROR} %, not {share} %")
+        if traffic.get(dep, 0) > 0:
+            raise UserInputError(f"{where}: '{dep}' takes live traffic, so it cannot also be mirrored to")
+
+
+def _spec_json(spec: DeploymentSpec) -> str:
+    record: dict[str, Any] = {
+        "code_dir": str(spec.code_dir), "scoring_script": spec.scoring_script,
+        "environment": str(spec.environment) if spec.environment else None,
+        "instance_type": spec.instance_type, "instance_count": spec.instance_count,
+        "request_timeout_ms": spec.request_timeout_ms,
+        # names only: values may be secrets
+        "environment_variables": sorted(spec.environment_variables),
+    }
+    return json.dumps(record, sort_keys=True)
