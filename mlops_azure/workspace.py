@@ -455,8 +455,10 @@ class Workspace(ABC):
         """Append an event to the audit trail."""
 
     @abstractmethod
-    def list_events(self, limit: int = 50) -> list[AuditEvent]:
-        """Audit events, newest first."""
+    def list_events(
+        self, limit: int = 50, *, action: str | None = None, subject: str | None = None
+    ) -> list[AuditEvent]:
+        """Audit events, newest first; only those with that ``action`` / ``subject`` when given."""
 
 
 __all__ = [

@@ -86,9 +86,16 @@ def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> Non
     from mlops_azure.lifecycle.refs import parse_ref
 
     name, version = parse_ref(ref)
-    model = STATE.workspace().get_model(name, version)
+    ws = STATE.workspace()
+    model = ws.get_model(name, version)
+    serving = [{"endpoint": e.name, "deployment": d.name, "traffic": e.traffic.get(d.name, 0),
+                "state": d.state.value}
+               for e in ws.list_endpoints() for d in ws.list_deployments(e.name)
+               if d.model_ref == model.ref]
+    events = ws.list_events(200, subject=model.ref)
     if STATE.json:
-        output.emit_json(model_dict(model))
+        output.emit_json(model_dict(model) | {"serving": serving,
+                                              "history": [asdict(e) for e in events]})
         return
     lineage = model.lineage
     output.fields(f"Model {model.ref}", {
@@ -106,30 +113,53 @@ def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> Non
         **{k: v for k, v in lineage.extra.items()},
         **{f"tag {k}": v for k, v in model.tags.items()},
     })
+    output.table("Serving now", ["endpoint", "deployment", "traffic", "state"],
+                 [(s["endpoint"], s["deployment"], f"{s['traffic']}%", s["state"]) for s in serving])
+    output.table("Where it has been", ["time", "action", "stage", "outcome", "actor"],
+                 [(output.when(e.time), e.action, e.details.get("stage", ""),
+                   e.details.get("outcome") or ("passed" if e.details.get("passed") else
+                                                "failed" if "passed" in e.details else ""),
+                   e.actor) for e in reversed(events)])
 
 
 def status() -> None:
-    """Which model version serves where, with traffic, and the latest registered version."""
+    """Which model version serves where, with traffic and health, and the latest registered one."""
+    from mlops_azure.errors import NotFoundError
+
     config = STATE.config()
     ws = STATE.workspace(config)
     rows = []
     for stage_name, stage in config.stages.items():
-        deployments = ws.endpoint_traffic(stage.endpoint)
-        if not deployments:
-            rows.append((stage_name, stage.endpoint, "", "", "not deployed"))
-        for d in deployments:
-            rows.append((stage_name, stage.endpoint, d.deployment,
-                         f"{d.model_name}:{d.model_version}", f"{d.traffic}%"))
+        try:
+            endpoint = ws.get_endpoint(stage.endpoint)
+        except NotFoundError:
+            rows.append({"stage": stage_name, "endpoint": stage.endpoint, "deployment": None,
+                         "model": None, "traffic": 0, "state": "not deployed", "scoring_uri": None})
+            continue
+        deployments = ws.list_deployments(stage.endpoint)
+        if endpoint.state != "Succeeded" or not deployments:
+            rows.append({"stage": stage_name, "endpoint": stage.endpoint, "deployment": None,
+                         "model": None, "traffic": 0, "scoring_uri": endpoint.scoring_uri,
+                         "state": f"endpoint {endpoint.state}" + (f": {endpoint.error}"
+                                                                  if endpoint.error else "")})
+        for d in sorted(deployments, key=lambda d: -endpoint.traffic.get(d.name, 0)):
+            rows.append({"stage": stage_name, "endpoint": stage.endpoint, "deployment": d.name,
+                         "model": d.model_ref, "traffic": endpoint.traffic.get(d.name, 0),
+                         "mirror": endpoint.mirror_traffic.get(d.name, 0),
+                         "state": d.state.value + (f": {d.error}" if d.error else ""),
+                         "scoring_uri": endpoint.scoring_uri})
     versions = ws.list_models(config.model.name)
     latest = versions[0].ref if versions else None
     if STATE.json:
-        output.emit_json({
-            "stages": [dict(zip(["stage", "endpoint", "deployment", "model", "traffic"], r,
-                                strict=True)) for r in rows],
-            "latest_registered": latest,
-        })
+        output.emit_json({"stages": rows, "latest_registered": latest})
         return
-    output.table("Stages", ["stage", "endpoint", "deployment", "model", "traffic"], rows)
+    output.table("Stages", ["stage", "deployment", "model", "traffic", "state"],
+                 [(r["stage"], r["deployment"], r["model"],
+                   f"{r['traffic']}%" + (f" (+{r['mirror']}% mirror)" if r.get("mirror") else ""),
+                   r["state"]) for r in rows])
+    for stage_name, stage in config.stages.items():
+        uri = next((r["scoring_uri"] for r in rows if r["stage"] == stage_name and r["scoring_uri"]), None)
+        output.say(f"{stage_name}: endpoint {stage.endpoint}" + (f" at {uri}" if uri else " (not deployed)"))
     output.say(f"latest registered: {latest or 'none'}")
 
 
@@ -139,6 +169,15 @@ def history(limit: Annotated[int, typer.Option(min=1, help="How many events.")] 
     if STATE.json:
         output.emit_json([asdict(e) for e in events])
         return
-    output.table("History", ["time", "actor", "action", "subject", "details"],
-                 [(output.when(e.time), e.actor, e.action, e.subject,
-                   e.details.get("reason") or e.details.get("status") or "") for e in events])
+    output.table("History", ["time", "actor", "action", "subject", "stage", "outcome", "details"],
+                 [(output.when(e.time), e.actor, e.action, e.subject, e.details.get("stage", ""),
+                   _outcome(e.details), e.details.get("reason") or e.details.get("status") or "")
+                  for e in events])
+
+
+def _outcome(details: Any) -> str:
+    if "outcome" in details:
+        return str(details["outcome"])
+    if "passed" in details:
+        return "passed" if details["passed"] else "failed"
+    return ""

@@ -16,7 +16,14 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlops_azure.cli import commands_data, commands_project, commands_registry, commands_train
+from mlops_azure.cli import (
+    commands_data,
+    commands_endpoints,
+    commands_project,
+    commands_registry,
+    commands_release,
+    commands_train,
+)
 from mlops_azure.cli.output import error
 from mlops_azure.cli.state import STATE
 from mlops_azure.errors import MlopsError
@@ -93,6 +100,13 @@ app.command("init")(commands_project.init)
 app.command("run")(commands_project.run_loop)
 app.command("status")(commands_registry.status)
 app.command("history")(commands_registry.history)
+app.command("deploy")(commands_release.deploy)
+app.command("approve")(commands_release.approve)
+app.command("promote")(commands_release.promote)
+app.command("rollback")(commands_release.rollback)
+app.command("invoke")(commands_release.invoke)
+app.add_typer(commands_release.gate_app, name="gate")
+app.add_typer(commands_endpoints.app, name="endpoints")
 
 
 def run() -> None:

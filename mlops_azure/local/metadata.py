@@ -76,6 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deployments ADD COLUMN pid INTEGER;
     ALTER TABLE deployments ADD COLUMN spec TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE deployments ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+    CREATE INDEX events_by_action ON events (action, subject, id);
     """,
 )
 

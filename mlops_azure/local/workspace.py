@@ -342,11 +342,18 @@ class LocalWorkspace(LocalEndpoints, Workspace):
         with self._db() as conn, db.write_transaction(conn):
             return db.insert_event(conn, action, subject, details, actor)
 
-    def list_events(self, limit: int = 50) -> list[AuditEvent]:
-        """Audit events, newest first."""
+    def list_events(
+        self, limit: int = 50, *, action: str | None = None, subject: str | None = None
+    ) -> list[AuditEvent]:
+        """Audit events, newest first, optionally only one action and/or subject."""
         _check_limit(limit)
+        where = " AND ".join(f"{column} = ?" for column, value in (("action", action),
+                                                                   ("subject", subject))
+                             if value is not None)
+        params = [v for v in (action, subject) if v is not None]
         with self._db() as conn:
-            rows = conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            rows = conn.execute(f"SELECT * FROM events {'WHERE ' + where if where else ''} "
+                                "ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
         return [db.event_from_row(r) for r in rows]
 
 

@@ -1,0 +1,120 @@
+"""``mlops deploy | approve | promote | rollback | invoke`` and ``mlops gate qa``: the release half."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlops_azure.cli import output
+from mlops_azure.cli.state import STATE
+from mlops_azure.errors import UserInputError
+
+gate_app = typer.Typer(help="Release gates: qa.", no_args_is_help=True)
+
+RefArgument = Annotated[str, typer.Argument(help="The model version, NAME:VERSION (never 'latest').")]
+StageOption = Annotated[str, typer.Option("--stage", "-s", help="The stage, as named in mlops.yaml.")]
+
+
+def _render(outcome: Any) -> None:
+    if STATE.json:
+        output.emit_json(outcome.to_dict())
+        return
+    traffic = ", ".join(f"{name} {share}%" for name, share in sorted(outcome.traffic.items())
+                        if share) or "none"
+    output.say(f"[bold green]{outcome.model}[/] {outcome.action}: stage {outcome.stage}, endpoint "
+               f"{outcome.endpoint} ({outcome.scoring_uri}); traffic {traffic}")
+    if outcome.previous:
+        output.say(f"previous deployment {outcome.previous} kept at 0 % for 'mlops rollback'")
+
+
+def deploy(ref: RefArgument, stage: StageOption) -> None:
+    """Deploy a version to a stage that needs no approval (e.g. staging), all traffic at once."""
+    from mlops_azure.lifecycle.release import deploy as run_deploy
+
+    config = STATE.config()
+    _aci_note(config, stage)
+    _render(run_deploy(STATE.workspace(config), config, ref, stage, say=output.say))
+
+
+def promote(ref: RefArgument, stage: StageOption) -> None:
+    """Canary rollout to a stage (approval required where configured), with automatic rollback."""
+    from mlops_azure.lifecycle.rollout import promote as run_promote
+
+    config = STATE.config()
+    _aci_note(config, stage)
+    _render(run_promote(STATE.workspace(config), config, ref, stage, say=output.say))
+
+
+def rollback(stage: StageOption) -> None:
+    """Send all traffic back to the deployment that served before (instant)."""
+    from mlops_azure.lifecycle.release import rollback as run_rollback
+
+    config = STATE.config()
+    _render(run_rollback(STATE.workspace(config), config, stage, say=output.say))
+
+
+def approve(
+    ref: RefArgument,
+    stage: StageOption,
+    reason: Annotated[str | None, typer.Option(help="Why this version may go to the stage.")] = None,
+    by: Annotated[str | None, typer.Option(
+        help="Who approves (default: the DevOps requester, git user or OS user).")] = None,
+    devops_environment: Annotated[bool, typer.Option(
+        "--devops-environment",
+        help="Record the Azure DevOps Environment approval of this pipeline run.")] = False,
+) -> None:
+    """Record an approval (who, when, why, evidence: the version's passing QA report)."""
+    from mlops_azure.lifecycle.approval import approve as run_approve
+
+    config = STATE.config()
+    approval = run_approve(STATE.workspace(config), config, ref, stage, reason=reason, by=by,
+                           devops_environment=devops_environment)
+    if STATE.json:
+        output.emit_json(approval.to_dict())
+        return
+    output.say(f"[bold green]approved[/] {approval.model} for {approval.stage} by {approval.by}: "
+               f"{approval.reason} (evidence: QA report event {approval.evidence.get('qa_event')}"
+               + (f", DevOps run {approval.evidence['devops_run']['run_id']}"
+                  if "devops_run" in approval.evidence else "") + ")")
+
+
+def invoke(
+    stage: StageOption,
+    file: Annotated[Path, typer.Option("--file", "-f", help="The request body, a JSON file.")],
+    deployment: Annotated[str | None, typer.Option(
+        help="Score with this deployment only (default: by the traffic split).")] = None,
+) -> None:
+    """Call a stage's endpoint with a request file and print the answer."""
+    from mlops_azure.lifecycle.scoring import ScoringClient
+
+    try:
+        body = file.read_bytes()
+        json.loads(body)
+    except OSError as exc:
+        raise UserInputError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise UserInputError(f"{file}: not valid JSON ({exc})") from None
+    config = STATE.config()
+    with ScoringClient.for_endpoint(STATE.workspace(config), config.stage(stage).endpoint) as client:
+        answer = client.score(body, deployment=deployment)
+    if not answer.ok:
+        code = 2 if 400 <= answer.status < 500 else 3
+        output.error(f"endpoint {config.stage(stage).endpoint} refused the request: {answer.message()}")
+        raise typer.Exit(code)
+    if STATE.json:
+        output.emit_json({"deployment": answer.deployment, "milliseconds": round(answer.seconds * 1000, 3),
+                          "response": answer.json()})
+        return
+    output.console.out(answer.body.decode("utf-8", errors="replace"), highlight=False)
+    output.say(f"[dim]answered by deployment {answer.deployment} in "
+               f"{answer.seconds * 1000:.1f} ms[/]")
+
+
+def _aci_note(config: Any, stage: str) -> None:
+    from mlops_azure.config import ACI_NOTE
+
+    if config.stage(stage).target == "aci":
+        output.say(f"[yellow]note:[/] {ACI_NOTE}")

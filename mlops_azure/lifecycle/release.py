@@ -1,0 +1,190 @@
+"""Putting a registered version behind a stage's endpoint: deploy, roll back, and what they share.
+
+Deployments are named after the version they serve (``v007``), so the endpoint's traffic table
+reads as "which version takes how much". ``deploy`` is the simple form for stages without
+approval (all traffic at once, after the new deployment answers); production goes through
+:func:`mlops_azure.lifecycle.rollout.promote`. Every action is an audit event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_azure.config import ProjectConfig, StageConfig
+from mlops_azure.errors import DeploymentFailed, GateFailed, MlopsError, UserInputError
+from mlops_azure.lifecycle.approval import resolve_model
+from mlops_azure.lifecycle.provenance import current_actor
+from mlops_azure.workspace import (
+    Deployment,
+    DeploymentSpec,
+    DeploymentState,
+    Endpoint,
+    ModelVersion,
+    Workspace,
+)
+
+#: The file in every registered model folder that holds holdout rows and offline predictions.
+PARITY_FILE = "parity.json"
+#: Audit actions that move a stage's traffic; each records ``deployment`` and ``previous``.
+TRAFFIC_ACTIONS = ("deploy", "promote", "rollback")
+
+Say = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def deployment_name(model: ModelVersion) -> str:
+    """``v001``: a valid Azure deployment name (3-32 characters, from a letter) per version."""
+    return f"v{model.version:03d}"
+
+
+def deployment_spec(config: ProjectConfig, stage: StageConfig, model: ModelVersion) -> DeploymentSpec:
+    """What the stage runs for ``model``: its scoring code, environment and instances."""
+    return DeploymentSpec(
+        model_name=model.name, model_version=model.version, code_dir=config.resolve(stage.code),
+        scoring_script=stage.scoring_script, environment=config.resolve(stage.environment),
+        instance_type=stage.instance_type, instance_count=stage.instance_count,
+        request_timeout_ms=stage.request_timeout_ms,
+    )
+
+
+def sample_request(ws: Workspace, model: ModelVersion, rows: int | None = None) -> dict[str, Any]:
+    """The scoring request stored with the model (its parity sample), cut to ``rows`` rows."""
+    file = ws.model_local_path(model.name, model.version) / PARITY_FILE
+    try:
+        request = json.loads(file.read_text(encoding="utf-8"))["request"]
+        data = request["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MlopsError(f"{model.ref} has no usable {PARITY_FILE} ({type(exc).__name__}): "
+                         "retrain it with the current train component") from None
+    return {**request, "data": data[:rows] if rows else data}
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """Where a deploy, promotion or rollback left a stage."""
+
+    action: str
+    stage: str
+    endpoint: str
+    model: str
+    deployment: str
+    scoring_uri: str
+    traffic: Mapping[str, int]
+    previous: str | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "stage": self.stage, "endpoint": self.endpoint,
+                "model": self.model, "deployment": self.deployment, "scoring_uri": self.scoring_uri,
+                "traffic": dict(self.traffic), "previous": self.previous, "steps": self.steps,
+                "removed": self.removed}
+
+
+def live_deployment(endpoint: Endpoint) -> str | None:
+    """The deployment taking the most live traffic (None when none takes any)."""
+    live = [(share, name) for name, share in endpoint.traffic.items() if share > 0]
+    return max(live)[1] if live else None
+
+
+def start_deployment(ws: Workspace, config: ProjectConfig, stage_name: str, model: ModelVersion,
+                     actor: str, say: Say) -> tuple[StageConfig, Endpoint, Deployment]:
+    """Ensure the stage's endpoint and a healthy deployment of ``model`` at whatever traffic it
+    had (0 % when new). A deployment that cannot start is an audit event and ``GateFailed``."""
+    stage = config.stage(stage_name)
+    endpoint = ws.create_endpoint(stage.endpoint, kind=stage.kind)
+    name = deployment_name(model)
+    existing = {d.name: d for d in ws.list_deployments(stage.endpoint)}
+    current = existing.get(name)
+    if (current is not None and current.state is DeploymentState.SUCCEEDED
+            and current.model_ref == model.ref):
+        say(f"deployment {name} of {stage.endpoint} already serves {model.ref}")
+        return stage, endpoint, current
+    say(f"starting deployment {name} ({model.ref}) on endpoint {stage.endpoint}")
+    try:
+        deployment = ws.create_deployment(stage.endpoint, name, deployment_spec(config, stage, model),
+                                          timeout_s=max(60.0, stage.request_timeout_ms / 1000 * 4))
+    except DeploymentFailed as exc:
+        ws.record_event("deploy", model.ref, {"stage": stage_name, "endpoint": stage.endpoint,
+                                              "deployment": name, "outcome": "failed",
+                                              "error": exc.message, "logs": exc.logs[-2000:]},
+                        actor=actor)
+        tail = f"; last log lines:\n{exc.logs}" if exc.logs else ""
+        raise GateFailed(f"deployment {name} of {model.ref} failed: {exc.message} (traffic of "
+                         f"{stage.endpoint} unchanged){tail}") from None
+    return stage, ws.get_endpoint(stage.endpoint), deployment
+
+
+def prune(ws: Workspace, endpoint: str, keep: set[str]) -> list[str]:
+    """Delete the deployments of ``endpoint`` that take no traffic and are not in ``keep``."""
+    removed = []
+    found = ws.get_endpoint(endpoint)
+    for dep in ws.list_deployments(endpoint):
+        if dep.name not in keep and found.traffic.get(dep.name, 0) == 0 \
+                and found.mirror_traffic.get(dep.name, 0) == 0:
+            ws.delete_deployment(endpoint, dep.name)
+            removed.append(dep.name)
+    return removed
+
+
+def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
+           actor: str | None = None, say: Say = quiet) -> ReleaseOutcome:
+    """Deploy ``ref`` to a stage that needs no approval and give it all traffic once it answers.
+
+    The deployment that served before is kept at 0 % so ``mlops rollback`` can return to it.
+    """
+    actor = actor or current_actor()
+    stage = config.stage(stage_name)
+    if stage.requires_approval:
+        raise UserInputError(f"stage '{stage_name}' requires approval: release to it with "
+                             f"'mlops promote {ref} --stage {stage_name}'")
+    model = resolve_model(ws, ref)
+    stage, endpoint, deployment = start_deployment(ws, config, stage_name, model, actor, say)
+    previous = live_deployment(endpoint)
+    endpoint = ws.set_traffic(stage.endpoint, {deployment.name: 100})
+    removed = prune(ws, stage.endpoint, {deployment.name, *([previous] if previous else [])})
+    ws.record_event("deploy", model.ref, {
+        "stage": stage_name, "endpoint": stage.endpoint, "deployment": deployment.name,
+        "previous": previous if previous != deployment.name else None, "outcome": "succeeded",
+        "traffic": dict(endpoint.traffic)}, actor=actor)
+    return ReleaseOutcome("deploy", stage_name, stage.endpoint, model.ref, deployment.name,
+                          endpoint.scoring_uri, endpoint.traffic,
+                          previous if previous != deployment.name else None, removed=removed)
+
+
+def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: str | None = None,
+             say: Say = quiet) -> ReleaseOutcome:
+    """Send all traffic back to the deployment that served before the last deploy, promotion or
+    rollback of this stage (kept at 0 % for exactly this). Instant: nothing is started."""
+    actor = actor or current_actor()
+    stage = config.stage(stage_name)
+    endpoint = ws.get_endpoint(stage.endpoint)
+    current = live_deployment(endpoint)
+    target: str | None = None
+    for event in ws.list_events(500):
+        # An automatic rollback only undid a failed promotion: look past it.
+        if event.action in TRAFFIC_ACTIONS and event.details.get("endpoint") == stage.endpoint \
+                and event.details.get("outcome") == "succeeded" \
+                and event.details.get("trigger") != "automatic":
+            target = event.details.get("previous")
+            break
+    if not target:
+        raise UserInputError(f"stage '{stage_name}' has no earlier deployment to roll back to")
+    deployments = {d.name: d for d in ws.list_deployments(stage.endpoint)}
+    chosen = deployments.get(target)
+    if chosen is None or chosen.state is not DeploymentState.SUCCEEDED:
+        state = "gone" if chosen is None else f"{chosen.state.value}: {chosen.error}"
+        raise GateFailed(f"cannot roll back stage '{stage_name}' to deployment {target}: it is {state}")
+    say(f"moving all traffic of {stage.endpoint} from {current} to {target} ({chosen.model_ref})")
+    endpoint = ws.set_traffic(stage.endpoint, {target: 100})
+    ws.record_event("rollback", chosen.model_ref, {
+        "stage": stage_name, "endpoint": stage.endpoint, "deployment": target, "previous": current,
+        "outcome": "succeeded", "trigger": "manual", "traffic": dict(endpoint.traffic)}, actor=actor)
+    return ReleaseOutcome("rollback", stage_name, stage.endpoint, chosen.model_ref, target,
+                          endpoint.scoring_uri, endpoint.traffic, current)
