@@ -201,6 +201,12 @@ class ArtifactStore:
         except (UserInputError, BackendError):
             return False
 
+    def relocate(self, recorded: Path, sha256: str) -> Path:
+        """Where an artifact recorded as ``recorded`` lives in *this* store: the workspace folder
+        may have been moved or copied since, and the digest, not the old path, identifies it."""
+        expected = self.location(sha256)
+        return expected / recorded.name if recorded.parent.name == sha256 else expected
+
     def verify(self, stored: Path, sha256: str) -> bool:
         """True when ``stored`` is inside this store and its content still hashes to ``sha256``."""
         expected = self.location(sha256)

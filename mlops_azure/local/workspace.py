@@ -103,7 +103,7 @@ class LocalWorkspace(LocalEndpoints, Workspace):
         return row
 
     def _verified(self, row: sqlite3.Row, kind: str) -> Path:
-        path = Path(row["path"])
+        path = self.artifacts.relocate(Path(row["path"]), row["sha256"])
         if not self.artifacts.verify(path, row["sha256"]):
             raise BackendError(f"the artifacts of {kind} {row['name']}:{row['version']} at {path} "
                                "are missing or altered")
@@ -122,7 +122,7 @@ class LocalWorkspace(LocalEndpoints, Workspace):
         with self._db() as conn:
             latest = db.fetch_version(conn, "data_assets", name, None)
         if latest is not None and latest["sha256"] == digest.sha256 and self.artifacts.verify(
-            Path(latest["path"]), digest.sha256
+            self.artifacts.relocate(Path(latest["path"]), digest.sha256), digest.sha256
         ):
             return db.data_from_row(latest)
         stored = self.artifacts.put(path)  # also repairs an altered copy of identical content

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +39,36 @@ def edit_data(project: ProjectConfig) -> Callable[[Callable[[list[str]], list[st
         path.write_text("\n".join(change(lines)) + "\n", encoding="utf-8")
 
     return edit
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with two registered versions (v1 small, v2 the default size), trained once per
+    test session; copy it with ``released_project`` rather than changing it."""
+    from mlops_azure.lifecycle.training import train
+
+    root = tmp_path_factory.mktemp("trained") / "proj"
+    init_project(root)
+    config = load_config(root / "mlops.yaml")
+    ws = open_workspace(config)
+    train(ws, config, params=FAST, actor="tester")
+    outcome = train(ws, config, params={"n_estimators": 200}, actor="tester")
+    assert outcome.model is not None and outcome.model.version == 2, outcome.decision.reason
+    return root
+
+
+@pytest.fixture
+def released_project(trained_template: Path, tmp_path: Path) -> Iterator[ProjectConfig]:
+    """A copy of the trained project; every endpoint it starts is deleted afterwards, so no
+    server process outlives the test even when it fails."""
+    import shutil
+
+    root = tmp_path / "proj"
+    shutil.copytree(trained_template, root, symlinks=True)
+    config = load_config(root / "mlops.yaml")
+    try:
+        yield config
+    finally:
+        ws = open_workspace(config)
+        for endpoint in ws.list_endpoints():
+            ws.delete_endpoint(endpoint.name)

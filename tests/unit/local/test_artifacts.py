@@ -212,3 +212,18 @@ def test_put_repairs_an_altered_copy(tmp_path: Path) -> None:
 def test_missing_source_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="does not exist"):
         ArtifactStore(tmp_path / "store").put(tmp_path / "nope")
+
+
+def test_a_moved_store_finds_its_artifacts_by_digest(tmp_path: Path) -> None:
+    # Regression: workspaces recorded absolute paths, so a copied or moved project lost its models.
+    old = ArtifactStore(tmp_path / "old")
+    file_artifact = old.put(make_tree(tmp_path / "src", {"a.txt": b"x"}) / "a.txt")
+    folder_artifact = old.put(make_tree(tmp_path / "dir", {"m/model.txt": b"y"}))
+    shutil.copytree(tmp_path / "old", tmp_path / "new")
+    shutil.rmtree(tmp_path / "old")
+    new = ArtifactStore(tmp_path / "new")
+
+    for artifact in (file_artifact, folder_artifact):
+        moved = new.relocate(artifact.path, artifact.sha256)
+        assert moved.is_relative_to(tmp_path / "new")
+        assert new.verify(moved, artifact.sha256)
