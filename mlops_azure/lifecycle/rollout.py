@@ -54,7 +54,7 @@ def split_traffic(old: Mapping[str, int], new: str, share: int) -> dict[str, int
         return {new: 100}
     exact = {name: value * rest / total for name, value in old.items()}
     result = {name: int(v) for name, v in exact.items()}
-    by_remainder = sorted(exact, key=lambda n: (exact[n] - result[n], n), reverse=True)
+    by_remainder = sorted(exact, key=lambda n: (result[n] - exact[n], n))
     for name in by_remainder[: rest - sum(result.values())]:
         result[name] += 1
     result[new] = share

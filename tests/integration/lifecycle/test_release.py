@@ -1,0 +1,231 @@
+"""Deploy, approve, promote (canary + automatic rollback) and roll back, on real local endpoints."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from mlops_azure.backends import open_workspace
+from mlops_azure.config import ProjectConfig
+from mlops_azure.errors import GateFailed, UserInputError
+from mlops_azure.lifecycle.approval import approve, find_approval
+from mlops_azure.lifecycle.release import deploy, rollback
+from mlops_azure.lifecycle.rollout import promote, split_traffic
+from mlops_azure.lifecycle.scoring import ScoringClient
+from mlops_azure.workspace import Workspace
+
+V1, V2 = "steel-purchase-forecast:1", "steel-purchase-forecast:2"
+
+
+@pytest.fixture
+def project(released_project: ProjectConfig) -> ProjectConfig:
+    """Faster rollouts for tests: fewer probe requests, same steps."""
+    return released_project.model_copy(update={"rollout": released_project.rollout.model_copy(
+        update={"warmup_requests": 5, "requests_per_step": 10})})
+
+
+@pytest.fixture
+def ws(project: ProjectConfig) -> Workspace:
+    return open_workspace(project)
+
+
+def qa_passed(ws: Workspace, ref: str, passed: bool = True) -> None:
+    """The audit record the QA gate leaves (the gate itself is tested in test_qa_gate.py)."""
+    ws.record_event("gate.qa", ref, {"stage": "staging", "passed": passed,
+                                     "failed": [] if passed else ["parity"]}, actor="qa")
+
+
+def with_script(project: ProjectConfig, stage: str, name: str, body: str) -> ProjectConfig:
+    """The project with ``stage`` serving a scoring script that wraps the real one."""
+    folder = project.resolve(Path("components/score"))
+    (folder / name).write_text(
+        "import sys\nfrom pathlib import Path\nsys.path.insert(0, str(Path(__file__).parent))\n"
+        "import score as real\n" + body, encoding="utf-8")
+    stages = dict(project.stages)
+    stages[stage] = stages[stage].model_copy(update={"scoring_script": f"score/{name}"})
+    return project.model_copy(update={"stages": stages})
+
+
+@contextmanager
+def steady_client(ws: Workspace, endpoint: str) -> Iterator[list[int]]:
+    """A client calling ``endpoint`` without pause in a thread; yields the statuses it got."""
+    statuses: list[int] = []
+    stop = threading.Event()
+    request = json.loads((ws.model_local_path("steel-purchase-forecast", 1) / "parity.json")
+                         .read_text())["request"]
+    request = {"data": request["data"][:3]}
+
+    def call() -> None:
+        with ScoringClient.for_endpoint(ws, endpoint) as client:
+            while not stop.is_set():
+                statuses.append(client.score(request).status)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_split_traffic_keeps_whole_shares_summing_to_100() -> None:
+    assert split_traffic({"v1": 100}, "v2", 10) == {"v1": 90, "v2": 10}
+    assert split_traffic({"a": 50, "b": 50}, "c", 33) == {"a": 34, "b": 33, "c": 33}
+    assert split_traffic({}, "v2", 10) == {"v2": 100}
+    assert sum(split_traffic({"a": 70, "b": 20, "c": 10}, "d", 7).values()) == 100
+
+
+def test_deploy_moves_all_traffic_and_rollback_returns_to_the_previous(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    first = deploy(ws, project, V1, "staging")
+    second = deploy(ws, project, V2, "staging")
+    assert first.scoring_uri == second.scoring_uri  # one stable URL per endpoint
+    assert ws.get_endpoint("steel-staging").traffic == {"v001": 0, "v002": 100}
+    assert second.previous == "v001"
+
+    back = rollback(ws, project, "staging")
+    assert (back.deployment, back.model) == ("v001", V1)
+    assert ws.get_endpoint("steel-staging").traffic == {"v001": 100, "v002": 0}
+    again = rollback(ws, project, "staging")  # a rollback can itself be undone
+    assert again.deployment == "v002"
+    actions = [(e.action, e.subject) for e in ws.list_events(10)]
+    assert actions[:4] == [("rollback", V2), ("rollback", V1), ("deploy", V2), ("deploy", V1)]
+
+
+def test_deploy_refuses_approval_stages_and_unversioned_refs(ws: Workspace, project: ProjectConfig) -> None:
+    with pytest.raises(UserInputError, match="requires approval"):
+        deploy(ws, project, V1, "production")
+    with pytest.raises(UserInputError, match="never 'latest'"):
+        deploy(ws, project, "steel-purchase-forecast", "staging")
+    with pytest.raises(UserInputError, match="unknown stage"):
+        deploy(ws, project, V1, "qa")
+    assert ws.list_endpoints() == []
+
+
+def test_promotion_to_production_needs_an_approval_backed_by_a_passing_qa_report(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    with pytest.raises(GateFailed, match="no approval"):
+        promote(ws, project, V1, "production")
+    assert ws.list_endpoints() == []  # refused before anything was started
+    with pytest.raises(GateFailed, match="no QA gate report"):
+        approve(ws, project, V1, "production", reason="looks good")
+    qa_passed(ws, V1, passed=False)
+    with pytest.raises(GateFailed, match="failed parity"):
+        approve(ws, project, V1, "production", reason="looks good")
+    qa_passed(ws, V1)
+    with pytest.raises(UserInputError, match="needs a reason"):
+        approve(ws, project, V1, "production", reason="  ")
+
+    approval = approve(ws, project, V1, "production", reason="Q3 release", by="lead@contoso.com")
+    assert (approval.by, approval.reason, approval.stage) == ("lead@contoso.com", "Q3 release", "production")
+    assert approval.evidence["qa_event"] == ws.list_events(1, action="gate.qa")[0].id
+    assert find_approval(ws, ws.get_model("steel-purchase-forecast", 1), "production") == approval
+    assert find_approval(ws, ws.get_model("steel-purchase-forecast", 2), "production") is None
+
+
+def test_devops_environment_approval_records_the_run(
+    ws: Workspace, project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qa_passed(ws, V2)
+    with pytest.raises(UserInputError, match="inside a pipeline"):
+        approve(ws, project, V2, "production", reason=None, devops_environment=True)
+    for var, value in {"TF_BUILD": "True", "BUILD_BUILDID": "4711", "ENVIRONMENT_NAME": "steel-production",
+                       "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+                       "SYSTEM_TEAMPROJECT": "steel", "BUILD_REQUESTEDFOR": "Ana"}.items():
+        monkeypatch.setenv(var, value)
+    approval = approve(ws, project, V2, "production", reason=None, devops_environment=True)
+    run = approval.evidence["devops_run"]
+    assert run["run_id"] == "4711" and run["url"].endswith("/steel/_build/results?buildId=4711")
+    assert approval.by == "Ana" and "steel-production" in approval.reason
+
+
+def test_canary_promotion_shifts_traffic_without_a_single_failed_request(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    for ref in (V1, V2):
+        qa_passed(ws, ref)
+        approve(ws, project, ref, "production", reason="release")
+    first = promote(ws, project, V1, "production")
+    assert ws.get_endpoint("steel-production").traffic == {"v001": 100}
+    assert first.previous is None
+
+    with steady_client(ws, "steel-production") as statuses:
+        outcome = promote(ws, project, V2, "production")
+    assert statuses and set(statuses) == {200}, f"{len(statuses)} requests, {statuses.count(200)} ok"
+    assert [s["share"] for s in outcome.steps] == [0, 10, 50, 100]
+    assert all(s["errors"] == 0 for s in outcome.steps)
+    assert ws.get_endpoint("steel-production").traffic == {"v001": 0, "v002": 100}  # v001 kept
+    event = ws.list_events(1, action="promote")[0]
+    assert event.details["outcome"] == "succeeded" and event.details["previous"] == "v001"
+    assert event.details["approval"] == find_approval(ws, ws.get_model("steel-purchase-forecast", 2),
+                                                      "production").event_id  # type: ignore[union-attr]
+
+    back = rollback(ws, project, "production")
+    assert back.deployment == "v001"
+    assert ws.get_endpoint("steel-production").traffic == {"v001": 100, "v002": 0}
+
+
+def test_a_canary_that_answers_errors_is_rolled_back_before_any_client_sees_it(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    qa_passed(ws, V1)
+    approve(ws, project, V1, "production", reason="release")
+    promote(ws, project, V1, "production")
+    broken = with_script(project, "production", "score_500.py", "init = real.init\n"
+                         "def run(raw):\n    raise RuntimeError('feature store timeout')\n")
+    qa_passed(ws, V2)
+    approve(ws, broken, V2, "production", reason="release")
+
+    with steady_client(ws, "steel-production") as statuses, \
+            pytest.raises(GateFailed, match="rolled back: 5 of 5 requests failed at 0 %"):
+        promote(ws, broken, V2, "production")
+    assert statuses and set(statuses) == {200}
+    assert ws.get_endpoint("steel-production").traffic == {"v001": 100}  # canary removed
+    auto = ws.list_events(2)
+    assert [e.action for e in auto] == ["promote", "rollback"]
+    assert auto[0].details["outcome"] == "rolled back" and auto[1].details["trigger"] == "automatic"
+
+
+def test_a_canary_that_fails_after_taking_traffic_is_rolled_back(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    qa_passed(ws, V1)
+    approve(ws, project, V1, "production", reason="release")
+    promote(ws, project, V1, "production")
+    # Healthy for the warm-up, then every answer is an error: caught at the first traffic step.
+    flaky = with_script(project, "production", "score_degrades.py", "init = real.init\ncalls = 0\n"
+                        "def run(raw):\n    global calls\n    calls += 1\n"
+                        "    if calls > 5:\n        raise RuntimeError('memory leak')\n"
+                        "    return real.run(raw)\n")
+    qa_passed(ws, V2)
+    approve(ws, flaky, V2, "production", reason="release")
+    with pytest.raises(GateFailed, match="failed at 10 %"):
+        promote(ws, flaky, V2, "production")
+    assert ws.get_endpoint("steel-production").traffic == {"v001": 100}
+
+
+def test_a_canary_that_cannot_start_leaves_production_untouched(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    qa_passed(ws, V1)
+    approve(ws, project, V1, "production", reason="release")
+    promote(ws, project, V1, "production")
+    broken = with_script(project, "production", "score_no_init.py",
+                         "def init():\n    raise ImportError('lightgbm ABI mismatch')\nrun = real.run\n")
+    qa_passed(ws, V2)
+    approve(ws, broken, V2, "production", reason="release")
+    with steady_client(ws, "steel-production") as statuses, \
+            pytest.raises(GateFailed, match="traffic of steel-production unchanged") as failure:
+        promote(ws, broken, V2, "production")
+    assert "lightgbm ABI mismatch" in failure.value.message
+    assert statuses and set(statuses) == {200}
+    assert ws.get_endpoint("steel-production").traffic == {"v001": 100, "v002": 0}
+    assert ws.list_events(1)[0].details["outcome"] == "failed"
