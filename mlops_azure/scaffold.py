@@ -11,7 +11,8 @@ import mlops_azure
 from mlops_azure.errors import UserInputError
 
 #: What a project is made of, relative to the template root.
-PROJECT_FILES = ("mlops.yaml", "components", "pipelines", "environments")
+#: ``sample-request.json`` is a scoring request for ``mlops invoke --file``.
+PROJECT_FILES = ("mlops.yaml", "sample-request.json", "components", "pipelines", "environments")
 DATA_FILE = Path("data/purchases.csv")
 _GITIGNORE = ".mlops/\nmodel.json\n__pycache__/\n"
 

@@ -113,6 +113,42 @@ def invoke(
                f"{answer.seconds * 1000:.1f} ms[/]")
 
 
+@gate_app.command("qa")
+def gate_qa(
+    stage: StageOption,
+    model: Annotated[str | None, typer.Option(
+        help="Gate this version's deployment, NAME:VERSION (default: the one taking most traffic).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    junit: Annotated[Path | None, typer.Option(
+        help="Write JUnit XML here (Azure DevOps PublishTestResults).")] = None,
+) -> None:
+    """QA gate on a stage's endpoint: health, schema, parity, latency, error rate, bad requests."""
+    from mlops_azure.errors import GateFailed
+    from mlops_azure.lifecycle.approval import record_qa
+    from mlops_azure.lifecycle.junit import write_junit
+    from mlops_azure.lifecycle.qa import run_qa_gate, write_report
+
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    result = run_qa_gate(ws, config, stage, model=model, progress=output.say)
+    if report is not None:
+        write_report(result, report)
+    if junit is not None:
+        write_junit(result, junit)
+    record_qa(ws, result)
+    if STATE.json:
+        output.emit_json(result.to_dict())
+    else:
+        output.table(f"QA gate: {result.model} on {result.stage} ({result.deployment})",
+                     ["check", "result", "detail"],
+                     [(c.name, "pass" if c.passed else "FAIL", c.detail) for c in result.checks])
+    if not result.passed:
+        raise GateFailed(f"QA gate failed for {result.model} on {result.stage}: "
+                         + "; ".join(f"{c.name} ({c.detail})" for c in result.failed))
+    output.say(f"[bold green]QA gate passed[/] for {result.model}")
+
+
 def _aci_note(config: Any, stage: str) -> None:
     from mlops_azure.config import ACI_NOTE
 

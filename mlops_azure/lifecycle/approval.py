@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import GateFailed, UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.workspace import AuditEvent, ModelVersion, Workspace
+
+if TYPE_CHECKING:
+    from mlops_azure.lifecycle.qa import QaReport
 
 APPROVE = "approve"
 QA_GATE = "gate.qa"
@@ -56,6 +59,15 @@ def latest_qa_report(ws: Workspace, model: ModelVersion) -> AuditEvent | None:
     """The newest ``gate.qa`` event of ``model``, passed or not."""
     found = ws.list_events(1, action=QA_GATE, subject=model.ref)
     return found[0] if found else None
+
+
+def record_qa(ws: Workspace, report: QaReport, *, actor: str | None = None) -> AuditEvent:
+    """Put a QA gate report in the audit trail, where approvals find it as evidence."""
+    return ws.record_event(QA_GATE, report.model, {
+        "stage": report.stage, "endpoint": report.endpoint, "deployment": report.deployment,
+        "passed": report.passed, "failed": [c.name for c in report.failed],
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in report.checks],
+    }, actor=actor or current_actor())
 
 
 def devops_run() -> dict[str, str] | None:
