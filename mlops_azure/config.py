@@ -284,6 +284,17 @@ class ProjectConfig(_Strict):
             return self.stages["production"]
         return list(self.stages.values())[-1] if self.stages else None
 
+    def notes(self, backend: str | None = None) -> list[str]:
+        """Things worth telling the user about how this config will be read (not errors)."""
+        found = []
+        for name, stage in self.stages.items():
+            if stage.target == "aci":
+                found.append(f"stages.{name}: {ACI_NOTE}")
+            if (backend or self.backend) == "local" and stage.kind != "local":
+                found.append(f"stages.{name}: target '{stage.target}' is served as a local endpoint "
+                             "by the embedded workspace (set backend: azure to use Azure ML)")
+        return found
+
     def stage(self, name: str) -> StageConfig:
         try:
             return self.stages[name]

@@ -18,11 +18,14 @@ config_app = typer.Typer(help="Show or validate mlops.yaml.", no_args_is_help=Tr
 def config_validate() -> None:
     """Check mlops.yaml; exit 2 with the key path of the first problem."""
     config = STATE.config()
+    notes = config.notes(STATE.backend)
     if STATE.json:
         output.emit_json({"valid": True, "config": str(STATE.config_path),
-                          "project": config.project})
+                          "project": config.project, "notes": notes})
     else:
         output.say(f"{STATE.config_path}: valid ({config.project}, backend {config.backend})")
+        for note in notes:
+            output.say(f"[yellow]note:[/] {note}")
 
 
 @config_app.command("show")

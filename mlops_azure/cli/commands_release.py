@@ -35,7 +35,7 @@ def deploy(ref: RefArgument, stage: StageOption) -> None:
     from mlops_azure.lifecycle.release import deploy as run_deploy
 
     config = STATE.config()
-    _aci_note(config, stage)
+    _notes(config, stage)
     _render(run_deploy(STATE.workspace(config), config, ref, stage, say=output.say))
 
 
@@ -44,7 +44,7 @@ def promote(ref: RefArgument, stage: StageOption) -> None:
     from mlops_azure.lifecycle.rollout import promote as run_promote
 
     config = STATE.config()
-    _aci_note(config, stage)
+    _notes(config, stage)
     _render(run_promote(STATE.workspace(config), config, ref, stage, say=output.say))
 
 
@@ -149,8 +149,7 @@ def gate_qa(
     output.say(f"[bold green]QA gate passed[/] for {result.model}")
 
 
-def _aci_note(config: Any, stage: str) -> None:
-    from mlops_azure.config import ACI_NOTE
-
-    if config.stage(stage).target == "aci":
-        output.say(f"[yellow]note:[/] {ACI_NOTE}")
+def _notes(config: Any, stage: str) -> None:
+    for note in config.notes(STATE.backend):
+        if note.startswith(f"stages.{stage}:"):
+            output.say(f"[yellow]note:[/] {note}")

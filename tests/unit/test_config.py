@@ -112,3 +112,31 @@ def test_azure_coordinates_from_section_config_json_then_environment(
     monkeypatch.delenv("AZUREML_WORKSPACE_NAME")
     with pytest.raises(UserInputError, match=r"azure\.workspace_name is not set"):
         config.azure.coordinates(config.root)
+
+
+def test_aci_targets_are_read_as_managed_with_a_note(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "stages:\n  prod: {endpoint: steel-prod, target: aci}\n"))
+    assert config.stage("prod").kind == "managed"
+    notes = config.notes()
+    assert any("ACI web services exist only in the v1 SDK" in n for n in notes)
+    assert any("served as a local endpoint" in n for n in notes)
+    assert not [n for n in config.notes("azure") if "local endpoint" in n]
+
+
+@pytest.mark.parametrize(("steps", "problem"), [
+    ("[10, 50]", "must end at 100"),
+    ("[50, 10, 100]", "must rise strictly"),
+    ("[0, 100]", "must rise strictly"),
+])
+def test_rollout_steps_must_rise_to_100(tmp_path: Path, steps: str, problem: str) -> None:
+    with pytest.raises(UserInputError, match=rf"rollout\.steps: {problem}"):
+        load_config(write(tmp_path, MINIMAL + f"rollout:\n  steps: {steps}\n"))
+
+
+def test_release_settings_have_safe_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "stages:\n  staging: {endpoint: steel-staging}\n"))
+    stage = config.stage("staging")
+    assert (stage.code, stage.scoring_script, stage.request_timeout_ms) == (
+        Path("components"), "score/score.py", 5000)
+    assert config.rollout.steps == [10, 50, 100] and config.rollout.keep_previous
+    assert config.qa.max_error_rate == 0.0

@@ -15,7 +15,7 @@ from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import GateFailed, UserInputError
 from mlops_azure.lifecycle.approval import approve, find_approval
 from mlops_azure.lifecycle.release import deploy, rollback
-from mlops_azure.lifecycle.rollout import promote, split_traffic
+from mlops_azure.lifecycle.rollout import promote
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.workspace import Workspace
 
@@ -72,13 +72,6 @@ def steady_client(ws: Workspace, endpoint: str) -> Iterator[list[int]]:
     finally:
         stop.set()
         thread.join(timeout=30)
-
-
-def test_split_traffic_keeps_whole_shares_summing_to_100() -> None:
-    assert split_traffic({"v1": 100}, "v2", 10) == {"v1": 90, "v2": 10}
-    assert split_traffic({"a": 50, "b": 50}, "c", 33) == {"a": 34, "b": 33, "c": 33}
-    assert split_traffic({}, "v2", 10) == {"v2": 100}
-    assert sum(split_traffic({"a": 70, "b": 20, "c": 10}, "d", 7).values()) == 100
 
 
 def test_deploy_moves_all_traffic_and_rollback_returns_to_the_previous(
