@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -72,3 +73,50 @@ def released_project(trained_template: Path, tmp_path: Path) -> Iterator[Project
         ws = open_workspace(config)
         for endpoint in ws.list_endpoints():
             ws.delete_endpoint(endpoint.name)
+
+
+@pytest.fixture
+def wrapped_score() -> Callable[[ProjectConfig, str, str], str]:
+    """Write a scoring script beside the project's real one that imports it as ``real`` (to
+    reuse or break its ``init``/``run``); returns its path relative to the code folder."""
+
+    def write(project: ProjectConfig, name: str, body: str) -> str:
+        folder = project.resolve(Path("components/score"))
+        (folder / name).write_text(
+            "import sys\nfrom pathlib import Path\nsys.path.insert(0, str(Path(__file__).parent))\n"
+            "import score as real\n" + body, encoding="utf-8")
+        return f"score/{name}"
+
+    return write
+
+
+def _cmdline(pid_dir: Path) -> bytes:
+    try:
+        return (pid_dir / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.fixture
+def find_process() -> Callable[..., int]:
+    """The pid of the process whose command line holds every given fragment (e.g. a server's
+    ``127.0.0.1:PORT`` and ``gunicorn``); fails the test when there is none."""
+
+    def find(*fragments: str) -> int:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and all(f.encode() in _cmdline(entry) for f in fragments):
+                return int(entry.name)
+        raise AssertionError(f"no process with {fragments} in its command line")
+
+    return find
+
+
+@pytest.fixture
+def server_pid(find_process: Callable[..., int]) -> Callable[[Path, str, str], int]:
+    """The gunicorn master of a local deployment, by its port in the router's routes file."""
+
+    def find(workspace_dir: Path, endpoint: str, deployment: str) -> int:
+        routes = json.loads((workspace_dir / "endpoints" / endpoint / "routes.json").read_text())
+        return find_process(f"127.0.0.1:{routes['ports'][deployment]}", "gunicorn")
+
+    return find

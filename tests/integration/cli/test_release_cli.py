@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,12 +53,11 @@ def test_a_deployed_endpoint_outlives_the_command_and_answers_invoke(
                                         / "v001" / "server.log").read_text()
 
 
-def test_status_reports_a_killed_deployment(released_project: ProjectConfig) -> None:
+def test_status_reports_a_killed_deployment(
+    released_project: ProjectConfig, server_pid: Callable[[Path, str, str], int]
+) -> None:
     assert mlops(released_project, "deploy", V1, "--stage", "staging").returncode == 0
-    routes = json.loads((released_project.root / ".mlops/endpoints/steel-staging/routes.json").read_text())
-    port = routes["ports"]["v001"]
-    pid = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-               and f"127.0.0.1:{port}".encode() in _cmdline(p) and b"gunicorn" in _cmdline(p))
+    pid = server_pid(released_project.workspace_dir, "steel-staging", "v001")
     os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while processes.alive(pid) and time.monotonic() < deadline:
@@ -107,9 +107,3 @@ def test_a_malformed_request_file_is_refused_before_any_call(released_project: P
     done = mlops(released_project, "invoke", "--stage", "staging", "--file", "bad.json")
     assert done.returncode == 2 and "bad.json: not valid JSON" in done.stderr
 
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +19,7 @@ from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.workspace import Workspace
 
 V1, V2 = "steel-purchase-forecast:1", "steel-purchase-forecast:2"
+WithScript = Callable[[ProjectConfig, str, str, str], ProjectConfig]
 
 
 @pytest.fixture
@@ -40,15 +40,17 @@ def qa_passed(ws: Workspace, ref: str, passed: bool = True) -> None:
                                      "failed": [] if passed else ["parity"]}, actor="qa")
 
 
-def with_script(project: ProjectConfig, stage: str, name: str, body: str) -> ProjectConfig:
+@pytest.fixture
+def with_script(wrapped_score: Callable[[ProjectConfig, str, str], str]) -> WithScript:
     """The project with ``stage`` serving a scoring script that wraps the real one."""
-    folder = project.resolve(Path("components/score"))
-    (folder / name).write_text(
-        "import sys\nfrom pathlib import Path\nsys.path.insert(0, str(Path(__file__).parent))\n"
-        "import score as real\n" + body, encoding="utf-8")
-    stages = dict(project.stages)
-    stages[stage] = stages[stage].model_copy(update={"scoring_script": f"score/{name}"})
-    return project.model_copy(update={"stages": stages})
+
+    def change(project: ProjectConfig, stage: str, name: str, body: str) -> ProjectConfig:
+        stages = dict(project.stages)
+        stages[stage] = stages[stage].model_copy(
+            update={"scoring_script": wrapped_score(project, name, body)})
+        return project.model_copy(update={"stages": stages})
+
+    return change
 
 
 @contextmanager
@@ -167,7 +169,7 @@ def test_canary_promotion_shifts_traffic_without_a_single_failed_request(
 
 
 def test_a_canary_that_answers_errors_is_rolled_back_before_any_client_sees_it(
-    ws: Workspace, project: ProjectConfig
+    ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
     qa_passed(ws, V1)
     approve(ws, project, V1, "production", reason="release")
@@ -188,7 +190,7 @@ def test_a_canary_that_answers_errors_is_rolled_back_before_any_client_sees_it(
 
 
 def test_a_canary_that_fails_after_taking_traffic_is_rolled_back(
-    ws: Workspace, project: ProjectConfig
+    ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
     qa_passed(ws, V1)
     approve(ws, project, V1, "production", reason="release")
@@ -206,7 +208,7 @@ def test_a_canary_that_fails_after_taking_traffic_is_rolled_back(
 
 
 def test_a_canary_that_cannot_start_leaves_production_untouched(
-    ws: Workspace, project: ProjectConfig
+    ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
     qa_passed(ws, V1)
     approve(ws, project, V1, "production", reason="release")

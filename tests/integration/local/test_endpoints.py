@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,11 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.lifecycle.scoring import ScoringClient
-from mlops_azure.local import processes
+from mlops_azure.local import LocalWorkspace, processes
 from mlops_azure.workspace import DeploymentSpec, DeploymentState, Workspace
+
+WrappedScore = Callable[[ProjectConfig, str, str], str]
+ServerPid = Callable[[Path, str, str], int]
 
 MODEL = "steel-purchase-forecast"
 ENDPOINT = "steel-test"
@@ -31,44 +35,22 @@ def parity(ws: Workspace, version: int, rows: int) -> dict[str, object]:
     return {"data": doc["request"]["data"][:rows]}
 
 
-def write_script(project: ProjectConfig, name: str, body: str) -> str:
-    """A scoring script beside the real one that wraps it (``score`` is importable there)."""
-    folder = project.resolve(Path("components/score"))
-    (folder / name).write_text(
-        "import sys\nfrom pathlib import Path\nsys.path.insert(0, str(Path(__file__).parent))\n"
-        "import score as real\n" + body, encoding="utf-8")
-    return f"score/{name}"
-
-
-def server_pid(ws: Workspace, endpoint: str, deployment: str) -> int:
-    """The gunicorn master of a deployment, found by its loopback port in the router's table."""
-    routes = json.loads((Path(ws.root) / "endpoints" / endpoint / "routes.json").read_text())  # type: ignore[attr-defined]
-    port = routes["ports"][deployment]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if f"127.0.0.1:{port}".encode() in cmdline and b"gunicorn" in cmdline:
-                return int(entry.name)
-    raise AssertionError(f"no server process for port {port}")
+@pytest.fixture
+def ws(released_project: ProjectConfig) -> LocalWorkspace:
+    found = open_workspace(released_project)
+    assert isinstance(found, LocalWorkspace)
+    return found
 
 
 @pytest.fixture
-def ws(released_project: ProjectConfig) -> Workspace:
-    return open_workspace(released_project)
-
-
-@pytest.fixture
-def two_deployments(ws: Workspace, released_project: ProjectConfig) -> Workspace:
+def two_deployments(ws: LocalWorkspace, released_project: ProjectConfig) -> LocalWorkspace:
     ws.create_endpoint(ENDPOINT)
     ws.create_deployment(ENDPOINT, "v001", spec(released_project, 1))
     ws.create_deployment(ENDPOINT, "v002", spec(released_project, 2))
     return ws
 
 
-def test_endpoint_scores_through_one_url_with_key_auth(two_deployments: Workspace) -> None:
+def test_endpoint_scores_through_one_url_with_key_auth(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
     ws.set_traffic(ENDPOINT, {"v002": 100})
     endpoint = ws.get_endpoint(ENDPOINT)
@@ -92,7 +74,7 @@ def test_endpoint_scores_through_one_url_with_key_auth(two_deployments: Workspac
     assert (status, body) == (200, b"Healthy")
 
 
-def test_traffic_split_is_honoured_and_the_header_pins_a_deployment(two_deployments: Workspace) -> None:
+def test_traffic_split_is_honoured_and_the_header_pins_a_deployment(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
     ws.set_traffic(ENDPOINT, {"v001": 30, "v002": 70})
     request = parity(ws, 1, 1)
@@ -105,10 +87,10 @@ def test_traffic_split_is_honoured_and_the_header_pins_a_deployment(two_deployme
     assert pinned == {"v001"}
 
 
-def test_mirror_traffic_reaches_the_shadow_and_clients_only_see_live(two_deployments: Workspace) -> None:
+def test_mirror_traffic_reaches_the_shadow_and_clients_only_see_live(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
     ws.set_traffic(ENDPOINT, {"v002": 100}, mirror={"v001": 50})
-    shadow_log = Path(ws.root) / "endpoints" / ENDPOINT / "v001" / "server.log"  # type: ignore[attr-defined]
+    shadow_log = ws.root / "endpoints" / ENDPOINT / "v001" / "server.log"
     before = shadow_log.read_text().count("POST /score")
     request = parity(ws, 1, 1)
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
@@ -119,7 +101,7 @@ def test_mirror_traffic_reaches_the_shadow_and_clients_only_see_live(two_deploym
     assert 60 <= mirrored <= 140  # Binomial(200, 0.5): mean 100, sd 7
 
 
-def test_traffic_rules_follow_azure(two_deployments: Workspace) -> None:
+def test_traffic_rules_follow_azure(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
     with pytest.raises(UserInputError, match="add up to 90 %"):
         ws.set_traffic(ENDPOINT, {"v001": 40, "v002": 50})
@@ -141,10 +123,12 @@ def test_traffic_rules_follow_azure(two_deployments: Workspace) -> None:
         ws.get_deployment(ENDPOINT, "v404")
 
 
-def test_a_killed_deployment_is_reported_and_costs_no_client_request(two_deployments: Workspace) -> None:
+def test_a_killed_deployment_is_reported_and_costs_no_client_request(
+    two_deployments: LocalWorkspace, server_pid: ServerPid
+) -> None:
     ws = two_deployments
     ws.set_traffic(ENDPOINT, {"v001": 50, "v002": 50})
-    pid = server_pid(ws, ENDPOINT, "v001")
+    pid = server_pid(ws.root, ENDPOINT, "v001")
     os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while processes.alive(pid) and time.monotonic() < deadline:
@@ -162,11 +146,11 @@ def test_a_killed_deployment_is_reported_and_costs_no_client_request(two_deploym
 
 
 def test_a_deployment_that_cannot_start_fails_with_its_log_and_leaves_traffic(
-    two_deployments: Workspace, released_project: ProjectConfig
+    two_deployments: LocalWorkspace, released_project: ProjectConfig, wrapped_score: WrappedScore
 ) -> None:
     ws = two_deployments
     ws.set_traffic(ENDPOINT, {"v001": 100})
-    script = write_script(released_project, "score_broken_init.py",
+    script = wrapped_score(released_project, "score_broken_init.py",
                           "def init():\n    raise RuntimeError('model store unreachable')\n"
                           "run = real.run\n")
     with pytest.raises(DeploymentFailed) as failure:
@@ -178,9 +162,11 @@ def test_a_deployment_that_cannot_start_fails_with_its_log_and_leaves_traffic(
         ws.set_traffic(ENDPOINT, {"v003": 100})
 
 
-def test_deleting_an_endpoint_stops_every_process(two_deployments: Workspace) -> None:
+def test_deleting_an_endpoint_stops_every_process(
+    two_deployments: LocalWorkspace, server_pid: ServerPid
+) -> None:
     ws = two_deployments
-    pids = [server_pid(ws, ENDPOINT, d) for d in ("v001", "v002")]
+    pids = [server_pid(ws.root, ENDPOINT, d) for d in ("v001", "v002")]
     port = int(ws.get_endpoint(ENDPOINT).scoring_uri.split(":")[2].split("/")[0])
     ws.delete_endpoint(ENDPOINT)
     assert not any(processes.alive(p) for p in pids)
@@ -191,13 +177,13 @@ def test_deleting_an_endpoint_stops_every_process(two_deployments: Workspace) ->
         ws.get_endpoint(ENDPOINT)
 
 
-def test_a_stopped_router_is_restarted_on_the_same_url(two_deployments: Workspace) -> None:
+def test_a_stopped_router_is_restarted_on_the_same_url(
+    two_deployments: LocalWorkspace, find_process: Callable[..., int]
+) -> None:
     ws = two_deployments
     ws.set_traffic(ENDPOINT, {"v002": 100})
     before = ws.get_endpoint(ENDPOINT)
-    routes_dir = Path(ws.root) / "endpoints" / ENDPOINT  # type: ignore[attr-defined]
-    router = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                  and str(routes_dir / "routes.json").encode() in _cmdline(p))
+    router = find_process("mlops_azure.local.router", str(ws.root / "endpoints" / ENDPOINT))
     processes.stop(router)
     assert ws.get_endpoint(ENDPOINT).state == "Unhealthy"
 
@@ -206,9 +192,3 @@ def test_a_stopped_router_is_restarted_on_the_same_url(two_deployments: Workspac
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
         assert client.score(parity(ws, 2, 1)).status == 200
 
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
