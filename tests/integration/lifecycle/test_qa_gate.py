@@ -44,7 +44,7 @@ def test_a_sound_deployment_passes_every_check(ws: Workspace, project: ProjectCo
     assert (report.model, report.deployment, report.endpoint) == (V1, "v001", "steel-staging")
     parity = next(c for c in report.checks if c.name == "parity")
     assert parity.measured is not None and parity.measured <= 1e-6
-    assert "200 rows agree" in parity.detail
+    assert "all 200 rows equal the offline predictions" in parity.detail
     # Without --model the gate takes the deployment that serves the traffic.
     assert run_qa_gate(ws, project, "staging").deployment == "v001"
 
@@ -61,7 +61,7 @@ def test_a_skewed_scoring_script_fails_parity_only(
     deploy(ws, skewed, V1, "staging")
     report = run_qa_gate(ws, skewed, "staging", model=V1)
     assert [c.name for c in report.failed] == ["parity"]
-    assert "serving differs from training" in report.failed[0].detail
+    assert "200 of 200 rows differ from the offline predictions" in report.failed[0].detail
 
 
 def test_a_scoring_script_that_crashes_on_bad_input_fails_bad_requests(
@@ -75,7 +75,9 @@ def test_a_scoring_script_that_crashes_on_bad_input_fails_bad_requests(
     deploy(ws, fragile, V1, "staging")
     report = run_qa_gate(ws, fragile, "staging", model=V1)
     assert [c.name for c in report.failed] == ["bad_requests"]
-    assert "not JSON → 500" in report.failed[0].detail and "empty data → 500" in report.failed[0].detail
+    detail = report.failed[0].detail
+    assert "3 of 5 malformed requests were not refused with a 4xx" in detail
+    assert "not JSON got HTTP 500" in detail
 
 
 def test_a_dead_deployment_fails_health_and_skips_the_rest(
@@ -102,8 +104,8 @@ def test_gating_a_version_that_is_not_deployed_is_a_clear_error(
     ws: Workspace, project: ProjectConfig
 ) -> None:
     deploy(ws, project, V1, "staging")
-    with pytest.raises(NotFoundError, match="no deployment of endpoint 'steel-staging' serves "
-                                            "steel-purchase-forecast:2"):
+    with pytest.raises(NotFoundError, match=r"no deployment of endpoint 'steel-staging' \(stage "
+                                            r"'staging'\) serves steel-purchase-forecast:2"):
         run_qa_gate(ws, project, "staging", model="steel-purchase-forecast:2")
-    with pytest.raises(NotFoundError, match="endpoint 'steel-production' does not exist"):
+    with pytest.raises(NotFoundError, match="stage 'production' has no endpoint 'steel-production'"):
         run_qa_gate(ws, project, "production")

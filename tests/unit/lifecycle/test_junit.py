@@ -47,5 +47,5 @@ def test_the_json_report_lists_the_verdict_and_every_check(tmp_path: Path) -> No
 
 
 def test_a_report_without_checks_does_not_pass() -> None:
-    empty = QaReport("m:1", "s", "e", "d", datetime.now(UTC), 0.0)
+    empty = QaReport("m:1", "s", "e", "d", datetime.now(UTC), 0.0, ())
     assert not empty.passed
