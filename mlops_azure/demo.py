@@ -1,24 +1,36 @@
-"""``mlops run``: the whole loop on the embedded workspace, as far as it exists today.
+"""``mlops run``: the whole loop on the embedded workspace.
 
 fresh project → data check → train (first model registered) → a challenger through the
-champion gate → what is registered. Later stages (release, monitoring) join as they land.
+champion gate → deploy to staging → QA gate → approval → canary promotion to production →
+a prediction from the production endpoint → where everything is. Monitoring joins as it lands.
+The endpoints keep running afterwards, as they would on Azure.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from mlops_azure.backends import open_workspace
-from mlops_azure.config import load_config
+from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.errors import GateFailed
+from mlops_azure.lifecycle.approval import approve, record_qa
 from mlops_azure.lifecycle.data import check_data
+from mlops_azure.lifecycle.qa import run_qa_gate, write_report
+from mlops_azure.lifecycle.release import deploy
+from mlops_azure.lifecycle.rollout import promote
+from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.lifecycle.training import train, write_model_json
 from mlops_azure.scaffold import init_project
-from mlops_azure.workspace import ProgressCallback
+from mlops_azure.workspace import ProgressCallback, Workspace
 
+#: Steps the demo prints, for "n/STEPS" progress.
+STEPS = 9
 #: A challenger that differs from mlops.yaml's parameters, so the gate has something to judge.
 CHALLENGER_PARAMS = {"n_estimators": 600, "learning_rate": 0.03, "num_leaves": 15}
 
@@ -31,16 +43,17 @@ def run_demo(
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Run the loop in a fresh project at ``directory``; returns a summary of what happened."""
-    say(f"[bold]1/4[/] creating the example project in {directory}")
+    say(f"[bold]1/{STEPS}[/] creating the example project in {directory}")
     created = init_project(directory, force=force)
     config = load_config(created.root / "mlops.yaml")
     if force and config.workspace_dir.exists():
         # The demo starts from nothing: a workspace left by an earlier demo run would make the
-        # "first model" a challenger.
+        # "first model" a challenger. Its endpoints are processes: stop them first.
+        stop_endpoints(open_workspace(config, "local"))
         shutil.rmtree(config.workspace_dir)
     ws = open_workspace(config, "local")
 
-    say(f"[bold]2/4[/] checking {config.data.path} against the schema in mlops.yaml")
+    say(f"[bold]2/{STEPS}[/] checking {config.data.path} against the schema in mlops.yaml")
     report = check_data(config, config.resolve(config.data.path))
     say(f"      {report.rows} rows: {len(report.errors)} errors, {len(report.warnings)} warnings "
         "(handled by the prep step)")
@@ -51,7 +64,7 @@ def run_demo(
     for number, (label, params) in enumerate(
         [("first model", {}), ("challenger", CHALLENGER_PARAMS)], start=3
     ):
-        say(f"[bold]{number}/4[/] training the {label}"
+        say(f"[bold]{number}/{STEPS}[/] training the {label}"
             + (f" with {params}" if params else ""))
         outcome = train(ws, config, params=params, progress=progress)
         say(f"      champion gate: {outcome.decision.reason}")
@@ -62,6 +75,49 @@ def run_demo(
 
     latest = ws.get_model(config.model.name)
     summary["latest_registered"] = latest.ref
-    say(f"done: {latest.ref} is the latest registered model; "
-        f"see 'cd {directory} && mlops models show {latest.ref}' for its lineage")
+    summary["release"] = release(ws, config, latest.ref, created.root, say)
+    say(f"done: {latest.ref} serves production at {summary['release']['production_uri']}; try "
+        f"'cd {directory} && mlops invoke --stage production --file sample-request.json', "
+        "'mlops status' and 'mlops history'. Stop the endpoints with 'mlops endpoints delete NAME'.")
     return summary
+
+
+def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
+            say: Callable[[str], None]) -> dict[str, Any]:
+    """staging → QA gate → approval → canary to production → one prediction; a summary."""
+    say(f"[bold]5/{STEPS}[/] deploying {ref} to staging")
+    staged = deploy(ws, config, ref, "staging", say=say)
+    say(f"      {staged.endpoint} serves it at {staged.scoring_uri}")
+
+    say(f"[bold]6/{STEPS}[/] QA gate on staging: health, schema, offline/online parity, latency, "
+        "bad requests")
+    report = run_qa_gate(ws, config, "staging", model=ref)
+    write_report(report, root / "qa-report.json")
+    record_qa(ws, report)
+    for check in report.checks:
+        say(f"      {'[green]pass[/]' if check.passed else '[red]FAIL[/]'} {check.name}: "
+            f"{escape(check.detail)}")
+    if not report.passed:
+        raise GateFailed(f"the QA gate failed for {ref}: {', '.join(c.name for c in report.failed)}")
+
+    say(f"[bold]7/{STEPS}[/] approving {ref} for production (evidence: the QA report)")
+    approval = approve(ws, config, ref, "production", reason="demo: QA gate passed on staging")
+    say(f"      approved by {approval.by}")
+
+    say(f"[bold]8/{STEPS}[/] canary promotion to production")
+    promoted = promote(ws, config, ref, "production", say=lambda line: say(f"      {line}"))
+
+    say(f"[bold]9/{STEPS}[/] a prediction from the production endpoint (sample-request.json)")
+    request = json.loads((root / "sample-request.json").read_text(encoding="utf-8"))
+    with ScoringClient.for_endpoint(ws, promoted.endpoint) as client:
+        predictions = client.predictions(request)
+    say(f"      {len(predictions)} rows → " + ", ".join(f"{p:.1f} t" for p in predictions))
+    return {"staging_uri": staged.scoring_uri, "qa_passed": report.passed,
+            "approval": approval.to_dict(), "promotion": promoted.to_dict(),
+            "production_uri": promoted.scoring_uri, "predictions": predictions}
+
+
+def stop_endpoints(ws: Workspace) -> None:
+    """Delete every endpoint of ``ws`` (stopping local server processes)."""
+    for endpoint in ws.list_endpoints():
+        ws.delete_endpoint(endpoint.name)

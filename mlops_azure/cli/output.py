@@ -37,7 +37,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     for column in columns:
         out.add_column(column)
     for row in rows:
-        out.add_row(*("" if cell is None else str(cell) for cell in row))
+        out.add_row(*("" if cell is None else plain(cell) for cell in row))
     console.print(out)
 
 
@@ -46,12 +46,19 @@ def fields(title: str, values: Mapping[str, Any]) -> None:
     out.add_column(style="bold")
     out.add_column()
     for key, value in values.items():
-        out.add_row(key, "" if value is None else str(value))
+        out.add_row(key, "" if value is None else plain(value))
     console.print(out)
 
 
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def plain(text: object) -> str:
+    """``text`` with rich markup escaped: for details that quote a server's or user's words."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def say(message: str) -> None:
@@ -61,4 +68,4 @@ def say(message: str) -> None:
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {plain(message)}", soft_wrap=True)

@@ -5,13 +5,29 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from mlops_azure.demo import stop_endpoints
+from mlops_azure.local import LocalWorkspace
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 
 
-def test_the_loop_runs_to_a_registered_model(tmp_path: Path) -> None:
-    demo = tmp_path / "demo"
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Path]:
+    """Where the loop runs; its endpoints (processes that outlive `mlops run`) are stopped after."""
+    folder = tmp_path / "demo"
+    try:
+        yield folder
+    finally:
+        if (folder / ".mlops").is_dir():
+            stop_endpoints(LocalWorkspace(folder / ".mlops"))
+
+
+def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> None:
     done = subprocess.run([MLOPS, "--json", "run", str(demo)], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -22,6 +38,21 @@ def test_the_loop_runs_to_a_registered_model(tmp_path: Path) -> None:
     assert challenger["champion"] == "steel-purchase-forecast:1"
     assert challenger["decision"]["verdict"] in ("better", "not_better")
     assert summary["latest_registered"] == (challenger["registered"] or first["registered"])
+    release = summary["release"]
+    assert release["qa_passed"] and release["approval"]["evidence"]["qa_event"]
+    version = int(summary["latest_registered"].split(":")[1])
+    assert release["promotion"]["traffic"] == {f"v{version:03d}": 100}
+    assert len(release["predictions"]) == 3 and all(p >= 0 for p in release["predictions"])
+
+    invoked = subprocess.run([MLOPS, "--json", "invoke", "--stage", "production", "--file",
+                              "sample-request.json"], cwd=demo, capture_output=True, text=True,
+                             timeout=60)
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)["response"]["predictions"] == release["predictions"]
+    actions = [e["action"] for e in json.loads(subprocess.run(
+        [MLOPS, "--json", "history"], cwd=demo, capture_output=True, text=True, timeout=60).stdout)]
+    for action in ("register", "gate.champion", "deploy", "gate.qa", "approve", "promote"):
+        assert action in actions
 
     shown = subprocess.run([MLOPS, "--json", "models", "show", summary["latest_registered"]],
                            cwd=demo, capture_output=True, text=True, timeout=60)
@@ -34,8 +65,7 @@ def test_the_loop_runs_to_a_registered_model(tmp_path: Path) -> None:
     assert "--force" in again.stderr
 
 
-def test_forced_rerun_starts_from_an_empty_workspace(tmp_path: Path) -> None:
-    demo = tmp_path / "demo"
+def test_forced_rerun_starts_from_an_empty_workspace(demo: Path) -> None:
     for _ in range(2):
         done = subprocess.run([MLOPS, "--json", "run", str(demo), "--force"], capture_output=True,
                               text=True, timeout=600)

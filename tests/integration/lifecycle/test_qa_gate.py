@@ -10,7 +10,7 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import NotFoundError
 from mlops_azure.lifecycle.qa import run_qa_gate
-from mlops_azure.lifecycle.release import deploy
+from mlops_azure.lifecycle.release import PARITY_FILE, deploy, deployment_spec
 from mlops_azure.workspace import Workspace
 
 V1 = "steel-purchase-forecast:1"
@@ -109,3 +109,33 @@ def test_gating_a_version_that_is_not_deployed_is_a_clear_error(
         run_qa_gate(ws, project, "staging", model="steel-purchase-forecast:2")
     with pytest.raises(NotFoundError, match="stage 'production' has no endpoint 'steel-production'"):
         run_qa_gate(ws, project, "production")
+
+
+def test_a_canary_at_zero_traffic_is_gated_through_the_endpoint(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    deploy(ws, project, V1, "staging")
+    v2 = ws.get_model("steel-purchase-forecast", 2)
+    ws.create_deployment("steel-staging", "v002", deployment_spec(project, project.stage("staging"), v2))
+    assert ws.get_endpoint("steel-staging").traffic == {"v001": 100, "v002": 0}
+    report = run_qa_gate(ws, project, "staging", model=v2.ref)
+    # v1 and v2 predict differently, so parity passing proves the header reached v002.
+    assert report.passed, report.failed
+    assert (report.model, report.deployment) == (v2.ref, "v002")
+
+
+def test_a_model_without_a_parity_sample_fails_parity_and_says_so(
+    ws: Workspace, project: ProjectConfig
+) -> None:
+    v1 = ws.get_model("steel-purchase-forecast", 1)
+    (ws.job_output_path(v1.lineage.job_id, "model") / PARITY_FILE).unlink()
+    bare = ws.register_model(v1.name, job_id=v1.lineage.job_id, output="model", metrics=v1.metrics,
+                             lineage=v1.lineage)
+    stage = project.stage("staging")
+    ws.create_endpoint(stage.endpoint)
+    ws.create_deployment(stage.endpoint, "bare", deployment_spec(project, stage, bare))
+    ws.set_traffic(stage.endpoint, {"bare": 100})
+    report = run_qa_gate(ws, project, "staging")
+    # Parity fails loudly; the other checks fall back to the project's sample request and run.
+    assert [c.name for c in report.failed] == ["parity"]
+    assert f"{bare.ref} has no {PARITY_FILE}" in report.failed[0].detail

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlops_azure.lifecycle.junit import write_junit
-from mlops_azure.lifecycle.qa import Check, QaReport, write_report
+from mlops_azure.lifecycle.qa import Check, QaReport, malformed_requests, write_report
 
 REPORT = QaReport(
     model="m:3", stage="staging", endpoint="ep-staging", deployment="v003",
@@ -49,3 +49,27 @@ def test_the_json_report_lists_the_verdict_and_every_check(tmp_path: Path) -> No
 def test_a_report_without_checks_does_not_pass() -> None:
     empty = QaReport("m:1", "s", "e", "d", datetime.now(UTC), 0.0, ())
     assert not empty.passed
+
+
+def test_the_report_dict_round_trips_through_json() -> None:
+    doc = REPORT.to_dict()
+    assert json.loads(json.dumps(doc)) == doc
+    assert QaReport.from_dict(json.loads(json.dumps(doc))) == REPORT
+
+
+def test_non_finite_measurements_are_written_as_null(tmp_path: Path) -> None:
+    report = QaReport("m:1", "s", "e", "d", datetime.now(UTC), 1.0,
+                      (Check("latency_p95", False, "no request succeeded", float("nan"), 250.0),))
+    write_report(report, tmp_path / "qa.json")  # strict JSON: NaN would raise here
+    assert json.loads((tmp_path / "qa.json").read_text())["checks"][0]["measured"] is None
+
+
+def test_malformed_requests_spoil_a_valid_row_in_five_ways() -> None:
+    row = {"region": "east", "lag_1": 331.2, "month": 7}
+    cases = dict(malformed_requests(row))
+    assert len(cases) == 5
+    assert isinstance(cases["body that is not JSON"], bytes)
+    assert cases["row missing feature 'region'"] == {"data": [{"lag_1": 331.2, "month": 7}]}
+    assert cases["feature 'lag_1' with the wrong type"] == {"data": [{**row, "lag_1": "not-a-number"}]}
+    assert cases["empty data list"] == {"data": []}
+    assert "data" not in cases['JSON without "data"']
