@@ -7,9 +7,10 @@ whose message is the check's one-sentence detail, so the Tests tab says what wen
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC
 from pathlib import Path
 
-from mlops_azure.lifecycle.qa import QaReport
+from mlops_azure.lifecycle.qa import QaReport, atomic_write
 
 
 def junit_document(report: QaReport) -> ET.ElementTree[ET.Element]:
@@ -20,7 +21,9 @@ def junit_document(report: QaReport) -> ET.ElementTree[ET.Element]:
     suite = ET.SubElement(root, "testsuite", name=f"qa gate {report.stage}",
                           tests=str(len(report.checks)), failures=str(failures), errors="0",
                           skipped="0", time=f"{report.seconds:.3f}",
-                          timestamp=report.started_at.replace(microsecond=0).isoformat())
+                          # JUnit's schema wants a timestamp without a zone: UTC, stated here.
+                          timestamp=report.started_at.astimezone(UTC).replace(
+                              tzinfo=None, microsecond=0).isoformat())
     properties = ET.SubElement(suite, "properties")
     for key, value in (("model", report.model), ("stage", report.stage),
                        ("endpoint", report.endpoint), ("deployment", report.deployment)):
@@ -38,9 +41,6 @@ def junit_document(report: QaReport) -> ET.ElementTree[ET.Element]:
 
 def write_junit(report: QaReport, path: Path) -> None:
     """Write the JUnit XML of ``report`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     document = junit_document(report)
     ET.indent(document)
-    document.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    atomic_write(path, ET.tostring(document.getroot(), encoding="utf-8", xml_declaration=True))
