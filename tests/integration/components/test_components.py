@@ -197,12 +197,16 @@ def test_train_writes_the_model_folder_deterministically(
     tmp_path: Path, trained: dict[str, Path], run_component: RunComponent,
 ) -> None:
     model = trained["model"]
-    assert sorted(p.name for p in model.iterdir()) == ["features.json", "model.txt", "params.json"]
+    assert sorted(p.name for p in model.iterdir()) == ["features.json", "model.txt", "params.json",
+                                                       "parity.json"]
+    parity = json.loads((model / "parity.json").read_text(encoding="utf-8"))
+    assert 0 < parity["rows"] == len(parity["predictions"]) == len(parity["request"]["data"]) <= 200
     params = json.loads((model / "params.json").read_text(encoding="utf-8"))
     assert params["n_estimators"] == 300 and params["deterministic"] is True and params["seed"] == 42
     assert (model / "features.json").read_bytes() == (trained["prepared"] / "features.json").read_bytes()
     _ok(run_component("train", {"prepared": trained["prepared"]}, {"model": tmp_path / "again"}))
     assert (tmp_path / "again" / "model.txt").read_bytes() == (model / "model.txt").read_bytes()
+    assert (tmp_path / "again" / "parity.json").read_bytes() == (model / "parity.json").read_bytes()
     _ok(run_component("train", {"prepared": trained["prepared"], "seed": 7, "num_leaves": 7},
                       {"model": tmp_path / "other"}))
     assert (tmp_path / "other" / "model.txt").read_bytes() != (model / "model.txt").read_bytes()
