@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cli_startup.py
 	$(BIN)/python benchmarks/bench_train_overhead.py
+	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
 
 clean:
 	rm -rf $(VENV) demo .mlops .pytest_cache .mypy_cache .ruff_cache
