@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC
 from pathlib import Path
 
-from mlops_azure.lifecycle.qa import QaReport, atomic_write
+from mlops_azure._files import atomic_write
+from mlops_azure.lifecycle.qa import QaReport
 
 
 def junit_document(report: QaReport) -> ET.ElementTree[ET.Element]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -23,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig, QaPolicy
 from mlops_azure.errors import MlopsError, NotFoundError
 from mlops_azure.lifecycle.refs import parse_ref
@@ -101,19 +100,6 @@ class QaReport:
 def write_report(report: QaReport, path: Path) -> None:
     """Write the report as JSON; a reader never sees a half-written file."""
     atomic_write(path, (json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n").encode())
-
-
-def atomic_write(path: Path, content: bytes) -> None:
-    """Write ``content`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- which deployment ----------------------------------------------------------------------------

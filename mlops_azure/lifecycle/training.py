@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import (
     BackendError,
@@ -244,7 +245,4 @@ def _lineage(
 
 def write_model_json(path: Path, model: ModelVersion) -> None:
     """The hand-over file between DevOps stages: an explicit name and version, never 'latest'."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"name": model.name, "version": model.version}) + "\n",
-                   encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, (json.dumps({"name": model.name, "version": model.version}) + "\n").encode())

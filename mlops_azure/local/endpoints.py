@@ -15,7 +15,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import secrets
 import shutil
 import sqlite3
@@ -24,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._files import atomic_write
 from mlops_azure.errors import DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local import processes
@@ -130,11 +130,7 @@ class LocalEndpoints:
             "mirror": {d["name"]: int(d["mirror"]) for d in live if d["mirror"]},
             "timeout_s": max(timeouts, default=5000) / 1000.0,
         }
-        target = self._endpoint_dir(name) / "routes.json"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(routes, indent=1), encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        tmp.replace(target)
+        atomic_write(self._endpoint_dir(name) / "routes.json", json.dumps(routes, indent=1).encode())
 
     # -- endpoints -------------------------------------------------------------------------------
     def create_endpoint(self, name: str, *, kind: str = "local", description: str = "") -> Endpoint:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlops_azure.errors import DeploymentFailed
+from mlops_azure.local.artifacts import process_alive
 
 #: The WSGI app of ``azureml-inference-server-http``; its own CLI binds 0.0.0.0, so we run the app
 #: under gunicorn ourselves with the flags that CLI builds, but bound to loopback.
@@ -87,24 +88,18 @@ def start_router(routes_file: Path, port: int, log_file: Path) -> tuple[int, int
 
 
 def alive(pid: int | None, marker: str | None = None) -> bool:
-    """Whether process ``pid`` runs (a zombie does not) and, when ``marker`` is given, has it in
-    its command line, so a recycled pid is not mistaken for our server. Linux reads /proc."""
-    if not pid or pid <= 0:
+    """Whether process ``pid`` runs (see :func:`.artifacts.process_alive`) and, when ``marker`` is
+    given, has it in its command line, so a recycled pid is not mistaken for our server."""
+    if not pid or pid <= 0 or not process_alive(pid):
         return False
-    if Path("/proc/self/stat").exists():
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if marker else b""
-        except (OSError, IndexError):
-            return False
-        return state not in ("Z", "X") and (marker is None or marker.encode() in cmdline)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    if marker is None:
         return True
-    return True
+    try:
+        return marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False  # ended since
+    except OSError:
+        return True  # no procfs (macOS): the pid is all we can check
 
 
 def _reap(pid: int) -> None:

@@ -90,6 +90,22 @@ def wrapped_score() -> Callable[[ProjectConfig, str, str], str]:
     return write
 
 
+@pytest.fixture
+def with_script(
+    wrapped_score: Callable[[ProjectConfig, str, str], str]
+) -> Callable[[ProjectConfig, str, str, str], ProjectConfig]:
+    """The project with ``stage`` serving a scoring script (``name``, ``body``) that wraps the
+    real one: ``with_script(project, stage, name, body)``."""
+
+    def change(project: ProjectConfig, stage: str, name: str, body: str) -> ProjectConfig:
+        stages = dict(project.stages)
+        stages[stage] = stages[stage].model_copy(
+            update={"scoring_script": wrapped_score(project, name, body)})
+        return project.model_copy(update={"stages": stages})
+
+    return change
+
+
 def _cmdline(pid_dir: Path) -> bytes:
     try:
         return (pid_dir / "cmdline").read_bytes()

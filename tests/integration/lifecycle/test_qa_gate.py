@@ -14,6 +14,7 @@ from mlops_azure.lifecycle.release import PARITY_FILE, deploy, deployment_spec
 from mlops_azure.workspace import Workspace
 
 V1 = "steel-purchase-forecast:1"
+WithScript = Callable[[ProjectConfig, str, str, str], ProjectConfig]
 ALL = ["health", "schema", "parity", "latency_p50", "latency_p95", "error_rate", "bad_requests"]
 
 
@@ -26,14 +27,6 @@ def project(released_project: ProjectConfig) -> ProjectConfig:
 @pytest.fixture
 def ws(project: ProjectConfig) -> Workspace:
     return open_workspace(project)
-
-
-def serving(project: ProjectConfig, wrapped_score: Callable[[ProjectConfig, str, str], str],
-            name: str, body: str) -> ProjectConfig:
-    stages = dict(project.stages)
-    stages["staging"] = stages["staging"].model_copy(
-        update={"scoring_script": wrapped_score(project, name, body)})
-    return project.model_copy(update={"stages": stages})
 
 
 def test_a_sound_deployment_passes_every_check(ws: Workspace, project: ProjectConfig) -> None:
@@ -50,9 +43,9 @@ def test_a_sound_deployment_passes_every_check(ws: Workspace, project: ProjectCo
 
 
 def test_a_skewed_scoring_script_fails_parity_only(
-    ws: Workspace, project: ProjectConfig, wrapped_score: Callable[[ProjectConfig, str, str], str]
+    ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
-    skewed = serving(project, wrapped_score, "score_skewed.py",
+    skewed = with_script(project, "staging", "score_skewed.py",
                      "init = real.init\n"
                      "def run(raw):\n    out = real.run(raw)\n"
                      "    if isinstance(out, dict):\n"
@@ -65,9 +58,9 @@ def test_a_skewed_scoring_script_fails_parity_only(
 
 
 def test_a_scoring_script_that_crashes_on_bad_input_fails_bad_requests(
-    ws: Workspace, project: ProjectConfig, wrapped_score: Callable[[ProjectConfig, str, str], str]
+    ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
-    fragile = serving(project, wrapped_score, "score_fragile.py",
+    fragile = with_script(project, "staging", "score_fragile.py",
                       "import json\ninit = real.init\n"
                       "def run(raw):\n    rows = json.loads(raw)['data']\n"
                       "    if not rows or not isinstance(rows[0], dict):\n        raise ValueError('bad')\n"

@@ -40,17 +40,17 @@ def qa_passed(ws: Workspace, ref: str, passed: bool = True) -> None:
                                      "failed": [] if passed else ["parity"]}, actor="qa")
 
 
+def approved(ws: Workspace, project: ProjectConfig, ref: str) -> None:
+    """``ref`` passed QA and is approved for production."""
+    qa_passed(ws, ref)
+    approve(ws, project, ref, "production", reason="release")
+
+
 @pytest.fixture
-def with_script(wrapped_score: Callable[[ProjectConfig, str, str], str]) -> WithScript:
-    """The project with ``stage`` serving a scoring script that wraps the real one."""
-
-    def change(project: ProjectConfig, stage: str, name: str, body: str) -> ProjectConfig:
-        stages = dict(project.stages)
-        stages[stage] = stages[stage].model_copy(
-            update={"scoring_script": wrapped_score(project, name, body)})
-        return project.model_copy(update={"stages": stages})
-
-    return change
+def v1_in_production(ws: Workspace, project: ProjectConfig) -> None:
+    """V1 approved and serving all production traffic."""
+    approved(ws, project, V1)
+    promote(ws, project, V1, "production")
 
 
 @contextmanager
@@ -146,8 +146,7 @@ def test_canary_promotion_shifts_traffic_without_a_single_failed_request(
     ws: Workspace, project: ProjectConfig
 ) -> None:
     for ref in (V1, V2):
-        qa_passed(ws, ref)
-        approve(ws, project, ref, "production", reason="release")
+        approved(ws, project, ref)
     first = promote(ws, project, V1, "production")
     assert ws.get_endpoint("steel-production").traffic == {"v001": 100}
     assert first.previous is None
@@ -168,16 +167,13 @@ def test_canary_promotion_shifts_traffic_without_a_single_failed_request(
     assert ws.get_endpoint("steel-production").traffic == {"v001": 100, "v002": 0}
 
 
+@pytest.mark.usefixtures("v1_in_production")
 def test_a_canary_that_answers_errors_is_rolled_back_before_any_client_sees_it(
     ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
-    qa_passed(ws, V1)
-    approve(ws, project, V1, "production", reason="release")
-    promote(ws, project, V1, "production")
     broken = with_script(project, "production", "score_500.py", "init = real.init\n"
                          "def run(raw):\n    raise RuntimeError('feature store timeout')\n")
-    qa_passed(ws, V2)
-    approve(ws, broken, V2, "production", reason="release")
+    approved(ws, broken, V2)
 
     with steady_client(ws, "steel-production") as statuses, \
             pytest.raises(GateFailed, match="rolled back: 5 of 5 requests failed at 0 %"):
@@ -189,34 +185,28 @@ def test_a_canary_that_answers_errors_is_rolled_back_before_any_client_sees_it(
     assert auto[0].details["outcome"] == "rolled back" and auto[1].details["trigger"] == "automatic"
 
 
+@pytest.mark.usefixtures("v1_in_production")
 def test_a_canary_that_fails_after_taking_traffic_is_rolled_back(
     ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
-    qa_passed(ws, V1)
-    approve(ws, project, V1, "production", reason="release")
-    promote(ws, project, V1, "production")
     # Healthy for the warm-up, then every answer is an error: caught at the first traffic step.
     flaky = with_script(project, "production", "score_degrades.py", "init = real.init\ncalls = 0\n"
                         "def run(raw):\n    global calls\n    calls += 1\n"
                         "    if calls > 5:\n        raise RuntimeError('memory leak')\n"
                         "    return real.run(raw)\n")
-    qa_passed(ws, V2)
-    approve(ws, flaky, V2, "production", reason="release")
+    approved(ws, flaky, V2)
     with pytest.raises(GateFailed, match="failed at 10 %"):
         promote(ws, flaky, V2, "production")
     assert ws.get_endpoint("steel-production").traffic == {"v001": 100}
 
 
+@pytest.mark.usefixtures("v1_in_production")
 def test_a_canary_that_cannot_start_leaves_production_untouched(
     ws: Workspace, project: ProjectConfig, with_script: WithScript
 ) -> None:
-    qa_passed(ws, V1)
-    approve(ws, project, V1, "production", reason="release")
-    promote(ws, project, V1, "production")
     broken = with_script(project, "production", "score_no_init.py",
                          "def init():\n    raise ImportError('lightgbm ABI mismatch')\nrun = real.run\n")
-    qa_passed(ws, V2)
-    approve(ws, broken, V2, "production", reason="release")
+    approved(ws, broken, V2)
     with steady_client(ws, "steel-production") as statuses, \
             pytest.raises(GateFailed, match="traffic of steel-production unchanged") as failure:
         promote(ws, broken, V2, "production")

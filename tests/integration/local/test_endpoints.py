@@ -72,6 +72,10 @@ def test_endpoint_scores_through_one_url_with_key_auth(two_deployments: LocalWor
         assert no_feature.status == 400 and "lacks feature" in no_feature.message()
     status, body = processes.get(int(endpoint.scoring_uri.split(":")[2].split("/")[0]), "/")
     assert (status, body) == (200, b"Healthy")
+    # The router's table holds key hashes only, readable by the owner alone.
+    routes = ws.root / "endpoints" / ENDPOINT / "routes.json"
+    assert routes.stat().st_mode & 0o777 == 0o600
+    assert ws.endpoint_keys(ENDPOINT).primary not in routes.read_text()
 
 
 def test_traffic_split_is_honoured_and_the_header_pins_a_deployment(two_deployments: LocalWorkspace) -> None:
