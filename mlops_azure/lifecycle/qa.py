@@ -131,7 +131,7 @@ def _target(ws: Workspace, config: ProjectConfig, stage: str,
 
 # -- what to send --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Sample:
+class Sample:
     """The requests of the gate, cut from the model's parity sample (or the project's sample)."""
 
     rows: list[dict[str, Any]]
@@ -165,7 +165,9 @@ def _as_records(request: Any) -> list[dict[str, Any]]:
     return list(data)
 
 
-def _load_sample(ws: Workspace, config: ProjectConfig, dep: Deployment) -> _Sample:
+def load_sample(ws: Workspace, config: ProjectConfig, dep: Deployment) -> Sample:
+    """The requests to send ``dep``: its model's parity sample (rows + offline predictions), else
+    the project's ``sample-request.json`` with ``problem`` saying why parity cannot be judged."""
     rows_wanted = config.qa.parity_rows
     problem = ""
     try:
@@ -177,7 +179,7 @@ def _load_sample(ws: Workspace, config: ProjectConfig, dep: Deployment) -> _Samp
         offline = [float(p) for p in raw["predictions"]]
         if not rows or len(rows) != len(offline):
             raise ValueError(f"{len(rows)} request rows but {len(offline)} predictions")
-        return _Sample(rows[:rows_wanted], offline[:rows_wanted], f"{PARITY_FILE} of {dep.model_ref}")
+        return Sample(rows[:rows_wanted], offline[:rows_wanted], f"{PARITY_FILE} of {dep.model_ref}")
     except FileNotFoundError:
         problem = (f"{dep.model_ref} has no {PARITY_FILE}, so its online predictions cannot be compared "
                    "with its offline ones: retrain it with the current train component")
@@ -189,9 +191,9 @@ def _load_sample(ws: Workspace, config: ProjectConfig, dep: Deployment) -> _Samp
     try:
         rows = _as_records(json.loads(fallback.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
-        return _Sample([], None, "", f"{problem}; and {fallback} is not a usable request either "
+        return Sample([], None, "", f"{problem}; and {fallback} is not a usable request either "
                                      f"({type(exc).__name__})")
-    return _Sample(rows[:rows_wanted], None, str(fallback), problem)
+    return Sample(rows[:rows_wanted], None, str(fallback), problem)
 
 
 def _wrong_type(row: Mapping[str, Any]) -> tuple[str, Any]:
@@ -218,7 +220,7 @@ def malformed_requests(row: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]
 
 # -- the checks ----------------------------------------------------------------------------------
 def _health(ws: Workspace, endpoint: Endpoint, dep: Deployment, client: ScoringClient,
-            sample: _Sample) -> Check:
+            sample: Sample) -> Check:
     problems = []
     if endpoint.state != "Succeeded":
         problems.append(f"endpoint {endpoint.name} is {endpoint.state}"
@@ -269,7 +271,7 @@ def _schema(answer: ScoreResponse, rows: int) -> tuple[Check, list[float] | None
                                   f"{rows} rows"), [float(v) for v in values])
 
 
-def _parity(policy: QaPolicy, sample: _Sample, online: list[float] | None) -> Check:
+def _parity(policy: QaPolicy, sample: Sample, online: list[float] | None) -> Check:
     if sample.offline is None:
         return Check("parity", False, sample.problem)
     if online is None:
@@ -295,7 +297,7 @@ def _parity(policy: QaPolicy, sample: _Sample, online: list[float] | None) -> Ch
 
 
 def _latency_and_errors(policy: QaPolicy, client: ScoringClient, dep: str,
-                        sample: _Sample) -> list[Check]:
+                        sample: Sample) -> list[Check]:
     count = policy.latency_requests
     answers = [client.score(sample.one_row, deployment=dep) for _ in range(count)]
     answered = [a.seconds * 1000 for a in answers if a.ok]
@@ -319,7 +321,7 @@ def _latency_and_errors(policy: QaPolicy, client: ScoringClient, dep: str,
     return checks
 
 
-def _bad_requests(client: ScoringClient, dep: str, sample: _Sample) -> Check:
+def _bad_requests(client: ScoringClient, dep: str, sample: Sample) -> Check:
     cases = malformed_requests(sample.rows[0])
     wrong = []
     for label, request in cases:
@@ -363,7 +365,7 @@ def run_qa_gate(ws: Workspace, config: ProjectConfig, stage: str, *, model: str 
     started_at, started = datetime.now(UTC), time.perf_counter()
     endpoint, dep = _target(ws, config, stage, model)
     say(f"QA gate on {dep.model_ref}: deployment {dep.name} of endpoint {endpoint.name}")
-    sample = _load_sample(ws, config, dep)
+    sample = load_sample(ws, config, dep)
     checks: list[Check] = []
     with ScoringClient.for_endpoint(ws, endpoint.name) as client:
         checks += _timed(say, lambda: _health(ws, endpoint, dep, client, sample))

@@ -8,13 +8,12 @@ approval (all traffic at once, after the new deployment answers); production goe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_azure.config import ProjectConfig, StageConfig
-from mlops_azure.errors import DeploymentFailed, GateFailed, MlopsError, UserInputError
+from mlops_azure.errors import DeploymentFailed, GateFailed, UserInputError
 from mlops_azure.lifecycle.approval import resolve_model
 from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.workspace import (
@@ -51,18 +50,6 @@ def deployment_spec(config: ProjectConfig, stage: StageConfig, model: ModelVersi
         instance_type=stage.instance_type, instance_count=stage.instance_count,
         request_timeout_ms=stage.request_timeout_ms,
     )
-
-
-def sample_request(ws: Workspace, model: ModelVersion, rows: int | None = None) -> dict[str, Any]:
-    """The scoring request stored with the model (its parity sample), cut to ``rows`` rows."""
-    file = ws.model_local_path(model.name, model.version) / PARITY_FILE
-    try:
-        request = json.loads(file.read_text(encoding="utf-8"))["request"]
-        data = request["data"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MlopsError(f"{model.ref} has no usable {PARITY_FILE} ({type(exc).__name__}): "
-                         "retrain it with the current train component") from None
-    return {**request, "data": data[:rows] if rows else data}
 
 
 @dataclass(frozen=True)

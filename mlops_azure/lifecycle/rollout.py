@@ -14,16 +14,16 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from mlops_azure.config import ProjectConfig, RolloutPolicy
-from mlops_azure.errors import GateFailed
+from mlops_azure.errors import GateFailed, MlopsError
 from mlops_azure.lifecycle.approval import find_approval, resolve_model
 from mlops_azure.lifecycle.provenance import current_actor
+from mlops_azure.lifecycle.qa import load_sample
 from mlops_azure.lifecycle.release import (
     ReleaseOutcome,
     Say,
     live_deployment,
     prune,
     quiet,
-    sample_request,
     start_deployment,
 )
 from mlops_azure.lifecycle.scoring import ScoringClient, percentile
@@ -105,7 +105,10 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
                               endpoint.scoring_uri, endpoint.traffic, None)
     before = {name: share for name, share in endpoint.traffic.items() if share > 0}
     old = {name: share for name, share in before.items() if name != new.name}
-    request = sample_request(ws, model, rows=5)
+    sample = load_sample(ws, config, new)
+    if sample.offline is None:  # probing needs the model's own requests, as the QA gate does
+        raise MlopsError(f"cannot probe {model.ref}: {sample.problem}")
+    request = {"data": sample.rows[:5]}
     steps: list[ProbeResult] = []
     with ScoringClient.for_endpoint(ws, stage.endpoint,
                                     timeout_s=stage.request_timeout_ms / 1000 + 5) as client:
