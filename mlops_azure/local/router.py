@@ -100,7 +100,7 @@ class Router:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 except asyncio.LimitOverrunError:
-                    await _respond(writer, 400, _error("request headers are too large"), close=True)
+                    await _respond(writer, 400, _error("request headers are too large"), keep_alive=False)
                     return
                 keep_alive = await self._one(reader, writer, head)
                 if not keep_alive:
@@ -114,7 +114,7 @@ class Router:
         try:
             method, target, version = lines[0].split(" ", 2)
         except ValueError:
-            await _respond(writer, 400, _error("malformed request line"), close=True)
+            await _respond(writer, 400, _error("malformed request line"), keep_alive=False)
             return False
         headers: dict[str, str] = {}
         for line in lines[1:]:
@@ -124,15 +124,15 @@ class Router:
         keep_alive = (headers.get("connection", "").lower() != "close"
                       and version.upper() == "HTTP/1.1")
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            await _respond(writer, 411, _error("send the body with a Content-Length"), close=True)
+            await _respond(writer, 411, _error("send the body with a Content-Length"), keep_alive=False)
             return False
         try:
             length = int(headers.get("content-length", "0"))
         except ValueError:
-            await _respond(writer, 400, _error("Content-Length is not a number"), close=True)
+            await _respond(writer, 400, _error("Content-Length is not a number"), keep_alive=False)
             return False
         if length > MAX_BODY or length < 0:
-            await _respond(writer, 413, _error(f"the body is larger than {MAX_BODY} bytes"), close=True)
+            await _respond(writer, 413, _error(f"the body is larger than {MAX_BODY} bytes"), keep_alive=False)
             return False
         body = await reader.readexactly(length) if length else b""
         path = target.split("?", 1)[0]
@@ -245,13 +245,12 @@ def _error(message: str) -> bytes:
 
 
 async def _respond(writer: asyncio.StreamWriter, status: int, payload: bytes, keep_alive: bool = True,
-                   *, close: bool = False, deployment: str | None = None,
+                   *, deployment: str | None = None,
                    extra: list[tuple[str, str]] | None = None,
                    content_type: str = "application/json") -> None:
-    keep = keep_alive and not close
     out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n",
            f"Content-Length: {len(payload)}\r\n",
-           f"Connection: {'keep-alive' if keep else 'close'}\r\n"]
+           f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n"]
     extra = extra or []
     if not any(k == "content-type" for k, _ in extra):
         out.append(f"Content-Type: {content_type}\r\n")
