@@ -5,6 +5,7 @@ interpreter first on PATH."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -120,3 +122,49 @@ def trained(tmp_path_factory: pytest.TempPathFactory, small_data: Path, schema_f
     _ok(run("evaluate", {"model": paths["model"], "prepared": paths["prepared"],
                          "champion_model": paths["weak"]}, {"metrics": paths["metrics"]}))
     return paths
+
+
+SCORE = COMPONENTS / "score" / "score.py"
+
+
+@pytest.fixture
+def load_score(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
+    """``load_score(model_dir)``: score.py loaded by path as the inference server loads it, over
+    the model in ``model_dir``, with ``init()`` done."""
+
+    def load(model_dir: Path, module_name: str = "steel_score_under_test") -> ModuleType:
+        monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))
+        spec = importlib.util.spec_from_file_location(module_name, SCORE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.init()
+        return module
+
+    return load
+
+
+@pytest.fixture
+def through_server(tmp_path: Path) -> Callable[[str, Path, Any], Any]:
+    """``through_server(code, model_dir, payload)``: run ``code`` in a fresh process where
+    ``client`` is a test client of the inference server's app serving score.py over ``model_dir``
+    and ``payload`` is ``payload`` round-tripped through JSON; returns what ``code`` put in ``out``."""
+
+    def run(code: str, model_dir: Path, payload: Any) -> Any:
+        script = tmp_path / "serve.py"
+        script.write_text(
+            "import json, sys\n"
+            "from azureml_inference_server_http.server.create_app import create\n"
+            "client = create().test_client()\n"
+            "payload = json.loads(open(sys.argv[1]).read())\n"
+            + code + "\nopen(sys.argv[2], 'w').write(json.dumps(out))\n", encoding="utf-8")
+        (tmp_path / "payload.json").write_text(json.dumps(payload), encoding="utf-8")
+        env = {**os.environ, "AZUREML_ENTRY_SCRIPT": str(SCORE), "AZUREML_MODEL_DIR": str(model_dir),
+               "AML_APP_ROOT": str(SCORE.parent)}
+        done = subprocess.run([sys.executable, str(script), str(tmp_path / "payload.json"),
+                               str(tmp_path / "out.json")], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+
+    return run

@@ -4,13 +4,11 @@ example's YAML through the real azure-ai-ml SDK (no workspace, no network)."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import logging
-import os
 import shutil
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,7 +18,6 @@ import pytest
 
 COMPONENTS = Path(__file__).resolve().parents[3] / "components"
 PIPELINE = COMPONENTS.parent / "pipelines" / "training.yml"
-SCORE = COMPONENTS / "score" / "score.py"
 
 
 
@@ -40,21 +37,11 @@ def request_body(trained: dict[str, Path]) -> dict[str, Any]:
     return body
 
 
-def _load_score(monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> ModuleType:
-    monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))
-    spec = importlib.util.spec_from_file_location("steel_score_under_test", SCORE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.init()
-    return module
-
-
 def test_score_predicts_what_evaluate_predicted(
-    monkeypatch: pytest.MonkeyPatch, model_dir: Path, request_body: dict[str, Any],
+    load_score: Callable[..., ModuleType], model_dir: Path, request_body: dict[str, Any],
     trained: dict[str, Path],
 ) -> None:
-    score = _load_score(monkeypatch, model_dir)
+    score = load_score(model_dir)
     assert request_body["data"][0]["customer_id"].startswith("CUST-")
     result = score.run(json.dumps(request_body))
     offline = pd.read_csv(trained["metrics"] / "predictions.csv")["candidate"].head(5)
@@ -74,10 +61,10 @@ def test_score_predicts_what_evaluate_predicted(
     ],
 )
 def test_score_rejects_bad_requests_with_400(
-    monkeypatch: pytest.MonkeyPatch, model_dir: Path, request_body: dict[str, Any],
+    load_score: Callable[..., ModuleType], model_dir: Path, request_body: dict[str, Any],
     body: str, says: str,
 ) -> None:
-    score = _load_score(monkeypatch, model_dir)
+    score = load_score(model_dir)
     rows = copy.deepcopy(request_body)
     if body == "MISSING":
         del rows["data"][2]["lag_1"]
@@ -91,30 +78,15 @@ def test_score_rejects_bad_requests_with_400(
 
 
 def test_score_serves_through_the_inference_server(
-    tmp_path: Path, model_dir: Path, request_body: dict[str, Any],
+    through_server: Callable[[str, Path, Any], Any], model_dir: Path, request_body: dict[str, Any],
 ) -> None:
-    script = tmp_path / "serve.py"
-    script.write_text(
-        "import json, sys\n"
-        "from azureml_inference_server_http.server.create_app import create\n"
-        "client = create().test_client()\n"
-        "body = json.loads(open(sys.argv[1]).read())\n"
+    out = through_server(
         "out = {'health': client.get('/').status_code}\n"
-        "for name, kw in {'ok': {'json': body}, 'bad': {'data': 'oops', 'content_type': 'text/plain'},\n"
+        "for name, kw in {'ok': {'json': payload}, 'bad': {'data': 'oops', 'content_type': 'text/plain'},\n"
         "                 'missing': {'json': {'data': [{'month': 1}]}}}.items():\n"
         "    r = client.post('/score', **kw)\n"
-        "    out[name] = [r.status_code, r.get_json(silent=True)]\n"
-        "open(sys.argv[2], 'w').write(json.dumps(out))\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "body.json").write_text(json.dumps(request_body), encoding="utf-8")
-    env = {**os.environ, "AZUREML_ENTRY_SCRIPT": str(SCORE), "AZUREML_MODEL_DIR": str(model_dir),
-           "AML_APP_ROOT": str(SCORE.parent)}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "body.json"),
-                           str(tmp_path / "out.json")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+        "    out[name] = [r.status_code, r.get_json(silent=True)]\n",
+        model_dir, request_body)
     assert out["health"] == 200
     assert out["ok"][0] == 200 and len(out["ok"][1]["predictions"]) == 5
     assert out["bad"][0] == 400 and "not valid JSON" in out["bad"][1]["error"]

@@ -5,11 +5,8 @@ columnar bodies get a 400 that names the row and the column."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,20 +14,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-COMPONENTS = Path(__file__).resolve().parents[3] / "components"
-SCORE = COMPONENTS / "score" / "score.py"
-
 
 @pytest.fixture
-def score(monkeypatch: pytest.MonkeyPatch, trained: dict[str, Path]) -> ModuleType:
+def score(load_score: Callable[..., ModuleType], trained: dict[str, Path]) -> ModuleType:
     """score.py loaded as the server loads it, over the trained model, init() done."""
-    monkeypatch.setenv("AZUREML_MODEL_DIR", str(trained["model"]))
-    spec = importlib.util.spec_from_file_location("steel_score_fast_path", SCORE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.init()
-    return module
+    return load_score(trained["model"], "steel_score_fast_path")
 
 
 @pytest.fixture
@@ -176,32 +164,20 @@ def test_the_stdlib_decides_what_orjson_refuses(score: ModuleType, parity: dict[
     assert "not valid JSON" in _error(score.run(b"{\"data\": [\xff"))
 
 
-def test_split_body_through_the_inference_server(tmp_path: Path, trained: dict[str, Path],
-                                                  parity: dict[str, Any]) -> None:
-    script = tmp_path / "serve.py"
-    script.write_text(
-        "import json, sys\n"
-        "from azureml_inference_server_http.server.create_app import create\n"
-        "client = create().test_client()\n"
-        "out = [client.post('/score', data=body, content_type='application/json')\n"
-        "       for body in json.loads(open(sys.argv[1]).read())]\n"
-        "open(sys.argv[2], 'w').write(json.dumps([[r.status_code, r.get_json()] for r in out]))\n",
-        encoding="utf-8",
-    )
+def test_split_body_through_the_inference_server(
+    through_server: Callable[[str, Path, Any], Any], trained: dict[str, Path], parity: dict[str, Any]
+) -> None:
     features = json.loads((trained["model"] / "features.json").read_text(encoding="utf-8"))["features"]
     rows = parity["request"]["data"][:20]
     bad = _split(rows, features)
     bad["data"][5][features.index("customer_id")] = 3.5
     bodies = [json.dumps(_split(rows, features)), json.dumps({"dataframe_split": _split(rows, features)}),
               json.dumps(bad)]
-    (tmp_path / "bodies.json").write_text(json.dumps(bodies), encoding="utf-8")
-    env = {**os.environ, "AZUREML_ENTRY_SCRIPT": str(SCORE), "AZUREML_MODEL_DIR": str(trained["model"]),
-           "AML_APP_ROOT": str(SCORE.parent)}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "bodies.json"),
-                           str(tmp_path / "out.json")], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (split, wrapped, wrong) = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    out = through_server(
+        "out = [[r.status_code, r.get_json()] for r in\n"
+        "       (client.post('/score', data=body, content_type='application/json') for body in payload)]",
+        trained["model"], bodies)
+    (split, wrapped, wrong) = out
     assert split == [200, {"predictions": parity["predictions"][:20]}]
     assert wrapped == split
     column = features.index("customer_id")
