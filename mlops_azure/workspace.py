@@ -295,6 +295,36 @@ class JobEvent:
 ProgressCallback = Callable[[JobEvent], None]
 
 
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    """When a schedule fires: a five-field ``cron`` expression, or every ``interval`` ``frequency``
+    (``minute``, ``hour``, ``day``, ``week`` or ``month``), in ``time_zone``."""
+
+    cron: str | None = None
+    frequency: str | None = None
+    interval: int = 1
+    time_zone: str = "UTC"
+
+    def describe(self) -> str:
+        if self.cron:
+            return f"cron '{self.cron}' ({self.time_zone})"
+        unit = self.frequency if self.interval == 1 else f"{self.interval} {self.frequency}s"
+        return f"every {unit} ({self.time_zone})"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A recurring run of a pipeline (Azure ML ``JobSchedule``)."""
+
+    name: str
+    trigger: ScheduleTrigger
+    pipeline: str
+    experiment: str
+    enabled: bool
+    created_at: datetime
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Workspace(ABC):
     """Stored state of one project on one backend. One method per operation.
 
@@ -447,6 +477,30 @@ class Workspace(ABC):
                                   int(found.traffic.get(d.name, 0))) for d in deployments]
         return sorted(rows, key=lambda d: (-d.traffic, d.deployment))
 
+    def data_input(self, asset: DataAsset) -> InputValue:
+        """How a pipeline submission refers to a data asset: a local path here, an ``azureml:``
+        reference on Azure ML (so the job reads it where it is instead of re-uploading it)."""
+        return self.data_local_path(asset)
+
+    def model_input(self, model: ModelVersion) -> InputValue:
+        """How a pipeline submission refers to a registered model's folder (see ``data_input``)."""
+        return self.model_local_path(model.name, model.version)
+
+    # -- schedules -------------------------------------------------------------------------------
+    @abstractmethod
+    def create_schedule(
+        self, name: str, submission: PipelineSubmission, trigger: ScheduleTrigger
+    ) -> Schedule:
+        """Create or replace schedule ``name`` that submits ``submission`` on ``trigger``."""
+
+    @abstractmethod
+    def list_schedules(self) -> list[Schedule]:
+        """All schedules, by name."""
+
+    @abstractmethod
+    def delete_schedule(self, name: str) -> None:
+        """Delete a schedule; ``NotFoundError`` when it does not exist."""
+
     # -- audit -----------------------------------------------------------------------------------
     @abstractmethod
     def record_event(
@@ -479,6 +533,8 @@ __all__ = [
     "ModelVersion",
     "PipelineSubmission",
     "ProgressCallback",
+    "Schedule",
+    "ScheduleTrigger",
     "ServingDeployment",
     "StepRun",
     "Workspace",

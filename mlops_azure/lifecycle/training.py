@@ -167,10 +167,10 @@ def train(
     with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
         schema_file = Path(tmp) / "schema.json"
         schema_file.write_text(config.data.data_schema.to_json(), encoding="utf-8")
-        inputs["raw_data"] = ws.data_local_path(asset)
+        inputs["raw_data"] = ws.data_input(asset)
         inputs["schema"] = schema_file
         if baseline is not None:
-            inputs["champion_model"] = baseline.path
+            inputs["champion_model"] = ws.model_input(baseline.model)
         submission = PipelineSubmission(
             pipeline_file=pipeline,
             inputs=inputs,
