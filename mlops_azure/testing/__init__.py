@@ -1,0 +1,1 @@
+"""Offline test doubles for Azure: Azurite start-up and the simulated Azure ML service."""
