@@ -366,6 +366,26 @@ class Workspace(ABC):
         A failed job is returned (status ``Failed``, ``error`` set), not raised.
         """
 
+    def submit_pipeline(self, submission: PipelineSubmission) -> Job:
+        """Submit a pipeline job and return without waiting for it (``wait_for_job`` follows it).
+
+        A backend without a job service (the embedded one) runs it to the end here.
+        """
+        return self.run_pipeline(submission)
+
+    def wait_for_job(
+        self, job_id: str, progress: ProgressCallback | None = None, timeout_s: float | None = None
+    ) -> Job:
+        """Wait until a job ends, or ``timeout_s`` passes; returns the job as it is then."""
+        import time
+
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            job = self.get_job(job_id)
+            if job.status.is_terminal or (deadline is not None and time.monotonic() >= deadline):
+                return job
+            time.sleep(2.0)
+
     @abstractmethod
     def get_job(self, job_id: str) -> Job:
         """One job with its steps."""
