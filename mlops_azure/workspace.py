@@ -35,6 +35,9 @@ def is_endpoint_name(name: object) -> bool:
     return isinstance(name, str) and ENDPOINT_NAME.fullmatch(name) is not None
 
 
+#: Most mirror traffic an endpoint may copy to a shadow deployment (%), as on Azure ML.
+MAX_MIRROR = 50
+
 #: A pipeline input value: a literal, or a local path for ``uri_file`` / ``uri_folder`` inputs.
 InputValue = str | int | float | bool | Path
 
@@ -325,6 +328,39 @@ class Schedule:
     inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
+def check_traffic(endpoint: str, states: Mapping[str, str], traffic: Mapping[str, int],
+                  mirror: Mapping[str, int]) -> None:
+    """Azure ML's traffic rules, checked before anything changes (``states``: deployment name to
+    provisioning state). Raises ``UserInputError`` naming the first rule broken."""
+    from mlops_azure.errors import UserInputError
+
+    rows = states
+    where = f"traffic of endpoint '{endpoint}'"
+    for kind, shares in (("traffic", traffic), ("mirror traffic", mirror)):
+        for dep, share in shares.items():
+            if dep not in rows:
+                known = ", ".join(sorted(rows)) or "none"
+                raise UserInputError(f"{where}: no deployment '{dep}' (deployments: {known})")
+            if isinstance(share, bool) or not isinstance(share, int) or not 0 <= share <= 100:
+                raise UserInputError(f"{where}: {kind} of '{dep}' must be a whole number 0-100, "
+                                     f"not {share!r}")
+    total = sum(traffic.values())
+    if rows and total not in (0, 100):
+        raise UserInputError(f"{where}: shares add up to {total} %, not 100 %")
+    for dep, share in traffic.items():
+        if share > 0 and rows[dep] != "Succeeded":
+            raise UserInputError(f"{where}: deployment '{dep}' is {rows[dep]}, it cannot "
+                                 "take traffic")
+    live_mirrors = {d: s for d, s in mirror.items() if s > 0}
+    if len(live_mirrors) > 1:
+        raise UserInputError(f"{where}: mirror traffic can go to one deployment only")
+    for dep, share in live_mirrors.items():
+        if share > MAX_MIRROR:
+            raise UserInputError(f"{where}: mirror traffic is at most {MAX_MIRROR} %, not {share} %")
+        if traffic.get(dep, 0) > 0:
+            raise UserInputError(f"{where}: '{dep}' takes live traffic, so it cannot also be mirrored to")
+
+
 class Workspace(ABC):
     """Stored state of one project on one backend. One method per operation.
 
@@ -431,9 +467,11 @@ class Workspace(ABC):
 
     # -- serving ---------------------------------------------------------------------------------
     @abstractmethod
-    def create_endpoint(self, name: str, *, kind: str = "local", description: str = "") -> Endpoint:
+    def create_endpoint(self, name: str, *, kind: str = "local", description: str = "",
+                        compute: str | None = None) -> Endpoint:
         """Create the online endpoint ``name`` (no deployments, no traffic), or return it when it
-        exists; a stopped local endpoint is started again on its old URL."""
+        exists; a stopped local endpoint is started again on its old URL. ``compute`` is the
+        attached Kubernetes compute of a ``kubernetes`` endpoint."""
 
     @abstractmethod
     def get_endpoint(self, name: str) -> Endpoint:
@@ -538,6 +576,7 @@ class Workspace(ABC):
 __all__ = [
     "ASSET_NAME",
     "ENDPOINT_NAME",
+    "MAX_MIRROR",
     "AuditEvent",
     "DataAsset",
     "Deployment",
@@ -558,6 +597,7 @@ __all__ = [
     "ServingDeployment",
     "StepRun",
     "Workspace",
+    "check_traffic",
     "is_asset_name",
     "is_endpoint_name",
 ]

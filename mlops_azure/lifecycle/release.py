@@ -85,7 +85,7 @@ def start_deployment(ws: Workspace, config: ProjectConfig, stage_name: str, mode
     """Ensure the stage's endpoint and a healthy deployment of ``model`` at whatever traffic it
     had (0 % when new). A deployment that cannot start is an audit event and ``GateFailed``."""
     stage = config.stage(stage_name)
-    endpoint = ws.create_endpoint(stage.endpoint, kind=stage.kind)
+    endpoint = ws.create_endpoint(stage.endpoint, kind=stage.kind, compute=stage.compute)
     name = deployment_name(model)
     existing = {d.name: d for d in ws.list_deployments(stage.endpoint)}
     current = existing.get(name)

@@ -34,11 +34,9 @@ from mlops_azure.workspace import (
     Endpoint,
     EndpointKeys,
     ServingDeployment,
+    check_traffic,
     is_endpoint_name,
 )
-
-#: The most mirror traffic Azure ML allows on an endpoint (%).
-MAX_MIRROR = 50
 
 
 def check_endpoint_name(name: str, kind: str = "endpoint") -> None:
@@ -133,7 +131,8 @@ class LocalEndpoints:
         atomic_write(self._endpoint_dir(name) / "routes.json", json.dumps(routes, indent=1).encode())
 
     # -- endpoints -------------------------------------------------------------------------------
-    def create_endpoint(self, name: str, *, kind: str = "local", description: str = "") -> Endpoint:
+    def create_endpoint(self, name: str, *, kind: str = "local", description: str = "",
+                        compute: str | None = None) -> Endpoint:
         """Create endpoint ``name`` with fresh keys and start its router; an existing endpoint is
         returned, its router restarted on the same port when it had stopped."""
         check_endpoint_name(name)
@@ -289,7 +288,7 @@ class LocalEndpoints:
         with self._locked(endpoint), self._db() as conn, db.write_transaction(conn):
             self._endpoint_row(conn, endpoint)
             rows = {r["name"]: r for r in self._deployment_rows(conn, endpoint)}
-            _check_traffic(endpoint, rows, dict(traffic), mirror)
+            check_traffic(endpoint, {k: str(r['state']) for k, r in rows.items()}, dict(traffic), mirror)
             for dep in rows:
                 conn.execute("UPDATE deployments SET traffic = ?, mirror = ?, updated_at = ? "
                              "WHERE endpoint = ? AND name = ?",
@@ -302,34 +301,6 @@ class LocalEndpoints:
         """The tail of the deployment's server log."""
         self.get_deployment(endpoint, name)
         return processes.tail(self._endpoint_dir(endpoint) / name / "server.log", lines)
-
-
-def _check_traffic(endpoint: str, rows: Mapping[str, sqlite3.Row], traffic: dict[str, int],
-                   mirror: dict[str, int]) -> None:
-    where = f"traffic of endpoint '{endpoint}'"
-    for kind, shares in (("traffic", traffic), ("mirror traffic", mirror)):
-        for dep, share in shares.items():
-            if dep not in rows:
-                known = ", ".join(sorted(rows)) or "none"
-                raise UserInputError(f"{where}: no deployment '{dep}' (deployments: {known})")
-            if isinstance(share, bool) or not isinstance(share, int) or not 0 <= share <= 100:
-                raise UserInputError(f"{where}: {kind} of '{dep}' must be a whole number 0-100, "
-                                     f"not {share!r}")
-    total = sum(traffic.values())
-    if rows and total not in (0, 100):
-        raise UserInputError(f"{where}: shares add up to {total} %, not 100 %")
-    for dep, share in traffic.items():
-        if share > 0 and rows[dep]["state"] != "Succeeded":
-            raise UserInputError(f"{where}: deployment '{dep}' is {rows[dep]['state']}, it cannot "
-                                 "take traffic")
-    live_mirrors = {d: s for d, s in mirror.items() if s > 0}
-    if len(live_mirrors) > 1:
-        raise UserInputError(f"{where}: mirror traffic can go to one deployment only")
-    for dep, share in live_mirrors.items():
-        if share > MAX_MIRROR:
-            raise UserInputError(f"{where}: mirror traffic is at most {MAX_MIRROR} %, not {share} %")
-        if traffic.get(dep, 0) > 0:
-            raise UserInputError(f"{where}: '{dep}' takes live traffic, so it cannot also be mirrored to")
 
 
 def _spec_json(spec: DeploymentSpec) -> str:
