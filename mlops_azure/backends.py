@@ -15,7 +15,7 @@ def open_workspace(config: ProjectConfig, backend: str | None = None) -> Workspa
 
         return LocalWorkspace(config.workspace_dir)
     if chosen == "azure":
-        raise UserInputError(
-            "backend 'azure' is not available in this version yet: set backend: local"
-        )
+        from mlops_azure.azure import AzureWorkspace
+
+        return AzureWorkspace.from_config(config)
     raise UserInputError(f"backend '{chosen}' does not exist (use local or azure)")

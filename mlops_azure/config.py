@@ -195,7 +195,19 @@ class AzureConfig(_Strict):
     resource_group: str | None = None
     workspace_name: str | None = None
     config_file: Path | None = None
+    #: The training cluster (AmlCompute, scales to 0 nodes when idle) and its VM size.
     compute: str = "cpu-cluster"
+    compute_size: str = "Standard_DS3_v2"
+    compute_max_nodes: int = Field(4, ge=1, le=100)
+    #: The attached AKS compute that hosts ``kubernetes`` endpoints (a stage's ``compute`` wins).
+    kubernetes_compute: str | None = None
+    #: Transient faults (429, 5xx, dropped connections) are retried this many times.
+    retries: int = Field(4, ge=0, le=10)
+    retry_backoff_s: float = Field(0.8, ge=0, le=60)
+    #: Longest wait for a long-running operation (endpoint, deployment, compute).
+    operation_timeout_s: float = Field(1800.0, gt=0)
+    #: How often a running job's status is asked for.
+    poll_interval_s: float = Field(10.0, gt=0, le=600)
 
     def coordinates(self, root: Path) -> tuple[str, str, str]:
         """(subscription, resource group, workspace) from this section, else ``config.json``

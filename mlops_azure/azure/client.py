@@ -1,0 +1,151 @@
+"""Connecting to Azure ML: the credential, the ``MLClient`` and one-sentence errors.
+
+``azure.ai.ml`` costs over a second to import, so it is only imported when a client is built.
+Transient faults (408, 429, 5xx, dropped connections) are retried by azure-core's own retry
+policy with exponential backoff and ``Retry-After``, bounded by ``azure.retries``; everything
+else becomes an ``MlopsError`` with the exit code of the CLI contract.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_azure.errors import BackendError, MlopsError, NotFoundError, UserInputError
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
+
+#: What to do when no credential works, in the order people usually have them.
+LOGIN_HINT = ("run 'az login', or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET, "
+              "or run where a managed identity is assigned")
+
+
+@dataclass(frozen=True)
+class AzureCoordinates:
+    """Which workspace, and how patient to be with it."""
+
+    subscription_id: str
+    resource_group: str
+    workspace_name: str
+    retries: int = 4
+    retry_backoff_s: float = 0.8
+    operation_timeout_s: float = 1800.0
+
+    @property
+    def where(self) -> str:
+        return f"workspace {self.workspace_name} (resource group {self.resource_group})"
+
+
+def default_credential() -> TokenCredential:
+    """``DefaultAzureCredential`` without the interactive browser: mlops runs unattended.
+
+    ``AZURE_TOKEN_CREDENTIALS`` (azure-identity's own variable) narrows the chain, e.g. to
+    ``AzureCliCredential`` on a DevOps agent.
+    """
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+def make_client(coords: AzureCoordinates, credential: TokenCredential) -> MLClient:
+    """An ``MLClient`` with bounded retries; building it makes no HTTP call."""
+    from azure.ai.ml import MLClient
+
+    quiet_sdk()
+    return MLClient(
+        credential, coords.subscription_id, coords.resource_group, coords.workspace_name,
+        show_progress=False, retry_total=coords.retries,
+        retry_backoff_factor=coords.retry_backoff_s, retry_backoff_max=30,
+    )
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _service_message(exc: BaseException) -> str:
+    """The service's own error message, on one line, without the SDK's extra blurb."""
+    error = getattr(exc, "error", None)
+    message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
+    first = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
+    return first.removeprefix("(").split(") ", 1)[-1] if first.startswith("(") else first
+
+
+def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> MlopsError:
+    """One sentence for an exception raised by azure-core, azure-identity or azure-ai-ml."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    where = coords.where
+    if isinstance(exc, MlopsError):
+        return exc
+    name = type(exc).__name__
+    if isinstance(exc, ClientAuthenticationError) or name == "CredentialUnavailableError":
+        detail = _service_message(exc).rstrip(".")
+        return BackendError(f"cannot sign in to Azure while {doing} ({detail}): {LOGIN_HINT}")
+    status = _status(exc)
+    if isinstance(exc, ResourceNotFoundError) or status == 404:
+        return NotFoundError(f"{doing}: not found in {where} ({_service_message(exc)})")
+    if status in (401, 403):
+        return BackendError(
+            f"no permission for {doing} on {where}: ask for the AzureML Data Scientist role "
+            f"on the workspace ({_service_message(exc)})"
+        )
+    if status == 429:
+        return BackendError(f"Azure ML kept throttling {doing} on {where} after retries: "
+                            "try again in a few minutes")
+    if status is not None and status >= 500:
+        return BackendError(f"Azure ML failed while {doing} on {where} (HTTP {status}, "
+                            f"after retries): {_service_message(exc)}")
+    if status is not None and 400 <= status < 500:
+        return UserInputError(f"Azure ML refused {doing}: {_service_message(exc)}")
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return BackendError(f"cannot reach Azure ML while {doing}: {_service_message(exc)}")
+    if name in ("ValidationException", "UserErrorException", "AssetException",
+                "JobException", "ModelException", "ComponentException", "ScheduleException"):
+        return UserInputError(f"{doing}: {_service_message(exc)}")
+    if name == "DeploymentException":
+        return BackendError(f"{doing}: {_service_message(exc)}")
+    return BackendError(f"{doing} failed on {where}: {name}: {_service_message(exc)}")
+
+
+@contextmanager
+def calling(coords: AzureCoordinates, doing: str) -> Iterator[None]:
+    """Turn Azure SDK exceptions raised inside the block into one-sentence mlops errors."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except MlopsError:
+        raise
+    except (AzureError, OSError) as exc:
+        raise translate(exc, coords, doing) from None
+    except Exception as exc:  # the SDK also raises plain ValueError/KeyError on bad bodies
+        if type(exc).__module__.startswith(("azure.", "msrest", "marshmallow", "jwt")):
+            raise translate(exc, coords, doing) from None
+        raise
+
+
+def with_retries(kwargs: dict[str, Any], coords: AzureCoordinates) -> dict[str, Any]:
+    """azure-core retry settings for clients we build ourselves (blob storage)."""
+    return {**kwargs, "retry_total": coords.retries, "retry_backoff_factor": coords.retry_backoff_s}
+
+
+def quiet_sdk() -> None:
+    """Silence the SDK's experimental-class notices (sent through logging, set up on import)."""
+    for name in ("azure.ai.ml", "azure.ai.ml._utils._experimental", "azure.identity"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)

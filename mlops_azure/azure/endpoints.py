@@ -1,0 +1,225 @@
+"""Online endpoints on Azure ML: managed and Kubernetes, with traffic, mirror traffic and keys.
+
+Every change is a long-running operation; mlops waits for it with ``azure.operation_timeout_s``
+as the bound. A deployment that ends ``Failed`` raises ``DeploymentFailed`` with the tail of its
+logs, and nothing here ever changes an endpoint's traffic as a side effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mlops_azure.azure.connection import MODEL_ID, AzureConnection, as_version, created_at
+from mlops_azure.errors import BackendError, DeploymentFailed, NotFoundError, UserInputError
+from mlops_azure.workspace import (
+    Deployment,
+    DeploymentSpec,
+    DeploymentState,
+    Endpoint,
+    EndpointKeys,
+    check_traffic,
+    is_endpoint_name,
+)
+
+#: Lines of deployment log shown when a deployment fails.
+FAILURE_LOG_LINES = 40
+DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"
+_DEPLOYMENT_STATES = {"Creating": DeploymentState.CREATING, "Updating": DeploymentState.CREATING,
+                      "Scaling": DeploymentState.CREATING, "Succeeded": DeploymentState.SUCCEEDED,
+                      "Failed": DeploymentState.FAILED, "Canceled": DeploymentState.FAILED,
+                      "Deleting": DeploymentState.DELETING}
+
+
+def _check_name(name: str, kind: str) -> None:
+    if not is_endpoint_name(name):
+        raise UserInputError(f"'{name}' is not a valid {kind} name (3-32 characters: letters, "
+                             "digits and hyphens, starting with a letter)")
+
+
+class AzureEndpoints(AzureConnection):
+    """The serving half of the ``Workspace`` on Azure ML online endpoints."""
+
+    kubernetes_compute: str | None = None
+
+    def environment_for(self, conda_file: Any) -> str:
+        raise NotImplementedError  # provided by AzureInfrastructure
+
+    def _wait(self, poller: Any, doing: str, timeout_s: float | None = None) -> Any:
+        limit = timeout_s or self.coords.operation_timeout_s
+        with self.call(doing):
+            result = poller.result(timeout=limit)
+        if not poller.done():
+            raise BackendError(f"{doing} did not finish within {limit:.0f} s "
+                               "(azure.operation_timeout_s); it may still complete on Azure ML")
+        return result
+
+    def create_endpoint(self, name: str, *, kind: str = "managed", description: str = "",
+                        compute: str | None = None) -> Endpoint:
+        """Create the endpoint (key auth, no traffic), or return it when it exists."""
+        from azure.ai.ml.entities import KubernetesOnlineEndpoint, ManagedOnlineEndpoint
+
+        _check_name(name, "endpoint")
+        try:
+            return self.get_endpoint(name)
+        except NotFoundError:
+            pass
+        if kind == "kubernetes":
+            target = compute or self.kubernetes_compute
+            if not target:
+                raise UserInputError(f"endpoint '{name}' is a Kubernetes endpoint but no compute "
+                                     "is named: set the stage's compute or azure.kubernetes_compute")
+            entity: Any = KubernetesOnlineEndpoint(name=name, compute=target, auth_mode="key",
+                                                   description=description or None)
+        else:
+            entity = ManagedOnlineEndpoint(name=name, auth_mode="key",
+                                           description=description or None)
+        poller = self._begin(lambda: self.ml.online_endpoints.begin_create_or_update(entity),
+                             f"creating endpoint {name}")
+        return self._to_endpoint(self._wait(poller, f"creating endpoint {name}"))
+
+    def _begin(self, start: Any, doing: str) -> Any:
+        with self.call(doing):
+            return start()
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        return self._to_endpoint(self._raw_endpoint(name))
+
+    def _raw_endpoint(self, name: str) -> Any:
+        with self.call(f"reading endpoint {name}"):
+            return self.ml.online_endpoints.get(name)
+
+    def list_endpoints(self) -> list[Endpoint]:
+        with self.call("listing endpoints"):
+            found = list(self.ml.online_endpoints.list())
+        return sorted((self._to_endpoint(e) for e in found), key=lambda e: e.name)
+
+    def delete_endpoint(self, name: str) -> None:
+        self._raw_endpoint(name)  # NotFoundError with our sentence, not a poller error
+        poller = self._begin(lambda: self.ml.online_endpoints.begin_delete(name=name),
+                             f"deleting endpoint {name}")
+        self._wait(poller, f"deleting endpoint {name}")
+
+    def create_deployment(
+        self, endpoint: str, name: str, spec: DeploymentSpec, *, timeout_s: float = 300.0
+    ) -> Deployment:
+        """Create or replace a deployment at 0 % traffic and wait until it is provisioned."""
+        from azure.ai.ml.entities import (
+            CodeConfiguration,
+            KubernetesOnlineDeployment,
+            ManagedOnlineDeployment,
+            OnlineRequestSettings,
+        )
+
+        _check_name(name, "deployment")
+        found = self._raw_endpoint(endpoint)
+        common: dict[str, Any] = dict(
+            name=name, endpoint_name=endpoint,
+            model=f"azureml:{spec.model_name}:{spec.model_version}",
+            code_configuration=CodeConfiguration(code=str(spec.code_dir),
+                                                 scoring_script=spec.scoring_script),
+            environment=self.environment_for(spec.environment),
+            instance_count=spec.instance_count,
+            request_settings=OnlineRequestSettings(request_timeout_ms=spec.request_timeout_ms),
+            environment_variables=dict(spec.environment_variables) or None,
+        )
+        if _kind(found) == "kubernetes":
+            entity: Any = KubernetesOnlineDeployment(
+                **common, instance_type=spec.instance_type or None)
+        else:
+            entity = ManagedOnlineDeployment(
+                **common, instance_type=spec.instance_type or DEFAULT_INSTANCE_TYPE)
+        doing = f"deploying {spec.model_name}:{spec.model_version} as {endpoint}/{name}"
+        try:
+            with self.call(doing):
+                poller = self.ml.online_deployments.begin_create_or_update(entity)
+                poller.result(timeout=max(timeout_s, 1.0))
+        except (BackendError, UserInputError) as exc:
+            raise DeploymentFailed(f"{doing} failed: {exc.message}",
+                                   self._logs_or_note(endpoint, name)) from None
+        if not poller.done():
+            raise DeploymentFailed(f"{doing} did not finish within {timeout_s:.0f} s",
+                                   self._logs_or_note(endpoint, name))
+        deployment = self.get_deployment(endpoint, name)
+        if deployment.state is not DeploymentState.SUCCEEDED:
+            raise DeploymentFailed(f"{doing} ended {deployment.state.value}",
+                                   self._logs_or_note(endpoint, name))
+        return deployment
+
+    def _logs_or_note(self, endpoint: str, name: str) -> str:
+        try:
+            return self.deployment_logs(endpoint, name, FAILURE_LOG_LINES)
+        except (BackendError, UserInputError) as exc:
+            return f"(no logs: {exc.message})"
+
+    def get_deployment(self, endpoint: str, name: str) -> Deployment:
+        with self.call(f"reading deployment {endpoint}/{name}"):
+            return self._to_deployment(self.ml.online_deployments.get(name, endpoint))
+
+    def list_deployments(self, endpoint: str) -> list[Deployment]:
+        with self.call(f"listing the deployments of endpoint {endpoint}"):
+            found = list(self.ml.online_deployments.list(endpoint))
+        return sorted((self._to_deployment(d) for d in found), key=lambda d: d.name)
+
+    def delete_deployment(self, endpoint: str, name: str) -> None:
+        current = self.get_endpoint(endpoint)
+        self.get_deployment(endpoint, name)
+        if current.traffic.get(name, 0) > 0:
+            raise UserInputError(f"deployment '{name}' of endpoint '{endpoint}' takes "
+                                 f"{current.traffic[name]} % of live traffic: move it first")
+        poller = self._begin(lambda: self.ml.online_deployments.begin_delete(
+            name=name, endpoint_name=endpoint), f"deleting deployment {endpoint}/{name}")
+        self._wait(poller, f"deleting deployment {endpoint}/{name}")
+
+    def set_traffic(
+        self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None
+    ) -> Endpoint:
+        """Check Azure's rules here (one clear sentence), then update the endpoint."""
+        raw = self._raw_endpoint(endpoint)
+        states = {d.name: d.state.value for d in self.list_deployments(endpoint)}
+        check_traffic(endpoint, states, dict(traffic), dict(mirror or {}))
+        if mirror and any(mirror.values()) and _kind(raw) == "kubernetes":
+            raise UserInputError(f"endpoint '{endpoint}' runs on Kubernetes, where Azure ML "
+                                 "does not support mirror traffic")
+        raw.traffic = {k: int(v) for k, v in traffic.items()}
+        raw.mirror_traffic = {k: int(v) for k, v in (mirror or {}).items()}
+        doing = f"setting the traffic of endpoint {endpoint}"
+        poller = self._begin(lambda: self.ml.online_endpoints.begin_create_or_update(raw), doing)
+        self._wait(poller, doing)
+        return self.get_endpoint(endpoint)
+
+    def endpoint_keys(self, endpoint: str) -> EndpointKeys:
+        with self.call(f"reading the keys of endpoint {endpoint}"):
+            keys = self.ml.online_endpoints.get_keys(endpoint)
+        return EndpointKeys(str(keys.primary_key), str(keys.secondary_key))
+
+    def deployment_logs(self, endpoint: str, name: str, lines: int = 100) -> str:
+        with self.call(f"reading the logs of deployment {endpoint}/{name}"):
+            return str(self.ml.online_deployments.get_logs(name, endpoint, lines) or "")
+
+    def _to_endpoint(self, raw: Any) -> Endpoint:
+        return Endpoint(
+            name=str(raw.name), scoring_uri=str(raw.scoring_uri or ""), kind=_kind(raw),
+            state=str(raw.provisioning_state or ""),
+            traffic={k: int(v) for k, v in (raw.traffic or {}).items()},
+            mirror_traffic={k: int(v) for k, v in (raw.mirror_traffic or {}).items()},
+            created_at=created_at(raw), auth_mode=str(raw.auth_mode or "key").lower(),
+        )
+
+    def _to_deployment(self, raw: Any) -> Deployment:
+        found = MODEL_ID.search(str(raw.model or ""))
+        if found is None:
+            raise BackendError(f"deployment {raw.endpoint_name}/{raw.name} serves '{raw.model}', "
+                               "not a registered model version")
+        state = _DEPLOYMENT_STATES.get(str(raw.provisioning_state), DeploymentState.CREATING)
+        return Deployment(
+            endpoint=str(raw.endpoint_name), name=str(raw.name), model_name=found["name"],
+            model_version=as_version(found["version"], f"model {found['name']}"),
+            state=state, created_at=created_at(raw),
+            instance_type=getattr(raw, "instance_type", None),
+            instance_count=int(getattr(raw, "instance_count", None) or 1),
+        )
+
+
+def _kind(raw: Any) -> str:
+    return "kubernetes" if type(raw).__name__.startswith("Kubernetes") else "managed"

@@ -1,0 +1,135 @@
+"""What jobs and deployments run on: the training cluster and the project's environments.
+
+Environments are the Azure ML environment YAML files in ``environments/`` (``*-environment.yml``:
+a base image and a conda file). Each is registered once per content: its version is a hash of
+the image and the conda file, so an unchanged environment is found, never rebuilt, and a
+changed one gets a new version that old jobs and deployments do not see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from mlops_azure.azure.client import quiet_sdk
+from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.errors import NotFoundError, UserInputError
+
+#: The base image used for a conda file that no ``*-environment.yml`` describes.
+DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+
+
+def environment_version(image: str, conda: Any) -> str:
+    """A content version: the same image and conda file always give the same string."""
+    canonical = json.dumps({"image": image, "conda": conda}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class AzureInfrastructure(AzureConnection):
+    """Get-or-create the compute cluster and the environments."""
+
+    compute: str = "cpu-cluster"
+    compute_size: str = "Standard_DS3_v2"
+    compute_max_nodes: int = 4
+    environments_dir: Path | None = None
+
+    def ensure_compute(self) -> str:
+        """The training cluster, created (0 nodes when idle) when missing; says which."""
+        from azure.ai.ml.entities import AmlCompute
+
+        try:
+            with self.call(f"reading compute {self.compute}"):
+                found = self.ml.compute.get(self.compute)
+            return f"compute {self.compute}: exists ({getattr(found, 'type', 'amlcompute')})"
+        except NotFoundError:
+            pass
+        cluster = AmlCompute(name=self.compute, size=self.compute_size, min_instances=0,
+                             max_instances=self.compute_max_nodes,
+                             idle_time_before_scale_down=1800)
+        with self.call(f"creating compute {self.compute}"):
+            self.ml.compute.begin_create_or_update(cluster).result(
+                timeout=self.coords.operation_timeout_s)
+        return f"compute {self.compute}: created ({self.compute_size}, 0-{self.compute_max_nodes} nodes)"
+
+    def _environment_files(self) -> list[Path]:
+        folder = self.environments_dir
+        return sorted(folder.glob("*-environment.yml")) if folder and folder.is_dir() else []
+
+    @cached_property
+    def _environments(self) -> dict[str, str]:
+        from azure.ai.ml import load_environment
+
+        quiet_sdk()
+        found: dict[str, str] = {}
+        for file in self._environment_files():
+            try:
+                env = load_environment(file)
+            except Exception as exc:  # the SDK raises its own validation errors
+                raise UserInputError(f"{file}: not a valid Azure ML environment ({exc})") from None
+            found[str(env.name)] = self._ensure_environment(env)
+        return found
+
+    def ensure_environments(self) -> dict[str, str]:
+        """Every ``environments/*-environment.yml`` registered at its content version."""
+        return dict(self._environments)
+
+    def _ensure_environment(self, env: Any) -> str:
+        version = environment_version(str(env.image), env.conda_file)
+        try:
+            with self.call(f"reading environment {env.name}:{version}"):
+                self.ml.environments.get(env.name, version=version)
+            return version
+        except NotFoundError:
+            pass
+        env.version = version
+        with self.call(f"creating environment {env.name}:{version}"):
+            self.ml.environments.create_or_update(env)
+        return version
+
+    def environment_for(self, conda_file: Path | None) -> str:
+        """The ``azureml:<name>:<version>`` environment a deployment of ``conda_file`` runs in."""
+        from azure.ai.ml.entities import Environment
+
+        from mlops_azure._yaml import SAFE_LOADER
+
+        if conda_file is None:
+            raise UserInputError("a deployment on Azure ML needs a conda file (stage environment)")
+        for file in self._environment_files():
+            described = _conda_file_of(file)
+            if described is not None and described.resolve() == conda_file.resolve():
+                import yaml
+
+                name = str(yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)["name"])
+                return f"azureml:{name}:{self.ensure_environments()[name]}"
+        import yaml
+
+        try:
+            conda = yaml.load(conda_file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        except (OSError, yaml.YAMLError) as exc:
+            raise UserInputError(f"{conda_file}: not a readable conda file ({exc})") from None
+        name = str((conda or {}).get("name") or conda_file.stem)
+        env = Environment(name=name, image=DEFAULT_IMAGE, conda_file=conda)
+        return f"azureml:{name}:{self._ensure_environment(env)}"
+
+    def ensure_infrastructure(self) -> list[str]:
+        """The compute and every environment, created where missing; one line per resource."""
+        lines = [self.ensure_compute()]
+        lines += [f"environment {name}:{version}: ready"
+                  for name, version in self.ensure_environments().items()]
+        return lines
+
+
+def _conda_file_of(environment_yaml: Path) -> Path | None:
+    import yaml
+
+    from mlops_azure._yaml import SAFE_LOADER
+
+    try:
+        doc = yaml.load(environment_yaml.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    except (OSError, yaml.YAMLError):
+        return None
+    conda = doc.get("conda_file") if isinstance(doc, dict) else None
+    return (environment_yaml.parent / str(conda)) if conda else None

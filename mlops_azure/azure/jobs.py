@@ -1,0 +1,255 @@
+"""Pipeline jobs on Azure ML: the same pipeline YAML the embedded workspace runs, submitted as is.
+
+Before submitting, mlops binds what only it knows: inputs (asset references stay references,
+local files are uploaded once, content-addressed), where each pipeline output is written
+(Azure's own default ``azureml/<job>/<output>/``, set explicitly so mlops can read it back
+without the run-history artifact API), the training cluster, and each step's environment pinned
+to the version built from ``environments/`` (so ``@latest`` never changes under a job).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
+from mlops_azure.azure.client import quiet_sdk
+from mlops_azure.azure.connection import AzureConnection, created_at, utc
+from mlops_azure.errors import NotFoundError, UserInputError
+from mlops_azure.local.artifacts import tree_hash
+from mlops_azure.workspace import (
+    InputValue,
+    Job,
+    JobEvent,
+    JobStatus,
+    PipelineSubmission,
+    ProgressCallback,
+    StepRun,
+)
+
+#: Azure ML run states → the states mlops reports.
+_STATES = {
+    "NotStarted": JobStatus.QUEUED, "Starting": JobStatus.QUEUED, "Provisioning": JobStatus.QUEUED,
+    "Preparing": JobStatus.QUEUED, "Queued": JobStatus.QUEUED, "Running": JobStatus.RUNNING,
+    "Finalizing": JobStatus.RUNNING, "CancelRequested": JobStatus.RUNNING,
+    "Completed": JobStatus.COMPLETED, "Failed": JobStatus.FAILED,
+    "NotResponding": JobStatus.FAILED, "Canceled": JobStatus.CANCELED,
+}
+PATH_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model")
+#: Tags mlops puts on every job it submits, read back by ``get_job``.
+PIPELINE_TAG = "mlops.pipeline"
+INPUTS_TAG = "mlops.inputs"
+LOG_BLOB = "ExperimentRun/dcid.{run}/user_logs/std_log.txt"
+
+
+def job_status(value: str | None) -> JobStatus:
+    return _STATES.get(str(value), JobStatus.RUNNING)
+
+
+class AzureJobs(AzureConnection):
+    """``run_pipeline`` and friends on Azure ML pipeline jobs."""
+
+    compute: str
+
+    def ensure_environments(self) -> dict[str, str]:
+        raise NotImplementedError  # provided by AzureInfrastructure
+
+    def upload_input(self, path: Path) -> str:
+        """Upload a local file or folder once (content-addressed); its ``azureml://`` path."""
+        digest = tree_hash(path)
+        prefix = f"mlops/inputs/{digest.sha256}"
+        target = f"{prefix}/{path.name}"
+        with self.call(f"uploading {path} to datastore {self.datastore_name}"):
+            if not self.store.exists(target):
+                self.store.upload(path, prefix)
+        return datastore_uri(self.datastore_name, target)
+
+    def build_pipeline_job(self, submission: PipelineSubmission, name: str | None) -> Any:
+        """The SDK ``PipelineJob`` for a submission (shared with schedules)."""
+        from azure.ai.ml import Input, Output, load_job
+
+        from mlops_azure.execution.definition import load_pipeline
+
+        definition = load_pipeline(Path(submission.pipeline_file))  # our checks, our messages
+        quiet_sdk()
+        with self.call(f"reading pipeline {submission.pipeline_file}"):
+            job: Any = load_job(Path(submission.pipeline_file))
+        for key, value in submission.inputs.items():
+            declared = definition.inputs.get(key)
+            if declared is None:
+                raise UserInputError(f"{definition.shown}: the pipeline has no input '{key}'")
+            if declared.type in PATH_TYPES:
+                setattr(job.inputs, key, Input(type=declared.type, path=self._input_path(value)))
+            else:
+                setattr(job.inputs, key, value)
+        if name:
+            for output, spec in definition_outputs(job).items():
+                setattr(job.outputs, output, Output(
+                    type=spec, path=datastore_uri(self.datastore_name, f"azureml/{name}/{output}/")))
+        environments = self.ensure_environments()
+        for node in job.jobs.values():
+            wanted = str(getattr(node.component, "environment", "") or "")
+            base = wanted.removeprefix("azureml:").split("@")[0].split(":")[0]
+            if base in environments:
+                node.environment = f"azureml:{base}:{environments[base]}"
+        job.settings.default_compute = self.compute
+        job.experiment_name = submission.experiment or definition.experiment_name
+        job.tags = {**dict(submission.tags), PIPELINE_TAG: str(submission.pipeline_file),
+                    INPUTS_TAG: json.dumps({k: str(v) for k, v in submission.inputs.items()})}
+        if name:
+            job.name = name
+        return job
+
+    def _input_path(self, value: InputValue) -> str:
+        if isinstance(value, Path):
+            return self.upload_input(value)
+        text = str(value)
+        if text.startswith("azureml:") or "://" in text:
+            return text
+        return self.upload_input(Path(text))
+
+    def submit_pipeline(self, submission: PipelineSubmission) -> Job:
+        """Submit the pipeline job and return at once."""
+        experiment = submission.experiment or "mlops"
+        name = f"{experiment}-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}".lower()
+        job = self.build_pipeline_job(submission, name)
+        with self.call(f"submitting pipeline {submission.pipeline_file}"):
+            created = self.ml.jobs.create_or_update(job, experiment_name=job.experiment_name)
+        return self._to_job(created, steps=())
+
+    def run_pipeline(
+        self, submission: PipelineSubmission, progress: ProgressCallback | None = None
+    ) -> Job:
+        """Submit, then follow the job until it ends; a failed job is returned, not raised."""
+        job = self.submit_pipeline(submission)
+        if progress is not None:
+            progress(JobEvent(job.id, None, job.status, f"submitted {job.id}"))
+        return self.wait_for_job(job.id, progress)
+
+    def wait_for_job(
+        self, job_id: str, progress: ProgressCallback | None = None, timeout_s: float | None = None
+    ) -> Job:
+        """Poll the job (one GET per interval; its steps too while someone shows progress)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        seen: dict[str | None, JobStatus] = {}
+        while True:
+            raw = self._get_raw(job_id)
+            status = job_status(raw.status)
+            steps = self._steps(job_id) if progress is not None or status.is_terminal else ()
+            if progress is not None:
+                for step in ((None, status), *((s.name, s.status) for s in steps)):
+                    if seen.get(step[0]) is not step[1]:
+                        seen[step[0]] = step[1]
+                        progress(JobEvent(job_id, step[0], step[1], ""))
+            if status.is_terminal or (deadline is not None and time.monotonic() >= deadline):
+                return self._to_job(raw, steps=steps)
+            time.sleep(self.poll_interval_s)
+
+    def _get_raw(self, job_id: str) -> Any:
+        with self.call(f"reading job {job_id}"):
+            return self.ml.jobs.get(job_id)
+
+    def _steps(self, job_id: str) -> tuple[StepRun, ...]:
+        with self.call(f"listing the steps of job {job_id}"):
+            children = list(self.ml.jobs.list(parent_job_name=job_id))
+        steps = []
+        for child in children:
+            context = getattr(child, "creation_context", None)
+            steps.append(StepRun(
+                name=str(child.display_name or child.name),
+                status=job_status(child.status),
+                started_at=utc(getattr(context, "created_at", None)) if context else None,
+                ended_at=None,
+                error=None,
+            ))
+        return tuple(sorted(steps, key=lambda s: (s.started_at or datetime.min.replace(tzinfo=UTC),
+                                                  s.name)))
+
+    def get_job(self, job_id: str) -> Job:
+        """One job with its steps."""
+        return self._to_job(self._get_raw(job_id), steps=self._steps(job_id))
+
+    def list_jobs(self, limit: int = 20) -> list[Job]:
+        """Jobs mlops submitted, newest first (their steps are not listed here)."""
+        jobs = []
+        with self.call("listing jobs"):
+            for raw in self.ml.jobs.list():
+                if PIPELINE_TAG in (raw.tags or {}):
+                    jobs.append(self._to_job(raw, steps=()))
+                if len(jobs) >= limit:
+                    break
+        return sorted(jobs, key=lambda j: j.created_at, reverse=True)
+
+    def _child_names(self, job_id: str) -> list[tuple[str, str]]:
+        with self.call(f"listing the steps of job {job_id}"):
+            return [(str(c.display_name or c.name), str(c.name))
+                    for c in self.ml.jobs.list(parent_job_name=job_id)]
+
+    def job_logs(self, job_id: str, step: str | None = None) -> str:
+        """Each step's ``user_logs/std_log.txt`` from the workspace artifact store."""
+        children = self._child_names(job_id)
+        if step is not None:
+            children = [c for c in children if c[0] == step]
+            if not children:
+                raise NotFoundError(f"job {job_id} has no step '{step}'")
+        parts = []
+        for shown, run in children:
+            name = LOG_BLOB.format(run=run)
+            with self.call(f"reading the log of step {shown} of job {job_id}"):
+                text = (self.artifact_store.read(name).decode("utf-8", "replace")
+                        if self.artifact_store.exists(name) else "(no log written)\n")
+            parts.append(text if step is not None else f"===== {shown} =====\n{text}")
+        return "".join(parts)
+
+    def job_output_path(self, job_id: str, output: str) -> Path:
+        """A finished job's output folder, downloaded once into the local cache."""
+        final = self.cached("jobs", f"{job_id}/{output}")
+        if final.exists():
+            return final
+        raw = self._get_raw(job_id)
+        declared = (raw.outputs or {}).get(output)
+        if declared is None:
+            raise NotFoundError(f"job {job_id} has no output '{output}'")
+        path = getattr(declared, "path", None) or datastore_uri(
+            self.datastore_name, f"azureml/{job_id}/{output}/")
+        datastore, blob_path = parse_datastore_uri(str(path))
+        staging = self.staging("jobs")
+        with self.call(f"downloading output '{output}' of job {job_id}"):
+            self.folder(datastore).download(blob_path, staging)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging.replace(final)
+        return final
+
+    def _to_job(self, raw: Any, steps: tuple[StepRun, ...]) -> Job:
+        tags = dict(raw.tags or {})
+        status = job_status(raw.status)
+        error = None
+        if status is JobStatus.FAILED:
+            failed = [s.name for s in steps if s.status is JobStatus.FAILED]
+            error = (f"step {failed[0]} failed (see 'mlops jobs logs {raw.name} --step "
+                     f"{failed[0]}')") if failed else "the job failed on Azure ML"
+        outputs = {name: str(getattr(o, "path", "") or "") for name, o in (raw.outputs or {}).items()}
+        try:
+            inputs = json.loads(tags.get(INPUTS_TAG, "{}"))
+        except ValueError:
+            inputs = {}
+        return Job(
+            id=str(raw.name), experiment=str(raw.experiment_name or ""), status=status,
+            created_at=created_at(raw), pipeline=tags.get(PIPELINE_TAG, str(raw.display_name or "")),
+            inputs=inputs, outputs=outputs, steps=steps, error=error,
+            tags={k: v for k, v in tags.items() if not k.startswith("mlops.")},
+        )
+
+
+def definition_outputs(job: Any) -> Mapping[str, str]:
+    """Pipeline-level outputs and their types, as the loaded job declares them."""
+    found = {}
+    for name, value in (job.outputs or {}).items():
+        data = getattr(value, "_data", value)
+        found[name] = str(getattr(data, "type", None) or "uri_folder")
+    return found

@@ -1,0 +1,145 @@
+"""Models on Azure ML: registered straight from a job's output, with lineage and a content hash.
+
+Registration points the model version at ``azureml://jobs/<job>/outputs/<output>``: nothing is
+re-uploaded, and Azure ML records the job as the model's source. mlops adds the lineage as tags
+(visible in the studio, searchable) and, whole, as an immutable property, plus the output's tree
+hash, which every download is checked against.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlops_azure.azure.blobs import parse_datastore_uri
+from mlops_azure.azure.connection import AzureConnection, as_version, created_at
+from mlops_azure.errors import BackendError, NotFoundError, UserInputError
+from mlops_azure.local.artifacts import tree_hash
+from mlops_azure.workspace import AuditEvent, InputValue, Lineage, ModelVersion, is_asset_name
+
+SHA_TAG = "mlops.sha256"
+LINEAGE_PROPERTY = "mlops.lineage"
+METRIC_PREFIX = "metric."
+#: Lineage fields copied to tags, so the studio shows and filters them.
+LINEAGE_TAGS = ("data_asset", "data_version", "data_sha256", "code_commit", "job_id",
+                "environment_hash", "creator", "pipeline")
+
+
+class AzureModels(AzureConnection):
+    """``register_model`` / ``get_model`` / ``list_models`` / ``model_local_path``."""
+
+    def job_output_path(self, job_id: str, output: str) -> Path:
+        raise NotImplementedError  # provided by AzureJobs
+
+    def record_event(self, action: str, subject: str, details: Any, *, actor: str) -> AuditEvent:
+        raise NotImplementedError  # provided by AzureEvents
+
+    def register_model(
+        self,
+        name: str,
+        *,
+        job_id: str,
+        output: str,
+        metrics: Mapping[str, float],
+        lineage: Lineage,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register a job output as the next version of ``name``, without re-uploading it."""
+        from azure.ai.ml.constants import AssetTypes
+        from azure.ai.ml.entities import Model
+
+        if not is_asset_name(name):
+            raise UserInputError(f"'{name}' is not a valid model name")
+        numbers = {}
+        for key, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UserInputError(f"model {name}: metric '{key}' is not a number: {value!r}")
+            numbers[key] = float(value)
+        digest = tree_hash(self.job_output_path(job_id, output))
+        latest = self._latest(name)
+        version = (latest.version if latest else 0) + 1
+        lineage_dict = lineage.to_dict()
+        all_tags = {**dict(tags or {}), SHA_TAG: digest.sha256,
+                    **{f"lineage.{k}": str(lineage_dict[k]) for k in LINEAGE_TAGS}}
+        properties = {LINEAGE_PROPERTY: json.dumps(lineage_dict, sort_keys=True, default=str),
+                      **{f"{METRIC_PREFIX}{k}": repr(v) for k, v in numbers.items()}}
+        model = Model(name=name, version=str(version), type=AssetTypes.CUSTOM_MODEL,
+                      path=f"azureml://jobs/{job_id}/outputs/{output}", tags=all_tags,
+                      properties=properties, description=description or None)
+        with self.call(f"registering model {name}:{version} from job {job_id}"):
+            created = self.ml.models.create_or_update(model)
+        result = self._to_model(created)
+        self.record_event("model.register", result.ref,
+                          {"job_id": job_id, "sha256": digest.sha256, "metrics": numbers},
+                          actor=lineage.creator)
+        return result
+
+    def _latest(self, name: str) -> ModelVersion | None:
+        try:
+            return self.get_model(name)
+        except NotFoundError:
+            return None
+
+    def get_model(self, name: str, version: int | None = None) -> ModelVersion:
+        """One model version; the latest when ``version`` is None."""
+        ref = f"{name}:{version}" if version is not None else f"{name} (latest)"
+        with self.call(f"reading model {ref}"):
+            found = (self.ml.models.get(name, version=str(version)) if version is not None
+                     else self.ml.models.get(name, label="latest"))
+        return self._to_model(found)
+
+    def list_models(self, name: str | None = None) -> list[ModelVersion]:
+        """Active model versions registered by mlops, newest first."""
+        with self.call("listing models"):
+            names = [name] if name else [str(c.name) for c in self.ml.models.list()]
+            found = [m for n in names for m in self.ml.models.list(name=n)]
+        models = [self._to_model(m) for m in found if SHA_TAG in (m.tags or {})]
+        return sorted(models, key=lambda m: (m.name, m.version), reverse=True) if name is None \
+            else sorted(models, key=lambda m: m.version, reverse=True)
+
+    def archive_model(self, name: str, version: int) -> None:
+        """Hide a version from listings and ``latest`` (it stays readable by name and version)."""
+        with self.call(f"archiving model {name}:{version}"):
+            self.ml.models.archive(name, version=str(version))
+
+    def model_local_path(self, name: str, version: int) -> Path:
+        """The model version's folder in the local cache, downloaded once, verified by hash."""
+        model = self.get_model(name, version)
+        final = self.cached("models", model.sha256)
+        if final.exists():
+            return final
+        datastore, blob_path = parse_datastore_uri(model.path)
+        staging = self.staging("models")
+        with self.call(f"downloading model {model.ref}"):
+            self.folder(datastore).download(blob_path, staging)
+        if tree_hash(staging).sha256 != model.sha256:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise BackendError(f"model {model.ref}: the downloaded files do not match the "
+                               "hash recorded at registration")
+        staging.replace(final)
+        return final
+
+    def model_input(self, model: ModelVersion) -> InputValue:
+        """Jobs read the model where it is stored: ``azureml:<name>:<version>``."""
+        return f"azureml:{model.name}:{model.version}"
+
+    def _to_model(self, raw: Any) -> ModelVersion:
+        tags = dict(raw.tags or {})
+        properties = dict(raw.properties or {})
+        if SHA_TAG not in tags or LINEAGE_PROPERTY not in properties:
+            raise BackendError(f"model {raw.name}:{raw.version} was not registered by mlops "
+                               "(no lineage): register models with 'mlops train'")
+        metrics = {k.removeprefix(METRIC_PREFIX): float(v) for k, v in properties.items()
+                   if k.startswith(METRIC_PREFIX)}
+        return ModelVersion(
+            name=str(raw.name), version=as_version(raw.version, f"model {raw.name}"),
+            path=str(raw.path), sha256=tags[SHA_TAG], created_at=created_at(raw),
+            metrics=metrics, lineage=Lineage.from_dict(json.loads(properties[LINEAGE_PROPERTY])),
+            tags={k: v for k, v in tags.items()
+                  if k != SHA_TAG and not k.startswith("lineage.")},
+            description=str(raw.description or ""),
+        )

@@ -1,0 +1,77 @@
+"""Schedules on Azure ML: a ``JobSchedule`` that submits the training pipeline job."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlops_azure.azure.connection import AzureConnection, created_at
+from mlops_azure.azure.jobs import INPUTS_TAG, PIPELINE_TAG
+from mlops_azure.errors import UserInputError
+from mlops_azure.workspace import PipelineSubmission, Schedule, ScheduleTrigger, is_asset_name
+
+
+class AzureSchedules(AzureConnection):
+    """``create_schedule`` / ``list_schedules`` / ``delete_schedule`` on ``JobSchedule``."""
+
+    def build_pipeline_job(self, submission: PipelineSubmission, name: str | None) -> Any:
+        raise NotImplementedError  # provided by AzureJobs
+
+    def create_schedule(
+        self, name: str, submission: PipelineSubmission, trigger: ScheduleTrigger
+    ) -> Schedule:
+        """Create or replace the schedule; each firing submits a fresh pipeline job."""
+        from azure.ai.ml.entities import CronTrigger, JobSchedule, RecurrenceTrigger
+
+        if not is_asset_name(name):
+            raise UserInputError(f"'{name}' is not a valid schedule name")
+        job = self.build_pipeline_job(submission, None)
+        fires: Any
+        if trigger.cron:
+            fires = CronTrigger(expression=trigger.cron, time_zone=trigger.time_zone)
+        elif trigger.frequency:
+            fires = RecurrenceTrigger(frequency=trigger.frequency, interval=trigger.interval,
+                                      time_zone=trigger.time_zone)
+        else:
+            raise UserInputError(f"schedule '{name}' needs a cron expression or a frequency")
+        schedule = JobSchedule(name=name, trigger=fires, create_job=job,
+                               tags={PIPELINE_TAG: str(submission.pipeline_file)})
+        doing = f"creating schedule {name}"
+        with self.call(doing):
+            poller = self.ml.schedules.begin_create_or_update(schedule)
+            created = poller.result(timeout=self.coords.operation_timeout_s)
+        return self._to_schedule(created)
+
+    def list_schedules(self) -> list[Schedule]:
+        with self.call("listing schedules"):
+            found = list(self.ml.schedules.list())
+        return sorted((self._to_schedule(s) for s in found), key=lambda s: s.name)
+
+    def delete_schedule(self, name: str) -> None:
+        with self.call(f"reading schedule {name}"):
+            self.ml.schedules.get(name)
+        with self.call(f"deleting schedule {name}"):
+            self.ml.schedules.begin_delete(name).result(timeout=self.coords.operation_timeout_s)
+
+    def _to_schedule(self, raw: Any) -> Schedule:
+        fires = raw.trigger
+        kind = str(getattr(fires, "type", "")).lower()
+        tz = str(getattr(fires, "time_zone", None) or "UTC")
+        if "cron" in kind:
+            trigger = ScheduleTrigger(cron=str(fires.expression), time_zone=tz)
+        else:
+            trigger = ScheduleTrigger(frequency=str(fires.frequency).lower(),
+                                      interval=int(fires.interval or 1), time_zone=tz)
+        job = raw.create_job
+        tags = dict(getattr(job, "tags", None) or {}) if not isinstance(job, str) else {}
+        try:
+            inputs = json.loads(tags.get(INPUTS_TAG, "{}"))
+        except ValueError:
+            inputs = {}
+        return Schedule(
+            name=str(raw.name), trigger=trigger,
+            pipeline=str((raw.tags or {}).get(PIPELINE_TAG, tags.get(PIPELINE_TAG, ""))),
+            experiment=str(getattr(job, "experiment_name", "") or ""),
+            enabled=bool(getattr(raw, "is_enabled", True)), created_at=created_at(raw),
+            inputs=inputs,
+        )
