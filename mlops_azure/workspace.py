@@ -544,6 +544,12 @@ class Workspace(ABC):
         """How a pipeline submission refers to a registered model's folder (see ``data_input``)."""
         return self.model_local_path(model.name, model.version)
 
+    def ensure_infrastructure(self) -> list[str]:
+        """Create what jobs and deployments run on (compute, environments) where missing; one
+        line per resource. The embedded workspace runs everything in this Python environment."""
+        return [f"{self.backend} workspace: steps and deployments run in this Python "
+                "environment, nothing to create"]
+
     # -- schedules -------------------------------------------------------------------------------
     @abstractmethod
     def create_schedule(

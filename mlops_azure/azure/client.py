@@ -80,6 +80,16 @@ def _service_message(exc: BaseException) -> str:
     return first.removeprefix("(").split(") ", 1)[-1] if first.startswith("(") else first
 
 
+def _tried(exc: BaseException) -> str:
+    """Which credentials DefaultAzureCredential tried and why each failed, on one line."""
+    lines = [line.strip() for line in str(getattr(exc, "message", None) or exc).splitlines()]
+    attempts = [line.split(".", 1)[0] for line in lines
+                if line.split(":", 1)[0].endswith("Credential") and ":" in line]
+    if attempts:
+        return "DefaultAzureCredential tried " + "; ".join(attempts[:4])
+    return _service_message(exc).rstrip(".")
+
+
 def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> MlopsError:
     """One sentence for an exception raised by azure-core, azure-identity or azure-ai-ml."""
     from azure.core.exceptions import (
@@ -94,8 +104,7 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
         return exc
     name = type(exc).__name__
     if isinstance(exc, ClientAuthenticationError) or name == "CredentialUnavailableError":
-        detail = _service_message(exc).rstrip(".")
-        return BackendError(f"cannot sign in to Azure while {doing} ({detail}): {LOGIN_HINT}")
+        return BackendError(f"cannot sign in to Azure while {doing} ({_tried(exc)}): {LOGIN_HINT}")
     status = _status(exc)
     if isinstance(exc, ResourceNotFoundError) or status == 404:
         return NotFoundError(f"{doing}: not found in {where} ({_service_message(exc)})")

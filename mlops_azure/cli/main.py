@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 from mlops_azure.cli import (
     commands_data,
     commands_endpoints,
+    commands_infra,
     commands_project,
     commands_registry,
     commands_release,
@@ -107,6 +108,7 @@ app.command("rollback")(commands_release.rollback)
 app.command("invoke")(commands_release.invoke)
 app.add_typer(commands_release.gate_app, name="gate")
 app.add_typer(commands_endpoints.app, name="endpoints")
+app.add_typer(commands_infra.app, name="infra")
 
 
 def run() -> None:
