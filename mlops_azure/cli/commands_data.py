@@ -18,12 +18,20 @@ app = typer.Typer(help="Check data against the schema in mlops.yaml; version dat
 
 @app.command("check")
 def check(
-    path: Annotated[Path, typer.Argument(help="CSV file to check.")],
+    source: Annotated[str, typer.Argument(
+        help="CSV file to check, or a data asset as azureml:NAME[:VERSION].")],
 ) -> None:
-    """Check a data file against the schema in mlops.yaml (exit 1 when it fails)."""
+    """Check a data file or data asset against the schema in mlops.yaml (exit 1 when it fails)."""
     from mlops_azure.lifecycle.data import check_data
+    from mlops_azure.lifecycle.refs import parse_ref
 
-    report = check_data(STATE.config(), path)
+    config = STATE.config()
+    path = Path(source)
+    if source.startswith("azureml:"):
+        name, version = parse_ref(source.removeprefix("azureml:"), what="data asset")
+        ws = STATE.workspace(config)
+        path = ws.data_local_path(ws.get_data(name, version))
+    report = check_data(config, path)
     if STATE.json:
         output.emit_json(report.to_dict())
     else:
@@ -38,7 +46,7 @@ def check(
                  for sev, f in findings],
             )
     if not report.passed:
-        raise GateFailed(f"data check failed for {path}: {len(report.errors)} error(s)")
+        raise GateFailed(f"data check failed for {source}: {len(report.errors)} error(s)")
 
 
 @app.command("upload")
