@@ -73,9 +73,13 @@ class AzureData(AzureConnection):
     def get_data(self, name: str, version: int | None = None) -> DataAsset:
         """One version of a data asset; the latest when ``version`` is None."""
         ref = f"{name}:{version}" if version is not None else f"{name} (latest)"
-        with self.call(f"reading data asset {ref}"):
-            found = (self.ml.data.get(name, version=str(version)) if version is not None
-                     else self.ml.data.get(name, label="latest"))
+        try:
+            with self.call(f"reading data asset {ref}"):
+                found = (self.ml.data.get(name, version=str(version)) if version is not None
+                         else self.ml.data.get(name, label="latest"))
+        except NotFoundError:
+            raise NotFoundError(f"data asset '{name}' does not exist" if version is None
+                                else f"data asset '{name}' has no version {version}") from None
         return self._to_asset(found)
 
     def list_data(self, name: str | None = None) -> list[DataAsset]:
@@ -97,8 +101,8 @@ class AzureData(AzureConnection):
             got = self.folder(datastore).download(blob_path, staging / "content")
         if tree_hash(got).sha256 != asset.sha256:
             shutil.rmtree(staging, ignore_errors=True)
-            raise BackendError(f"data asset {asset.ref}: the downloaded content does not match "
-                               "its recorded hash (was the blob changed after upload?)")
+            raise BackendError(f"the artifacts of data asset {asset.ref} at {asset.path} are "
+                               "missing or altered (the download does not match the upload's hash)")
         (staging / KIND_FILE).write_text("file" if got.is_file() else "folder")
         staging.replace(final)
         return _single(final)

@@ -45,6 +45,9 @@ class AzureEndpoints(AzureConnection):
     def environment_for(self, conda_file: Any) -> str:
         raise NotImplementedError  # provided by AzureInfrastructure
 
+    def get_model(self, name: str, version: int | None = None) -> Any:
+        raise NotImplementedError  # provided by AzureModels
+
     def _wait(self, poller: Any, doing: str, timeout_s: float | None = None) -> Any:
         limit = timeout_s or self.coords.operation_timeout_s
         with self.call(doing):
@@ -76,18 +79,23 @@ class AzureEndpoints(AzureConnection):
                                            description=description or None)
         poller = self._begin(lambda: self.ml.online_endpoints.begin_create_or_update(entity),
                              f"creating endpoint {name}")
-        return self._to_endpoint(self._wait(poller, f"creating endpoint {name}"))
+        return self._to_endpoint(self._wait(poller, f"creating endpoint {name}"), [])
 
     def _begin(self, start: Any, doing: str) -> Any:
         with self.call(doing):
             return start()
 
     def get_endpoint(self, name: str) -> Endpoint:
-        return self._to_endpoint(self._raw_endpoint(name))
+        """The endpoint; its traffic lists every deployment, 0 % included, as locally."""
+        raw = self._raw_endpoint(name)
+        return self._to_endpoint(raw, [d.name for d in self.list_deployments(name)])
 
     def _raw_endpoint(self, name: str) -> Any:
-        with self.call(f"reading endpoint {name}"):
-            return self.ml.online_endpoints.get(name)
+        try:
+            with self.call(f"reading endpoint {name}"):
+                return self.ml.online_endpoints.get(name)
+        except NotFoundError:
+            raise NotFoundError(f"endpoint '{name}' does not exist") from None
 
     def list_endpoints(self) -> list[Endpoint]:
         with self.call("listing endpoints"):
@@ -113,6 +121,10 @@ class AzureEndpoints(AzureConnection):
 
         _check_name(name, "deployment")
         found = self._raw_endpoint(endpoint)
+        script = spec.code_dir / spec.scoring_script
+        if not script.is_file():
+            raise UserInputError(f"scoring script {script} does not exist")
+        self.get_model(spec.model_name, spec.model_version)  # NotFoundError before any upload
         common: dict[str, Any] = dict(
             name=name, endpoint_name=endpoint,
             model=f"azureml:{spec.model_name}:{spec.model_version}",
@@ -153,8 +165,12 @@ class AzureEndpoints(AzureConnection):
             return f"(no logs: {exc.message})"
 
     def get_deployment(self, endpoint: str, name: str) -> Deployment:
-        with self.call(f"reading deployment {endpoint}/{name}"):
-            return self._to_deployment(self.ml.online_deployments.get(name, endpoint))
+        try:
+            with self.call(f"reading deployment {endpoint}/{name}"):
+                return self._to_deployment(self.ml.online_deployments.get(name, endpoint))
+        except NotFoundError:
+            self._raw_endpoint(endpoint)
+            raise NotFoundError(f"endpoint '{endpoint}' has no deployment '{name}'") from None
 
     def list_deployments(self, endpoint: str) -> list[Deployment]:
         with self.call(f"listing the deployments of endpoint {endpoint}"):
@@ -165,8 +181,9 @@ class AzureEndpoints(AzureConnection):
         current = self.get_endpoint(endpoint)
         self.get_deployment(endpoint, name)
         if current.traffic.get(name, 0) > 0:
-            raise UserInputError(f"deployment '{name}' of endpoint '{endpoint}' takes "
-                                 f"{current.traffic[name]} % of live traffic: move it first")
+            raise UserInputError(
+                f"deployment '{name}' still takes {current.traffic[name]} % of endpoint "
+                f"'{endpoint}''s traffic: move its traffic to another deployment first")
         poller = self._begin(lambda: self.ml.online_deployments.begin_delete(
             name=name, endpoint_name=endpoint), f"deleting deployment {endpoint}/{name}")
         self._wait(poller, f"deleting deployment {endpoint}/{name}")
@@ -185,8 +202,7 @@ class AzureEndpoints(AzureConnection):
         raw.mirror_traffic = {k: int(v) for k, v in (mirror or {}).items()}
         doing = f"setting the traffic of endpoint {endpoint}"
         poller = self._begin(lambda: self.ml.online_endpoints.begin_create_or_update(raw), doing)
-        self._wait(poller, doing)
-        return self.get_endpoint(endpoint)
+        return self._to_endpoint(self._wait(poller, doing), list(states))
 
     def endpoint_keys(self, endpoint: str) -> EndpointKeys:
         with self.call(f"reading the keys of endpoint {endpoint}"):
@@ -197,11 +213,14 @@ class AzureEndpoints(AzureConnection):
         with self.call(f"reading the logs of deployment {endpoint}/{name}"):
             return str(self.ml.online_deployments.get_logs(name, endpoint, lines) or "")
 
-    def _to_endpoint(self, raw: Any) -> Endpoint:
+    def _to_endpoint(self, raw: Any, deployments: list[str] | None = None) -> Endpoint:
+        # Azure ML leaves 0 % deployments out of the traffic map; mlops lists them all.
+        traffic = {d: 0 for d in deployments or []}
+        traffic.update({k: int(v) for k, v in (raw.traffic or {}).items()})
         return Endpoint(
             name=str(raw.name), scoring_uri=str(raw.scoring_uri or ""), kind=_kind(raw),
             state=str(raw.provisioning_state or ""),
-            traffic={k: int(v) for k, v in (raw.traffic or {}).items()},
+            traffic=traffic,
             mirror_traffic={k: int(v) for k, v in (raw.mirror_traffic or {}).items()},
             created_at=created_at(raw), auth_mode=str(raw.auth_mode or "key").lower(),
         )

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.errors import UserInputError
 from mlops_azure.workspace import AuditEvent
 
 PREFIX = "mlops/events/"
@@ -32,6 +33,8 @@ class AzureEvents(AzureConnection):
         self, action: str, subject: str, details: Mapping[str, Any], *, actor: str
     ) -> AuditEvent:
         """Append an event to the audit trail."""
+        if not action.strip():
+            raise UserInputError("an audit event needs a non-empty action")
         micros = time.time_ns() // 1000
         when = datetime.fromtimestamp(micros / 1e6, UTC)
         event = AuditEvent(id=micros, time=when, actor=actor, action=action, subject=subject,
@@ -49,6 +52,8 @@ class AzureEvents(AzureConnection):
         self, limit: int = 50, *, action: str | None = None, subject: str | None = None
     ) -> list[AuditEvent]:
         """Audit events, newest first; only those with that ``action`` / ``subject`` when given."""
+        if limit < 1:
+            raise UserInputError(f"limit must be at least 1, got {limit}")
         found: list[AuditEvent] = []
         with self.call("reading the audit trail"):
             for blob in self.store.container.list_blobs(name_starts_with=PREFIX,

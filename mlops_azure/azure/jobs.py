@@ -84,7 +84,8 @@ class AzureJobs(AzureConnection):
             if declared is None:
                 raise UserInputError(f"{definition.shown}: the pipeline has no input '{key}'")
             if declared.type in PATH_TYPES:
-                setattr(job.inputs, key, Input(type=declared.type, path=self._input_path(value)))
+                setattr(job.inputs, key, Input(type=declared.type,
+                                               path=self._input_path(key, value)))
             else:
                 setattr(job.inputs, key, value)
         if name:
@@ -100,18 +101,20 @@ class AzureJobs(AzureConnection):
         job.settings.default_compute = self.compute
         job.experiment_name = submission.experiment or definition.experiment_name
         job.tags = {**dict(submission.tags), PIPELINE_TAG: str(submission.pipeline_file),
-                    INPUTS_TAG: json.dumps({k: str(v) for k, v in submission.inputs.items()})}
+                    INPUTS_TAG: json.dumps({k: str(v) if isinstance(v, Path) else v
+                                            for k, v in submission.inputs.items()})}
         if name:
             job.name = name
         return job
 
-    def _input_path(self, value: InputValue) -> str:
-        if isinstance(value, Path):
-            return self.upload_input(value)
+    def _input_path(self, key: str, value: InputValue) -> str:
         text = str(value)
-        if text.startswith("azureml:") or "://" in text:
+        if not isinstance(value, Path) and (text.startswith("azureml:") or "://" in text):
             return text
-        return self.upload_input(Path(text))
+        path = Path(text)
+        if not path.exists():
+            raise UserInputError(f"input '{key}': {path} does not exist")
+        return self.upload_input(path)
 
     def submit_pipeline(self, submission: PipelineSubmission) -> Job:
         """Submit the pipeline job and return at once."""
@@ -151,8 +154,11 @@ class AzureJobs(AzureConnection):
             time.sleep(self.poll_interval_s)
 
     def _get_raw(self, job_id: str) -> Any:
-        with self.call(f"reading job {job_id}"):
-            return self.ml.jobs.get(job_id)
+        try:
+            with self.call(f"reading job {job_id}"):
+                return self.ml.jobs.get(job_id)
+        except NotFoundError:
+            raise NotFoundError(f"job '{job_id}' does not exist") from None
 
     def _steps(self, job_id: str) -> tuple[StepRun, ...]:
         with self.call(f"listing the steps of job {job_id}"):
@@ -176,6 +182,8 @@ class AzureJobs(AzureConnection):
 
     def list_jobs(self, limit: int = 20) -> list[Job]:
         """Jobs mlops submitted, newest first (their steps are not listed here)."""
+        if limit < 1:
+            raise UserInputError(f"limit must be at least 1, got {limit}")
         jobs = []
         with self.call("listing jobs"):
             for raw in self.ml.jobs.list():
@@ -192,11 +200,13 @@ class AzureJobs(AzureConnection):
 
     def job_logs(self, job_id: str, step: str | None = None) -> str:
         """Each step's ``user_logs/std_log.txt`` from the workspace artifact store."""
+        self._get_raw(job_id)  # an unknown job is "not found", not "no steps"
         children = self._child_names(job_id)
         if step is not None:
             children = [c for c in children if c[0] == step]
             if not children:
-                raise NotFoundError(f"job {job_id} has no step '{step}'")
+                known = ", ".join(sorted(c[0] for c in self._child_names(job_id))) or "none"
+                raise NotFoundError(f"job '{job_id}' has no step '{step}' (steps: {known})")
         parts = []
         for shown, run in children:
             name = LOG_BLOB.format(run=run)
@@ -212,9 +222,13 @@ class AzureJobs(AzureConnection):
         if final.exists():
             return final
         raw = self._get_raw(job_id)
+        status = job_status(raw.status)
+        if status is not JobStatus.COMPLETED:
+            raise NotFoundError(f"job '{job_id}' is {status.value}: only a Completed job has outputs")
         declared = (raw.outputs or {}).get(output)
         if declared is None:
-            raise NotFoundError(f"job {job_id} has no output '{output}'")
+            known = ", ".join(sorted(raw.outputs or {})) or "none"
+            raise NotFoundError(f"job '{job_id}' has no output '{output}' (outputs: {known})")
         path = getattr(declared, "path", None) or datastore_uri(
             self.datastore_name, f"azureml/{job_id}/{output}/")
         datastore, blob_path = parse_datastore_uri(str(path))

@@ -18,7 +18,15 @@ from mlops_azure.azure.blobs import parse_datastore_uri
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
-from mlops_azure.workspace import AuditEvent, InputValue, Lineage, ModelVersion, is_asset_name
+from mlops_azure.workspace import (
+    AuditEvent,
+    InputValue,
+    Job,
+    JobStatus,
+    Lineage,
+    ModelVersion,
+    is_asset_name,
+)
 
 SHA_TAG = "mlops.sha256"
 LINEAGE_PROPERTY = "mlops.lineage"
@@ -32,6 +40,9 @@ class AzureModels(AzureConnection):
     """``register_model`` / ``get_model`` / ``list_models`` / ``model_local_path``."""
 
     def job_output_path(self, job_id: str, output: str) -> Path:
+        raise NotImplementedError  # provided by AzureJobs
+
+    def get_job(self, job_id: str) -> Job:
         raise NotImplementedError  # provided by AzureJobs
 
     def record_event(self, action: str, subject: str, details: Any, *, actor: str) -> AuditEvent:
@@ -59,6 +70,10 @@ class AzureModels(AzureConnection):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise UserInputError(f"model {name}: metric '{key}' is not a number: {value!r}")
             numbers[key] = float(value)
+        job = self.get_job(job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise UserInputError(f"job '{job_id}' is {job.status.value}: only a Completed job "
+                                 "can be registered as a model")
         digest = tree_hash(self.job_output_path(job_id, output))
         latest = self._latest(name)
         version = (latest.version if latest else 0) + 1
@@ -73,7 +88,7 @@ class AzureModels(AzureConnection):
         with self.call(f"registering model {name}:{version} from job {job_id}"):
             created = self.ml.models.create_or_update(model)
         result = self._to_model(created)
-        self.record_event("model.register", result.ref,
+        self.record_event("register", result.ref,
                           {"job_id": job_id, "sha256": digest.sha256, "metrics": numbers},
                           actor=lineage.creator)
         return result
@@ -87,9 +102,13 @@ class AzureModels(AzureConnection):
     def get_model(self, name: str, version: int | None = None) -> ModelVersion:
         """One model version; the latest when ``version`` is None."""
         ref = f"{name}:{version}" if version is not None else f"{name} (latest)"
-        with self.call(f"reading model {ref}"):
-            found = (self.ml.models.get(name, version=str(version)) if version is not None
-                     else self.ml.models.get(name, label="latest"))
+        try:
+            with self.call(f"reading model {ref}"):
+                found = (self.ml.models.get(name, version=str(version)) if version is not None
+                         else self.ml.models.get(name, label="latest"))
+        except NotFoundError:
+            raise NotFoundError(f"model '{name}' does not exist" if version is None
+                                else f"model '{name}' has no version {version}") from None
         return self._to_model(found)
 
     def list_models(self, name: str | None = None) -> list[ModelVersion]:
@@ -118,8 +137,8 @@ class AzureModels(AzureConnection):
             self.folder(datastore).download(blob_path, staging)
         if tree_hash(staging).sha256 != model.sha256:
             shutil.rmtree(staging, ignore_errors=True)
-            raise BackendError(f"model {model.ref}: the downloaded files do not match the "
-                               "hash recorded at registration")
+            raise BackendError(f"the artifacts of model {model.ref} at {model.path} are missing "
+                               "or altered (the download does not match the registered hash)")
         staging.replace(final)
         return final
 
