@@ -1,13 +1,19 @@
-"""Fixtures shared by every test folder: Azurite, the real Azure Storage emulator."""
+"""Fixtures shared by every test folder: Azurite (the real Azure Storage emulator), the simulated
+Azure ML service over it, and an ``AzureWorkspace`` that talks to that service."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from mlops_azure.testing.azurite import Azurite, start_azurite
+
+if TYPE_CHECKING:
+    from mlops_azure.azure import AzureWorkspace
+    from mlops_azure.testing import SimulatedAzureML
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +24,29 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture
+def azure_sim(
+    azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SimulatedAzureML]:
+    """A fresh simulated Azure ML workspace whose storage is the session's Azurite."""
+    from mlops_azure.testing import SimulatedAzureML
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "AzureCloud")  # MLClient sets it; restore after
+    with SimulatedAzureML(azurite.connection_string, tmp_path / "azure-sim") as sim:
+        yield sim
+
+
+@pytest.fixture
+def azure_workspace(azure_sim: SimulatedAzureML, tmp_path: Path) -> AzureWorkspace:
+    """An AzureWorkspace over the simulated service, with a fake credential and quick polling."""
+    from mlops_azure.azure import AzureCoordinates, AzureWorkspace
+    from mlops_azure.testing import FakeCredential
+
+    coords = AzureCoordinates(azure_sim.subscription, azure_sim.resource_group,
+                              azure_sim.workspace, retries=3, retry_backoff_s=0.01,
+                              operation_timeout_s=120)
+    return AzureWorkspace(coords, tmp_path / "azure-cache", credential=FakeCredential(),
+                          poll_interval_s=0.05)

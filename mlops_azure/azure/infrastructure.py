@@ -18,6 +18,8 @@ from mlops_azure.azure.client import quiet_sdk
 from mlops_azure.azure.connection import AzureConnection
 from mlops_azure.errors import NotFoundError, UserInputError
 
+#: Azure ML's curated minimal inference environment, for a deployment that names no conda file.
+CURATED_INFERENCE = "azureml://registries/azureml/environments/minimal-py311-inference/labels/latest"
 #: The base image used for a conda file that no ``*-environment.yml`` describes.
 DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 
@@ -96,7 +98,7 @@ class AzureInfrastructure(AzureConnection):
         from mlops_azure._yaml import SAFE_LOADER
 
         if conda_file is None:
-            raise UserInputError("a deployment on Azure ML needs a conda file (stage environment)")
+            return CURATED_INFERENCE
         for file in self._environment_files():
             described = _conda_file_of(file)
             if described is not None and described.resolve() == conda_file.resolve():

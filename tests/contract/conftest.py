@@ -14,7 +14,7 @@ import pytest
 from mlops_azure.local import LocalWorkspace
 from mlops_azure.workspace import InputValue, Job, Lineage, PipelineSubmission, Workspace
 
-BACKENDS = ["local"]
+BACKENDS = ["local", "azure"]
 
 COMPONENT_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json"
 PIPELINE_SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
@@ -120,6 +120,8 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
     """A fresh, empty workspace on each backend."""
     if request.param == "local":
         return LocalWorkspace(tmp_path / "workspace")
+    if request.param == "azure":  # over the simulated Azure ML service and Azurite
+        return request.getfixturevalue("azure_workspace")  # type: ignore[no-any-return]
     raise AssertionError(f"no fixture for backend {request.param}")
 
 
@@ -132,6 +134,14 @@ def tamper(workspace: Workspace) -> Callable[[str], None]:
             path = Path(stored)
             target = path if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[0]
             target.write_bytes(target.read_bytes() + b"tampered")
+            return
+        if workspace.backend == "azure":
+            from mlops_azure.azure.blobs import parse_datastore_uri
+
+            datastore, prefix = parse_datastore_uri(stored)
+            folder = workspace.folder(datastore)  # type: ignore[attr-defined]
+            name = sorted(folder.names(prefix.rstrip("/")))[0]
+            folder.container.upload_blob(name, folder.read(name) + b"tampered", overwrite=True)
             return
         raise AssertionError(f"no tamper for backend {workspace.backend}")
 
