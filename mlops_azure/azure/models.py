@@ -9,6 +9,7 @@ hash, which every download is checked against.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ from mlops_azure.workspace import (
 )
 
 SHA_TAG = "mlops.sha256"
+JOB_OUTPUT_URI = re.compile(r"azureml://jobs/(?P<job>[^/]+)/outputs/(?:artifacts/paths/)?(?P<output>[^/]+)/?")
 LINEAGE_PROPERTY = "mlops.lineage"
 METRIC_PREFIX = "metric."
 #: Lineage fields copied to tags, so the studio shows and filters them.
@@ -131,10 +133,15 @@ class AzureModels(AzureConnection):
         final = self.cached("models", model.sha256)
         if final.exists():
             return final
-        datastore, blob_path = parse_datastore_uri(model.path)
         staging = self.staging("models")
-        with self.call(f"downloading model {model.ref}"):
-            self.folder(datastore).download(blob_path, staging)
+        from_job = JOB_OUTPUT_URI.match(model.path)
+        if from_job:  # the service may keep the job-output form instead of the datastore path
+            shutil.rmtree(staging)
+            shutil.copytree(self.job_output_path(from_job["job"], from_job["output"]), staging)
+        else:
+            datastore, blob_path = parse_datastore_uri(model.path)
+            with self.call(f"downloading model {model.ref}"):
+                self.folder(datastore).download(blob_path, staging)
         if tree_hash(staging).sha256 != model.sha256:
             shutil.rmtree(staging, ignore_errors=True)
             raise BackendError(f"the artifacts of model {model.ref} at {model.path} are missing "
