@@ -75,9 +75,12 @@ def _status(exc: BaseException) -> int | None:
 def _service_message(exc: BaseException) -> str:
     """The service's own error message, on one line, without the SDK's extra blurb."""
     error = getattr(exc, "error", None)
-    message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
-    first = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
-    return first.removeprefix("(").split(") ", 1)[-1] if first.startswith("(") else first
+    message = str(getattr(error, "message", None) or getattr(exc, "message", None) or exc)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    # azure-ai-ml formats validation errors as a report; its "(x) ..." lines are the findings.
+    findings = [line.removeprefix("(x)").strip() for line in lines if line.startswith("(x)")]
+    first = "; ".join(findings) if findings else (lines[0] if lines else type(exc).__name__)
+    return first.split(") ", 1)[-1] if first.startswith("(") else first
 
 
 def _tried(exc: BaseException) -> str:
@@ -90,11 +93,25 @@ def _tried(exc: BaseException) -> str:
     return _service_message(exc).rstrip(".")
 
 
+def _is_not_found(exc: BaseException) -> bool:
+    """The SDK often wraps a 404 in its own exception (error_type RESOURCE_NOT_FOUND)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    seen: BaseException | None = exc
+    for _ in range(4):  # the cause chain is short; never loop on a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, ResourceNotFoundError) or "NOT_FOUND" in str(
+                getattr(getattr(seen, "error_type", None), "name", "")).upper():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> MlopsError:
     """One sentence for an exception raised by azure-core, azure-identity or azure-ai-ml."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
-        ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
     )
@@ -106,7 +123,7 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
     if isinstance(exc, ClientAuthenticationError) or name == "CredentialUnavailableError":
         return BackendError(f"cannot sign in to Azure while {doing} ({_tried(exc)}): {LOGIN_HINT}")
     status = _status(exc)
-    if isinstance(exc, ResourceNotFoundError) or status == 404:
+    if _is_not_found(exc) or status == 404:
         return NotFoundError(f"{doing}: not found in {where} ({_service_message(exc)})")
     if status in (401, 403):
         return BackendError(
