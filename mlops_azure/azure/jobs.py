@@ -39,6 +39,7 @@ _STATES = {
     "Finalizing": JobStatus.RUNNING, "CancelRequested": JobStatus.RUNNING,
     "Completed": JobStatus.COMPLETED, "Failed": JobStatus.FAILED,
     "NotResponding": JobStatus.FAILED, "Canceled": JobStatus.CANCELED,
+    "Skipped": JobStatus.SKIPPED,
 }
 PATH_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model")
 #: Tags mlops puts on every job it submits, read back by ``get_job``.
@@ -47,8 +48,9 @@ INPUTS_TAG = "mlops.inputs"
 LOG_BLOB = "ExperimentRun/dcid.{run}/user_logs/std_log.txt"
 
 
-def job_status(value: str | None) -> JobStatus:
-    return _STATES.get(str(value), JobStatus.RUNNING)
+def job_status(value: object) -> JobStatus:
+    """Azure ML's state (a string, or the SDK's own enum) as mlops names it."""
+    return _STATES.get(str(getattr(value, "value", value)), JobStatus.RUNNING)
 
 
 class AzureJobs(AzureConnection):
@@ -88,6 +90,15 @@ class AzureJobs(AzureConnection):
                                                path=self._input_path(key, value)))
             else:
                 setattr(job.inputs, key, value)
+        for key, declared in definition.inputs.items():
+            if declared.type in PATH_TYPES and key not in submission.inputs:
+                # An unbound optional path input (e.g. no champion yet): Azure ML wants neither
+                # the pipeline input nor the step inputs bound to it.
+                job.inputs.pop(key, None)
+                for step_name, step in definition.steps.items():
+                    for input_name, binding in step.inputs.items():
+                        if binding.kind == "parent_input" and binding.source == key:
+                            setattr(job.jobs[step_name].inputs, input_name, None)
         if name:
             for output, spec in definition_outputs(job).items():
                 setattr(job.outputs, output, Output(
