@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from mlops_azure.testing.simulator import SimulatedAzureML
 
 ASSET_KINDS = ("codes", "environments", "components", "data", "models")
-DATASTORES = {"workspaceblobstore": "azureml-blobstore-sim", "workspaceartifactstore": "azureml"}
+#: The workspace's datastores and the container prefix of each (a simulator adds its own suffix,
+#: so simulators sharing one Azurite never see each other's blobs).
+DATASTORES = {"workspaceblobstore": "azureml-blobstore", "workspaceartifactstore": "azureml"}
 #: The long datastore URI form the service writes into asset bodies.
 DATASTORE_URI = re.compile(r"azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/"
                            r"(?:providers/Microsoft\.MachineLearningServices/)?workspaces/[^/]+/)?"
@@ -38,20 +40,22 @@ class AssetHandlers:
 
     def __init__(self, sim: SimulatedAzureML) -> None:
         self.sim = sim
-        self._code_sas_container = "sim-code-uploads"
+        suffix = sim.new_id()[:12]
+        self.containers = {name: f"{prefix}-{suffix}" for name, prefix in DATASTORES.items()}
+        self._code_sas_container = f"code-uploads-{suffix}"
 
     # -- storage -------------------------------------------------------------------------------
     def create_storage(self) -> None:
         from azure.core.exceptions import ResourceExistsError
 
-        for container in (*DATASTORES.values(), self._code_sas_container):
+        for container in (*self.containers.values(), self._code_sas_container):
             with contextlib.suppress(ResourceExistsError):
                 self.sim.blobs.create_container(container)
 
     def container_of(self, datastore: str) -> str:
-        if datastore not in DATASTORES:
+        if datastore not in self.containers:
             raise KeyError(f"no datastore {datastore}")
-        return DATASTORES[datastore]
+        return self.containers[datastore]
 
     def long_uri(self, datastore: str, path: str) -> str:
         return (f"azureml://subscriptions/{self.sim.subscription}/resourcegroups/"
@@ -194,7 +198,8 @@ class AssetHandlers:
         return {"id": self.sim.arm_id(f"/datastores/{name}"), "name": name,
                 "type": "Microsoft.MachineLearningServices/workspaces/datastores",
                 "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1",
-                               "containerName": DATASTORES[name], "endpoint": "core.windows.net",
+                               "containerName": self.containers[name],
+                               "endpoint": "core.windows.net",
                                "protocol": "https", "credentials": {"credentialsType": "None"},
                                "isDefault": name == "workspaceblobstore"},
                 "systemData": self.sim.system_data()}

@@ -37,6 +37,8 @@ class JobHandlers:
         self.sim = sim
         self.failing_steps: set[str] = set()
         self.children: dict[str, list[dict[str, Any]]] = {}
+        #: The run-history record of each pipeline job (its times and status).
+        self.runs: dict[str, dict[str, Any]] = {}
         self._threads: list[threading.Thread] = []
 
     # -- used by other handlers and tests ------------------------------------------------------
@@ -95,6 +97,8 @@ class JobHandlers:
             return None
         if found[2]:
             return reply({"value": list(self.children.get(found[1], [])), "nextLink": None})
+        if found[1] in self.runs:
+            return reply(self.runs[found[1]])
         for runs in self.children.values():
             for run in runs:
                 if run["runId"] == found[1]:
@@ -119,6 +123,10 @@ class JobHandlers:
                "properties": props, "systemData": self.sim.system_data()}
         self.sim.resources[key] = doc
         self.children[name] = []
+        self.runs[name] = {"runId": name, "displayName": props.get("displayName") or name,
+                           "experimentId": props.get("experimentName") or name,
+                           "createdUtc": doc["systemData"]["createdAt"], "status": "NotStarted",
+                           "properties": {}, "tags": {}}
         thread = threading.Thread(target=self._run, args=(name, doc), daemon=True,
                                   name=f"sim-job-{name}")
         self._threads.append(thread)
@@ -128,6 +136,13 @@ class JobHandlers:
     def _set(self, doc: dict[str, Any], status: str) -> None:
         with self.sim.lock:
             doc["properties"]["status"] = status
+            run = self.runs[doc["name"]]
+            run["status"] = status
+            if status == "Running":
+                run["startTimeUtc"] = now_iso()
+            if status in TERMINAL:
+                run.setdefault("startTimeUtc", now_iso())
+                run["endTimeUtc"] = now_iso()
 
     def _run(self, name: str, doc: dict[str, Any]) -> None:
         work = self.sim.root / "jobs" / name
@@ -151,9 +166,9 @@ class JobHandlers:
                 final = "Canceled"
             self._set(doc, final)
         except Exception as exc:  # a broken submission fails the job, as on Azure
+            self._set(doc, "Failed")
             with self.sim.lock:
-                doc["properties"]["status"] = "Failed"
-                doc["properties"]["error"] = str(exc)
+                self.runs[name]["error"] = {"error": {"code": "UserError", "message": str(exc)}}
 
     def _on_step(self, job: str, step: str, status: str, message: str) -> None:
         with self.sim.lock:
@@ -170,7 +185,13 @@ class JobHandlers:
             if status in TERMINAL:
                 run["endTimeUtc"] = now_iso()
             if status == "Failed":
-                run["error"] = {"error": {"code": "UserError", "message": message[-2000:]}}
+                # Azure ML's own wording, which clients parse for the exit status
+                code = re.search(r"exit code (-?\d+)", message)
+                tail = message.split(": ", 1)[-1][-1500:]
+                run["error"] = {"error": {"code": "UserError", "message": (
+                    f"Execution failed. User process 'python' exited with status code "
+                    f"{code[1] if code else 1}. Please check log file 'user_logs/std_log.txt' "
+                    f"for error details. Error: {tail}")}}
 
     # -- rebuilding the job as YAML ------------------------------------------------------------
     def _materialise(self, name: str, props: dict[str, Any],
