@@ -220,12 +220,23 @@ class OnlineEndpointsSim:
             if any(int(v or 0) > 0 for v in (props.get("mirrorTraffic") or {}).values()):
                 return "mirror traffic is not supported for Kubernetes online endpoints"
         traffic, mirror = props.get("traffic") or {}, props.get("mirrorTraffic") or {}
-        states = {n: d.state for n, d in existing.deployments.items()} if existing else {}
+        states = {n: self._traffic_state(existing, n, traffic) for n in existing.deployments} \
+            if existing else {}
         try:
             check_traffic(name, states, traffic, mirror)
         except UserInputError as exc:
             return str(exc)
         return None
+
+    @staticmethod
+    def _traffic_state(endpoint: SimEndpoint, name: str, traffic: dict[str, Any]) -> str:
+        """The state traffic rules see: a deployment whose update failed still runs its previous
+        server (Azure rolls back), so it may keep - not raise - the share it has."""
+        deployment = endpoint.deployments[name]
+        kept = (endpoint.props.get("traffic") or {}).get(name, 0)
+        if deployment.state == "Failed" and deployment.pid and traffic.get(name, 0) <= kept:
+            return "Succeeded"
+        return deployment.state
 
     def _put_endpoint(self, name: str, body: dict[str, Any], *, patch: bool) -> Response:
         existing = self.endpoints.get(name)
@@ -319,8 +330,12 @@ class OnlineEndpointsSim:
             which = str(body.get("keyType") or "Primary").lower()
             if which not in ("primary", "secondary"):
                 return _error(400, "BadArgument", "keyType must be 'Primary' or 'Secondary'")
-            endpoint.keys[0 if which == "primary" else 1] = \
-                str(body.get("keyValue") or "") or secrets.token_urlsafe(32)
+            index = 0 if which == "primary" else 1
+            # azure-ai-ml sends the current key as keyValue and expects a new one: only a
+            # different value is taken as the key to set.
+            wanted = str(body.get("keyValue") or "")
+            endpoint.keys[index] = wanted if wanted and wanted != endpoint.keys[index] \
+                else secrets.token_urlsafe(32)
             write_routes(endpoint)
             return _reply(None, 200)
         if action == "token":

@@ -11,6 +11,7 @@ back) and the endpoint's traffic never changes. A server that dies later leaves 
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from mlops_azure.errors import DeploymentFailed
@@ -37,6 +38,11 @@ _DEFAULTS: dict[str, Any] = {
     "requestSettings": {"requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1,
                         "maxQueueWait": "PT0.5S"},
     "livenessProbe": _PROBE, "readinessProbe": _PROBE, "egressPublicNetworkAccess": "Enabled",
+}
+#: Kubernetes deployments are read back with their container resources (the SDK needs them).
+_K8S_DEFAULTS: dict[str, Any] = {
+    "containerResourceRequirements": {"containerResourceRequests": {"cpu": "100m", "memory": "0.5Gi"},
+                                      "containerResourceLimits": {}},
 }
 _JSON = {"content-type": "application/json"}
 #: Lines of the server log quoted in a failed operation's message (all of it is in getLogs).
@@ -132,7 +138,8 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
         "location": body.get("location") or endpoint.body["location"],
         "kind": wanted, "tags": body.get("tags") or {}, "sku": sku,
         "systemData": system,
-        "properties": {**_DEFAULTS, **props, "endpointComputeType": wanted},
+        "properties": {**_DEFAULTS, **(_K8S_DEFAULTS if endpoint.is_kubernetes else {}), **props,
+                       "endpointComputeType": wanted},
     }
     if old is None:
         deployment = SimDeployment(name=name, body=arm_body, folder=endpoint.folder / name)
@@ -174,12 +181,33 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
 
 
 def _failure_message(exc: DeploymentFailed, what: str) -> str:
+    """Azure's sentence for a container that did not come up, the user's own exception when the
+    log shows one, and the log tail (all of the log is in getLogs)."""
     text = str(exc)
     if not text.startswith(what):
         text = f"{what} failed: {text}"
+    cause = _cause(exc.logs)
+    if cause:
+        text = f"{text}: {cause}"
     quoted = "\n".join(exc.logs.splitlines()[-_QUOTED_LINES:])
-    hint = " Use get_logs for the full server log."
-    return f"{text}.{hint}\n{quoted}" if quoted else f"{text}.{hint}"
+    hint = ". User container has crashed or terminated; use get_logs for the full server log."
+    return f"{text}{hint}\n{quoted}" if quoted else f"{text}{hint}"
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b.*")
+
+
+def _cause(logs: str) -> str:
+    """The exception the scoring script raised, as its last traceback line: the one just before
+    the server's "direct cause" wrapper, else the last exception line that is not the server's."""
+    lines = logs.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("The above exception was the direct cause"):
+            found = [x for x in lines[:i] if _EXCEPTION_LINE.match(x)]
+            if found:
+                return found[-1]
+    own = [x for x in lines if _EXCEPTION_LINE.match(x) and not x.startswith("azureml_inference")]
+    return own[-1] if own else ""
 
 
 def _delete(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str) -> Response:
