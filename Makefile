@@ -1,9 +1,12 @@
 # Two commands on a fresh machine: `make demo` runs the whole loop, `make test` runs every test.
-# Each creates its own virtualenv and installs what it needs.
+# Each creates its own virtualenv and installs what it needs; `make test` also installs Azurite
+# (the Azure Storage emulator, pinned in package.json) with npm, which the blob tests start.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Touched after `npm ci`: node_modules older than package-lock.json (or absent) is reinstalled.
+NODE_STAMP := node_modules/.installed
 
 .PHONY: demo test lint bench clean
 
@@ -16,7 +19,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mlops run demo --force
 
-test: $(STAMP)
+# One line naming what is missing instead of make's "npm: command not found" halfway through.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "make test needs node and npm (Node.js 20 or later) to install Azurite, the Azure Storage emulator the tests use: install Node.js from https://nodejs.org or your package manager" >&2; \
+	  exit 1; }
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -31,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
 
 clean:
-	rm -rf $(VENV) demo .mlops .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules demo .mlops .pytest_cache .mypy_cache .ruff_cache

@@ -78,6 +78,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deployments ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
     CREATE INDEX events_by_action ON events (action, subject, id);
     """,
+    # 3: schedules (the trigger and the submission they make; local ones do not fire by themselves).
+    """
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY, trigger TEXT NOT NULL, pipeline TEXT NOT NULL,
+        experiment TEXT NOT NULL, inputs TEXT NOT NULL DEFAULT '{}', tags TEXT NOT NULL DEFAULT '{}',
+        enabled INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    """,
 )
 
 #: The schema version this code writes and understands.

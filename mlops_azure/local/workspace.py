@@ -25,6 +25,7 @@ from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
 from mlops_azure.local.endpoints import LocalEndpoints
+from mlops_azure.local.schedules import LocalSchedules
 from mlops_azure.workspace import (
     AuditEvent,
     DataAsset,
@@ -53,7 +54,7 @@ def check_name(name: str, kind: str) -> None:
         )
 
 
-class LocalWorkspace(LocalEndpoints, Workspace):
+class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
     """The embedded workspace in folder ``root`` (created on first use)."""
 
     backend = "local"

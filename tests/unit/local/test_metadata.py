@@ -23,7 +23,8 @@ from mlops_azure.local import LocalWorkspace
 from mlops_azure.local import metadata as db
 from mlops_azure.workspace import JobStatus, Lineage
 
-TABLES = {"data_assets", "jobs", "job_steps", "models", "deployments", "endpoints", "events"}
+TABLES = {"data_assets", "jobs", "job_steps", "models", "deployments", "endpoints", "events",
+          "schedules"}
 
 
 def tables(conn: sqlite3.Connection) -> set[str]:
@@ -60,9 +61,9 @@ def test_a_later_migration_is_applied_on_top(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     db.open_database(path).close()
     conn = db.connect(path)
-    extra = (*db.MIGRATIONS, "CREATE TABLE schedules (name TEXT PRIMARY KEY, cron TEXT NOT NULL);")
+    extra = (*db.MIGRATIONS, "CREATE TABLE watches (name TEXT PRIMARY KEY, cursor TEXT NOT NULL);")
     assert db.migrate(conn, path, extra) == db.SCHEMA_VERSION + 1
-    assert tables(conn) == TABLES | {"schedules"}
+    assert tables(conn) == TABLES | {"watches"}
     assert db.schema_version(conn) == db.SCHEMA_VERSION + 1
 
 
@@ -218,3 +219,12 @@ def test_a_registration_killed_midway_leaves_no_version(tmp_path: Path, where: s
     assert ws.model_local_path("clf", 2).is_dir()
     with closing(db.connect(ws.db_path)) as conn:
         assert db.integrity_check(conn) == "ok"
+
+
+def test_a_version_2_workspace_gains_the_schedules_table(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    conn = db.connect(path)
+    db.migrate(conn, path, db.MIGRATIONS[:2])
+    assert "schedules" not in tables(conn)
+    assert db.migrate(conn, path) == db.SCHEMA_VERSION
+    assert tables(conn) == TABLES
