@@ -119,13 +119,14 @@ class JobHandlers:
         props["status"] = "NotStarted"
         props["services"] = {"Studio": {"endpoint": f"https://ml.azure.com/runs/{name}",
                                         "jobServiceType": "Studio"}}
-        doc = {"id": key, "name": name, "type": "Microsoft.MachineLearningServices/workspaces/jobs",
-               "properties": props, "systemData": self.sim.system_data()}
+        created = self.sim.system_data()
+        doc: dict[str, Any] = {"id": key, "name": name, "properties": props, "systemData": created,
+                               "type": "Microsoft.MachineLearningServices/workspaces/jobs"}
         self.sim.resources[key] = doc
         self.children[name] = []
         self.runs[name] = {"runId": name, "displayName": props.get("displayName") or name,
                            "experimentId": props.get("experimentName") or name,
-                           "createdUtc": doc["systemData"]["createdAt"], "status": "NotStarted",
+                           "createdUtc": created["createdAt"], "status": "NotStarted",
                            "properties": {}, "tags": {}}
         thread = threading.Thread(target=self._run, args=(name, doc), daemon=True,
                                   name=f"sim-job-{name}")
