@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 from mlops_azure.errors import DeploymentFailed, UserInputError
 from mlops_azure.local import processes
-from mlops_azure.testing._sim_endpoints_deploy import deployment_request
+from mlops_azure.testing._sim_endpoints_deploy import deployment_body, deployment_request
 from mlops_azure.testing._sim_endpoints_serving import (
     SimDeployment,
     SimEndpoint,
@@ -136,7 +136,7 @@ class OnlineEndpointsSim:
         if rest[0].lower() != "deployments":
             return None
         if len(rest) == 1:
-            return _reply({"value": [d.body for d in endpoint.deployments.values()]}) \
+            return _reply({"value": [deployment_body(d) for d in endpoint.deployments.values()]}) \
                 if method == "GET" else None
         return deployment_request(self, endpoint, method, rest[1], rest[2:], body)
 

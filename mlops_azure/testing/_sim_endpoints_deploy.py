@@ -74,7 +74,7 @@ def deployment_request(owner: OnlineEndpointsSim, endpoint: SimEndpoint, method:
             return _reply({"value": []})
         return None
     if method == "GET":
-        return _reply(_body(deployment)) if deployment else _missing(endpoint, name)
+        return _reply(deployment_body(deployment)) if deployment else _missing(endpoint, name)
     if method in ("PUT", "PATCH"):
         if method == "PATCH":
             if deployment is None:
@@ -95,7 +95,8 @@ def _missing(endpoint: SimEndpoint, name: str) -> Response:
                   f"deployment '{name}' of online endpoint '{endpoint.name}' was not found")
 
 
-def _body(deployment: SimDeployment) -> dict[str, Any]:
+def deployment_body(deployment: SimDeployment) -> dict[str, Any]:
+    """The ARM resource of a deployment with its current provisioning state."""
     body: dict[str, Any] = json.loads(json.dumps(deployment.body))
     body["properties"]["provisioningState"] = deployment.state
     return body
@@ -180,7 +181,7 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
             stop_all([previous])  # after the swap: requests in flight on it finish
             owner._pids.discard(previous)
 
-    return owner._lro(201, _body(deployment), provision)
+    return owner._lro(201, deployment_body(deployment), provision)
 
 
 def _server_spec(sim: Any, props: dict[str, Any], sku: dict[str, Any]) -> ServerSpec | str:

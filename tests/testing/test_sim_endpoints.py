@@ -276,6 +276,7 @@ def test_fail_deployment_fault_fails_the_lro_and_keeps_serving(main_endpoint: Ha
     with pytest.raises(HttpResponseError, match="lightgbm"):
         h.ml.online_deployments.begin_create_or_update(_deployment("blue", model="azureml:clf:2")).result()
     assert h.ml.online_deployments.get("blue", EP).provisioning_state == "Failed"
+    assert [d.provisioning_state for d in h.ml.online_deployments.list(EP)] == ["Failed"]
     assert "No module named 'lightgbm'" in h.ml.online_deployments.get_logs("blue", EP, lines=20)
     assert h.ml.online_endpoints.get(EP).traffic == {"blue": 100}
     # the previous server still serves (Azure rolls a failed update back)
