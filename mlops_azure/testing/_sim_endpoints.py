@@ -29,11 +29,9 @@ from mlops_azure.errors import DeploymentFailed, UserInputError
 from mlops_azure.local import processes
 from mlops_azure.testing._sim_endpoints_deploy import deployment_body, deployment_request
 from mlops_azure.testing._sim_endpoints_serving import (
-    ServerSpec,
     SimDeployment,
     SimEndpoint,
     ensure_router,
-    parse_duration_ms,
     stop_all,
     write_routes,
 )
@@ -275,6 +273,11 @@ class OnlineEndpointsSim:
                            "properties": props.get("properties") or {}},
         })
         self.endpoints[name] = endpoint
+        return self._provision_endpoint(endpoint, 201)
+
+    def _provision_endpoint(self, endpoint: SimEndpoint, status: int) -> Response:
+        """Start the router as a long-running operation (also the retry of a Failed endpoint)."""
+        endpoint.state = "Creating" if status == 201 else "Updating"
 
         def provision() -> None:
             try:
@@ -288,12 +291,28 @@ class OnlineEndpointsSim:
                 endpoint.state = "Failed"
                 raise
 
-        return self._lro(201, self._endpoint_body(endpoint), provision)
+        return self._lro(status, self._endpoint_body(endpoint), provision)
 
     def _update_endpoint(self, endpoint: SimEndpoint, body: dict[str, Any],
                          props: dict[str, Any]) -> Response:
         """Traffic, mirror traffic, tags, description: applied at once (the router re-reads its
-        table), answered 200 with the body as Azure does for such updates."""
+        table), answered 200 with the body as Azure does for such updates. A Failed endpoint
+        is provisioned again instead (200 + ``Azure-AsyncOperation``)."""
+        self._apply_update(endpoint, body, props)
+        if endpoint.state == "Failed":
+            return self._provision_endpoint(endpoint, 200)
+        try:
+            ensure_router(endpoint)  # restarts a router that died, on the same port
+        except DeploymentFailed as exc:
+            endpoint.state = "Failed"
+            return _error(500, "InternalServerError", f"the endpoint's router did not restart: {exc}")
+        if endpoint.router_pid:
+            self._pids.add(endpoint.router_pid)
+        write_routes(endpoint)
+        return _reply(self._endpoint_body(endpoint))
+
+    @staticmethod
+    def _apply_update(endpoint: SimEndpoint, body: dict[str, Any], props: dict[str, Any]) -> None:
         for key in ("traffic", "mirrorTraffic"):
             endpoint.props[key] = {k: int(v) for k, v in (props.get(key) or {}).items() if int(v)}
         for key in ("description", "properties", "publicNetworkAccess"):
@@ -302,11 +321,6 @@ class OnlineEndpointsSim:
         if "tags" in body:
             endpoint.body["tags"] = body["tags"] or {}
         endpoint.body["systemData"]["lastModifiedAt"] = _now()
-        ensure_router(endpoint)  # restarts a router that died, on the same port
-        if endpoint.router_pid:
-            self._pids.add(endpoint.router_pid)
-        write_routes(endpoint)
-        return _reply(self._endpoint_body(endpoint))
 
     def _delete_endpoint(self, name: str) -> Response:
         endpoint = self.endpoints.get(name)
@@ -360,34 +374,6 @@ class OnlineEndpointsSim:
         return {"createdAt": stamp, "createdBy": "tester@example.com", "createdByType": "User",
                 "lastModifiedAt": stamp, "lastModifiedBy": "tester@example.com",
                 "lastModifiedByType": "User"}
-
-    def _server_spec(self, endpoint: SimEndpoint, props: dict[str, Any],
-                     sku: dict[str, Any]) -> ServerSpec | str:
-        """What to run for a deployment PUT, or the first problem as a sentence."""
-        del endpoint
-        code = props.get("codeConfiguration") or {}
-        if not code.get("codeId") or not code.get("scoringScript"):
-            return ("the simulated service serves a scoring script: set code_configuration "
-                    "(code and scoring_script) on the deployment")
-        try:
-            code_dir = Path(self.sim.resolve_code_dir(code["codeId"])).resolve()
-        except Exception as exc:  # whatever the asset store raises means a bad reference
-            return f"code asset '{code['codeId']}' cannot be resolved: {exc}"
-        model = props.get("model")
-        if model:
-            try:
-                model_dir = Path(self.sim.resolve_model_dir(model)).resolve()
-            except Exception as exc:  # as above
-                return f"model '{model}' cannot be resolved: {exc}"
-        else:
-            model_dir = code_dir
-        capacity = sku.get("capacity") or 1
-        if not isinstance(capacity, int) or capacity < 1:
-            return f"instance count must be a whole number of at least 1, not {capacity!r}"
-        env = {str(k): str(v) for k, v in (props.get("environmentVariables") or {}).items()}
-        timeout_ms = parse_duration_ms((props.get("requestSettings") or {}).get("requestTimeout"))
-        return ServerSpec(code_dir=code_dir, scoring_script=str(code["scoringScript"]),
-                          model_dir=model_dir, workers=capacity, timeout_ms=timeout_ms, env=env)
 
     def _forget(self, endpoint: SimEndpoint, deployment: SimDeployment) -> None:
         endpoint.deployments.pop(deployment.name, None)

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_azure.errors import DeploymentFailed
 from mlops_azure.local import processes
 from mlops_azure.testing._sim_endpoints_serving import (
+    ServerSpec,
     SimDeployment,
     SimEndpoint,
+    parse_duration_ms,
     start_server,
     stop_all,
     write_routes,
@@ -93,6 +96,7 @@ def _missing(endpoint: SimEndpoint, name: str) -> Response:
 
 
 def deployment_body(deployment: SimDeployment) -> dict[str, Any]:
+    """The ARM resource of a deployment with its current provisioning state."""
     body: dict[str, Any] = json.loads(json.dumps(deployment.body))
     body["properties"]["provisioningState"] = deployment.state
     return body
@@ -127,7 +131,7 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
         return _error(400, "BadArgument", f"endpoint '{endpoint.name}' is a {wanted} online endpoint: "
                                           f"its deployments must be {wanted} deployments, not {kind}")
     sku = dict(body.get("sku") or {"name": "Default", "capacity": 1})
-    spec = owner._server_spec(endpoint, props, sku)
+    spec = _server_spec(owner.sim, props, sku)
     if isinstance(spec, str):
         return _error(400, "BadArgument", spec)
     stamp = owner._system_data()
@@ -178,6 +182,34 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
             owner._pids.discard(previous)
 
     return owner._lro(201, deployment_body(deployment), provision)
+
+
+def _server_spec(sim: Any, props: dict[str, Any], sku: dict[str, Any]) -> ServerSpec | str:
+    """What to run for a deployment PUT, or the first problem as a sentence."""
+    code = props.get("codeConfiguration") or {}
+    if not code.get("codeId") or not code.get("scoringScript"):
+        return ("the simulated service serves a scoring script: set code_configuration "
+                "(code and scoring_script) on the deployment")
+    try:
+        code_dir = Path(sim.resolve_code_dir(code["codeId"])).resolve()
+    except Exception as exc:  # whatever the asset store raises means a bad reference
+        return f"code asset '{code['codeId']}' cannot be resolved: {exc}"
+    model = props.get("model")
+    if model:
+        try:
+            model_dir = Path(sim.resolve_model_dir(model)).resolve()
+        except Exception as exc:  # as above
+            return f"model '{model}' cannot be resolved: {exc}"
+    else:
+        model_dir = code_dir
+    capacity = sku.get("capacity") or 1
+    if not isinstance(capacity, int) or capacity < 1:
+        return f"instance count must be a whole number of at least 1, not {capacity!r}"
+    env = {str(k): str(v) for k, v in (props.get("environmentVariables") or {}).items()}
+    timeout_ms = parse_duration_ms((props.get("requestSettings") or {}).get("requestTimeout"))
+    return ServerSpec(code_dir=code_dir, scoring_script=str(code["scoringScript"]),
+                      model_dir=model_dir, workers=capacity, timeout_ms=timeout_ms, env=env)
+
 
 
 def _failure_message(exc: DeploymentFailed, what: str) -> str:

@@ -276,6 +276,7 @@ def test_fail_deployment_fault_fails_the_lro_and_keeps_serving(main_endpoint: Ha
     with pytest.raises(HttpResponseError, match="lightgbm"):
         h.ml.online_deployments.begin_create_or_update(_deployment("blue", model="azureml:clf:2")).result()
     assert h.ml.online_deployments.get("blue", EP).provisioning_state == "Failed"
+    assert [d.provisioning_state for d in h.ml.online_deployments.list(EP)] == ["Failed"]
     assert "No module named 'lightgbm'" in h.ml.online_deployments.get_logs("blue", EP, lines=20)
     assert h.ml.online_endpoints.get(EP).traffic == {"blue": 100}
     # the previous server still serves (Azure rolls a failed update back)
@@ -291,8 +292,11 @@ def test_fail_deployment_fault_fails_the_lro_and_keeps_serving(main_endpoint: Ha
         _set_traffic(h, {"blue": 50, "red": 50})
     h.ml.online_deployments.begin_delete("red", EP).result()
 
-    # retried without the fault: Succeeded again, on the new model
+    # retried without the fault: the new server is swapped in, the old one stopped, traffic kept
+    old_pid = h.endpoints.endpoints[EP].deployments["blue"].pid
     h.ml.online_deployments.begin_create_or_update(_deployment("blue", model="azureml:clf:2")).result()
+    assert not processes.alive(old_pid)
+    assert h.ml.online_endpoints.get(EP).traffic == {"blue": 100}
     assert json.loads(h.ml.online_endpoints.invoke(EP, request_file=str(h.request_file))) == {"y": [3.0, 6.0]}
 
 
@@ -352,6 +356,8 @@ def test_kubernetes_endpoint_needs_a_kubernetes_compute_and_refuses_mirroring(ha
     )).result()
     deployment = ml.online_deployments.get("blue", "ep-k8s")
     assert isinstance(deployment, KubernetesOnlineDeployment) and deployment.instance_count == 2
+    server = harness.endpoints.endpoints["ep-k8s"].deployments["blue"].pid
+    assert b"--workers\x002" in Path(f"/proc/{server}/cmdline").read_bytes()  # instances = workers
     with pytest.raises(HttpResponseError, match="must be Kubernetes deployments"):
         ml.online_deployments.begin_create_or_update(_deployment("green", endpoint="ep-k8s")).result()
     endpoint = ml.online_endpoints.get("ep-k8s")
