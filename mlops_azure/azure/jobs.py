@@ -47,6 +47,7 @@ PATH_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model
 PIPELINE_TAG = "mlops.pipeline"
 INPUTS_TAG = "mlops.inputs"
 LOG_BLOB = "ExperimentRun/dcid.{run}/user_logs/std_log.txt"
+LATEST_DATA = re.compile(r"azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)@latest")
 #: How Azure ML reports a command step's exit status in the run's error.
 EXIT_STATUS = re.compile(r"exited with (?:status|exit) code (-?\d+)")
 
@@ -60,6 +61,9 @@ class AzureJobs(AzureConnection):
     """``run_pipeline`` and friends on Azure ML pipeline jobs."""
 
     compute: str
+
+    def get_data(self, name: str, version: int | None = None) -> Any:
+        raise NotImplementedError  # provided by AzureData
 
     def ensure_environments(self) -> dict[str, str]:
         raise NotImplementedError  # provided by AzureInfrastructure
@@ -84,15 +88,18 @@ class AzureJobs(AzureConnection):
         quiet_sdk()
         with self.call(f"reading pipeline {submission.pipeline_file}"):
             job: Any = load_job(Path(submission.pipeline_file))
+        recorded: dict[str, Any] = {}
         for key, value in submission.inputs.items():
             declared = definition.inputs.get(key)
             if declared is None:
                 raise UserInputError(f"{definition.shown}: the pipeline has no input '{key}'")
             if declared.type in PATH_TYPES:
-                setattr(job.inputs, key, Input(type=declared.type,
-                                               path=self._input_path(key, value)))
+                path = self._input_path(key, value)
+                setattr(job.inputs, key, Input(type=declared.type, path=path))
+                recorded[key] = path if path.startswith("azureml:") else str(value)
             else:
                 setattr(job.inputs, key, value)
+                recorded[key] = value
         for key, declared in definition.inputs.items():
             if declared.type in PATH_TYPES and key not in submission.inputs:
                 # An unbound optional path input (e.g. no champion yet): Azure ML wants neither
@@ -115,14 +122,18 @@ class AzureJobs(AzureConnection):
         job.settings.default_compute = self.compute
         job.experiment_name = submission.experiment or definition.experiment_name
         job.tags = {**dict(submission.tags), PIPELINE_TAG: str(submission.pipeline_file),
-                    INPUTS_TAG: json.dumps({k: str(v) if isinstance(v, Path) else v
-                                            for k, v in submission.inputs.items()})}
+                    INPUTS_TAG: json.dumps(recorded)}
         if name:
             job.name = name
         return job
 
     def _input_path(self, key: str, value: InputValue) -> str:
         text = str(value)
+        latest = LATEST_DATA.fullmatch(text)
+        if not isinstance(value, Path) and latest:
+            # azure-ai-ml resolves labels on the client anyway (and mis-parses this form in
+            # schedules): pin the newest version here, visibly.
+            return f"azureml:{latest['name']}:{self.get_data(latest['name']).version}"
         if not isinstance(value, Path) and (text.startswith("azureml:") or "://" in text):
             return text
         path = Path(text)
