@@ -16,6 +16,21 @@ if TYPE_CHECKING:
     from mlops_azure.testing import SimulatedAzureML
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_managed_identity_probe() -> Iterator[None]:
+    """Whatever a test builds, DefaultAzureCredential may only try the Azure CLI (absent here),
+    so it never probes the managed-identity address 169.254.169.254."""
+    import os
+
+    before = os.environ.get("AZURE_TOKEN_CREDENTIALS")
+    os.environ["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
+    yield
+    if before is None:
+        os.environ.pop("AZURE_TOKEN_CREDENTIALS", None)
+    else:
+        os.environ["AZURE_TOKEN_CREDENTIALS"] = before
+
+
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One Azurite blob service on 127.0.0.1 for the session (in memory, no telemetry)."""

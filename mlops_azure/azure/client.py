@@ -8,7 +8,9 @@ else becomes an ``MlopsError`` with the exit code of the CLI contract.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -154,7 +156,10 @@ def calling(coords: AzureCoordinates, doing: str) -> Iterator[None]:
     from azure.core.exceptions import AzureError
 
     try:
-        yield
+        # azure-ai-ml prints a dot to stdout on every poll of a long-running operation; stdout
+        # belongs to the command's result (``--json``), so SDK chatter goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
     except MlopsError:
         raise
     except (AzureError, OSError) as exc:

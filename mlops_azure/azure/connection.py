@@ -15,8 +15,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_azure.azure import client
 from mlops_azure.azure.blobs import BlobFolder, blob_service
-from mlops_azure.azure.client import AzureCoordinates, calling, default_credential, make_client
+from mlops_azure.azure.client import AzureCoordinates, calling, make_client
 from mlops_azure.errors import BackendError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class AzureConnection:
 
     @cached_property
     def credential(self) -> TokenCredential:
-        return self._credential or default_credential()
+        return self._credential or client.default_credential()
 
     @cached_property
     def ml(self) -> MLClient:

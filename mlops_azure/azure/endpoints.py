@@ -44,9 +44,12 @@ class AzureEndpoints(AzureConnection):
     def get_model(self, name: str, version: int | None = None) -> Any:
         raise NotImplementedError  # provided by AzureModels
 
-    def _wait(self, poller: Any, doing: str, timeout_s: float | None = None) -> Any:
+    def _operation(self, start: Any, doing: str, timeout_s: float | None = None) -> Any:
+        """Start a long-running operation and wait for it, within one ``call`` (so the SDK's
+        poll output never reaches stdout), at most ``azure.operation_timeout_s``."""
         limit = timeout_s or self.coords.operation_timeout_s
         with self.call(doing):
+            poller = start()
             result = poller.result(timeout=limit)
         if not poller.done():
             raise BackendError(f"{doing} did not finish within {limit:.0f} s "
@@ -75,13 +78,9 @@ class AzureEndpoints(AzureConnection):
         else:
             entity = ManagedOnlineEndpoint(name=name, auth_mode="key",
                                            description=description or None, tags=tags)
-        poller = self._begin(lambda: self.ml.online_endpoints.begin_create_or_update(entity),
-                             f"creating endpoint {name}")
-        return self._to_endpoint(self._wait(poller, f"creating endpoint {name}"), [])
-
-    def _begin(self, start: Any, doing: str) -> Any:
-        with self.call(doing):
-            return start()
+        created = self._operation(lambda: self.ml.online_endpoints.begin_create_or_update(entity),
+                                  f"creating endpoint {name}")
+        return self._to_endpoint(created, [])
 
     def get_endpoint(self, name: str) -> Endpoint:
         """The endpoint; its traffic lists every deployment, 0 % included, as locally."""
@@ -102,9 +101,8 @@ class AzureEndpoints(AzureConnection):
 
     def delete_endpoint(self, name: str) -> None:
         self._raw_endpoint(name)  # NotFoundError with our sentence, not a poller error
-        poller = self._begin(lambda: self.ml.online_endpoints.begin_delete(name=name),
-                             f"deleting endpoint {name}")
-        self._wait(poller, f"deleting endpoint {name}")
+        self._operation(lambda: self.ml.online_endpoints.begin_delete(name=name),
+                        f"deleting endpoint {name}")
 
     def create_deployment(
         self, endpoint: str, name: str, spec: DeploymentSpec, *, timeout_s: float = 300.0
@@ -182,9 +180,8 @@ class AzureEndpoints(AzureConnection):
             raise UserInputError(
                 f"deployment '{name}' still takes {current.traffic[name]} % of endpoint "
                 f"'{endpoint}''s traffic: move its traffic to another deployment first")
-        poller = self._begin(lambda: self.ml.online_deployments.begin_delete(
+        self._operation(lambda: self.ml.online_deployments.begin_delete(
             name=name, endpoint_name=endpoint), f"deleting deployment {endpoint}/{name}")
-        self._wait(poller, f"deleting deployment {endpoint}/{name}")
 
     def set_traffic(
         self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None
@@ -199,8 +196,9 @@ class AzureEndpoints(AzureConnection):
         raw.traffic = {k: int(v) for k, v in traffic.items()}
         raw.mirror_traffic = {k: int(v) for k, v in (mirror or {}).items()}
         doing = f"setting the traffic of endpoint {endpoint}"
-        poller = self._begin(lambda: self.ml.online_endpoints.begin_create_or_update(raw), doing)
-        return self._to_endpoint(self._wait(poller, doing), list(states))
+        updated = self._operation(lambda: self.ml.online_endpoints.begin_create_or_update(raw),
+                                  doing)
+        return self._to_endpoint(updated, list(states))
 
     def endpoint_keys(self, endpoint: str) -> EndpointKeys:
         with self.call(f"reading the keys of endpoint {endpoint}"):

@@ -150,8 +150,9 @@ class AzureModels(AzureConnection):
         return final
 
     def model_input(self, model: ModelVersion) -> InputValue:
-        """Jobs read the model where it is stored: ``azureml:<name>:<version>``."""
-        return f"azureml:{model.name}:{model.version}"
+        """Jobs read the model's folder where it is stored (its datastore path: a ``uri_folder``
+        input given ``azureml:NAME:VERSION`` would be looked up as a data asset)."""
+        return model.path
 
     def _to_model(self, raw: Any) -> ModelVersion:
         tags = dict(raw.tags or {})
