@@ -42,8 +42,11 @@ def test_a_recurrence_schedule_and_list_by_name(workspace: Workspace, submission
     assert found[1].trigger.describe() == "every 2 weeks (UTC)"
 
 
-def test_an_asset_reference_input_is_kept_as_given(workspace: Workspace, submission: SubmitFn) -> None:
-    # Azure ML resolves `@latest` when the schedule fires, so each run trains on the newest data.
+def test_an_asset_reference_input_is_kept_as_given(
+    workspace: Workspace, submission: SubmitFn, raw_file: Path
+) -> None:
+    workspace.upload_data("numbers", raw_file)
+    # `@latest` must be resolved when the schedule fires, so each run trains on the newest data.
     created = workspace.create_schedule("fresh", submission(raw="azureml:numbers@latest"), NIGHTLY)
     assert created.inputs["raw"] == "azureml:numbers@latest"
 
