@@ -35,6 +35,15 @@ def is_endpoint_name(name: object) -> bool:
     return isinstance(name, str) and ENDPOINT_NAME.fullmatch(name) is not None
 
 
+def check_endpoint_name(name: str, kind: str = "endpoint") -> None:
+    """``UserInputError`` unless ``name`` is a valid endpoint (or deployment) name."""
+    if not is_endpoint_name(name):
+        from mlops_azure.errors import UserInputError
+
+        raise UserInputError(f"{kind} name {name!r} is invalid: use 3-32 letters, digits and "
+                             "hyphens, starting with a letter and not ending with a hyphen")
+
+
 #: Most mirror traffic an endpoint may copy to a shadow deployment (%), as on Azure ML.
 MAX_MIRROR = 50
 
@@ -603,6 +612,7 @@ __all__ = [
     "ServingDeployment",
     "StepRun",
     "Workspace",
+    "check_endpoint_name",
     "check_traffic",
     "is_asset_name",
     "is_endpoint_name",

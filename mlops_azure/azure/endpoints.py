@@ -8,9 +8,10 @@ logs, and nothing here ever changes an endpoint's traffic as a side effect.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from mlops_azure.azure.connection import MODEL_ID, AzureConnection, as_version, created_at
+from mlops_azure.azure.connection import MODEL_ID, AzureConnection, as_version, created_at, utc
 from mlops_azure.errors import BackendError, DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.workspace import (
     Deployment,
@@ -18,23 +19,18 @@ from mlops_azure.workspace import (
     DeploymentState,
     Endpoint,
     EndpointKeys,
+    check_endpoint_name,
     check_traffic,
-    is_endpoint_name,
 )
 
 #: Lines of deployment log shown when a deployment fails.
 FAILURE_LOG_LINES = 40
 DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"
+CREATED_TAG = "mlops.created_at"
 _DEPLOYMENT_STATES = {"Creating": DeploymentState.CREATING, "Updating": DeploymentState.CREATING,
                       "Scaling": DeploymentState.CREATING, "Succeeded": DeploymentState.SUCCEEDED,
                       "Failed": DeploymentState.FAILED, "Canceled": DeploymentState.FAILED,
                       "Deleting": DeploymentState.DELETING}
-
-
-def _check_name(name: str, kind: str) -> None:
-    if not is_endpoint_name(name):
-        raise UserInputError(f"'{name}' is not a valid {kind} name (3-32 characters: letters, "
-                             "digits and hyphens, starting with a letter)")
 
 
 class AzureEndpoints(AzureConnection):
@@ -62,21 +58,23 @@ class AzureEndpoints(AzureConnection):
         """Create the endpoint (key auth, no traffic), or return it when it exists."""
         from azure.ai.ml.entities import KubernetesOnlineEndpoint, ManagedOnlineEndpoint
 
-        _check_name(name, "endpoint")
+        check_endpoint_name(name, "endpoint")
         try:
             return self.get_endpoint(name)
         except NotFoundError:
             pass
+        # The SDK's endpoint entity carries no creation time: mlops records it as a tag.
+        tags = {CREATED_TAG: datetime.now(UTC).isoformat()}
         if kind == "kubernetes":
             target = compute or self.kubernetes_compute
             if not target:
                 raise UserInputError(f"endpoint '{name}' is a Kubernetes endpoint but no compute "
                                      "is named: set the stage's compute or azure.kubernetes_compute")
             entity: Any = KubernetesOnlineEndpoint(name=name, compute=target, auth_mode="key",
-                                                   description=description or None)
+                                                   description=description or None, tags=tags)
         else:
             entity = ManagedOnlineEndpoint(name=name, auth_mode="key",
-                                           description=description or None)
+                                           description=description or None, tags=tags)
         poller = self._begin(lambda: self.ml.online_endpoints.begin_create_or_update(entity),
                              f"creating endpoint {name}")
         return self._to_endpoint(self._wait(poller, f"creating endpoint {name}"), [])
@@ -119,7 +117,7 @@ class AzureEndpoints(AzureConnection):
             OnlineRequestSettings,
         )
 
-        _check_name(name, "deployment")
+        check_endpoint_name(name, "deployment")
         found = self._raw_endpoint(endpoint)
         script = spec.code_dir / spec.scoring_script
         if not script.is_file():
@@ -219,10 +217,12 @@ class AzureEndpoints(AzureConnection):
         traffic.update({k: int(v) for k, v in (raw.traffic or {}).items()})
         return Endpoint(
             name=str(raw.name), scoring_uri=str(raw.scoring_uri or ""), kind=_kind(raw),
-            state=str(raw.provisioning_state or ""),
+            state=_text(raw.provisioning_state),
             traffic=traffic,
             mirror_traffic={k: int(v) for k, v in (raw.mirror_traffic or {}).items()},
-            created_at=created_at(raw), auth_mode=str(raw.auth_mode or "key").lower(),
+            created_at=utc((raw.tags or {}).get(CREATED_TAG)) if (raw.tags or {}).get(CREATED_TAG)
+            else created_at(raw),
+            auth_mode=_text(raw.auth_mode or "key").lower(),
         )
 
     def _to_deployment(self, raw: Any) -> Deployment:
@@ -230,7 +230,7 @@ class AzureEndpoints(AzureConnection):
         if found is None:
             raise BackendError(f"deployment {raw.endpoint_name}/{raw.name} serves '{raw.model}', "
                                "not a registered model version")
-        state = _DEPLOYMENT_STATES.get(str(raw.provisioning_state), DeploymentState.CREATING)
+        state = _DEPLOYMENT_STATES.get(_text(raw.provisioning_state), DeploymentState.CREATING)
         return Deployment(
             endpoint=str(raw.endpoint_name), name=str(raw.name), model_name=found["name"],
             model_version=as_version(found["version"], f"model {found['name']}"),
@@ -238,6 +238,11 @@ class AzureEndpoints(AzureConnection):
             instance_type=getattr(raw, "instance_type", None),
             instance_count=int(getattr(raw, "instance_count", None) or 1),
         )
+
+
+def _text(value: object) -> str:
+    """An SDK enum member or a string, as the plain string Azure sends."""
+    return str(getattr(value, "value", value) or "")
 
 
 def _kind(raw: Any) -> str:

@@ -10,6 +10,7 @@ to the version built from ``environments/`` (so ``@latest`` never changes under 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -39,22 +40,30 @@ _STATES = {
     "Finalizing": JobStatus.RUNNING, "CancelRequested": JobStatus.RUNNING,
     "Completed": JobStatus.COMPLETED, "Failed": JobStatus.FAILED,
     "NotResponding": JobStatus.FAILED, "Canceled": JobStatus.CANCELED,
+    "Skipped": JobStatus.SKIPPED,
 }
 PATH_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model")
 #: Tags mlops puts on every job it submits, read back by ``get_job``.
 PIPELINE_TAG = "mlops.pipeline"
 INPUTS_TAG = "mlops.inputs"
 LOG_BLOB = "ExperimentRun/dcid.{run}/user_logs/std_log.txt"
+LATEST_DATA = re.compile(r"azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)@latest")
+#: How Azure ML reports a command step's exit status in the run's error.
+EXIT_STATUS = re.compile(r"exited with (?:status|exit) code (-?\d+)")
 
 
-def job_status(value: str | None) -> JobStatus:
-    return _STATES.get(str(value), JobStatus.RUNNING)
+def job_status(value: object) -> JobStatus:
+    """Azure ML's state (a string, or the SDK's own enum) as mlops names it."""
+    return _STATES.get(str(getattr(value, "value", value)), JobStatus.RUNNING)
 
 
 class AzureJobs(AzureConnection):
     """``run_pipeline`` and friends on Azure ML pipeline jobs."""
 
     compute: str
+
+    def get_data(self, name: str, version: int | None = None) -> Any:
+        raise NotImplementedError  # provided by AzureData
 
     def ensure_environments(self) -> dict[str, str]:
         raise NotImplementedError  # provided by AzureInfrastructure
@@ -79,15 +88,27 @@ class AzureJobs(AzureConnection):
         quiet_sdk()
         with self.call(f"reading pipeline {submission.pipeline_file}"):
             job: Any = load_job(Path(submission.pipeline_file))
+        recorded: dict[str, Any] = {}
         for key, value in submission.inputs.items():
             declared = definition.inputs.get(key)
             if declared is None:
                 raise UserInputError(f"{definition.shown}: the pipeline has no input '{key}'")
             if declared.type in PATH_TYPES:
-                setattr(job.inputs, key, Input(type=declared.type,
-                                               path=self._input_path(key, value)))
+                path = self._input_path(key, value)
+                setattr(job.inputs, key, Input(type=declared.type, path=path))
+                recorded[key] = path if path.startswith("azureml:") else str(value)
             else:
                 setattr(job.inputs, key, value)
+                recorded[key] = value
+        for key, declared in definition.inputs.items():
+            if declared.type in PATH_TYPES and key not in submission.inputs:
+                # An unbound optional path input (e.g. no champion yet): Azure ML wants neither
+                # the pipeline input nor the step inputs bound to it.
+                job.inputs.pop(key, None)
+                for step_name, step in definition.steps.items():
+                    for input_name, binding in step.inputs.items():
+                        if binding.kind == "parent_input" and binding.source == key:
+                            setattr(job.jobs[step_name].inputs, input_name, None)
         if name:
             for output, spec in definition_outputs(job).items():
                 setattr(job.outputs, output, Output(
@@ -101,14 +122,18 @@ class AzureJobs(AzureConnection):
         job.settings.default_compute = self.compute
         job.experiment_name = submission.experiment or definition.experiment_name
         job.tags = {**dict(submission.tags), PIPELINE_TAG: str(submission.pipeline_file),
-                    INPUTS_TAG: json.dumps({k: str(v) if isinstance(v, Path) else v
-                                            for k, v in submission.inputs.items()})}
+                    INPUTS_TAG: json.dumps(recorded)}
         if name:
             job.name = name
         return job
 
     def _input_path(self, key: str, value: InputValue) -> str:
         text = str(value)
+        latest = LATEST_DATA.fullmatch(text)
+        if not isinstance(value, Path) and latest:
+            # azure-ai-ml resolves labels on the client anyway (and mis-parses this form in
+            # schedules): pin the newest version here, visibly.
+            return f"azureml:{latest['name']}:{self.get_data(latest['name']).version}"
         if not isinstance(value, Path) and (text.startswith("azureml:") or "://" in text):
             return text
         path = Path(text)
@@ -143,14 +168,15 @@ class AzureJobs(AzureConnection):
         while True:
             raw = self._get_raw(job_id)
             status = job_status(raw.status)
-            steps = self._steps(job_id) if progress is not None or status.is_terminal else ()
+            steps = (self._steps(job_id, detailed=status.is_terminal)
+                     if progress is not None or status.is_terminal else ())
             if progress is not None:
                 for step in ((None, status), *((s.name, s.status) for s in steps)):
                     if seen.get(step[0]) is not step[1]:
                         seen[step[0]] = step[1]
                         progress(JobEvent(job_id, step[0], step[1], ""))
             if status.is_terminal or (deadline is not None and time.monotonic() >= deadline):
-                return self._to_job(raw, steps=steps)
+                return self._to_job(raw, steps=steps, timed=status.is_terminal)
             time.sleep(self.poll_interval_s)
 
     def _get_raw(self, job_id: str) -> Any:
@@ -160,25 +186,41 @@ class AzureJobs(AzureConnection):
         except NotFoundError:
             raise NotFoundError(f"job '{job_id}' does not exist") from None
 
-    def _steps(self, job_id: str) -> tuple[StepRun, ...]:
+    def _steps(self, job_id: str, *, detailed: bool = True) -> tuple[StepRun, ...]:
+        """The job's steps; ``detailed`` adds each step's times, exit status and error from its
+        run-history record (one request per step: the SDK's child job entity drops them)."""
         with self.call(f"listing the steps of job {job_id}"):
             children = list(self.ml.jobs.list(parent_job_name=job_id))
         steps = []
         for child in children:
-            context = getattr(child, "creation_context", None)
-            steps.append(StepRun(
-                name=str(child.display_name or child.name),
-                status=job_status(child.status),
-                started_at=utc(getattr(context, "created_at", None)) if context else None,
-                ended_at=None,
-                error=None,
-            ))
-        return tuple(sorted(steps, key=lambda s: (s.started_at or datetime.min.replace(tzinfo=UTC),
+            status = job_status(child.status)
+            started, ended, exit_code, error = None, None, None, None
+            if detailed and status is not JobStatus.SKIPPED:
+                started, ended, exit_code, error = self._step_details(str(child.name))
+            if status is JobStatus.COMPLETED and exit_code is None:
+                exit_code = 0  # a command step completes only when its process exits 0
+            steps.append(StepRun(name=str(child.display_name or child.name), status=status,
+                                 started_at=started, ended_at=ended, exit_code=exit_code,
+                                 error=error))
+        return tuple(sorted(steps, key=lambda s: (s.started_at or datetime.max.replace(tzinfo=UTC),
                                                   s.name)))
+
+    def _step_details(
+        self, run_id: str
+    ) -> tuple[datetime | None, datetime | None, int | None, str | None]:
+        with self.call(f"reading step run {run_id}"):
+            run = self.ml.jobs._runs_operations.get_run(run_id)
+        error = getattr(getattr(run, "error", None), "error", None)
+        message = str(getattr(error, "message", "") or "") or None
+        found = EXIT_STATUS.search(message or "")
+        start, end = getattr(run, "start_time_utc", None), getattr(run, "end_time_utc", None)
+        return (utc(start) if start else None, utc(end) if end else None,
+                int(found[1]) if found else None, message)
 
     def get_job(self, job_id: str) -> Job:
         """One job with its steps."""
-        return self._to_job(self._get_raw(job_id), steps=self._steps(job_id))
+        raw = self._get_raw(job_id)
+        return self._to_job(raw, steps=self._steps(job_id), timed=True)
 
     def list_jobs(self, limit: int = 20) -> list[Job]:
         """Jobs mlops submitted, newest first (their steps are not listed here)."""
@@ -239,14 +281,16 @@ class AzureJobs(AzureConnection):
         staging.replace(final)
         return final
 
-    def _to_job(self, raw: Any, steps: tuple[StepRun, ...]) -> Job:
+    def _to_job(self, raw: Any, steps: tuple[StepRun, ...], timed: bool = False) -> Job:
         tags = dict(raw.tags or {})
         status = job_status(raw.status)
+        started, ended, _, service_error = (self._step_details(str(raw.name)) if timed
+                                            else (None, None, None, None))
         error = None
         if status is JobStatus.FAILED:
-            failed = [s.name for s in steps if s.status is JobStatus.FAILED]
-            error = (f"step {failed[0]} failed (see 'mlops jobs logs {raw.name} --step "
-                     f"{failed[0]}')") if failed else "the job failed on Azure ML"
+            failed = [s for s in steps if s.status is JobStatus.FAILED]
+            error = (f"step '{failed[0].name}' failed: {failed[0].error or 'no error recorded'}"
+                     if failed else service_error or "the job failed on Azure ML")
         outputs = {name: str(getattr(o, "path", "") or "") for name, o in (raw.outputs or {}).items()}
         try:
             inputs = json.loads(tags.get(INPUTS_TAG, "{}"))
@@ -255,7 +299,8 @@ class AzureJobs(AzureConnection):
         return Job(
             id=str(raw.name), experiment=str(raw.experiment_name or ""), status=status,
             created_at=created_at(raw), pipeline=tags.get(PIPELINE_TAG, str(raw.display_name or "")),
-            inputs=inputs, outputs=outputs, steps=steps, error=error,
+            inputs=inputs, outputs=outputs, steps=steps, started_at=started, ended_at=ended,
+            error=error,
             tags={k: v for k, v in tags.items() if not k.startswith("mlops.")},
         )
 

@@ -8,7 +8,8 @@ from typing import Any
 from mlops_azure.azure.connection import AzureConnection, created_at
 from mlops_azure.azure.jobs import INPUTS_TAG, PIPELINE_TAG
 from mlops_azure.errors import UserInputError
-from mlops_azure.workspace import PipelineSubmission, Schedule, ScheduleTrigger, is_asset_name
+from mlops_azure.local.schedules import check_schedule_name, check_trigger
+from mlops_azure.workspace import PipelineSubmission, Schedule, ScheduleTrigger
 
 
 class AzureSchedules(AzureConnection):
@@ -23,8 +24,8 @@ class AzureSchedules(AzureConnection):
         """Create or replace the schedule; each firing submits a fresh pipeline job."""
         from azure.ai.ml.entities import CronTrigger, JobSchedule, RecurrenceTrigger
 
-        if not is_asset_name(name):
-            raise UserInputError(f"'{name}' is not a valid schedule name")
+        check_schedule_name(name)
+        check_trigger(trigger)  # the embedded workspace's rules, so both refuse alike
         job = self.build_pipeline_job(submission, None)
         fires: Any
         if trigger.cron:

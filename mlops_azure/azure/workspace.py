@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class AzureWorkspace(
     # Order matters: a mixin that only declares another's method (raising NotImplementedError,
     # for the type checker) must come after the mixin that provides it.
-    AzureEvents, AzureInfrastructure, AzureJobs, AzureData, AzureModels, AzureEndpoints,
+    AzureEvents, AzureInfrastructure, AzureData, AzureJobs, AzureModels, AzureEndpoints,
     AzureSchedules, Workspace,
 ):
     """An Azure ML workspace through ``azure-ai-ml``, ``azure-identity`` and

@@ -34,16 +34,9 @@ from mlops_azure.workspace import (
     Endpoint,
     EndpointKeys,
     ServingDeployment,
+    check_endpoint_name,
     check_traffic,
-    is_endpoint_name,
 )
-
-
-def check_endpoint_name(name: str, kind: str = "endpoint") -> None:
-    """``UserInputError`` unless ``name`` is valid for Azure ML (so what works here works there)."""
-    if not is_endpoint_name(name):
-        raise UserInputError(f"{kind} name {name!r} is invalid: use 3-32 letters, digits and "
-                             "hyphens, starting with a letter and not ending with a hyphen")
 
 
 class LocalEndpoints:

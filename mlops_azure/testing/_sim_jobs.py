@@ -1,0 +1,285 @@
+"""Pipeline jobs in the simulator: stored like Azure ML stores them, and run for real.
+
+A submitted pipeline job is rebuilt from what the SDK sent — each step's component spec and code
+asset, the job's bindings and inputs — into component and pipeline YAML, then executed by
+``mlops_azure.execution`` (the embedded workspace's runner) in a background thread, with the
+current interpreter: the environment is recorded, not built. Inputs come from blob storage,
+outputs and step logs go back there where Azure ML puts them (``azureml/<job>/<output>/`` and
+``ExperimentRun/dcid.<child run>/user_logs/std_log.txt``), and child runs are served through
+the run-history API the SDK reads steps from.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from mlops_azure.testing.simulator import Request, Response, arm_error, not_found, now_iso, reply
+
+if TYPE_CHECKING:
+    from mlops_azure.testing.simulator import SimulatedAzureML
+
+PIPELINE_SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
+PATH_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model")
+TERMINAL = ("Completed", "Failed", "Canceled")
+
+
+class JobHandlers:
+    """``/jobs`` on ARM and ``/history/v1.0/.../runs`` on the regional API host."""
+
+    def __init__(self, sim: SimulatedAzureML) -> None:
+        self.sim = sim
+        self.failing_steps: set[str] = set()
+        self.children: dict[str, list[dict[str, Any]]] = {}
+        #: The run-history record of each pipeline job (its times and status).
+        self.runs: dict[str, dict[str, Any]] = {}
+        self._threads: list[threading.Thread] = []
+
+    # -- used by other handlers and tests ------------------------------------------------------
+    def status_of(self, job: str) -> str | None:
+        doc = self.sim.resources.get(self.sim.arm_id(f"/jobs/{job}"))
+        return None if doc is None else str(doc["properties"]["status"])
+
+    def output_uri(self, job: str, output: str) -> str:
+        doc = self.sim.resources.get(self.sim.arm_id(f"/jobs/{job}"))
+        declared = ((doc or {}).get("properties", {}).get("outputs") or {}).get(output) or {}
+        uri = str(declared.get("uri") or f"azureml://datastores/workspaceblobstore/paths/"
+                                          f"azureml/{job}/{output}/")
+        found = re.search(r"datastores/([^/]+)/paths/(.*)$", uri)
+        assert found is not None  # both forms above name a datastore path
+        return self.sim.assets.long_uri(found[1], found[2])
+
+    def wait(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        self.wait(600)
+
+    # -- routing -------------------------------------------------------------------------------
+    def handle(self, req: Request) -> Response | None:
+        if req.host == self.sim.api_host and "/history/v1.0/" in req.path:
+            return self._history(req)
+        rel = req.rel or ""
+        if req.host != "management.azure.com" or not (rel == "/jobs" or rel.startswith("/jobs/")):
+            return None
+        parts = rel.strip("/").split("/")
+        if len(parts) == 1 and req.method == "GET":
+            prefix = self.sim.arm_id("/jobs/")
+            docs = [d for k, d in self.sim.resources.items() if k.startswith(prefix)]
+            docs.sort(key=lambda d: d["systemData"]["createdAt"], reverse=True)
+            return reply({"value": docs})
+        key = self.sim.arm_id(f"/jobs/{parts[1]}")
+        if len(parts) == 2 and req.method == "GET":
+            found = self.sim.resources.get(key)
+            return reply(found) if found else not_found(f"job {parts[1]}")
+        if len(parts) == 2 and req.method == "PUT":
+            return self._submit(parts[1], key, req.body)
+        if len(parts) == 3 and parts[2] == "cancel" and req.method == "POST":
+            found = self.sim.resources.get(key)
+            if not found:
+                return not_found(f"job {parts[1]}")
+            if found["properties"]["status"] not in TERMINAL:
+                found["properties"]["status"] = "CancelRequested"
+            return 202, {}, ""
+        return None
+
+    def _history(self, req: Request) -> Response | None:
+        found = re.search(r"/runs/([^/]+)(/children)?$", req.path)
+        if not found or req.method != "GET":
+            return None
+        if found[2]:
+            return reply({"value": list(self.children.get(found[1], [])), "nextLink": None})
+        if found[1] in self.runs:
+            return reply(self.runs[found[1]])
+        for runs in self.children.values():
+            for run in runs:
+                if run["runId"] == found[1]:
+                    return reply(run)
+        return not_found(f"run {found[1]}")
+
+    # -- submission ------------------------------------------------------------------------------
+    def _submit(self, name: str, key: str, body: Any) -> Response:
+        if key in self.sim.resources:
+            return arm_error(409, "Conflict", f"job {name} already exists")
+        props = dict((body or {}).get("properties") or {})
+        if props.get("jobType") != "Pipeline":
+            return arm_error(400, "UserError", "the simulator runs pipeline jobs only")
+        for step, node in (props.get("jobs") or {}).items():
+            if self.sim.resources.get(str(node.get("componentId"))) is None:
+                return arm_error(400, "UserError", f"step {step}: component "
+                                 f"{node.get('componentId')} does not exist")
+        props["status"] = "NotStarted"
+        props["services"] = {"Studio": {"endpoint": f"https://ml.azure.com/runs/{name}",
+                                        "jobServiceType": "Studio"}}
+        created = self.sim.system_data()
+        doc: dict[str, Any] = {"id": key, "name": name, "properties": props, "systemData": created,
+                               "type": "Microsoft.MachineLearningServices/workspaces/jobs"}
+        self.sim.resources[key] = doc
+        self.children[name] = []
+        self.runs[name] = {"runId": name, "displayName": props.get("displayName") or name,
+                           "experimentId": props.get("experimentName") or name,
+                           "createdUtc": created["createdAt"], "status": "NotStarted",
+                           "properties": {}, "tags": {}}
+        thread = threading.Thread(target=self._run, args=(name, doc), daemon=True,
+                                  name=f"sim-job-{name}")
+        self._threads.append(thread)
+        thread.start()
+        return reply(doc, 201)
+
+    def _set(self, doc: dict[str, Any], status: str) -> None:
+        with self.sim.lock:
+            doc["properties"]["status"] = status
+            run = self.runs[doc["name"]]
+            run["status"] = status
+            if status == "Running":
+                run["startTimeUtc"] = now_iso()
+            if status in TERMINAL:
+                run.setdefault("startTimeUtc", now_iso())
+                run["endTimeUtc"] = now_iso()
+
+    def _run(self, name: str, doc: dict[str, Any]) -> None:
+        work = self.sim.root / "jobs" / name
+        try:
+            self._set(doc, "Queued")
+            pipeline_file, inputs = self._materialise(name, doc["properties"], work)
+            self._set(doc, "Running")
+            from mlops_azure.execution.runner import run_pipeline
+
+            result = run_pipeline(pipeline_file, inputs, work / "run",
+                                  on_step=lambda step, status, message:
+                                  self._on_step(name, step, str(status), message),
+                                  env={"AZUREML_RUN_ID": name})
+            for step in result.steps:
+                self._upload_log(name, step.name, step.log_path)
+            if str(result.status) == "Completed":
+                for output, folder in result.outputs.items():
+                    self._upload_output(name, output, folder)
+            final = "Completed" if str(result.status) == "Completed" else "Failed"
+            if doc["properties"]["status"] == "CancelRequested":
+                final = "Canceled"
+            self._set(doc, final)
+        except Exception as exc:  # a broken submission fails the job, as on Azure
+            self._set(doc, "Failed")
+            with self.sim.lock:
+                self.runs[name]["error"] = {"error": {"code": "UserError", "message": str(exc)}}
+
+    def _on_step(self, job: str, step: str, status: str, message: str) -> None:
+        with self.sim.lock:
+            runs = self.children[job]
+            run = next((r for r in runs if r["displayName"] == step), None)
+            if run is None:
+                run = {"runId": f"{job}_{step}", "displayName": step, "parentRunId": job,
+                       "rootRunId": job, "experimentId": job, "createdUtc": now_iso(),
+                       "status": "NotStarted", "properties": {}, "tags": {}}
+                runs.append(run)
+            run["status"] = status
+            if status == "Running":
+                run["startTimeUtc"] = now_iso()
+            if status in TERMINAL:
+                run["endTimeUtc"] = now_iso()
+            if status == "Failed":
+                # Azure ML's own wording, which clients parse for the exit status
+                code = re.search(r"exit code (-?\d+)", message)
+                tail = message.split(": ", 1)[-1][-1500:]
+                run["error"] = {"error": {"code": "UserError", "message": (
+                    f"Execution failed. User process 'python' exited with status code "
+                    f"{code[1] if code else 1}. Please check log file 'user_logs/std_log.txt' "
+                    f"for error details. Error: {tail}")}}
+
+    # -- rebuilding the job as YAML ------------------------------------------------------------
+    def _materialise(self, name: str, props: dict[str, Any],
+                     work: Path) -> tuple[Path, dict[str, Any]]:
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "components").mkdir(parents=True)
+        jobs: dict[str, Any] = {}
+        for step, node in (props.get("jobs") or {}).items():
+            spec = dict(self.sim.resources[node["componentId"]]["properties"]["componentSpec"])
+            code = str(spec.get("code") or "")
+            spec["code"] = str(self.sim.resolve_code_dir(code.removeprefix("azureml:"))) \
+                if code else str(work)
+            if step in self.failing_steps:
+                self.failing_steps.discard(step)
+                spec["command"] = "python -c \"import sys; print('injected failure'); sys.exit(1)\""
+            spec.pop("_source", None)
+            spec["name"] = step
+            spec["inputs"] = {k: _typed(v) for k, v in (spec.get("inputs") or {}).items()}
+            component_file = work / "components" / f"{step}.yml"
+            component_file.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            jobs[step] = {
+                "type": "command", "component": f"./components/{step}.yml",
+                "inputs": {k: _binding(v) for k, v in (node.get("inputs") or {}).items()
+                           if v is not None},
+                "outputs": {k: _binding(v) for k, v in (node.get("outputs") or {}).items()
+                            if v is not None},
+            }
+        declared: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        for key, given in (props.get("inputs") or {}).items():
+            kind = str(given.get("jobInputType") or "literal")
+            if kind == "literal":
+                declared[key] = given.get("value")
+                continue
+            declared[key] = {"type": kind}
+            uri = self.sim.assets.resolve_input(str(given.get("uri")))
+            values[key] = self.sim.assets.download_uri(uri, work / "inputs" / key)
+        outputs = {k: {"type": str(v.get("jobOutputType") or "uri_folder")}
+                   for k, v in (props.get("outputs") or {}).items()}
+        pipeline = {"$schema": PIPELINE_SCHEMA, "type": "pipeline",
+                    "experiment_name": props.get("experimentName") or name,
+                    "inputs": declared, "outputs": outputs, "jobs": jobs}
+        pipeline_file = work / "pipeline.yml"
+        pipeline_file.write_text(yaml.safe_dump(pipeline, sort_keys=False), encoding="utf-8")
+        return pipeline_file, values
+
+    # -- results into storage ------------------------------------------------------------------
+    def _upload_output(self, job: str, output: str, folder: Path) -> None:
+        found = re.search(r"datastores/([^/]+)/paths/(.*)$", self.output_uri(job, output))
+        assert found is not None
+        container = self.sim.container(found[1])
+        prefix = found[2].rstrip("/")
+        files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+        for file in files:
+            name = f"{prefix}/{file.name if file == folder else file.relative_to(folder).as_posix()}"
+            with file.open("rb") as handle:
+                container.upload_blob(name, handle, overwrite=True)
+
+    def _upload_log(self, job: str, step: str, log_path: Path) -> None:
+        if log_path.is_file():
+            container = self.sim.container("workspaceartifactstore")
+            container.upload_blob(f"ExperimentRun/dcid.{job}_{step}/user_logs/std_log.txt",
+                                  log_path.read_bytes(), overwrite=True)
+
+
+def _typed(declared: Any) -> Any:
+    """The SDK sends a component's numeric defaults and bounds as strings; YAML has numbers."""
+    if not isinstance(declared, dict):
+        return declared
+    kind = declared.get("type")
+    convert: Any = {"integer": int, "number": float,
+                    "boolean": lambda v: str(v).lower() == "true"}.get(str(kind))
+    if convert is None:
+        return declared
+    fixed = dict(declared)
+    for key in ("default", "min", "max"):
+        if isinstance(fixed.get(key), str):
+            fixed[key] = convert(fixed[key])
+    return fixed
+
+
+def _binding(value: Any) -> Any:
+    """A node input/output as the SDK sent it → the YAML value the pipeline file holds."""
+    if isinstance(value, dict):
+        if "value" in value:
+            return value["value"]
+        if "uri" in value:
+            return {"type": value.get("job_input_type") or value.get("jobInputType"),
+                    "path": value["uri"]}
+    return value

@@ -1,0 +1,280 @@
+"""A simulated Azure ML workspace that the real ``azure-ai-ml`` SDK drives, offline.
+
+``SimulatedAzureML`` intercepts every HTTPS request of this process with ``responses`` (the SDK and
+azure-storage-blob both send through ``requests``) and answers like Azure Resource Manager and the
+Azure ML services would, from state it keeps in memory. Routing is on the URL path; the
+``api-version`` is ignored. What the service would store in blob storage goes to a real blob
+service — Azurite — and plain-HTTP traffic to 127.0.0.1 passes through untouched, so Azurite and
+the local processes behind simulated endpoints are reached for real. Nothing else leaves the
+process: an unmodelled HTTPS request is answered 404 and recorded.
+
+Jobs run for real (``mlops_azure.execution``), online deployments serve for real
+(``azureml-inference-server-http`` on 127.0.0.1). Faults can be injected; every request is kept in
+``calls`` for assertions. See docs/simulated-azure-ml.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+ARM = "https://management.azure.com"
+Response = tuple[int, dict[str, str], str]
+JSON = {"content-type": "application/json"}
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request the simulator answered (or let through to 127.0.0.1)."""
+
+    method: str
+    host: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int
+
+
+@dataclass
+class Request:
+    """A request as the handlers see it; ``rel`` is the path below the workspace (or None)."""
+
+    method: str
+    url: str
+    host: str
+    path: str
+    rel: str | None
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class _Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    times: int
+    retry_after: float | None
+    code: str
+    message: str
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return status, {**JSON, **(headers or {})}, json.dumps(body)
+
+
+def arm_error(status: int, code: str, message: str,
+              headers: dict[str, str] | None = None) -> Response:
+    return reply({"error": {"code": code, "message": message}}, status, headers)
+
+
+def not_found(what: str) -> Response:
+    return arm_error(404, "ResourceNotFound", f"{what} was not found")
+
+
+def _parse_body(raw: Any) -> Any:
+    if raw is None:
+        return None
+    if hasattr(raw, "read"):
+        raw = raw.read()
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw
+
+
+class SimulatedAzureML:
+    """An Azure ML workspace in memory, with Azurite as its storage account.
+
+    Use as a context manager around code that builds an ``MLClient`` (or an ``AzureWorkspace``)
+    with a ``FakeCredential`` for ``subscription`` / ``resource_group`` / ``workspace``.
+    """
+
+    def __init__(
+        self,
+        blob_connection_string: str,
+        root: Path,
+        *,
+        subscription: str = "00000000-0000-0000-0000-000000000000",
+        resource_group: str = "rg-mlops-sim",
+        workspace: str = "mlw-sim",
+        location: str = "westeurope",
+    ) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        self.subscription = subscription
+        self.resource_group = resource_group
+        self.workspace = workspace
+        self.location = location
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.arm = ARM
+        self.ws_path = (f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
+                        f"Microsoft.MachineLearningServices/workspaces/{workspace}")
+        self.api_host = f"{location}.api.azureml.ms"
+        self.blob_connection_string = blob_connection_string
+        self.blobs = BlobServiceClient.from_connection_string(blob_connection_string)
+        #: Every stored resource by its ARM path (case as first written).
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.calls: list[RecordedCall] = []
+        self.lock = threading.RLock()
+        self._faults: list[_Fault] = []
+        self._mock: Any = None
+        self._endpoints: Any = None
+        from mlops_azure.testing._sim_assets import AssetHandlers
+        from mlops_azure.testing._sim_jobs import JobHandlers
+
+        self.assets = AssetHandlers(self)
+        self.jobs = JobHandlers(self)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> SimulatedAzureML:
+        import responses
+
+        self.assets.create_storage()
+        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self._mock.start()
+        for method in ("GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"):
+            self._mock.add_callback(method, re.compile(r"https://.*"), callback=self._route)
+        self._mock.add_passthru("http://127.0.0.1")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.jobs.close()
+            if self._endpoints is not None:
+                self._endpoints.close()
+        finally:
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock.reset()
+                self._mock = None
+
+    @property
+    def endpoints(self) -> Any:
+        """The online endpoints part (``OnlineEndpointsSim``), started on first use."""
+        if self._endpoints is None:
+            from mlops_azure.testing._sim_endpoints import OnlineEndpointsSim
+
+            self._endpoints = OnlineEndpointsSim(self)
+        return self._endpoints
+
+    # -- faults and inspection -----------------------------------------------------------------
+    def inject(self, method: str, path_regex: str, status: int, *, times: int = 1,
+               retry_after: float | None = None, code: str | None = None,
+               message: str | None = None) -> None:
+        """The next ``times`` requests matching ``method`` and ``path_regex`` (searched in the
+        URL path) get ``status`` with an ARM error body (and ``Retry-After`` when given)."""
+        default_code = {429: "TooManyRequests", 403: "AuthorizationFailed"}.get(status, "Injected")
+        self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, times,
+                                   retry_after, code or default_code,
+                                   message or f"injected fault: HTTP {status}"))
+
+    def fail_step(self, step: str) -> None:
+        """The next pipeline job that has step ``step`` fails in that step (exit code 1)."""
+        self.jobs.failing_steps.add(step)
+
+    def add_kubernetes_compute(self, name: str, namespace: str = "azureml") -> None:
+        """An attached AKS cluster (with the Azure ML extension), as an admin would attach it."""
+        self.assets.add_kubernetes_compute(name, namespace)
+
+    def calls_to(self, method: str, path_regex: str) -> list[RecordedCall]:
+        pattern = re.compile(path_regex)
+        return [c for c in self.calls if c.method == method.upper() and pattern.search(c.path)]
+
+    def wait_for_jobs(self, timeout_s: float = 300.0) -> None:
+        """Block until every submitted job has finished."""
+        self.jobs.wait(timeout_s)
+
+    # -- helpers for the handlers --------------------------------------------------------------
+    def arm_id(self, rel: str) -> str:
+        return self.ws_path + rel
+
+    def system_data(self) -> dict[str, str]:
+        stamp = now_iso()
+        return {"createdAt": stamp, "createdBy": "tester@example.com", "createdByType": "User",
+                "lastModifiedAt": stamp}
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def container(self, datastore: str) -> Any:
+        return self.blobs.get_container_client(self.assets.container_of(datastore))
+
+    def get_compute(self, name: str) -> dict[str, Any] | None:
+        return self.resources.get(self.arm_id(f"/computes/{name}"))
+
+    def resolve_model_dir(self, model_arm_id: str) -> Path:
+        return self.assets.model_dir(model_arm_id)
+
+    def resolve_code_dir(self, code_arm_id: str) -> Path:
+        return self.assets.code_dir(code_arm_id)
+
+    # -- routing -------------------------------------------------------------------------------
+    def _route(self, prepared: Any) -> Response:
+        url = str(prepared.url)
+        parts = urlsplit(url)
+        path = parts.path
+        rel = None
+        if parts.hostname == "management.azure.com" and path.lower().startswith(self.ws_path.lower()):
+            rel = path[len(self.ws_path):]
+        elif parts.hostname == self.api_host and self.ws_path.lower() in path.lower():
+            rel = path[path.lower().index(self.ws_path.lower()) + len(self.ws_path):]
+        request = Request(prepared.method.upper(), url, str(parts.hostname), path, rel,
+                          dict(parse_qsl(parts.query)), _parse_body(prepared.body),
+                          {k.lower(): v for k, v in prepared.headers.items()})
+        response = self._fault(request) or self._dispatch(request)
+        self.calls.append(RecordedCall(request.method, request.host, path, request.query,
+                                       request.body if not isinstance(request.body, bytes) else None,
+                                       response[0]))
+        return response
+
+    def _fault(self, request: Request) -> Response | None:
+        with self.lock:
+            for fault in self._faults:
+                if fault.times > 0 and fault.method == request.method and \
+                        fault.pattern.search(request.path):
+                    fault.times -= 1
+                    headers = {"Retry-After": f"{fault.retry_after:g}"} \
+                        if fault.retry_after is not None else {}
+                    return arm_error(fault.status, fault.code, fault.message, headers)
+        return None
+
+    def _dispatch(self, request: Request) -> Response:
+        handlers: list[Callable[[Request], Response | None]] = [self.jobs.handle,
+                                                                self.assets.handle]
+        if (request.rel is not None and request.rel.startswith("/onlineEndpoints")) or \
+                "/mfeOperationsStatus/" in request.path:
+            return self.endpoints.route(request.method, request.path, request.url,
+                                        request.body) or not_found(request.path)
+        with self.lock:
+            for handler in handlers:
+                found = handler(request)
+                if found is not None:
+                    return found
+        return arm_error(404, "NoSimulatedRoute",
+                         f"the simulated Azure ML service has no route for {request.method} "
+                         f"{request.host}{request.path}")
+
+
+__all__ = ["RecordedCall", "Request", "Response", "SimulatedAzureML", "arm_error", "not_found",
+           "reply"]
