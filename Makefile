@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Touched after `npm ci`: node_modules older than package-lock.json (or absent) is reinstalled.
 NODE_STAMP := node_modules/.installed
+# Extra pytest arguments, e.g. PYTEST_ARGS=--junitxml=pytest.xml in CI.
+PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench clean
 
@@ -30,7 +32,7 @@ $(NODE_STAMP): package.json package-lock.json
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components

@@ -62,16 +62,68 @@ def train(
         bool, typer.Option("--fail-if-not-better",
                            help="Exit 1 when the champion gate keeps the current model.")
     ] = False,
+    submit_only: Annotated[
+        bool, typer.Option("--submit-only",
+                           help="Submit the training job, print its id and return at once.")
+    ] = False,
+    attach: Annotated[
+        str | None, typer.Option("--attach", metavar="JOB_ID",
+                                 help="Finish a job from --submit-only: wait, gate, register.")
+    ] = None,
+    wait_minutes: Annotated[
+        float | None, typer.Option("--wait-minutes", min=0,
+                                   help="With --attach: stop waiting after M minutes (exit 75).")
+    ] = None,
 ) -> None:
-    """Run the training pipeline, compare with the champion, register if better; prints NAME:VERSION."""
-    from mlops_azure.lifecycle.training import train as run_training
-    from mlops_azure.lifecycle.training import write_model_json
+    """Run the training pipeline, compare with the champion, register if better; prints NAME:VERSION.
 
+    For long jobs on short-lived agents: `mlops train --submit-only` prints the job id, then
+    `mlops train --attach JOB_ID --wait-minutes 50` finishes it, or exits 75 while it still runs.
+    """
+    from mlops_azure.lifecycle import training
+
+    if submit_only and attach:
+        raise UserInputError("--submit-only and --attach exclude each other")
+    if wait_minutes is not None and not attach:
+        raise UserInputError("--wait-minutes only applies with --attach JOB_ID")
+    if attach and (data or param):
+        raise UserInputError("--attach finishes a submitted job: its data and params are fixed, "
+                             "drop --data and --param")
     config = STATE.config()
     ws = STATE.workspace(config)
-    output.err_console.print(f"training [bold]{config.model.name}[/] on the {ws.backend} workspace")
-    outcome = run_training(ws, config, data=data, params=parse_params(param or []),
-                           progress=print_progress)
+    if submit_only:
+        output.err_console.print(f"submitting training of [bold]{config.model.name}[/] on the "
+                                 f"{ws.backend} workspace")
+        job = training.submit_training(ws, config, data=data, params=parse_params(param or []))
+        if STATE.json:
+            output.emit_json({"job_id": job.id, "status": job.status.value})
+        else:
+            output.console.print(job.id, markup=False, highlight=False)
+        return
+    if attach:
+        output.err_console.print(f"attaching to training job [bold]{attach}[/] on the "
+                                 f"{ws.backend} workspace")
+        timeout = None if wait_minutes is None else wait_minutes * 60
+        try:
+            outcome = training.finish_training(ws, config, attach, timeout_s=timeout,
+                                               progress=print_progress)
+        except training.TrainingStillRunning as exc:
+            if STATE.json:
+                output.emit_json({"job_id": exc.job.id, "status": exc.job.status.value,
+                                  "finished": False})
+            output.err_console.print(exc.message, markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+    else:
+        output.err_console.print(f"training [bold]{config.model.name}[/] on the {ws.backend} workspace")
+        outcome = training.train(ws, config, data=data, params=parse_params(param or []),
+                                 progress=print_progress)
+    _conclude(outcome, model_json, fail_if_not_better)
+
+
+def _conclude(outcome: TrainingOutcome, model_json: Path, fail_if_not_better: bool) -> None:
+    """What every finished training does: model.json, DevOps variables, the report, the exit code."""
+    from mlops_azure.lifecycle.training import write_model_json
+
     if outcome.model is not None:
         write_model_json(model_json, outcome.model)
     _announce_to_devops(outcome)

@@ -23,6 +23,7 @@ from mlops_azure.cli import (
     commands_project,
     commands_registry,
     commands_release,
+    commands_schedule,
     commands_train,
 )
 from mlops_azure.cli.output import error
@@ -109,6 +110,7 @@ app.command("invoke")(commands_release.invoke)
 app.add_typer(commands_release.gate_app, name="gate")
 app.add_typer(commands_endpoints.app, name="endpoints")
 app.add_typer(commands_infra.app, name="infra")
+app.add_typer(commands_schedule.app, name="schedule")
 
 
 def run() -> None:

@@ -19,12 +19,14 @@ from mlops_azure.errors import (
     BackendError,
     BaselineMissingError,
     GateFailed,
+    MlopsError,
     NotFoundError,
     UserInputError,
 )
 from mlops_azure.lifecycle.champion import GateDecision, decide
 from mlops_azure.lifecycle.data import resolve_training_data
 from mlops_azure.lifecycle.provenance import current_actor, environment_hash, git_commit
+from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.workspace import (
     DataAsset,
     InputValue,
@@ -51,7 +53,8 @@ class Baseline:
 
     model: ModelVersion
     source: Literal["production", "latest"]
-    path: Path
+    #: Its local files; None when rebuilt from a job's tags (the job already scored it).
+    path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,54 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything a training submission needs, resolved before anything is submitted."""
+
+    submission: PipelineSubmission
+    asset: DataAsset
+    baseline: Baseline | None
+
+
+class TrainingStillRunning(MlopsError):
+    """``finish_training`` stopped waiting while the job still runs (exit 75: attach again)."""
+
+    exit_code = 75
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} is still running: attach again")
+        self.job = job
+
+
+#: Job tags that carry the submission's choices to ``finish_training`` (tags are strings).
+DATA_TAG, CHAMPION_TAG, CHAMPION_SOURCE_TAG = "data", "champion", "champion_source"
+
+
+def _prepare(
+    ws: Workspace, config: ProjectConfig, data: str | None, params: Mapping[str, InputValue],
+    schema_dir: Path,
+) -> _Prepared:
+    inputs = _pipeline_inputs(config, params)
+    asset = resolve_training_data(ws, config, data)
+    baseline = find_baseline(ws, config)
+    schema_file = schema_dir / "schema.json"
+    schema_file.write_text(config.data.data_schema.to_json(), encoding="utf-8")
+    inputs["raw_data"] = ws.data_input(asset)
+    inputs["schema"] = schema_file
+    if baseline is not None:
+        inputs["champion_model"] = ws.model_input(baseline.model)
+    submission = PipelineSubmission(
+        pipeline_file=config.resolve(config.training.pipeline),
+        inputs=inputs,
+        experiment=config.training.experiment,
+        # The baseline travels with the job, so that a later finish_training judges against
+        # the champion the evaluate step actually scored, not whatever serves by then.
+        tags={DATA_TAG: asset.ref, CHAMPION_TAG: baseline.model.ref if baseline else "",
+              CHAMPION_SOURCE_TAG: baseline.source if baseline else ""},
+    )
+    return _Prepared(submission, asset, baseline)
+
+
 def train(
     ws: Workspace,
     config: ProjectConfig,
@@ -157,28 +208,94 @@ def train(
     """Run the training pipeline, apply the champion gate, and register when the gate says so.
 
     ``data`` is a data asset ``NAME[:VERSION]``; by default ``data.path`` is uploaded as the
-    next version of ``data.asset`` (or reused when its content is unchanged).
+    next version of ``data.asset`` (or reused when its content is unchanged). The same as
+    :func:`submit_training` followed by :func:`finish_training`, in one process.
     """
     actor = actor or current_actor()
-    inputs = _pipeline_inputs(config, params or {})
-    asset = resolve_training_data(ws, config, data)
-    baseline = find_baseline(ws, config)
-    pipeline = config.resolve(config.training.pipeline)
     with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
-        schema_file = Path(tmp) / "schema.json"
-        schema_file.write_text(config.data.data_schema.to_json(), encoding="utf-8")
-        inputs["raw_data"] = ws.data_input(asset)
-        inputs["schema"] = schema_file
-        if baseline is not None:
-            inputs["champion_model"] = ws.model_input(baseline.model)
-        submission = PipelineSubmission(
-            pipeline_file=pipeline,
-            inputs=inputs,
-            experiment=config.training.experiment,
-            tags={"data": asset.ref, "champion": baseline.model.ref if baseline else ""},
-        )
-        job = ws.run_pipeline(submission, progress)
+        prepared = _prepare(ws, config, data, params or {}, Path(tmp))
+        job = ws.run_pipeline(prepared.submission, progress)
+    return _judge(ws, config, job, prepared.asset, prepared.baseline, actor, attached=False)
 
+
+def submit_training(
+    ws: Workspace,
+    config: ProjectConfig,
+    *,
+    data: str | None = None,
+    params: Mapping[str, InputValue] | None = None,
+) -> Job:
+    """Resolve the data and the champion, submit the training pipeline and return the job
+    without waiting (the embedded workspace, which has no job service, runs it to the end).
+
+    The job's tags record the data asset and the champion, for :func:`finish_training`.
+    """
+    with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
+        # Local files are copied or uploaded by the workspace at submission, so the temporary
+        # schema file may go once submit_pipeline returns.
+        prepared = _prepare(ws, config, data, params or {}, Path(tmp))
+        return ws.submit_pipeline(prepared.submission)
+
+
+def finish_training(
+    ws: Workspace,
+    config: ProjectConfig,
+    job_id: str,
+    *,
+    timeout_s: float | None = None,
+    progress: ProgressCallback | None = None,
+    actor: str | None = None,
+) -> TrainingOutcome:
+    """Wait for a job from :func:`submit_training` (at most ``timeout_s``), then apply the champion
+    gate against the champion recorded at submission and register when the gate says so.
+
+    Raises ``TrainingStillRunning`` when the job has not ended in time. Finishing a job whose model
+    is already registered returns that version instead of registering it twice.
+    """
+    actor = actor or current_actor()
+    job = ws.wait_for_job(job_id, progress, timeout_s)
+    if not job.status.is_terminal:
+        raise TrainingStillRunning(job)
+    tags = job.tags
+    if DATA_TAG not in tags or CHAMPION_TAG not in tags:
+        raise UserInputError(f"job {job_id} was not submitted by 'mlops train' "
+                             "(it has no data and champion tags)")
+    data_name, data_version = parse_ref(tags[DATA_TAG], what="data asset")
+    asset = ws.get_data(data_name, data_version)
+    baseline = None
+    if tags[CHAMPION_TAG]:
+        name, version = parse_ref(tags[CHAMPION_TAG], what="model")
+        try:
+            champion = ws.get_model(name, version)
+        except NotFoundError:
+            raise BaselineMissingError(
+                f"job {job_id} was judged against champion {tags[CHAMPION_TAG]}, which is no "
+                "longer in the registry: the candidate cannot be judged"
+            ) from None
+        source: Literal["production", "latest"] = (
+            "production" if tags.get(CHAMPION_SOURCE_TAG) == "production" else "latest")
+        baseline = Baseline(champion, source)
+    return _judge(ws, config, job, asset, baseline, actor, attached=True)
+
+
+def _already_registered(ws: Workspace, config: ProjectConfig, job: Job) -> ModelVersion | None:
+    return next((m for m in ws.list_models(config.model.name) if m.lineage.job_id == job.id), None)
+
+
+def _judge(
+    ws: Workspace,
+    config: ProjectConfig,
+    job: Job,
+    asset: DataAsset,
+    baseline: Baseline | None,
+    actor: str,
+    *,
+    attached: bool,
+) -> TrainingOutcome:
+    """The champion gate on a finished job's metrics, then registration when it says so.
+
+    ``attached``: the job may have been finished before (a retried attach), so look for its model.
+    """
     if job.status is not JobStatus.COMPLETED:
         ws.record_event("train", job.id, {"status": job.status.value, "error": job.error},
                         actor=actor)
@@ -197,6 +314,10 @@ def train(
         champion_metrics if baseline is not None else None,
         champion_ref=baseline.model.ref if baseline else None,
     )
+    model = _already_registered(ws, config, job) if attached and decision.register else None
+    if model is not None:
+        # An attach that is retried after it registered: same answer, nothing recorded twice.
+        return TrainingOutcome(job, asset, decision, baseline, model, metrics)
     ws.record_event(
         "gate.champion",
         job.id,
@@ -204,14 +325,13 @@ def train(
          "champion_source": baseline.source if baseline else None, "data": asset.ref},
         actor=actor,
     )
-    model = None
     if decision.register:
         model = ws.register_model(
             config.model.name,
             job_id=job.id,
             output="model",
             metrics=_numbers(metrics["candidate"]),
-            lineage=_lineage(config, job, asset, inputs, actor, metrics),
+            lineage=_lineage(config, job, asset, job.inputs, actor, metrics),
             tags={"champion_gate": decision.verdict,
                   "champion": baseline.model.ref if baseline else "none"},
             description=config.model.description,
@@ -223,7 +343,7 @@ def _lineage(
     config: ProjectConfig,
     job: Job,
     asset: DataAsset,
-    inputs: Mapping[str, InputValue],
+    inputs: Mapping[str, Any],
     actor: str,
     metrics: Mapping[str, Any],
 ) -> Lineage:

@@ -1,0 +1,87 @@
+"""``mlops schedule``: schedule-driven retraining (Azure ML ``JobSchedule``; stored locally)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlops_azure.cli import output
+from mlops_azure.cli.state import STATE
+
+app = typer.Typer(help="Retrain on a schedule, on the newest data.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Schedule name (replaces one of the same name).")],
+    cron: Annotated[str | None, typer.Option(
+        help="Five-field cron expression, e.g. '30 2 * * 1-5'.")] = None,
+    every: Annotated[int | None, typer.Option(help="Run every N units (with --unit).")] = None,
+    unit: Annotated[str | None, typer.Option(
+        help="minute, hour, day, week or month (with --every).")] = None,
+    time_zone: Annotated[str, typer.Option(help="IANA time zone of the trigger.")] = "UTC",
+    data: Annotated[str | None, typer.Option(
+        help="Data asset NAME; each run takes its newest version (default: data.asset).")] = None,
+) -> None:
+    """Retrain with the training pipeline on a cron or recurrence trigger.
+
+    Examples: `mlops schedule create nightly --cron "30 2 * * 1-5" --time-zone Europe/Berlin`,
+    `mlops schedule create weekly --every 1 --unit week`.
+    """
+    from mlops_azure.lifecycle import schedules
+
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    trigger = schedules.build_trigger(cron=cron, every=every, unit=unit, time_zone=time_zone)
+    schedule = schedules.create_schedule(ws, config, name, trigger, data=data)
+    asset = data or config.data.asset
+    fires = ws.backend != "local"
+    hints = None if fires else schedules.local_alternatives(schedule, config, asset)
+    if STATE.json:
+        document = {**schedules.schedule_to_dict(schedule), "fires": fires}
+        if hints is not None:
+            document.update(crontab=hints.crontab, devops=hints.devops)
+        output.emit_json(document)
+        return
+    output.say(f"schedule [bold]{schedule.name}[/]: {output.plain(trigger.describe())}, retrains "
+               f"on the newest version of {asset}")
+    if hints is None:
+        return
+    output.say("[yellow]note:[/] the local workspace stores schedules but does not fire them; "
+               "run it from cron or Azure DevOps instead:")
+    for title, text in (("crontab", hints.crontab), ("Azure DevOps (training.yml)", hints.devops)):
+        if text is None:
+            output.say(f"  {title}: cron cannot say '{output.plain(trigger.describe())}'")
+        else:
+            output.say(f"[bold]{title}[/]")
+            output.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("list")
+def list_schedules(
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Schedules, by name."""
+    from mlops_azure.lifecycle.schedules import schedule_to_dict
+
+    STATE.json = STATE.json or json_output
+    found = STATE.workspace().list_schedules()
+    if STATE.json:
+        output.emit_json([schedule_to_dict(s) for s in found])
+        return
+    output.table("Schedules", ["name", "when", "experiment", "enabled", "created"],
+                 [(s.name, s.trigger.describe(), s.experiment, "yes" if s.enabled else "no",
+                   output.when(s.created_at)) for s in found])
+
+
+@app.command("delete")
+def delete(name: Annotated[str, typer.Argument(help="Schedule name.")]) -> None:
+    """Delete a schedule (exit 2 when it does not exist)."""
+    from mlops_azure.lifecycle.schedules import delete_schedule
+
+    delete_schedule(STATE.workspace(), name)
+    if STATE.json:
+        output.emit_json({"deleted": name})
+    else:
+        output.say(f"deleted schedule [bold]{name}[/]")

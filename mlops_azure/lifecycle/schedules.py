@@ -1,0 +1,179 @@
+"""Schedule-driven retraining: a schedule that submits the training pipeline on the newest data.
+
+The submission is built from mlops.yaml exactly as :func:`mlops_azure.lifecycle.training.train`
+builds it (pipeline, experiment, training params, the schema file) except for two things: no
+champion input (the champion is whatever serves when the schedule fires, so it cannot be fixed
+now) and the training data given as ``azureml:<asset>@latest``, Azure ML's own reference syntax,
+so that each run trains on the newest version. On Azure ML the schedule fires by itself; the
+embedded workspace only stores it (see :func:`crontab_line` and :func:`devops_schedule_entry`
+for what a user can run instead).
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_azure.config import ProjectConfig
+from mlops_azure.errors import UserInputError
+from mlops_azure.lifecycle.provenance import current_actor
+from mlops_azure.workspace import (
+    InputValue,
+    PipelineSubmission,
+    Schedule,
+    ScheduleTrigger,
+    Workspace,
+    is_asset_name,
+)
+
+#: Recurrence units accepted by ``--unit`` (a trailing "s" is forgiven: ``--unit days``).
+UNITS = ("minute", "hour", "day", "week", "month")
+
+
+def build_trigger(
+    *, cron: str | None = None, every: int | None = None, unit: str | None = None,
+    time_zone: str = "UTC",
+) -> ScheduleTrigger:
+    """A trigger from ``--cron EXPR`` or ``--every N --unit U``; the workspace checks the rest."""
+    if cron is not None and (every is not None or unit is not None):
+        raise UserInputError("give either --cron or --every/--unit, not both")
+    if cron is not None:
+        return ScheduleTrigger(cron=" ".join(cron.split()), time_zone=time_zone)
+    if every is None or unit is None:
+        raise UserInputError("a schedule needs --cron EXPR, or --every N with --unit "
+                             f"({'|'.join(UNITS)})")
+    word = unit.strip().lower()
+    singular = word[:-1] if word.endswith("s") and word[:-1] in UNITS else word
+    if singular not in UNITS:
+        raise UserInputError(f"--unit '{unit}' is not one of {', '.join(UNITS)}")
+    return ScheduleTrigger(frequency=singular, interval=every, time_zone=time_zone)
+
+
+def latest_data_reference(asset: str) -> str:
+    """Azure ML's reference to the newest version of a data asset, resolved when a run starts."""
+    return f"azureml:{asset}@latest"
+
+
+def training_submission(config: ProjectConfig, data: str, schema_dir: Path) -> PipelineSubmission:
+    """The training pipeline's submission for a schedule (see the module docstring)."""
+    inputs: dict[str, InputValue] = dict(config.training.params)
+    schema_file = schema_dir / "schema.json"
+    schema_file.write_text(config.data.data_schema.to_json(), encoding="utf-8")
+    inputs["raw_data"] = latest_data_reference(data)
+    inputs["schema"] = schema_file
+    return PipelineSubmission(
+        pipeline_file=config.resolve(config.training.pipeline),
+        inputs=inputs,
+        experiment=config.training.experiment,
+        tags={"trigger": "schedule", "data": latest_data_reference(data)},
+    )
+
+
+def create_schedule(
+    ws: Workspace,
+    config: ProjectConfig,
+    name: str,
+    trigger: ScheduleTrigger,
+    *,
+    data: str | None = None,
+    actor: str | None = None,
+) -> Schedule:
+    """Create (or replace) schedule ``name`` that retrains on the newest version of ``data``
+    (default: ``data.asset``), which must already have a version."""
+    asset = data or config.data.asset
+    if not is_asset_name(asset):
+        raise UserInputError(f"--data '{asset}' is not a data asset name (no version: each run "
+                             "takes the newest)")
+    if not ws.list_data(asset):
+        raise UserInputError(f"data asset '{asset}' has no version yet: upload one first "
+                             f"with 'mlops data upload PATH --name {asset}'")
+    # The workspace keeps the schema file itself (local: artifact store; Azure ML: uploaded at
+    # creation), so a temporary copy is enough here.
+    with tempfile.TemporaryDirectory(prefix="mlops-schedule-") as tmp:
+        schedule = ws.create_schedule(name, training_submission(config, asset, Path(tmp)), trigger)
+    ws.record_event("schedule.create", name, {"trigger": trigger.describe(),
+                                              "data": latest_data_reference(asset),
+                                              "pipeline": schedule.pipeline},
+                    actor=actor or current_actor())
+    return schedule
+
+
+def delete_schedule(ws: Workspace, name: str, *, actor: str | None = None) -> None:
+    """Delete schedule ``name`` and record it in the audit trail."""
+    ws.delete_schedule(name)
+    ws.record_event("schedule.delete", name, {}, actor=actor or current_actor())
+
+
+def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as JSON-ready values."""
+    trigger = schedule.trigger
+    return {
+        "name": schedule.name,
+        "trigger": {"cron": trigger.cron, "frequency": trigger.frequency,
+                    "interval": trigger.interval, "time_zone": trigger.time_zone},
+        "when": trigger.describe(),
+        "pipeline": schedule.pipeline,
+        "experiment": schedule.experiment,
+        "enabled": schedule.enabled,
+        "created_at": schedule.created_at.isoformat(),
+        "inputs": {k: str(v) if isinstance(v, Path) else v for k, v in schedule.inputs.items()},
+    }
+
+
+# -- what a user can run where no scheduler fires the schedule ----------------------------------
+def as_cron(trigger: ScheduleTrigger) -> str | None:
+    """The trigger as a five-field cron expression, or None when cron cannot say it exactly
+    (every N weeks for N > 1)."""
+    if trigger.cron:
+        return trigger.cron
+    n = trigger.interval
+    step = "*" if n == 1 else f"*/{n}"
+    return {
+        "minute": f"{step} * * * *",
+        "hour": f"0 {step} * * *",
+        "day": f"0 0 {'*' if n == 1 else f'1-31/{n}'} * *",
+        "week": "0 0 * * 0" if n == 1 else None,
+        "month": f"0 0 1 {'*' if n == 1 else f'1-12/{n}'} *",
+    }.get(trigger.frequency or "")
+
+
+def _retrain_command(config: ProjectConfig, data: str) -> str:
+    # NAME without a version: mlops train takes the newest version, as the schedule would.
+    return f"cd {shlex.quote(str(config.root.resolve()))} && mlops train --data {shlex.quote(data)}"
+
+
+def crontab_line(schedule: Schedule, config: ProjectConfig, data: str) -> str | None:
+    """A crontab entry that retrains like the schedule (with cronie's ``CRON_TZ`` when not UTC)."""
+    expression = as_cron(schedule.trigger)
+    if expression is None:
+        return None
+    zone = schedule.trigger.time_zone
+    prefix = "" if zone == "UTC" else f"CRON_TZ={zone}\n"
+    return f"{prefix}{expression} {_retrain_command(config, data)}"
+
+
+def devops_schedule_entry(schedule: Schedule) -> str | None:
+    """An Azure DevOps ``schedules:`` entry for .azure-pipelines/training.yml (cron is UTC there)."""
+    expression = as_cron(schedule.trigger)
+    if expression is None:
+        return None
+    note = ("" if schedule.trigger.time_zone == "UTC"
+            else f"  # Azure DevOps reads cron in UTC: shift from {schedule.trigger.time_zone}\n")
+    return (f"schedules:\n{note}  - cron: \"{expression}\"\n    displayName: {schedule.name}\n"
+            "    branches:\n      include: [main]\n    always: true\n")
+
+
+@dataclass(frozen=True)
+class LocalAlternatives:
+    """What to use instead on a workspace that does not fire schedules by itself."""
+
+    crontab: str | None
+    devops: str | None
+
+
+def local_alternatives(schedule: Schedule, config: ProjectConfig, data: str) -> LocalAlternatives:
+    """The crontab line and the Azure DevOps entry for ``schedule``."""
+    return LocalAlternatives(crontab_line(schedule, config, data), devops_schedule_entry(schedule))
