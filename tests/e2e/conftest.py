@@ -1,0 +1,67 @@
+"""Fixtures for the end-to-end tests on ``--backend azure``: the example project pointed at the
+simulated Azure ML service (over Azurite), driven through the real CLI in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_azure.cli.main import app
+from mlops_azure.cli.state import STATE
+from mlops_azure.scaffold import init_project
+from mlops_azure.testing import FakeCredential, SimulatedAzureML
+
+MODEL = "steel-purchase-forecast"
+AKS = "aks-prod"
+
+def _configure(root: Path, sim: SimulatedAzureML) -> None:
+    """Point the example project at the simulated workspace; production on Kubernetes."""
+    import yaml
+
+    config_file = root / "mlops.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    config["backend"] = "azure"
+    config["azure"] = {"subscription_id": sim.subscription, "resource_group": sim.resource_group,
+                       "workspace_name": sim.workspace, "compute": "cpu-cluster",
+                       "kubernetes_compute": AKS, "poll_interval_s": 0.1,
+                       "retries": 3, "retry_backoff_s": 0.01, "operation_timeout_s": 300}
+    config["stages"]["staging"]["target"] = "managed"
+    config["stages"]["production"]["target"] = "kubernetes"
+    config["rollout"] = {"steps": [10, 50, 100], "warmup_requests": 3, "requests_per_step": 10}
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
+@pytest.fixture
+def cloud_project(
+    azure_sim: SimulatedAzureML, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    root = tmp_path / "proj"
+    init_project(root)
+    _configure(root, azure_sim)
+    azure_sim.add_kubernetes_compute(AKS)
+    monkeypatch.chdir(root)
+    # The CLI signs in with DefaultAzureCredential; tests hand it a fake one instead.
+    monkeypatch.setattr("mlops_azure.azure.client.default_credential", FakeCredential)
+    yield root
+    STATE.__init__()  # type: ignore[misc]  # the CLI keeps global state per process
+
+
+def run_mlops(*args: str, code: int = 0) -> Any:
+    """``mlops --json ARGS`` in-process; asserts the exit code, returns the parsed JSON."""
+    result = CliRunner().invoke(app, ["--json", *args])
+    assert result.exit_code == code, result.stderr[-3000:] or result.stdout[-3000:]
+    try:
+        return json.loads(result.stdout) if result.stdout.strip() else None
+    except ValueError:
+        raise AssertionError(f"not JSON: {result.stdout[-2000:]}") from None
+
+
+@pytest.fixture
+def mlops() -> Any:
+    """The CLI as a function: ``mlops("train", code=0)`` → parsed ``--json`` output."""
+    return run_mlops
