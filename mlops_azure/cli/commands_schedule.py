@@ -44,8 +44,10 @@ def create(
             document.update(crontab=hints.crontab, devops=hints.devops)
         output.emit_json(document)
         return
-    output.say(f"schedule [bold]{schedule.name}[/]: {output.plain(trigger.describe())}, retrains "
-               f"on the newest version of {asset}")
+    # Azure ML pins @latest to a version at creation (see lifecycle.schedules): show what is stored.
+    data_input = output.plain(schedule.inputs.get("raw_data", asset))
+    output.say(f"schedule [bold]{schedule.name}[/]: {output.plain(trigger.describe())}, trains on "
+               f"{data_input}")
     if hints is None:
         return
     output.say("[yellow]note:[/] the local workspace stores schedules but does not fire them; "

@@ -4,7 +4,9 @@ The submission is built from mlops.yaml exactly as :func:`mlops_azure.lifecycle.
 builds it (pipeline, experiment, training params, the schema file) except for two things: no
 champion input (the champion is whatever serves when the schedule fires, so it cannot be fixed
 now) and the training data given as ``azureml:<asset>@latest``, Azure ML's own reference syntax,
-so that each run trains on the newest version. On Azure ML the schedule fires by itself; the
+meant to be resolved per run. The embedded workspace stores it as is; azure-ai-ml resolves labels
+when it sends the job definition, so an Azure ML schedule shows (and uses) the version that was
+newest at creation, and the command says which. On Azure ML the schedule fires by itself; the
 embedded workspace only stores it (see :func:`crontab_line` and :func:`devops_schedule_entry`
 for what a user can run instead).
 """
