@@ -135,6 +135,8 @@ class SimulatedAzureML:
         #: Every stored resource by its ARM path (case as first written).
         self.resources: dict[str, dict[str, Any]] = {}
         self.calls: list[RecordedCall] = []
+        #: Requests let through to 127.0.0.1 (Azurite, simulated endpoints): method, host, path.
+        self.local_calls: list[tuple[str, str, str]] = []
         self.lock = threading.RLock()
         self._faults: list[_Fault] = []
         self._mock: Any = None
@@ -150,7 +152,17 @@ class SimulatedAzureML:
         import responses
 
         self.assets.create_storage()
-        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        unpatched = responses._real_send  # requests' own send, saved before any mock patches it
+
+        def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            # counted, not changed: storage and scoring traffic to 127.0.0.1 goes out for real
+            parts = urlsplit(str(request.url))
+            self.local_calls.append((str(request.method), f"{parts.hostname}:{parts.port}",
+                                     parts.path))
+            return unpatched(adapter, request, *args, **kwargs)
+
+        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False,
+                                            real_adapter_send=send)
         self._mock.start()
         for method in ("GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"):
             self._mock.add_callback(method, re.compile(r"https://.*"), callback=self._route)
