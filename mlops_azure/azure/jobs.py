@@ -186,6 +186,10 @@ class AzureJobs(AzureConnection):
         except NotFoundError:
             raise NotFoundError(f"job '{job_id}' does not exist") from None
 
+    def job_state(self, job_id: str) -> JobStatus:
+        """A job's state alone (one request)."""
+        return job_status(self._get_raw(job_id).status)
+
     def _steps(self, job_id: str, *, detailed: bool = True) -> tuple[StepRun, ...]:
         """The job's steps; ``detailed`` adds each step's times, exit status and error from its
         run-history record (one request per step: the SDK's child job entity drops them)."""

@@ -22,7 +22,6 @@ from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.workspace import (
     AuditEvent,
     InputValue,
-    Job,
     JobStatus,
     Lineage,
     ModelVersion,
@@ -44,7 +43,7 @@ class AzureModels(AzureConnection):
     def job_output_path(self, job_id: str, output: str) -> Path:
         raise NotImplementedError  # provided by AzureJobs
 
-    def get_job(self, job_id: str) -> Job:
+    def job_state(self, job_id: str) -> JobStatus:
         raise NotImplementedError  # provided by AzureJobs
 
     def record_event(self, action: str, subject: str, details: Any, *, actor: str) -> AuditEvent:
@@ -72,9 +71,9 @@ class AzureModels(AzureConnection):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise UserInputError(f"model {name}: metric '{key}' is not a number: {value!r}")
             numbers[key] = float(value)
-        job = self.get_job(job_id)
-        if job.status is not JobStatus.COMPLETED:
-            raise UserInputError(f"job '{job_id}' is {job.status.value}: only a Completed job "
+        status = self.job_state(job_id)  # one request: the steps are not needed here
+        if status is not JobStatus.COMPLETED:
+            raise UserInputError(f"job '{job_id}' is {status.value}: only a Completed job "
                                  "can be registered as a model")
         digest = tree_hash(self.job_output_path(job_id, output))
         latest = self._latest(name)
