@@ -38,8 +38,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python benchmarks/bench_cli_startup.py
+	$(BIN)/python benchmarks/bench_azure_requests.py
 	$(BIN)/python benchmarks/bench_train_overhead.py
 	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
 
