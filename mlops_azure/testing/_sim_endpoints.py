@@ -100,6 +100,15 @@ class OnlineEndpointsSim:
         with self._lock:
             self._faults[(endpoint, deployment)] = logs
 
+    def crash_deployment(self, endpoint: str, deployment: str) -> None:
+        """Kill the deployment's server, as when its instances die: it stays ``Succeeded`` in
+        ARM (Azure reports unhealthy instances, not a provisioning change) and its requests get
+        502/503 from the endpoint."""
+        with self._lock:
+            found = self.endpoints[endpoint].deployments[deployment]
+            pid = found.pid
+        processes.stop(pid, grace_s=2.0)
+
     def close(self) -> None:
         """Stop every router and inference server this simulator started (by process group)."""
         with self._lock:

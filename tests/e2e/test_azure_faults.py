@@ -73,3 +73,39 @@ def test_a_deployment_that_fails_to_provision_leaves_production_alone(
 
     promoted = mlops("promote", f"{MODEL}:1", "--stage", "production")  # the fault is gone
     assert promoted["traffic"] == {"v001": 100}
+
+
+def test_a_deployment_that_dies_during_the_canary_is_rolled_back(
+    azure_sim: SimulatedAzureML, cloud_project: Path, mlops: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mlops("train", "-p", "n_estimators=40")
+    mlops("train")
+    for version in (1, 2):
+        ref = f"{MODEL}:{version}"
+        mlops("deploy", ref, "--stage", "staging")
+        mlops("gate", "qa", "--stage", "staging", "--model", ref)
+        mlops("approve", ref, "--stage", "production", "--by", "alice", "--reason", "ok")
+    mlops("promote", f"{MODEL}:1", "--stage", "production")
+
+    from mlops_azure.lifecycle import rollout
+
+    real_split = rollout.split_traffic
+
+    def split_then_crash(old: Any, new: str, share: int) -> Any:
+        if share == 50:  # v002 took 10 % and answered; now its server dies
+            azure_sim.endpoints.crash_deployment("steel-production", new)
+        return real_split(old, new, share)
+
+    monkeypatch.setattr(rollout, "split_traffic", split_then_crash)
+    before = len(azure_sim.calls)
+    result = CliRunner().invoke(app, ["promote", f"{MODEL}:2", "--stage", "production"])
+    assert result.exit_code == 1, result.output
+    assert "rolled back" in result.stderr
+    sent = [c.body["properties"].get("traffic") for c in azure_sim.calls[before:]
+            if c.method == "PUT" and c.path.endswith("/onlineEndpoints/steel-production")
+            and isinstance(c.body, dict)]
+    assert sent == [{"v001": 90, "v002": 10}, {"v001": 50, "v002": 50}, {"v001": 100}]
+    production = next(e for e in mlops("endpoints", "list") if e["name"] == "steel-production")
+    assert {k: v for k, v in production["traffic"].items() if v} == {"v001": 100}
+    rollback = next(e for e in mlops("history") if e["action"] == "rollback")
+    assert rollback["details"]["trigger"] == "automatic"
