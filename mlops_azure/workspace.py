@@ -1,373 +1,50 @@
-"""The one seam between mlops and a backend: the ``Workspace`` interface and the values it speaks.
+"""The one seam between mlops and a backend: the ``Workspace`` interface.
 
-Everything that touches stored state (data assets, jobs, models, audit events) goes through a
-``Workspace``. The embedded implementation lives in ``mlops_azure.local``; the Azure ML one in
-``mlops_azure.azure``. ``mlops_azure.lifecycle`` only ever sees this interface, so a gate or a
-promotion is written once and behaves the same on both. The same contract tests run against each.
+Everything that touches stored state (data assets, jobs, models, endpoints, schedules, audit
+events) goes through a ``Workspace``. The embedded implementation lives in ``mlops_azure.local``;
+the Azure ML one in ``mlops_azure.azure``. ``mlops_azure.lifecycle`` only ever sees this
+interface, so a gate or a promotion is written once and behaves the same on both; the same
+contract tests run against each. The values it speaks live in ``records`` and the rules both
+backends enforce in ``rules``; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import enum
-import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-#: Azure ML asset names (models, data assets, environments); both backends enforce the same rule.
-ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
-
-
-def is_asset_name(name: object) -> bool:
-    """Whether ``name`` is a valid Azure ML asset name."""
-    return isinstance(name, str) and ASSET_NAME.fullmatch(name) is not None
-
-
-#: Azure ML online endpoint and deployment names: 3-32 letters, digits and hyphens, from a letter.
-ENDPOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]")
-
-
-def is_endpoint_name(name: object) -> bool:
-    """Whether ``name`` is a valid Azure ML online endpoint or deployment name."""
-    return isinstance(name, str) and ENDPOINT_NAME.fullmatch(name) is not None
-
-
-def check_endpoint_name(name: str, kind: str = "endpoint") -> None:
-    """``UserInputError`` unless ``name`` is a valid endpoint (or deployment) name."""
-    if not is_endpoint_name(name):
-        from mlops_azure.errors import UserInputError
-
-        raise UserInputError(f"{kind} name {name!r} is invalid: use 3-32 letters, digits and "
-                             "hyphens, starting with a letter and not ending with a hyphen")
-
-
-#: Most mirror traffic an endpoint may copy to a shadow deployment (%), as on Azure ML.
-MAX_MIRROR = 50
-
-#: A pipeline input value: a literal, or a local path for ``uri_file`` / ``uri_folder`` inputs.
-InputValue = str | int | float | bool | Path
-
-
-class JobStatus(enum.StrEnum):
-    """Job and step states, named as Azure ML names them."""
-
-    QUEUED = "Queued"
-    RUNNING = "Running"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    CANCELED = "Canceled"
-    SKIPPED = "Skipped"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.SKIPPED)
-
-
-@dataclass(frozen=True)
-class DataAsset:
-    """One version of a named data asset; ``sha256`` is the content hash of the file or folder."""
-
-    name: str
-    version: int
-    path: str
-    sha256: str
-    size_bytes: int
-    created_at: datetime
-    description: str = ""
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
-
-@dataclass(frozen=True)
-class StepRun:
-    """One step (child job) of a pipeline job."""
-
-    name: str
-    status: JobStatus
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    exit_code: int | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    """A pipeline job: its inputs, its steps, where its outputs are and how it ended."""
-
-    id: str
-    experiment: str
-    status: JobStatus
-    created_at: datetime
-    pipeline: str
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    outputs: Mapping[str, str] = field(default_factory=dict)
-    steps: tuple[StepRun, ...] = ()
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    error: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Lineage:
-    """Where a model version comes from: enough to trace a deployment back to its data."""
-
-    data_asset: str
-    data_version: int
-    data_sha256: str
-    code_commit: str
-    job_id: str
-    params: Mapping[str, Any]
-    environment_hash: str
-    creator: str
-    pipeline: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data_asset": self.data_asset,
-            "data_version": self.data_version,
-            "data_sha256": self.data_sha256,
-            "code_commit": self.code_commit,
-            "job_id": self.job_id,
-            "params": dict(self.params),
-            "environment_hash": self.environment_hash,
-            "creator": self.creator,
-            "pipeline": self.pipeline,
-            "extra": dict(self.extra),
-        }
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Lineage:
-        return cls(
-            data_asset=str(raw["data_asset"]),
-            data_version=int(raw["data_version"]),
-            data_sha256=str(raw["data_sha256"]),
-            code_commit=str(raw["code_commit"]),
-            job_id=str(raw["job_id"]),
-            params=dict(raw.get("params", {})),
-            environment_hash=str(raw["environment_hash"]),
-            creator=str(raw["creator"]),
-            pipeline=str(raw.get("pipeline", "")),
-            extra={str(k): str(v) for k, v in dict(raw.get("extra", {})).items()},
-        )
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """A registered model version with its holdout metrics and lineage."""
-
-    name: str
-    version: int
-    path: str
-    sha256: str
-    created_at: datetime
-    metrics: Mapping[str, float]
-    lineage: Lineage
-    tags: Mapping[str, str] = field(default_factory=dict)
-    description: str = ""
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
-
-@dataclass(frozen=True)
-class ServingDeployment:
-    """A deployment behind an endpoint, the model version it serves and its traffic share (%)."""
-
-    endpoint: str
-    deployment: str
-    model_name: str
-    model_version: int
-    traffic: int
-
-
-class DeploymentState(enum.StrEnum):
-    """Provisioning and health of a deployment, named as Azure ML names provisioning states.
-
-    ``Unhealthy`` is a deployment that was provisioned but no longer answers (a crashed local
-    process, an Azure deployment whose instances fail their probes): reported, never hidden.
-    """
-
-    CREATING = "Creating"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    UNHEALTHY = "Unhealthy"
-    DELETING = "Deleting"
-
-
-@dataclass(frozen=True)
-class DeploymentSpec:
-    """What a deployment runs: a model version, the scoring code and its environment, on what.
-
-    ``code_dir`` is the folder deployed as the scoring code and ``scoring_script`` the entry
-    script relative to it (Azure ML's ``CodeConfiguration``). ``instance_count`` instances serve
-    it (locally: that many server worker processes).
-    """
-
-    model_name: str
-    model_version: int
-    code_dir: Path
-    scoring_script: str
-    environment: Path | None = None
-    instance_type: str | None = None
-    instance_count: int = 1
-    request_timeout_ms: int = 5000
-    environment_variables: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """An online endpoint: one stable scoring URL, key auth, and traffic over its deployments.
-
-    ``traffic`` maps deployment names to the share of live requests (%, summing to 100 when
-    any is set); ``mirror_traffic`` to the share of requests copied to a deployment whose
-    answers are discarded (shadow testing).
-    """
-
-    name: str
-    scoring_uri: str
-    kind: str
-    state: str
-    traffic: Mapping[str, int]
-    mirror_traffic: Mapping[str, int]
-    created_at: datetime
-    auth_mode: str = "key"
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """A model version served behind an endpoint."""
-
-    endpoint: str
-    name: str
-    model_name: str
-    model_version: int
-    state: DeploymentState
-    created_at: datetime
-    instance_type: str | None = None
-    instance_count: int = 1
-    error: str = ""
-
-    @property
-    def model_ref(self) -> str:
-        return f"{self.model_name}:{self.model_version}"
-
-
-@dataclass(frozen=True)
-class EndpointKeys:
-    """The two auth keys of an endpoint (either is accepted; rotate one while using the other)."""
-
-    primary: str
-    secondary: str
-
-    def __repr__(self) -> str:  # keys never end up in logs or tracebacks by accident
-        return "EndpointKeys(primary='***', secondary='***')"
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """One entry of the audit trail: who did what to which subject, and the evidence."""
-
-    id: int
-    time: datetime
-    actor: str
-    action: str
-    subject: str
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PipelineSubmission:
-    """What to run: a pipeline definition file and values for its inputs."""
-
-    pipeline_file: Path
-    inputs: Mapping[str, InputValue]
-    experiment: str
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """Progress of a running job, for progress bars and logs."""
-
-    job_id: str
-    step: str | None
-    status: JobStatus
-    message: str = ""
-
-
-ProgressCallback = Callable[[JobEvent], None]
-
-
-@dataclass(frozen=True)
-class ScheduleTrigger:
-    """When a schedule fires: a five-field ``cron`` expression, or every ``interval`` ``frequency``
-    (``minute``, ``hour``, ``day``, ``week`` or ``month``), in ``time_zone``."""
-
-    cron: str | None = None
-    frequency: str | None = None
-    interval: int = 1
-    time_zone: str = "UTC"
-
-    def describe(self) -> str:
-        if self.cron:
-            return f"cron '{self.cron}' ({self.time_zone})"
-        unit = self.frequency if self.interval == 1 else f"{self.interval} {self.frequency}s"
-        return f"every {unit} ({self.time_zone})"
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A recurring run of a pipeline (Azure ML ``JobSchedule``)."""
-
-    name: str
-    trigger: ScheduleTrigger
-    pipeline: str
-    experiment: str
-    enabled: bool
-    created_at: datetime
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-
-
-def check_traffic(endpoint: str, states: Mapping[str, str], traffic: Mapping[str, int],
-                  mirror: Mapping[str, int]) -> None:
-    """Azure ML's traffic rules, checked before anything changes (``states``: deployment name to
-    provisioning state). Raises ``UserInputError`` naming the first rule broken."""
-    from mlops_azure.errors import UserInputError
-
-    rows = states
-    where = f"traffic of endpoint '{endpoint}'"
-    for kind, shares in (("traffic", traffic), ("mirror traffic", mirror)):
-        for dep, share in shares.items():
-            if dep not in rows:
-                known = ", ".join(sorted(rows)) or "none"
-                raise UserInputError(f"{where}: no deployment '{dep}' (deployments: {known})")
-            if isinstance(share, bool) or not isinstance(share, int) or not 0 <= share <= 100:
-                raise UserInputError(f"{where}: {kind} of '{dep}' must be a whole number 0-100, "
-                                     f"not {share!r}")
-    total = sum(traffic.values())
-    if rows and total not in (0, 100):
-        raise UserInputError(f"{where}: shares add up to {total} %, not 100 %")
-    for dep, share in traffic.items():
-        if share > 0 and rows[dep] != "Succeeded":
-            raise UserInputError(f"{where}: deployment '{dep}' is {rows[dep]}, it cannot "
-                                 "take traffic")
-    live_mirrors = {d: s for d, s in mirror.items() if s > 0}
-    if len(live_mirrors) > 1:
-        raise UserInputError(f"{where}: mirror traffic can go to one deployment only")
-    for dep, share in live_mirrors.items():
-        if share > MAX_MIRROR:
-            raise UserInputError(f"{where}: mirror traffic is at most {MAX_MIRROR} %, not {share} %")
-        if traffic.get(dep, 0) > 0:
-            raise UserInputError(f"{where}: '{dep}' takes live traffic, so it cannot also be mirrored to")
+from mlops_azure.records import (
+    AuditEvent,
+    DataAsset,
+    Deployment,
+    DeploymentSpec,
+    DeploymentState,
+    Endpoint,
+    EndpointKeys,
+    InputValue,
+    Job,
+    JobEvent,
+    JobStatus,
+    Lineage,
+    ModelVersion,
+    PipelineSubmission,
+    ProgressCallback,
+    Schedule,
+    ScheduleTrigger,
+    ServingDeployment,
+    StepRun,
+)
+from mlops_azure.rules import (
+    ASSET_NAME,
+    ENDPOINT_NAME,
+    MAX_MIRROR,
+    check_endpoint_name,
+    check_traffic,
+    is_asset_name,
+    is_endpoint_name,
+)
 
 
 class Workspace(ABC):

@@ -8,7 +8,7 @@ from typing import Any
 from mlops_azure.azure.connection import AzureConnection, created_at
 from mlops_azure.azure.jobs import INPUTS_TAG, PIPELINE_TAG
 from mlops_azure.errors import UserInputError
-from mlops_azure.local.schedules import check_schedule_name, check_trigger
+from mlops_azure.rules import check_schedule_name, check_trigger
 from mlops_azure.workspace import PipelineSubmission, Schedule, ScheduleTrigger
 
 

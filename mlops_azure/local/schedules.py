@@ -1,25 +1,24 @@
-"""Schedules of the embedded workspace, and the trigger rules every backend should check alike.
+"""Schedules of the embedded workspace: stored records, fired by nothing yet.
 
 A local schedule is a stored record: the trigger plus the pipeline submission it would make (local
 file inputs copied into the artifact store, so they outlive the caller's temporary folder). The
 embedded workspace has no scheduler service, so nothing fires by itself (``mlops schedule run-due``
 comes later); ``mlops schedule create`` prints a crontab line and an Azure DevOps ``schedules:``
-entry instead. The checks below are pure functions so that the Azure workspace can apply exactly
-the same rules before it calls Azure ML.
+entry instead. The trigger and name rules live in ``mlops_azure.rules``, shared with the Azure
+workspace.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore
+from mlops_azure.rules import check_schedule_name, check_trigger
 from mlops_azure.workspace import (
     InputValue,
     PipelineSubmission,
@@ -27,85 +26,6 @@ from mlops_azure.workspace import (
     ScheduleTrigger,
     is_asset_name,
 )
-
-#: Recurrence units, as Azure ML's ``RecurrenceTrigger`` names them.
-FREQUENCIES = ("minute", "hour", "day", "week", "month")
-
-#: The five cron fields in order, with the values each allows (Azure ML: day of week 0-6, 0 = Sunday).
-CRON_FIELDS: tuple[tuple[str, int, int], ...] = (
-    ("minute", 0, 59),
-    ("hour", 0, 23),
-    ("day of month", 1, 31),
-    ("month", 1, 12),
-    ("day of week", 0, 6),
-)
-
-_FIELD_CHARS = re.compile(r"[0-9*,/-]+")
-_PART = re.compile(r"(?P<range>\*|\d+|\d+-\d+)(?:/(?P<step>\d+))?")
-
-
-def check_cron(expression: str) -> None:
-    """``UserInputError`` naming the first bad field unless ``expression`` is a five-field cron
-    expression of numbers, ``*``, ranges ``a-b``, steps ``/n`` and lists ``a,b``."""
-    fields = expression.split()
-    if len(fields) != len(CRON_FIELDS):
-        raise UserInputError(f"cron '{expression}' has {len(fields)} fields, expected 5: "
-                             "minute hour day-of-month month day-of-week")
-    for text, (name, low, high) in zip(fields, CRON_FIELDS, strict=True):
-        where = f"cron '{expression}': {name} field '{text}'"
-        if not _FIELD_CHARS.fullmatch(text):
-            raise UserInputError(f"{where} may only hold digits, '*', ',', '-' and '/'")
-        for part in text.split(","):
-            match = _PART.fullmatch(part)
-            if match is None:
-                raise UserInputError(f"{where}: '{part}' is not N, N-M, * or one of them with /STEP")
-            if match["step"] is not None and int(match["step"]) < 1:
-                raise UserInputError(f"{where}: a step must be at least 1")
-            if match["range"] == "*":
-                continue
-            bounds = [int(n) for n in match["range"].split("-")]
-            for number in bounds:
-                if not low <= number <= high:
-                    raise UserInputError(f"{where}: {number} is outside {low}-{high}")
-            if len(bounds) == 2 and bounds[0] > bounds[1]:
-                raise UserInputError(f"{where}: range {part} runs backwards")
-
-
-def check_time_zone(name: str) -> None:
-    """``UserInputError`` unless ``name`` is an IANA time zone (``UTC``, ``Europe/Berlin``)."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserInputError(f"time zone '{name}' is unknown: use an IANA name such as "
-                             "'UTC' or 'Europe/Berlin'") from None
-
-
-def check_trigger(trigger: ScheduleTrigger) -> None:
-    """``UserInputError`` unless the trigger is exactly one of a valid cron expression or a valid
-    recurrence (frequency in :data:`FREQUENCIES`, whole interval >= 1), in a known time zone."""
-    if trigger.cron and trigger.frequency:
-        raise UserInputError("a schedule has either a cron expression or a frequency, not both")
-    if trigger.cron:
-        check_cron(trigger.cron)
-    elif trigger.frequency:
-        if trigger.frequency not in FREQUENCIES:
-            raise UserInputError(f"frequency '{trigger.frequency}' is not one of "
-                                 f"{', '.join(FREQUENCIES)}")
-        interval = trigger.interval
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise UserInputError(f"interval {interval!r} must be a whole number of at least 1")
-    else:
-        raise UserInputError("a schedule needs a cron expression or a frequency")
-    check_time_zone(trigger.time_zone)
-
-
-def check_schedule_name(name: str) -> None:
-    """Schedule names follow Azure ML's asset-name rule, so a local name works on Azure too."""
-    if not is_asset_name(name):
-        raise UserInputError(
-            f"schedule name {name!r} is invalid: use 1-255 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
 
 
 def _trigger_json(trigger: ScheduleTrigger) -> str:
@@ -200,5 +120,4 @@ class LocalSchedules:
             raise NotFoundError(f"schedule '{name}' does not exist")
 
 
-__all__ = ["CRON_FIELDS", "FREQUENCIES", "LocalSchedules", "check_cron", "check_schedule_name",
-           "check_time_zone", "check_trigger"]
+__all__ = ["LocalSchedules"]

@@ -8,7 +8,7 @@ import pytest
 
 from mlops_azure.errors import NotFoundError
 from mlops_azure.local import LocalWorkspace
-from mlops_azure.local.schedules import check_cron
+from mlops_azure.rules import check_cron
 from mlops_azure.workspace import PipelineSubmission, ScheduleTrigger
 
 PIPELINE = Path(__file__).resolve().parents[3] / "pipelines" / "training.yml"
