@@ -12,6 +12,27 @@ from mlops_azure.rules import check_schedule_name, check_trigger
 from mlops_azure.workspace import PipelineSubmission, Schedule, ScheduleTrigger
 
 
+def windows_time_zone(iana: str) -> str:
+    """The Windows name Azure ML schedules expect for an IANA zone (``Europe/Berlin`` →
+    ``W. Europe Standard Time``); UTC stays UTC."""
+    from tzlocal.windows_tz import tz_win
+
+    if iana in ("UTC", "Etc/UTC"):
+        return "UTC"
+    found = tz_win.get(iana)
+    if found is None:
+        raise UserInputError(f"time zone '{iana}' has no Windows equivalent for Azure ML schedules: "
+                             "use a zone such as 'Europe/Berlin' or 'UTC'")
+    return str(found)
+
+
+def iana_time_zone(windows: str) -> str:
+    """Back from the Windows name Azure ML returns to the IANA name mlops speaks."""
+    from tzlocal.windows_tz import win_tz
+
+    return "UTC" if windows == "UTC" else str(win_tz.get(windows, windows))
+
+
 class AzureSchedules(AzureConnection):
     """``create_schedule`` / ``list_schedules`` / ``delete_schedule`` on ``JobSchedule``."""
 
@@ -28,11 +49,12 @@ class AzureSchedules(AzureConnection):
         check_trigger(trigger)  # the embedded workspace's rules, so both refuse alike
         job = self.build_pipeline_job(submission, None)
         fires: Any
+        zone = windows_time_zone(trigger.time_zone)
         if trigger.cron:
-            fires = CronTrigger(expression=trigger.cron, time_zone=trigger.time_zone)
+            fires = CronTrigger(expression=trigger.cron, time_zone=zone)
         elif trigger.frequency:
             fires = RecurrenceTrigger(frequency=trigger.frequency, interval=trigger.interval,
-                                      time_zone=trigger.time_zone)
+                                      time_zone=zone)
         else:
             raise UserInputError(f"schedule '{name}' needs a cron expression or a frequency")
         schedule = JobSchedule(name=name, trigger=fires, create_job=job,
@@ -57,7 +79,7 @@ class AzureSchedules(AzureConnection):
     def _to_schedule(self, raw: Any) -> Schedule:
         fires = raw.trigger
         kind = str(getattr(fires, "type", "")).lower()
-        tz = str(getattr(fires, "time_zone", None) or "UTC")
+        tz = iana_time_zone(str(getattr(fires, "time_zone", None) or "UTC"))
         if "cron" in kind:
             trigger = ScheduleTrigger(cron=str(fires.expression), time_zone=tz)
         else:

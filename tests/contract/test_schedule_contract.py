@@ -141,3 +141,15 @@ def test_a_missing_input_file_is_refused(
     with pytest.raises(UserInputError, match="does not exist"):
         workspace.create_schedule("bad", submission(raw=tmp_path / "gone.txt"), NIGHTLY)
     assert workspace.list_schedules() == []
+
+
+def test_a_named_time_zone_round_trips(
+    workspace: Workspace, submission: SubmitFn, request: pytest.FixtureRequest
+) -> None:
+    berlin = ScheduleTrigger(cron="0 6 * * 1", time_zone="Europe/Berlin")
+    assert workspace.create_schedule("monday", submission(), berlin).trigger == berlin
+    assert workspace.list_schedules()[0].trigger == berlin
+    if workspace.backend == "azure":  # Azure ML takes Windows time-zone names on the wire
+        sim = request.getfixturevalue("azure_sim")
+        sent = sim.calls_to("PUT", r"/schedules/monday$")[-1].body["properties"]["trigger"]
+        assert sent["timeZone"] == "W. Europe Standard Time"
