@@ -202,3 +202,18 @@ def test_submit_script_passes_the_uploaded_version_and_outputs_the_job_id(tmp_pa
                      "--json train --submit-only --data steel-purchases:3"]
     assert "##vso[task.setvariable variable=jobId;isOutput=true]steel-forecast-9" in ran.stdout
     assert json.loads((tmp_path / "job.json").read_text())["job_id"] == "steel-forecast-9"
+
+
+def test_a_run_whose_attempts_all_said_not_yet_fails() -> None:
+    jobs = load(PIPELINES / "training.yml")["stages"][0]["jobs"]
+    final = next(j for j in jobs if isinstance(j, dict) and j.get("job") == "OutOfAttempts")
+    assert final["dependsOn"] == [
+        "Submit", {"${{ each attempt in parameters.attempts }}": ["Attach${{ attempt }}"]}]
+    text = str(final["condition"])
+    head, rest = text.split("${{ join('", 1)
+    separator, tail = rest.split("', parameters.attempts) }}", 1)
+    compiled = head + separator.replace("''", "'").join(["1", "2"]) + tail
+    assert compiled == ("and(succeeded(), notIn('true', dependencies.Attach1.outputs"
+                        "['attach.finished'], dependencies.Attach2.outputs['attach.finished']))")
+    script = steps_of(final)[-1]["bash"]
+    assert "exit 1" in script and "mlops train --attach" in script
