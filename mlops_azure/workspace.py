@@ -148,6 +148,12 @@ class Workspace(ABC):
         """Model versions, newest first."""
 
     @abstractmethod
+    def archive_model(self, name: str, version: int, *, actor: str) -> None:
+        """Hide a model version from ``list_models`` and from "latest" (``get_model`` without a
+        version); it stays readable by version and keeps serving where it is deployed. Version
+        numbers are never reused."""
+
+    @abstractmethod
     def model_local_path(self, name: str, version: int) -> Path:
         """A local folder holding the model version's files, verified against its hash."""
 

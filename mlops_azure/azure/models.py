@@ -76,8 +76,7 @@ class AzureModels(AzureConnection):
             raise UserInputError(f"job '{job_id}' is {status.value}: only a Completed job "
                                  "can be registered as a model")
         digest = tree_hash(self.job_output_path(job_id, output))
-        latest = self._latest(name)
-        version = (latest.version if latest else 0) + 1
+        version = self._next_version(name)
         lineage_dict = lineage.to_dict()
         all_tags = {**dict(tags or {}), SHA_TAG: digest.sha256,
                     **{f"lineage.{k}": str(lineage_dict[k]) for k in LINEAGE_TAGS}}
@@ -93,12 +92,6 @@ class AzureModels(AzureConnection):
                           {"job_id": job_id, "sha256": digest.sha256, "metrics": numbers},
                           actor=lineage.creator)
         return result
-
-    def _latest(self, name: str) -> ModelVersion | None:
-        try:
-            return self.get_model(name)
-        except NotFoundError:
-            return None
 
     def get_model(self, name: str, version: int | None = None) -> ModelVersion:
         """One model version; the latest when ``version`` is None."""
@@ -121,10 +114,22 @@ class AzureModels(AzureConnection):
         return sorted(models, key=lambda m: (m.name, m.version), reverse=True) if name is None \
             else sorted(models, key=lambda m: m.version, reverse=True)
 
-    def archive_model(self, name: str, version: int) -> None:
+    def archive_model(self, name: str, version: int, *, actor: str) -> None:
         """Hide a version from listings and ``latest`` (it stays readable by name and version)."""
+        self.get_model(name, version)  # our not-found sentence
         with self.call(f"archiving model {name}:{version}"):
             self.ml.models.archive(name, version=str(version))
+        self.record_event("archive", f"{name}:{version}", {}, actor=actor)
+
+    def _next_version(self, name: str) -> int:
+        """One past the highest version ever registered, archived ones included."""
+        from azure.ai.ml.constants import ListViewType
+
+        with self.call(f"listing the versions of model {name}"):
+            found = [m.version for m in self.ml.models.list(name=name,
+                                                             list_view_type=ListViewType.ALL)]
+        numbers = [int(v) for v in found if str(v).isdigit()]
+        return max(numbers, default=0) + 1
 
     def model_local_path(self, name: str, version: int) -> Path:
         """The model version's folder in the local cache, downloaded once, verified by hash."""

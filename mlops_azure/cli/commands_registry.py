@@ -80,6 +80,21 @@ def models_list(name: Annotated[str | None, typer.Argument(help="Only this model
                   for m in models])
 
 
+@models_app.command("archive")
+def models_archive(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> None:
+    """Hide a version from listings and from "latest" (it stays readable and keeps serving)."""
+    from mlops_azure.lifecycle.provenance import current_actor
+    from mlops_azure.lifecycle.refs import parse_ref
+
+    name, version = parse_ref(ref, version_required=True)
+    assert version is not None  # version_required
+    STATE.workspace().archive_model(name, version, actor=current_actor())
+    if STATE.json:
+        output.emit_json({"archived": f"{name}:{version}"})
+    else:
+        output.say(f"archived {name}:{version}: no longer listed nor taken as the latest version")
+
+
 @models_app.command("show")
 def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> None:
     """One model version and its lineage: from the deployment back to the data."""

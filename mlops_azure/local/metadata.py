@@ -85,6 +85,10 @@ MIGRATIONS: tuple[str, ...] = (
         experiment TEXT NOT NULL, inputs TEXT NOT NULL DEFAULT '{}', tags TEXT NOT NULL DEFAULT '{}',
         enabled INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     """,
+    # 4: archived model versions (hidden from listings and from "latest", still readable).
+    """
+    ALTER TABLE models ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 #: The schema version this code writes and understands.
@@ -384,10 +388,12 @@ VersionedTable = Literal["data_assets", "models"]
 def fetch_version(
     conn: sqlite3.Connection, table: VersionedTable, name: str, version: int | None
 ) -> sqlite3.Row | None:
-    """One row of a versioned table; the highest version when ``version`` is None."""
+    """One row of a versioned table; the highest version when ``version`` is None (for models:
+    the highest one not archived)."""
     if version is None:
+        active = " AND archived = 0" if table == "models" else ""
         row = conn.execute(
-            f"SELECT * FROM {table} WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
+            f"SELECT * FROM {table} WHERE name = ?{active} ORDER BY version DESC LIMIT 1", (name,)
         ).fetchone()
     else:
         row = conn.execute(f"SELECT * FROM {table} WHERE name = ? AND version = ?",
@@ -396,6 +402,9 @@ def fetch_version(
 
 
 def fetch_versions(conn: sqlite3.Connection, table: VersionedTable, name: str | None) -> list[sqlite3.Row]:
-    """All rows of a versioned table (or of one name), newest first."""
-    where, args = ("WHERE name = ?", (name,)) if name is not None else ("", ())
+    """All rows of a versioned table (or of one name), newest first; archived models left out."""
+    conditions = (["name = ?"] if name is not None else []) + \
+        (["archived = 0"] if table == "models" else [])
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    args = (name,) if name is not None else ()
     return list(conn.execute(f"SELECT * FROM {table} {where} ORDER BY created_at DESC, rowid DESC", args))

@@ -329,6 +329,15 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
         with self._db() as conn:
             return [db.model_from_row(row) for row in db.fetch_versions(conn, "models", name)]
 
+    def archive_model(self, name: str, version: int, *, actor: str) -> None:
+        """Hide a version from listings and from "latest"; it stays readable by version."""
+        with self._db() as conn, db.write_transaction(conn):
+            done = conn.execute("UPDATE models SET archived = 1 WHERE name = ? AND version = ?",
+                                (name, version)).rowcount
+            if not done:
+                raise NotFoundError(f"model '{name}' has no version {version}")
+            db.insert_event(conn, "archive", f"{name}:{version}", {}, actor)
+
     def model_local_path(self, name: str, version: int) -> Path:
         """The stored folder of a model version, verified against its content hash."""
         return self._verified(self._row("models", "model", name, version), "model")

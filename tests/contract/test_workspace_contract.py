@@ -290,3 +290,22 @@ def test_events_are_appended_and_listed_newest_first(workspace: Workspace) -> No
     assert workspace.list_events() == [second, first]
     assert workspace.list_events(limit=1) == [second]
     assert workspace.list_events()[0].details == {"traffic": {"blue": 100}}
+
+
+def test_an_archived_version_is_hidden_but_readable_and_never_reused(
+    workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage]
+) -> None:
+    for _ in range(2):
+        workspace.register_model("arch", job_id=completed_job.id, output="model", metrics={},
+                                 lineage=make_lineage(completed_job.id))
+    workspace.archive_model("arch", 2, actor="carol")
+    assert [m.version for m in workspace.list_models("arch")] == [1]
+    assert workspace.get_model("arch").version == 1
+    assert workspace.get_model("arch", 2).version == 2
+    third = workspace.register_model("arch", job_id=completed_job.id, output="model", metrics={},
+                                     lineage=make_lineage(completed_job.id))
+    assert third.version == 3
+    assert [(e.action, e.subject, e.actor) for e in workspace.list_events(1, action="archive")] == [
+        ("archive", "arch:2", "carol")]
+    with pytest.raises(NotFoundError, match="model 'arch' has no version 9"):
+        workspace.archive_model("arch", 9, actor="carol")

@@ -63,6 +63,13 @@ def test_train_then_read_back_through_the_cli(runner: CliRunner, project_dir: Pa
     assert code == 0
     assert json.loads(out)["latest_registered"] == "steel-purchase-forecast:1"
 
+    code, out, _ = invoke(runner, "--json", "models", "archive", "steel-purchase-forecast:1")
+    assert code == 0 and json.loads(out) == {"archived": "steel-purchase-forecast:1"}
+    code, out, _ = invoke(runner, "--json", "models", "list")
+    assert code == 0 and json.loads(out) == []
+    code, _, err = invoke(runner, "models", "archive", "steel-purchase-forecast")
+    assert code == 2 and "no version" in err
+
 
 def test_not_better_exits_zero_unless_asked_to_fail(runner: CliRunner, project_dir: Path) -> None:
     assert invoke(runner, "train", *FAST)[0] == 0
