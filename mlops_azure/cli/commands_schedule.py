@@ -9,7 +9,7 @@ import typer
 from mlops_azure.cli import output
 from mlops_azure.cli.state import STATE
 
-app = typer.Typer(help="Retrain on a schedule, on the newest data.", no_args_is_help=True)
+app = typer.Typer(help="Retrain on a schedule.", no_args_is_help=True)
 
 
 @app.command("create")
@@ -22,7 +22,8 @@ def create(
         help="minute, hour, day, week or month (with --every).")] = None,
     time_zone: Annotated[str, typer.Option(help="IANA time zone of the trigger.")] = "UTC",
     data: Annotated[str | None, typer.Option(
-        help="Data asset NAME; each run takes its newest version (default: data.asset).")] = None,
+        help="Data asset NAME (default: data.asset): its newest version when the run starts "
+             "locally; on Azure ML the version current at creation.")] = None,
 ) -> None:
     """Retrain with the training pipeline on a cron or recurrence trigger.
 

@@ -55,7 +55,8 @@ def build_trigger(
 
 
 def latest_data_reference(asset: str) -> str:
-    """Azure ML's reference to the newest version of a data asset, resolved when a run starts."""
+    """Azure ML's reference to the newest version of a data asset (the embedded workspace
+    resolves it when a run starts; azure-ai-ml resolves it when the schedule is created)."""
     return f"azureml:{asset}@latest"
 
 

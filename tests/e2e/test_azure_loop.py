@@ -66,6 +66,15 @@ def test_the_release_loop_on_azure(
                    "rollback"):
         assert action in actions
 
+    mlops("schedule", "create", "weekly-retrain", "--cron", "0 3 * * 1",
+          "--time-zone", "Europe/Berlin")
+    schedule = _bodies(azure_sim, "PUT", r"/schedules/weekly-retrain$")[-1]["properties"]
+    assert schedule["trigger"]["expression"] == "0 3 * * 1"
+    assert schedule["action"]["jobDefinition"]["jobType"] == "Pipeline"
+    assert [s["name"] for s in mlops("schedule", "list")] == ["weekly-retrain"]
+    mlops("schedule", "delete", "weekly-retrain")
+    assert mlops("schedule", "list") == []
+
 
 def _bodies_since(sim: SimulatedAzureML, start: int, method: str,
                   pattern: str) -> list[dict[str, Any]]:
