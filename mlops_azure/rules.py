@@ -29,6 +29,26 @@ def is_asset_name(name: object) -> bool:
 ENDPOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]")
 
 
+def check_asset_name(name: str, kind: str) -> None:
+    """``UserInputError`` unless ``name`` is a valid Azure ML asset name (``kind``: what it
+    names, for the message)."""
+    if not is_asset_name(name):
+        raise UserInputError(
+            f"{kind} name {name!r} is invalid: use 1-255 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+
+
+def check_metrics(metrics: Mapping[str, object], model: str) -> dict[str, float]:
+    """A model's metrics as floats; ``UserInputError`` naming the first one that is no number."""
+    numbers: dict[str, float] = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UserInputError(f"metric '{key}' of model '{model}' is {value!r}, not a number")
+        numbers[str(key)] = float(value)
+    return numbers
+
+
 def is_endpoint_name(name: object) -> bool:
     """Whether ``name`` is a valid Azure ML online endpoint or deployment name."""
     return isinstance(name, str) and ENDPOINT_NAME.fullmatch(name) is not None
@@ -149,8 +169,4 @@ def check_trigger(trigger: ScheduleTrigger) -> None:
 
 def check_schedule_name(name: str) -> None:
     """Schedule names follow Azure ML's asset-name rule, so a local name works on Azure too."""
-    if not is_asset_name(name):
-        raise UserInputError(
-            f"schedule name {name!r} is invalid: use 1-255 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
+    check_asset_name(name, "schedule")

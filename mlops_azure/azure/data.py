@@ -16,7 +16,8 @@ from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
-from mlops_azure.workspace import AuditEvent, DataAsset, InputValue, is_asset_name
+from mlops_azure.rules import check_asset_name
+from mlops_azure.workspace import AuditEvent, DataAsset, InputValue
 
 SHA_TAG = "mlops.sha256"
 SIZE_TAG = "mlops.size_bytes"
@@ -35,9 +36,7 @@ class AzureData(AzureConnection):
         from azure.ai.ml.constants import AssetTypes
         from azure.ai.ml.entities import Data
 
-        if not is_asset_name(name):
-            raise UserInputError(f"'{name}' is not a valid data asset name (letters, digits, "
-                                 "'_', '.', '-'; up to 255 characters)")
+        check_asset_name(name, "data asset")
         path = Path(path)
         if not path.exists():
             raise UserInputError(f"data path {path} does not exist")

@@ -19,13 +19,13 @@ from mlops_azure.azure.blobs import parse_datastore_uri
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
+from mlops_azure.rules import check_asset_name, check_metrics
 from mlops_azure.workspace import (
     AuditEvent,
     InputValue,
     JobStatus,
     Lineage,
     ModelVersion,
-    is_asset_name,
 )
 
 SHA_TAG = "mlops.sha256"
@@ -64,13 +64,8 @@ class AzureModels(AzureConnection):
         from azure.ai.ml.constants import AssetTypes
         from azure.ai.ml.entities import Model
 
-        if not is_asset_name(name):
-            raise UserInputError(f"'{name}' is not a valid model name")
-        numbers = {}
-        for key, value in metrics.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise UserInputError(f"model {name}: metric '{key}' is not a number: {value!r}")
-            numbers[key] = float(value)
+        check_asset_name(name, "model")
+        numbers = check_metrics(metrics, name)
         status = self.job_state(job_id)  # one request: the steps are not needed here
         if status is not JobStatus.COMPLETED:
             raise UserInputError(f"job '{job_id}' is {status.value}: only a Completed job "

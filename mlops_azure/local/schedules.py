@@ -18,13 +18,12 @@ from pathlib import Path
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore
-from mlops_azure.rules import check_schedule_name, check_trigger
+from mlops_azure.rules import check_asset_name, check_schedule_name, check_trigger
 from mlops_azure.workspace import (
     InputValue,
     PipelineSubmission,
     Schedule,
     ScheduleTrigger,
-    is_asset_name,
 )
 
 
@@ -70,8 +69,7 @@ class LocalSchedules:
             if key not in definition.inputs:
                 raise UserInputError(f"{definition.shown}: the pipeline has no input '{key}'")
         experiment = submission.experiment or definition.experiment_name
-        if not is_asset_name(experiment):
-            raise UserInputError(f"experiment name {experiment!r} is invalid")
+        check_asset_name(experiment, "experiment")
         inputs = {key: self._keep(key, value) for key, value in submission.inputs.items()}
         now = db.to_iso(db.utc_now())
         with self._db() as conn, db.write_transaction(conn):

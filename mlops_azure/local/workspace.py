@@ -26,6 +26,7 @@ from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
 from mlops_azure.local.endpoints import LocalEndpoints
 from mlops_azure.local.schedules import LocalSchedules
+from mlops_azure.rules import check_asset_name, check_metrics
 from mlops_azure.workspace import (
     AuditEvent,
     DataAsset,
@@ -38,20 +39,9 @@ from mlops_azure.workspace import (
     ProgressCallback,
     StepRun,
     Workspace,
-    is_asset_name,
 )
 
 _UNFINISHED = (JobStatus.RUNNING.value, JobStatus.QUEUED.value)
-
-
-def check_name(name: str, kind: str) -> None:
-    """``UserInputError`` unless ``name`` is a valid Azure ML asset name, so a name that works
-    locally works on Azure too."""
-    if not is_asset_name(name):
-        raise UserInputError(
-            f"{kind} name {name!r} is invalid: use 1-255 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
 
 
 class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
@@ -113,7 +103,7 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
     # -- data assets -----------------------------------------------------------------------------
     def upload_data(self, name: str, path: Path, *, description: str = "") -> DataAsset:
         """Store ``path`` as the next version of ``name``; unchanged content returns the latest."""
-        check_name(name, "data asset")
+        check_asset_name(name, "data asset")
         path = Path(path)
         if not path.exists():
             raise UserInputError(f"data path {path} does not exist")
@@ -168,7 +158,7 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
 
         pipeline_file = Path(submission.pipeline_file)
         experiment = submission.experiment or pipeline_runner.load_pipeline(pipeline_file).experiment_name
-        check_name(experiment, "experiment")
+        check_asset_name(experiment, "experiment")
         self._ensure()
         now = db.utc_now()
         job_id = f"{experiment}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
@@ -295,8 +285,8 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
         description: str = "",
     ) -> ModelVersion:
         """Copy a Completed job's output into the store, then add the version and its audit event."""
-        check_name(name, "model")
-        numbers = _metrics(metrics, name)
+        check_asset_name(name, "model")
+        numbers = check_metrics(metrics, name)
         job = self.get_job(job_id)
         if job.status is not JobStatus.COMPLETED:
             raise UserInputError(
@@ -377,15 +367,6 @@ def _os_user() -> str:
 def _check_limit(limit: int) -> None:
     if limit < 1:
         raise UserInputError(f"limit must be at least 1, got {limit}")
-
-
-def _metrics(metrics: Mapping[str, float], model: str) -> dict[str, float]:
-    numbers: dict[str, float] = {}
-    for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UserInputError(f"metric '{key}' of model '{model}' is {value!r}, not a number")
-        numbers[str(key)] = float(value)
-    return numbers
 
 
 def _read_log(log_path: str | None) -> str:
