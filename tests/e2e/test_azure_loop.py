@@ -38,6 +38,9 @@ def test_the_release_loop_on_azure(
     assert put["tags"]["lineage.job_id"] == first["job_id"]
     assert not azure_sim.calls_to("PUT", r"/models/.*\.blob\.")  # registered, never re-uploaded
 
+    checked = mlops("data", "check", "azureml:steel-purchases:1")  # read back from Azurite
+    assert checked["passed"] and checked["rows"] > 500
+
     second = mlops("train")
     assert second["decision"]["verdict"] == "better", second["decision"]
     assert second["registered"] == f"{MODEL}:2"
