@@ -55,6 +55,18 @@ class JobHandlers:
         assert found is not None  # both forms above name a datastore path
         return self.sim.assets.long_uri(found[1], found[2])
 
+    def fire(self, schedule: str) -> str:
+        doc = self.sim.resources.get(self.sim.arm_id(f"/schedules/{schedule}"))
+        if doc is None:
+            raise KeyError(f"no schedule {schedule}")
+        definition = dict(doc["properties"]["action"]["jobDefinition"])
+        name = f"{schedule}-{self.sim.new_id()[:10]}"
+        status, _, body = self._submit(name, self.sim.arm_id(f"/jobs/{name}"),
+                                       {"properties": definition})
+        if status >= 400:
+            raise RuntimeError(f"schedule {schedule} could not submit its job: {body}")
+        return name
+
     def wait(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         for thread in list(self._threads):

@@ -205,6 +205,11 @@ class SimulatedAzureML:
         """The next pipeline job that has step ``step`` fails in that step (exit code 1)."""
         self.jobs.failing_steps.add(step)
 
+    def trigger_schedule(self, name: str) -> str:
+        """Fire schedule ``name`` once, as its trigger would: submits its job definition as a new
+        pipeline job and returns the job's name."""
+        return self.jobs.fire(name)
+
     def add_kubernetes_compute(self, name: str, namespace: str = "azureml") -> None:
         """An attached AKS cluster (with the Azure ML extension), as an admin would attach it."""
         self.assets.add_kubernetes_compute(name, namespace)
