@@ -154,7 +154,10 @@ def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: st
     endpoint = ws.get_endpoint(stage.endpoint)
     current = live_deployment(endpoint)
     target: str | None = None
-    for event in ws.list_events(500):
+    # Only the traffic events are read (on Azure each event is a blob to download).
+    events = sorted((e for action in TRAFFIC_ACTIONS for e in ws.list_events(500, action=action)),
+                    key=lambda e: (e.time, e.id), reverse=True)
+    for event in events:
         # An automatic rollback only undid a failed promotion: look past it.
         if event.action in TRAFFIC_ACTIONS and event.details.get("endpoint") == stage.endpoint \
                 and event.details.get("outcome") == "succeeded" \
