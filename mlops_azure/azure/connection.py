@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cached_property
@@ -126,7 +125,3 @@ class AzureConnection:
         folder = self.cache / kind / f".partial-{secrets.token_hex(6)}"
         folder.mkdir(parents=True)
         return folder
-
-    @staticmethod
-    def first(items: Iterator[Any] | Any) -> Any:
-        return next(iter(items), None)

@@ -92,27 +92,23 @@ class AzureInfrastructure(AzureConnection):
         return version
 
     def environment_for(self, conda_file: Path | None) -> str:
-        """The ``azureml:<name>:<version>`` environment a deployment of ``conda_file`` runs in."""
+        """The ``azureml:<name>:<version>`` environment a deployment of ``conda_file`` runs in:
+        the ``*-environment.yml`` that names that conda file, else the conda file on the default
+        base image."""
         from azure.ai.ml.entities import Environment
-
-        from mlops_azure._yaml import SAFE_LOADER
 
         if conda_file is None:
             return CURATED_INFERENCE
         for file in self._environment_files():
-            described = _conda_file_of(file)
-            if described is not None and described.resolve() == conda_file.resolve():
-                import yaml
-
-                name = str(yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)["name"])
+            doc = _yaml_mapping(file) or {}
+            if doc.get("conda_file") and \
+                    (file.parent / str(doc["conda_file"])).resolve() == conda_file.resolve():
+                name = str(doc["name"])
                 return f"azureml:{name}:{self.ensure_environments()[name]}"
-        import yaml
-
-        try:
-            conda = yaml.load(conda_file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-        except (OSError, yaml.YAMLError) as exc:
-            raise UserInputError(f"{conda_file}: not a readable conda file ({exc})") from None
-        name = str((conda or {}).get("name") or conda_file.stem)
+        conda = _yaml_mapping(conda_file)
+        if conda is None:
+            raise UserInputError(f"{conda_file}: not a readable conda file")
+        name = str(conda.get("name") or conda_file.stem)
         env = Environment(name=name, image=DEFAULT_IMAGE, conda_file=conda)
         return f"azureml:{name}:{self._ensure_environment(env)}"
 
@@ -124,14 +120,14 @@ class AzureInfrastructure(AzureConnection):
         return lines
 
 
-def _conda_file_of(environment_yaml: Path) -> Path | None:
+def _yaml_mapping(file: Path) -> dict[str, Any] | None:
+    """A YAML file's top-level mapping, or None when it cannot be read as one."""
     import yaml
 
     from mlops_azure._yaml import SAFE_LOADER
 
     try:
-        doc = yaml.load(environment_yaml.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, yaml.YAMLError):
         return None
-    conda = doc.get("conda_file") if isinstance(doc, dict) else None
-    return (environment_yaml.parent / str(conda)) if conda else None
+    return doc if isinstance(doc, dict) else None
