@@ -29,9 +29,10 @@ def test_a_fired_schedule_runs_its_pipeline(
     from mlops_azure.workspace import PipelineSubmission, ScheduleTrigger
 
     project = tmp_path
-    (project / "step.py").write_text("import sys, pathlib\n"
-                                     "out = pathlib.Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)\n"
-                                     "(out / 'done.txt').write_text('ok')\n")
+    (project / "step.py").write_text(
+        "import sys, pathlib\n"
+        "out = pathlib.Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)\n"
+        "(out / 'done.txt').write_text('ok')\n")
     (project / "step.yml").write_text(
         "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\n"
         "name: step\nversion: '1'\ntype: command\ncode: .\n"
