@@ -12,8 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_azure.cli.main import app
-from mlops_azure.cli.state import STATE
-from mlops_azure.scaffold import init_project
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 FAST = ["-p", "n_estimators=60"]
@@ -22,15 +20,6 @@ FAST = ["-p", "n_estimators=60"]
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-@pytest.fixture
-def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "proj"
-    init_project(root)
-    monkeypatch.chdir(root)
-    yield root
-    STATE.__init__()  # type: ignore[misc]  # the CLI keeps global state per process
 
 
 def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:

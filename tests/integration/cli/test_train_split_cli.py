@@ -10,21 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_azure.cli.main import app
-from mlops_azure.cli.state import STATE
 from mlops_azure.local import LocalWorkspace
-from mlops_azure.scaffold import init_project
 from mlops_azure.workspace import Job, JobStatus, ProgressCallback
 
 FAST = ["-p", "n_estimators=60"]
-
-
-@pytest.fixture
-def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "proj"
-    init_project(root)
-    monkeypatch.chdir(root)
-    yield root
-    STATE.__init__()  # type: ignore[misc]  # the CLI keeps global state per process
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
