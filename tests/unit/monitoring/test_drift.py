@@ -1,0 +1,112 @@
+"""Drift metrics against hand-computed values and scipy's exact implementations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
+
+from mlops_azure.errors import UserInputError
+from mlops_azure.monitoring import DriftThresholds, compute_drift, js_distance, psi
+
+RNG = np.random.default_rng(7)
+
+
+def test_psi_by_hand() -> None:
+    expected = (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.75 - 0.5) * math.log(0.75 / 0.5)
+    assert psi(np.array([50, 50]), np.array([25, 75])) == pytest.approx(expected)
+    assert psi(np.array([3, 7]), np.array([30, 70])) == pytest.approx(0.0)
+
+
+def test_js_distance_is_scipys_base_2() -> None:
+    a, b = np.array([10.0, 0, 30, 60]), np.array([25.0, 25, 25, 25])
+    assert js_distance(a, b) == pytest.approx(jensenshannon(a / a.sum(), b / b.sum(), base=2))
+    assert js_distance(a, a) == pytest.approx(0.0, abs=1e-12)
+
+
+def frames(shift: float, n: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ref = pd.DataFrame({"x": RNG.normal(10, 2, n), "y": RNG.exponential(3, n)})
+    cur = pd.DataFrame({"x": RNG.normal(10 + shift * 2, 2, n), "y": RNG.exponential(3, n)})
+    return ref, cur
+
+
+def test_identical_samples_do_not_drift() -> None:
+    ref, _ = frames(0.0)
+    report = compute_drift(ref, ref.copy(), numeric=["x", "y"])
+    assert not report.drifted and report.drifted_features == ()
+    for feature in report.features:
+        assert feature.psi == pytest.approx(0.0, abs=1e-9)
+        assert feature.js == pytest.approx(0.0, abs=1e-9)
+        assert feature.ks_statistic == 0.0 and feature.ks_p == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("shift", [0.05, 0.5])
+def test_numeric_metrics_match_scipy_within_their_bounds(shift: float) -> None:
+    ref, cur = frames(shift)
+    found = compute_drift(ref, cur, numeric=["x"]).features[0]
+    exact_w = wasserstein_distance(ref["x"], cur["x"]) / ref["x"].std(ddof=0)
+    assert found.wasserstein is not None and found.wasserstein_error_bound is not None
+    assert abs(found.wasserstein - exact_w) <= found.wasserstein_error_bound
+    assert abs(found.wasserstein - exact_w) <= max(0.01 * exact_w, 1e-3)  # 1 % in practice
+    exact = ks_2samp(ref["x"], cur["x"], method="asymp")
+    assert found.ks_statistic is not None and found.ks_error_bound is not None
+    assert exact.statistic - found.ks_error_bound <= found.ks_statistic <= exact.statistic
+    assert found.ks_statistic == pytest.approx(exact.statistic, rel=0.01)
+
+
+def test_a_shift_drifts_and_says_why() -> None:
+    ref, cur = frames(0.5)
+    report = compute_drift(ref, cur, numeric=["x", "y"])
+    x, y = report.features
+    assert x.drifted and any("Jensen" in r or "PSI" in r for r in x.reasons)
+    assert not y.drifted
+    assert report.drifted_share == 0.5 and report.drifted  # default: half the features
+    assert not compute_drift(ref, cur, numeric=["x", "y"],
+                             thresholds=DriftThresholds(drifted_share=0.6)).drifted
+
+
+def test_categorical_with_an_unseen_level_matches_scipys_chi_squared() -> None:
+    ref = pd.DataFrame({"segment": ["a"] * 500 + ["b"] * 300 + ["c"] * 200})
+    cur = pd.DataFrame({"segment": ["a"] * 400 + ["b"] * 300 + ["d"] * 300})
+    found = compute_drift(ref, cur, categorical=["segment"]).features[0]
+    table = np.array([[500, 300, 200, 0], [400, 300, 0, 300]])
+    exact = chi2_contingency(table, correction=False)
+    assert found.chi2 == pytest.approx(exact.statistic)
+    assert found.chi2_p == pytest.approx(exact.pvalue)
+    assert found.out_of_range == pytest.approx(0.3)  # 'd' never seen in the reference
+    assert found.drifted
+    assert found.distribution.labels[0] == "a"
+
+
+def test_missing_values_are_reported_and_left_out() -> None:
+    ref = pd.DataFrame({"x": [1.0, 2, 3, 4, np.nan] * 100})
+    cur = pd.DataFrame({"x": [1.0, 2, 3, 4, np.nan, np.nan, np.nan, np.nan, 5, 9] * 50})
+    found = compute_drift(ref, cur, numeric=["x"]).features[0]
+    assert found.missing_reference == pytest.approx(0.2)
+    assert found.missing_current == pytest.approx(0.4)
+    assert found.out_of_range == pytest.approx(100 / 300)  # 5 and 9 lie beyond the reference
+
+
+@pytest.mark.parametrize(("ref", "cur", "message"), [
+    ([np.nan] * 5, [1.0, 2.0], "'x': the reference data has no values"),
+    ([1.0, 2.0], [], "'x': the current data has no values"),
+])
+def test_empty_or_all_null_columns_give_one_sentence(ref: list[float], cur: list[float],
+                                                     message: str) -> None:
+    with pytest.raises(UserInputError, match=message):
+        compute_drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": pd.Series(cur, dtype=float)}),
+                      numeric=["x"])
+
+
+def test_bad_declarations_are_refused() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0], "s": ["a", "b"]})
+    with pytest.raises(UserInputError, match="'z' is not a column of the reference data"):
+        compute_drift(frame, frame, numeric=["z"])
+    with pytest.raises(UserInputError, match="'s' of the reference data is not numeric"):
+        compute_drift(frame, frame, numeric=["s"])
+    with pytest.raises(UserInputError, match="no features"):
+        compute_drift(frame, frame)
