@@ -263,6 +263,29 @@ class ModelConfig(_Strict):
         return _check_asset_name(value)
 
 
+class MonitoringConfig(_Strict):
+    """Drift monitoring: the features compared with the training data, and the thresholds."""
+
+    #: Default: the schema's integer and float columns; and its string columns with ``allowed``.
+    numeric: list[str] | None = None
+    categorical: list[str] | None = None
+    psi_major: float = Field(0.25, gt=0)
+    js: float = Field(0.1, gt=0, le=1)
+    wasserstein: float = Field(0.1, gt=0)
+    ks_p: float = Field(0.05, gt=0, lt=1)
+    #: The dataset drifts when at least this share of the features drifted.
+    drifted_share: float = Field(0.5, gt=0, le=1)
+
+    def features(self, schema: DataSchema) -> tuple[list[str], list[str]]:
+        """(numeric, categorical) feature names, declared or derived from the data schema."""
+        numeric = self.numeric if self.numeric is not None else [
+            name for name, spec in schema.columns.items() if spec.type in ("integer", "float")]
+        categorical = self.categorical if self.categorical is not None else [
+            name for name, spec in schema.columns.items()
+            if spec.type == "string" and spec.allowed and name not in schema.unique_key]
+        return list(numeric), list(categorical)
+
+
 class ProjectConfig(_Strict):
     """The whole of ``mlops.yaml``."""
 
@@ -277,6 +300,7 @@ class ProjectConfig(_Strict):
     stages: dict[str, StageConfig] = {}
     qa: QaPolicy = QaPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     #: Folder holding the config file; relative paths are resolved against it.
     root: Path = Field(Path("."), exclude=True)
@@ -397,6 +421,7 @@ __all__ = [
     "DataSchema",
     "LocalConfig",
     "ModelConfig",
+    "MonitoringConfig",
     "OutlierRule",
     "ProjectConfig",
     "QaPolicy",

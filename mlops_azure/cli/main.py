@@ -20,6 +20,7 @@ from mlops_azure.cli import (
     commands_data,
     commands_endpoints,
     commands_infra,
+    commands_monitor,
     commands_project,
     commands_registry,
     commands_release,
@@ -110,6 +111,7 @@ app.command("invoke")(commands_release.invoke)
 app.add_typer(commands_release.gate_app, name="gate")
 app.add_typer(commands_endpoints.app, name="endpoints")
 app.add_typer(commands_infra.app, name="infra")
+app.add_typer(commands_monitor.app, name="monitor")
 app.add_typer(commands_schedule.app, name="schedule")
 
 

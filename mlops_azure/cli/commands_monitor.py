@@ -1,0 +1,62 @@
+"""``mlops monitor drift``: the current data against the model's training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops_azure.cli import output
+from mlops_azure.cli.state import STATE
+from mlops_azure.errors import GateFailed
+
+app = typer.Typer(help="Drift between the training data and what a model sees now.",
+                  no_args_is_help=True)
+
+
+@app.command("drift")
+def drift(
+    current: Annotated[Path, typer.Option("--current", help="CSV of recent inference rows.")],
+    stage: Annotated[str | None, typer.Option(
+        "--stage", "-s", help="Monitor the model serving this stage.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Monitor this model version, NAME:VERSION (default: the stage's, else latest).")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+) -> None:
+    """Per-feature drift (PSI, Jensen-Shannon, Wasserstein, KS, chi-squared); exit 1 on drift."""
+    import json
+
+    from mlops_azure._files import atomic_write
+    from mlops_azure.lifecycle.monitoring import check_drift
+    from mlops_azure.monitoring.html import render_html
+
+    config = STATE.config()
+    checked = check_drift(STATE.workspace(config), config, current, stage=stage, model=model)
+    document = checked.to_dict()
+    if report:
+        atomic_write(report, (json.dumps(document, indent=2) + "\n").encode())
+    if html:
+        title = f"Drift of {checked.model.ref}: {current.name} against {checked.reference}"
+        atomic_write(html, render_html(checked.report, title).encode())
+    if STATE.json:
+        output.emit_json(document)
+    else:
+        output.table(f"Drift of {checked.model.ref} (report {checked.event_id}): {current} "
+                     f"against {checked.reference}",
+                     ["feature", "kind", "PSI", "JS", "Wasserstein", "KS p", "chi² p", "missing",
+                      "out of range", "drifted"],
+                     [(f.feature, f.kind, f"{f.psi:.3f}", f"{f.js:.3f}",
+                       "" if f.wasserstein is None else f"{f.wasserstein:.3f}",
+                       "" if f.ks_p is None else f"{f.ks_p:.3g}",
+                       "" if f.chi2_p is None else f"{f.chi2_p:.3g}",
+                       f"{f.missing_current:.1%}", f"{f.out_of_range:.1%}",
+                       "; ".join(f.reasons) or "no") for f in checked.report.features])
+    if checked.report.drifted:
+        raise GateFailed(f"drift: {len(checked.report.drifted_features)} of "
+                         f"{len(checked.report.features)} features drifted "
+                         f"({', '.join(checked.report.drifted_features)}); report "
+                         f"{checked.event_id}")
+    if not STATE.json:
+        output.say(f"no dataset drift ({checked.report.drifted_share:.0%} of the features)")

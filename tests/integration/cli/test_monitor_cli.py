@@ -1,0 +1,64 @@
+"""``mlops monitor drift``: the model's training data against a current window, via the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from mlops_azure.cli.main import app
+
+MODEL = "steel-purchase-forecast:1"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_same_data_is_stable_and_a_price_shock_drifts(project_dir: Path) -> None:
+    assert invoke("train", "-p", "n_estimators=40")[0] == 0
+    code, out, _ = invoke("--json", "monitor", "drift", "--current", "data/purchases.csv",
+                          "--model", MODEL, "--html", "same.html")
+    assert code == 0, out
+    same = json.loads(out)
+    assert not same["drifted"] and same["reference"] == "steel-purchases:1"
+    assert "No dataset drift" in Path("same.html").read_text()
+
+    shocked = pd.read_csv("data/purchases.csv")
+    shocked["price_eur_per_tonne"] *= 1.6  # a price shock
+    shocked["promotion"] = 1
+    shocked.loc[shocked.index % 2 == 0, "segment"] = "energy"
+    shocked.drop(columns=["quantity_tonnes"]).to_csv("window.csv", index=False)
+    code, out, err = invoke("--json", "monitor", "drift", "--current", "window.csv",
+                            "--model", MODEL, "--html", "drift.html", "--report", "drift.json")
+    assert code == 1
+    found = json.loads(out)
+    assert found["drifted"] and {"price_eur_per_tonne", "promotion", "segment"} <= set(
+        found["drifted_features"])
+    assert f"report {found['report_id']}" in err
+    assert json.loads(Path("drift.json").read_text())["report_id"] == found["report_id"]
+    page = Path("drift.html").read_text()
+    assert page.count("<svg") == len(found["drifted_features"]) and "<script" not in page
+
+    code, out, _ = invoke("--json", "history")
+    events = [e for e in json.loads(out) if e["action"] == "monitor.drift"]
+    assert [e["id"] for e in events][0] == found["report_id"]
+    assert events[0]["details"]["drifted"] is True
+
+
+def test_bad_input_is_one_sentence(project_dir: Path) -> None:
+    code, _, err = invoke("monitor", "drift", "--current", "data/purchases.csv",
+                          "--stage", "production")
+    assert code == 2  # nothing registered yet
+    assert invoke("train", "-p", "n_estimators=40")[0] == 0
+    code, _, err = invoke("monitor", "drift", "--current", "data/purchases.csv",
+                          "--stage", "production")
+    assert code == 2 and "serves no model" in err
+    code, _, err = invoke("monitor", "drift", "--current", "nope.csv", "--model", MODEL)
+    assert code == 2 and "nope.csv does not exist" in err
+    Path("bad.csv").write_text("a,b\n1,2\n")
+    code, _, err = invoke("monitor", "drift", "--current", "bad.csv", "--model", MODEL)
+    assert code == 2 and "not a column of the current data" in err and len(err.splitlines()) == 1
