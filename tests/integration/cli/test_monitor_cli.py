@@ -45,7 +45,7 @@ def test_same_data_is_stable_and_a_price_shock_drifts(project_dir: Path) -> None
 
     code, out, _ = invoke("--json", "history")
     events = [e for e in json.loads(out) if e["action"] == "monitor.drift"]
-    assert [e["id"] for e in events][0] == found["report_id"]
+    assert events[0]["id"] == found["report_id"]
     assert events[0]["details"]["drifted"] is True
 
 
