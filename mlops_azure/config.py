@@ -266,6 +266,8 @@ class ModelConfig(_Strict):
 class MonitoringConfig(_Strict):
     """Drift monitoring: the features compared with the training data, and the thresholds."""
 
+    #: Deployments record each request and its predictions (the embedded workspace's do).
+    collect: bool = True
     #: Default: the schema's integer and float columns; and its string columns with ``allowed``.
     numeric: list[str] | None = None
     categorical: list[str] | None = None

@@ -186,6 +186,8 @@ class DeploymentSpec:
     instance_count: int = 1
     request_timeout_ms: int = 5000
     environment_variables: Mapping[str, str] = field(default_factory=dict)
+    #: Record each request and its predictions for drift monitoring (where the backend can).
+    collect: bool = False
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,11 @@ class Workspace(ABC):
     def deployment_logs(self, endpoint: str, name: str, lines: int = 100) -> str:
         """The last ``lines`` lines of a deployment's server log."""
 
+    def collected_data_dir(self, endpoint: str) -> Path | None:
+        """The local folder holding the requests and predictions the endpoint's deployments
+        recorded (``DeploymentSpec.collect``); None where the backend keeps them elsewhere."""
+        return None
+
     def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
         """The deployments behind an endpoint with their traffic, most traffic first; empty when
         the endpoint does not exist."""

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from steel.cli import StepError
+from steel.collect import Collector
 from steel.features import FeatureSpec
 from steel.model_io import LoadedModel, load_model
 
@@ -56,6 +57,7 @@ _SHAPE = ('the request must be a JSON object with a "data" list of rows: records
           '{"data": [{feature: value, ...}]} or split {"columns": [...], "data": [[...]]}')
 _model: LoadedModel | None = None
 _decoder: RequestDecoder | None = None
+_collector: Collector | None = None
 
 
 class BadRequest(ValueError):
@@ -65,7 +67,7 @@ class BadRequest(ValueError):
 def init() -> None:
     """Load the model under ``$AZUREML_MODEL_DIR`` (searched recursively, as Azure ML mounts
     models at ``$AZUREML_MODEL_DIR/<folder>/...``)."""
-    global _model, _decoder
+    global _model, _decoder, _collector
     root = os.environ.get("AZUREML_MODEL_DIR")
     if not root:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: cannot find the model to serve")
@@ -74,6 +76,7 @@ def init() -> None:
     except StepError as exc:
         raise RuntimeError(f"cannot load the model: {exc.message}") from None
     _decoder = RequestDecoder(_model.spec)
+    _collector = Collector.from_env()  # off unless MLOPS_COLLECT_DIR is set
 
 
 def _is_text(value: Any) -> bool:
@@ -252,4 +255,7 @@ def run(raw_data: Any) -> Any:
         matrix = parse_request(raw_data, _decoder)
     except BadRequest as exc:
         return _bad_request(str(exc))
-    return {"predictions": predict(_model, matrix).tolist()}
+    predictions = predict(_model, matrix).tolist()
+    if _collector is not None and isinstance(raw_data, str | bytes | bytearray):
+        _collector.record(raw_data, predictions)
+    return {"predictions": predictions}

@@ -17,9 +17,13 @@ app = typer.Typer(help="Drift between the training data and what a model sees no
 
 @app.command("drift")
 def drift(
-    current: Annotated[Path, typer.Option("--current", help="CSV of recent inference rows.")],
+    current: Annotated[Path | None, typer.Option(
+        "--current", help="CSV of recent inference rows (default: what --stage recorded).")] = None,
     stage: Annotated[str | None, typer.Option(
         "--stage", "-s", help="Monitor the model serving this stage.")] = None,
+    window: Annotated[str, typer.Option(
+        help="With --stage and no --current: the recorded requests of the last 30m/12h/7d/2w.")
+    ] = "7d",
     model: Annotated[str | None, typer.Option(
         help="Monitor this model version, NAME:VERSION (default: the stage's, else latest).")] = None,
     html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
@@ -33,18 +37,19 @@ def drift(
     from mlops_azure.monitoring.html import render_html
 
     config = STATE.config()
-    checked = check_drift(STATE.workspace(config), config, current, stage=stage, model=model)
+    checked = check_drift(STATE.workspace(config), config, current, stage=stage, model=model,
+                          window=window)
     document = checked.to_dict()
     if report:
         atomic_write(report, (json.dumps(document, indent=2) + "\n").encode())
     if html:
-        title = f"Drift of {checked.model.ref}: {current.name} against {checked.reference}"
+        title = f"Drift of {checked.model.ref}: {checked.current} against {checked.reference}"
         atomic_write(html, render_html(checked.report, title).encode())
     if STATE.json:
         output.emit_json(document)
     else:
-        output.table(f"Drift of {checked.model.ref} (report {checked.event_id}): {current} "
-                     f"against {checked.reference}",
+        output.table(f"Drift of {checked.model.ref} (report {checked.event_id}): "
+                     f"{checked.current} against {checked.reference}",
                      ["feature", "kind", "PSI", "JS", "Wasserstein", "KS p", "chi² p", "missing",
                       "out of range", "drifted"],
                      [(f.feature, f.kind, f"{f.psi:.3f}", f"{f.js:.3f}",

@@ -29,12 +29,12 @@ class DriftCheck:
     report: DriftReport
     model: ModelVersion
     reference: str
-    current: Path
+    current: str
     event_id: int
 
     def to_dict(self) -> dict[str, Any]:
         return {"report_id": self.event_id, "model": self.model.ref, "reference": self.reference,
-                "current": str(self.current), **self.report.to_dict()}
+                "current": self.current, **self.report.to_dict()}
 
 
 def monitored_model(ws: Workspace, config: ProjectConfig, stage: str | None,
@@ -63,26 +63,53 @@ def _read_csv(path: Path, what: str) -> Any:
         raise UserInputError(f"{what} {path} is not a readable CSV file: {exc}") from None
 
 
-def check_drift(ws: Workspace, config: ProjectConfig, current: Path, *, stage: str | None = None,
-                model: str | None = None, actor: str | None = None) -> DriftCheck:
-    """Compare ``current`` with the monitored model's training data and record the result."""
+def collected_window(ws: Workspace, config: ProjectConfig, stage: str, window: str) -> Any:
+    """The rows the stage's endpoint recorded in the last ``window`` (e.g. ``7d``)."""
+    from mlops_azure.monitoring.collected import read_collected, window_seconds
+
+    seconds = window_seconds(window)
+    folder = ws.collected_data_dir(config.stage(stage).endpoint)
+    if folder is None:
+        raise UserInputError(f"the {ws.backend} workspace does not collect inference data yet: "
+                             "pass --current FILE")
+    rows = read_collected(folder, seconds)
+    if rows.empty:
+        raise UserInputError(f"stage '{stage}' recorded no requests in the last {window}: "
+                             "pass --current FILE or a longer --window")
+    return rows
+
+
+def check_drift(ws: Workspace, config: ProjectConfig, current: Path | None = None, *,
+                stage: str | None = None, model: str | None = None, window: str = "7d",
+                actor: str | None = None) -> DriftCheck:
+    """Compare ``current`` (a CSV file; by default the requests ``stage`` recorded in the last
+    ``window``) with the monitored model's training data, and record the result."""
+    if current is None and stage is None:
+        raise UserInputError("say what to compare: --current FILE, or --stage S for the requests "
+                             "it recorded")
     found = monitored_model(ws, config, stage, model)
     lineage = found.lineage
     asset = ws.get_data(lineage.data_asset, lineage.data_version)
     reference = _read_csv(ws.data_local_path(asset), f"training data {asset.ref} at")
-    window = _read_csv(Path(current), "current data")
+    if current is not None:
+        window_rows = _read_csv(Path(current), "current data")
+        described = str(Path(current).resolve())
+    else:
+        assert stage is not None  # checked above
+        window_rows = collected_window(ws, config, stage, window)
+        described = f"requests to stage {stage} in the last {window}"
     policy = config.monitoring
     numeric, categorical = policy.features(config.data.data_schema)
     report = compute_drift(
-        reference, window, numeric=numeric, categorical=categorical,
+        reference, window_rows, numeric=numeric, categorical=categorical,
         thresholds=DriftThresholds(psi_major=policy.psi_major, js=policy.js,
                                    wasserstein=policy.wasserstein, ks_p=policy.ks_p,
                                    drifted_share=policy.drifted_share))
     event = ws.record_event(DRIFT_EVENT, found.ref, {
-        "stage": stage, "reference": asset.ref, "current": str(Path(current).resolve()),
+        "stage": stage, "reference": asset.ref, "current": described,
         "drifted": report.drifted, "drifted_share": report.drifted_share,
         "drifted_features": list(report.drifted_features),
         "metrics": {f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)}
                     for f in report.features},
     }, actor=actor or current_actor())
-    return DriftCheck(report, found, asset.ref, Path(current), event.id)
+    return DriftCheck(report, found, asset.ref, described, event.id)

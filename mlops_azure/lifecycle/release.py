@@ -48,7 +48,7 @@ def deployment_spec(config: ProjectConfig, stage: StageConfig, model: ModelVersi
         model_name=model.name, model_version=model.version, code_dir=config.resolve(stage.code),
         scoring_script=stage.scoring_script, environment=config.resolve(stage.environment),
         instance_type=stage.instance_type, instance_count=stage.instance_count,
-        request_timeout_ms=stage.request_timeout_ms,
+        request_timeout_ms=stage.request_timeout_ms, collect=config.monitoring.collect,
     )
 
 

@@ -189,6 +189,11 @@ class LocalEndpoints:
         return [ServingDeployment(r["endpoint"], r["name"], r["model_name"], int(r["model_version"]),
                                   int(r["traffic"])) for r in rows]
 
+    def collected_data_dir(self, endpoint: str) -> Path:
+        """Where the endpoint's deployments record requests and predictions (one JSON-lines file
+        per server worker)."""
+        return self.root / "collected" / endpoint
+
     # -- deployments -----------------------------------------------------------------------------
     def create_deployment(
         self, endpoint: str, name: str, spec: DeploymentSpec, *, timeout_s: float = 300.0
@@ -207,11 +212,15 @@ class LocalEndpoints:
                                    (endpoint, name)).fetchone()
             log_file = self._endpoint_dir(endpoint) / name / "server.log"
             port = processes.free_port()
+            extra_env = dict(spec.environment_variables)
+            if spec.collect:  # read by the scoring script's collector (components/steel/collect.py)
+                extra_env.update({"MLOPS_COLLECT_DIR": str(self.collected_data_dir(endpoint)),
+                                  "MLOPS_DEPLOYMENT": name,
+                                  "MLOPS_MODEL": f"{spec.model_name}:{spec.model_version}"})
             pid = processes.start_inference_server(
                 code_dir=spec.code_dir.resolve(), scoring_script=spec.scoring_script,
                 model_dir=model_dir, port=port, workers=spec.instance_count,
-                timeout_ms=spec.request_timeout_ms, log_file=log_file,
-                extra_env=spec.environment_variables)
+                timeout_ms=spec.request_timeout_ms, log_file=log_file, extra_env=extra_env)
             record = _spec_json(spec)
             now = db.to_iso(db.utc_now())
             if old is None:
