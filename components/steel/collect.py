@@ -11,11 +11,16 @@ Standard library only: this runs inside the inference image.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
-import uuid
 from pathlib import Path
+
+try:  # faster, optional (score.py uses it too); the stdlib is the fallback
+    import orjson
+except ImportError:
+    orjson = None
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -31,6 +36,10 @@ class Collector:
         self._prefix = (json.dumps({"deployment": deployment, "model": model})[:-1] + ",").encode()
         self._fd = -1
         self._size = 0
+        # request ids: this worker's pid and start time, then a counter (unique, and cheaper
+        # than a uuid per request)
+        start = f"{os.getpid():x}-{time.time_ns():x}-"
+        self._ids = (f"{start}{n}".encode() for n in itertools.count())
         folder.mkdir(parents=True, exist_ok=True)
         self._open()
 
@@ -53,13 +62,14 @@ class Collector:
     def record(self, body: str | bytes, predictions: list[float]) -> None:
         """Append the request ``body`` (JSON text) and its ``predictions`` as one line."""
         raw = body.encode() if isinstance(body, str) else bytes(body)
-        # Newlines in valid JSON are whitespace between tokens (inside strings they are escaped),
-        # so turning them into spaces keeps the body valid and the record on one line.
-        raw = raw.replace(b"\r", b" ").replace(b"\n", b" ")
-        stamp = time.time()
-        line = b"".join((self._prefix, b'"time":', repr(stamp).encode(), b',"request_id":"',
-                         uuid.uuid4().hex.encode(), b'","request":', raw, b',"predictions":',
-                         json.dumps(predictions).encode(), b"}\n"))
+        if b"\n" in raw or b"\r" in raw:
+            # Newlines in valid JSON are whitespace between tokens (inside strings they are
+            # escaped), so spaces keep the body valid and the record on one line.
+            raw = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+        encoded = orjson.dumps(predictions) if orjson else json.dumps(predictions).encode()
+        line = b"".join((self._prefix, b'"time":', repr(time.time()).encode(), b',"request_id":"',
+                         next(self._ids), b'","request":', raw, b',"predictions":', encoded,
+                         b"}\n"))
         os.write(self._fd, line)
         self._size += len(line)
         if self._size >= self.max_bytes:
