@@ -28,6 +28,9 @@ def drift(
         help="Monitor this model version, NAME:VERSION (default: the stage's, else latest).")] = None,
     html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    retrain: Annotated[bool, typer.Option(
+        help="On drift, run the training pipeline (champion gate included); the model it "
+             "registers names this report as the reason.")] = False,
 ) -> None:
     """Per-feature drift (PSI, Jensen-Shannon, Wasserstein, KS, chi-squared); exit 1 on drift."""
     import json
@@ -37,9 +40,16 @@ def drift(
     from mlops_azure.monitoring.html import render_html
 
     config = STATE.config()
-    checked = check_drift(STATE.workspace(config), config, current, stage=stage, model=model,
-                          window=window)
+    ws = STATE.workspace(config)
+    checked = check_drift(ws, config, current, stage=stage, model=model, window=window)
     document = checked.to_dict()
+    if retrain and checked.report.drifted:
+        from mlops_azure.cli.commands_train import print_progress
+        from mlops_azure.lifecycle.training import train
+
+        outcome = train(ws, config, progress=None if STATE.json else print_progress,
+                        because={"trigger": "drift", "drift_report": str(checked.event_id)})
+        document["retrain"] = outcome.to_dict()
     if report:
         atomic_write(report, (json.dumps(document, indent=2) + "\n").encode())
     if html:
@@ -58,6 +68,11 @@ def drift(
                        "" if f.chi2_p is None else f"{f.chi2_p:.3g}",
                        f"{f.missing_current:.1%}", f"{f.out_of_range:.1%}",
                        "; ".join(f.reasons) or "no") for f in checked.report.features])
+    if "retrain" in document and not STATE.json:
+        done = document["retrain"]
+        output.say(f"retrained because of report {checked.event_id}: job {done['job_id']}, "
+                   f"champion gate {done['decision']['verdict']}, registered "
+                   f"{done['registered'] or 'nothing'}")
     if checked.report.drifted:
         raise GateFailed(f"drift: {len(checked.report.drifted_features)} of "
                          f"{len(checked.report.features)} features drifted "

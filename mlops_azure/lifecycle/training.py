@@ -169,11 +169,14 @@ class TrainingStillRunning(MlopsError):
 
 #: Job tags that carry the submission's choices to ``finish_training`` (tags are strings).
 DATA_TAG, CHAMPION_TAG, CHAMPION_SOURCE_TAG = "data", "champion", "champion_source"
+#: Job tags saying why a training ran (e.g. ``trigger: drift``, ``drift_report: 17``); they are
+#: copied into the lineage of the model it registers.
+REASON_TAGS = ("trigger", "drift_report")
 
 
 def _prepare(
     ws: Workspace, config: ProjectConfig, data: str | None, params: Mapping[str, InputValue],
-    schema_dir: Path,
+    schema_dir: Path, because: Mapping[str, str] | None = None,
 ) -> _Prepared:
     inputs = _pipeline_inputs(config, params)
     asset = resolve_training_data(ws, config, data)
@@ -191,7 +194,8 @@ def _prepare(
         # The baseline travels with the job, so that a later finish_training judges against
         # the champion the evaluate step actually scored, not whatever serves by then.
         tags={DATA_TAG: asset.ref, CHAMPION_TAG: baseline.model.ref if baseline else "",
-              CHAMPION_SOURCE_TAG: baseline.source if baseline else ""},
+              CHAMPION_SOURCE_TAG: baseline.source if baseline else "",
+              **{k: str(v) for k, v in (because or {}).items() if k in REASON_TAGS}},
     )
     return _Prepared(submission, asset, baseline)
 
@@ -204,16 +208,18 @@ def train(
     params: Mapping[str, InputValue] | None = None,
     progress: ProgressCallback | None = None,
     actor: str | None = None,
+    because: Mapping[str, str] | None = None,
 ) -> TrainingOutcome:
     """Run the training pipeline, apply the champion gate, and register when the gate says so.
 
     ``data`` is a data asset ``NAME[:VERSION]``; by default ``data.path`` is uploaded as the
-    next version of ``data.asset`` (or reused when its content is unchanged). The same as
-    :func:`submit_training` followed by :func:`finish_training`, in one process.
+    next version of ``data.asset`` (or reused when its content is unchanged). ``because``
+    (keys of :data:`REASON_TAGS`) says why it runs, on the job and in the model's lineage. The
+    same as :func:`submit_training` followed by :func:`finish_training`, in one process.
     """
     actor = actor or current_actor()
     with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
-        prepared = _prepare(ws, config, data, params or {}, Path(tmp))
+        prepared = _prepare(ws, config, data, params or {}, Path(tmp), because)
         job = ws.run_pipeline(prepared.submission, progress)
     return _judge(ws, config, job, prepared.asset, prepared.baseline, actor, attached=False)
 
@@ -359,7 +365,8 @@ def _lineage(
         environment_hash=environment_hash(config.resolve(Path("environments/training.yml"))),
         creator=actor,
         pipeline=str(config.training.pipeline),
-        extra={f"holdout_{k}": str(v) for k, v in holdout.items()},
+        extra={**{f"holdout_{k}": str(v) for k, v in holdout.items()},
+               **{k: str(job.tags[k]) for k in REASON_TAGS if job.tags.get(k)}},
     )
 
 

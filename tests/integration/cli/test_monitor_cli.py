@@ -43,9 +43,21 @@ def test_same_data_is_stable_and_a_price_shock_drifts(project_dir: Path) -> None
     page = Path("drift.html").read_text()
     assert page.count("<svg") == len(found["drifted_features"]) and "<script" not in page
 
+    code, out, _ = invoke("--json", "monitor", "drift", "--current", "window.csv", "--model",
+                          MODEL, "--retrain")
+    assert code == 1  # drift is still reported; the retraining is the response to it
+    retrained = json.loads(out)
+    assert retrained["retrain"]["registered"] == "steel-purchase-forecast:2", retrained["retrain"]
+    code, out, _ = invoke("--json", "models", "show", "steel-purchase-forecast:2")
+    lineage = json.loads(out)["lineage"]
+    assert lineage["extra"]["drift_report"] == str(retrained["report_id"])  # why it exists
+    assert lineage["extra"]["trigger"] == "drift"
+    code, out, _ = invoke("--json", "jobs", "show", retrained["retrain"]["job_id"])
+    assert json.loads(out)["tags"]["drift_report"] == str(retrained["report_id"])
+
     code, out, _ = invoke("--json", "history")
     events = [e for e in json.loads(out) if e["action"] == "monitor.drift"]
-    assert events[0]["id"] == found["report_id"]
+    assert [e["id"] for e in events[:2]] == [retrained["report_id"], found["report_id"]]
     assert events[0]["details"]["drifted"] is True
 
 
