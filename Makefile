@@ -41,6 +41,8 @@ lint: $(STAMP)
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python benchmarks/bench_cli_startup.py
 	$(BIN)/python benchmarks/bench_azure_requests.py
+	$(BIN)/python benchmarks/bench_drift.py
+	$(BIN)/python benchmarks/bench_collection.py
 	$(BIN)/python benchmarks/bench_train_overhead.py
 	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
 
