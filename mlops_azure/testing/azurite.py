@@ -8,8 +8,10 @@ and sends no telemetry. Its well-known development account is public knowledge, 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +67,16 @@ def find_azurite(start: Path | None = None) -> Path:
                           "(package.json pins azurite) or 'npm install -g azurite'")
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when the process that started Azurite
+    dies, so a test run killed outright (timeout, Ctrl-C twice) leaves no emulator behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,7 +103,8 @@ def start_azurite(workdir: Path, *, port: int | None = None, timeout_s: float = 
             "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--loose"]
     try:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=workdir)
+                                   stdin=subprocess.DEVNULL, cwd=workdir,
+                                   preexec_fn=_die_with_parent)
     finally:
         log.close()
     azurite = Azurite(chosen, process)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlops_azure.testing.azurite import Azurite
@@ -29,3 +31,26 @@ def test_a_missing_blob_is_reported_as_such(azurite: Azurite) -> None:
     blob = BlobClient.from_connection_string(azurite.connection_string, "nowhere", "nothing.txt")
     with pytest.raises(ResourceNotFoundError):
         blob.download_blob()
+
+
+def test_azurite_stops_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    script = ("import os, signal, sys; from pathlib import Path\n"
+              "from mlops_azure.testing.azurite import start_azurite\n"
+              f"a = start_azurite(Path({str(tmp_path)!r}))\n"
+              "print(a.port, flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    port = int(done.stdout.strip())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return  # the emulator went away with its parent
+        time.sleep(0.2)
+    raise AssertionError(f"Azurite on port {port} outlived the process that started it")
