@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,14 +68,16 @@ def find_azurite(start: Path | None = None) -> Path:
                           "(package.json pins azurite) or 'npm install -g azurite'")
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: on Linux, get SIGTERM when the process that started Azurite
-    dies, so a test run killed outright (timeout, Ctrl-C twice) leaves no emulator behind."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, what the child runs before exec so that it gets SIGTERM when the process that
+    started Azurite dies: a test run killed outright (timeout, Ctrl-C twice) leaves no emulator
+    behind. libc is loaded here, in the parent: the child may not import anything."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:
@@ -104,7 +107,7 @@ def start_azurite(workdir: Path, *, port: int | None = None, timeout_s: float = 
     try:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, cwd=workdir,
-                                   preexec_fn=_die_with_parent)
+                                   preexec_fn=_die_with_parent())
     finally:
         log.close()
     azurite = Azurite(chosen, process)
