@@ -21,6 +21,9 @@ PARAMS_FILE = "params.json"
 #: Holdout rows as a scoring request with this model's offline predictions: the QA gate sends the
 #: request to the endpoint and compares (offline/online parity).
 PARITY_FILE = "parity.json"
+#: This model's predictions on its holdout (rows it was not trained on): the reference that
+#: prediction drift compares production predictions with.
+REFERENCE_PREDICTIONS_FILE = "reference-predictions.json"
 
 
 def find_model_file(root: Path) -> Path:
@@ -108,3 +111,15 @@ def parity_sample(model: LoadedModel, holdout: pd.DataFrame, rows: int = 200) ->
     request = sample_request(picked, model.spec, rows=len(picked))
     return {"request": request, "predictions": [float(p) for p in model.predict(picked)],
             "rows": len(picked)}
+
+
+def reference_predictions(model: LoadedModel, holdout: pd.DataFrame,
+                          limit: int = 20_000) -> dict[str, Any]:
+    """``model``'s predictions on the holdout, at most ``limit`` of them spread evenly (a drift
+    reference needs the distribution, not every row)."""
+    if holdout.empty:
+        raise StepError("cannot build the reference predictions: the holdout has no rows")
+    step = max(1, math.ceil(len(holdout) / limit))
+    predictions = model.predict(holdout.iloc[::step])
+    return {"source": "holdout", "holdout_rows": len(holdout),
+            "predictions": [round(float(p), 6) for p in predictions]}

@@ -1,8 +1,9 @@
 """Train a LightGBM regressor on prepared data; deterministic for the same data and parameters.
 
 Writes ``model.txt`` (the booster), ``features.json`` (how to encode inputs), ``params.json`` and
-``parity.json`` (holdout rows with this model's offline predictions, for the release QA gate) to
-the ``model`` folder.
+``parity.json`` (holdout rows with this model's offline predictions, for the release QA gate) and
+``reference-predictions.json`` (its holdout predictions, the reference of prediction drift) to the
+``model`` folder.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from typing import Any
 import lightgbm as lgb
 from steel.cli import StepError, output_folder, run_step, write_json
 from steel.features import FeatureSpec, encode, read_frame
-from steel.model_io import FEATURES_FILE, PARITY_FILE, load_model, parity_sample, save_model
+from steel.model_io import (
+    FEATURES_FILE,
+    PARITY_FILE,
+    REFERENCE_PREDICTIONS_FILE,
+    load_model,
+    parity_sample,
+    reference_predictions,
+    save_model,
+)
 
 
 def thread_count() -> int:
@@ -76,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                                "lightgbm_version": lgb.__version__, "training_rows": len(train)}, out)
     holdout = read_frame(args.prepared / "holdout.csv", "holdout", spec.features)
     # Predictions of the model as saved (reloaded from disk), i.e. exactly what gets registered.
-    write_json(out / PARITY_FILE, parity_sample(load_model(out), holdout))
+    saved = load_model(out)
+    write_json(out / PARITY_FILE, parity_sample(saved, holdout))
+    write_json(out / REFERENCE_PREDICTIONS_FILE, reference_predictions(saved, holdout))
     print(f"train: {args.n_estimators} trees on {len(train)} rows and {len(spec.features)} features "
           f"(learning_rate={args.learning_rate}, num_leaves={args.num_leaves}, "
           f"min_data_in_leaf={args.min_data_in_leaf}, seed={args.seed}, threads={params['num_threads']})")

@@ -67,16 +67,22 @@ def drift(
                        "" if f.ks_p is None else f"{f.ks_p:.3g}",
                        "" if f.chi2_p is None else f"{f.chi2_p:.3g}",
                        f"{f.missing_current:.1%}", f"{f.out_of_range:.1%}",
-                       "; ".join(f.reasons) or "no") for f in checked.report.features])
+                       "; ".join(f.reasons) or "no")
+                      for f in [*checked.report.features,
+                                *([checked.report.prediction] if checked.report.prediction
+                                  else [])]])
     if "retrain" in document and not STATE.json:
         done = document["retrain"]
         output.say(f"retrained because of report {checked.event_id}: job {done['job_id']}, "
                    f"champion gate {done['decision']['verdict']}, registered "
                    f"{done['registered'] or 'nothing'}")
-    if checked.report.drifted:
-        raise GateFailed(f"drift: {len(checked.report.drifted_features)} of "
-                         f"{len(checked.report.features)} features drifted "
-                         f"({', '.join(checked.report.drifted_features)}); report "
-                         f"{checked.event_id}")
+    found = checked.report
+    outputs = ""
+    if found.prediction is not None:
+        outputs = "; predictions drifted" if found.prediction.drifted else "; predictions stable"
+    if found.drifted:
+        raise GateFailed(f"drift: {len(found.drifted_features)} of {len(found.features)} features "
+                         f"drifted ({', '.join(found.drifted_features) or 'none'}){outputs}; "
+                         f"report {checked.event_id}")
     if not STATE.json:
-        output.say(f"no dataset drift ({checked.report.drifted_share:.0%} of the features)")
+        output.say(f"no dataset drift ({found.drifted_share:.0%} of the features){outputs}")

@@ -1,9 +1,11 @@
 """Drift checks against a model's own training data, recorded in the audit trail.
 
 The reference is the data the model was trained on, found through its lineage (data asset and
-version); the current window is a file of inference-time rows. The result is an audit event
-(``monitor.drift``), whose id names the report wherever it is cited later (e.g. as the reason for
-a retraining).
+version); the current window is a file of inference-time rows. When the window carries the
+model's predictions (recorded requests do), they are compared with the model's predictions on
+its holdout (``reference-predictions.json``, written by the train step): prediction drift.
+The result is an audit event (``monitor.drift``), whose id names the report wherever it is cited
+later (e.g. as the reason for a retraining).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from mlops_azure.monitoring.drift import DriftReport, DriftThresholds, compute_d
 from mlops_azure.workspace import ModelVersion, Workspace
 
 DRIFT_EVENT = "monitor.drift"
+#: Written beside the model by the train step (components/steel/model_io.py).
+REFERENCE_PREDICTIONS_FILE = "reference-predictions.json"
+#: The column of the current window holding the model's predictions.
+PREDICTION_COLUMN = "prediction"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,24 @@ def _read_csv(path: Path, what: str) -> Any:
         raise UserInputError(f"{what} {path} is not a readable CSV file: {exc}") from None
 
 
+def reference_predictions(ws: Workspace, model: ModelVersion) -> Any:
+    """The model's predictions on its holdout, or None for a model trained before they were
+    kept (or by a train step that does not write them)."""
+    import json
+
+    import numpy as np
+
+    folder = ws.model_local_path(model.name, model.version)
+    found = sorted(folder.rglob(REFERENCE_PREDICTIONS_FILE))
+    if not found:
+        return None
+    try:
+        values = json.loads(found[0].read_text(encoding="utf-8"))["predictions"]
+        return np.asarray(values, dtype=np.float64)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserInputError(f"{found[0]} of {model.ref} is not a list of predictions") from None
+
+
 def collected_window(ws: Workspace, config: ProjectConfig, stage: str, window: str) -> Any:
     """The rows the stage's endpoint recorded in the last ``window`` (e.g. ``7d``)."""
     from mlops_azure.monitoring.collected import read_collected, window_seconds
@@ -100,16 +124,23 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: Path | None = Non
         described = f"requests to stage {stage} in the last {window}"
     policy = config.monitoring
     numeric, categorical = policy.features(config.data.data_schema)
+    predictions = None
+    if PREDICTION_COLUMN in window_rows.columns:
+        held_out = reference_predictions(ws, found)
+        if held_out is not None:
+            predictions = (held_out, window_rows[PREDICTION_COLUMN])
     report = compute_drift(
         reference, window_rows, numeric=numeric, categorical=categorical,
         thresholds=DriftThresholds(psi_major=policy.psi_major, js=policy.js,
                                    wasserstein=policy.wasserstein, ks_p=policy.ks_p,
-                                   drifted_share=policy.drifted_share))
+                                   drifted_share=policy.drifted_share),
+        predictions=predictions)
+    compared = [*report.features, *([report.prediction] if report.prediction else [])]
     event = ws.record_event(DRIFT_EVENT, found.ref, {
         "stage": stage, "reference": asset.ref, "current": described,
         "drifted": report.drifted, "drifted_share": report.drifted_share,
         "drifted_features": list(report.drifted_features),
-        "metrics": {f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)}
-                    for f in report.features},
+        "prediction_drifted": report.prediction.drifted if report.prediction else None,
+        "metrics": {f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)} for f in compared},
     }, actor=actor or current_actor())
     return DriftCheck(report, found, asset.ref, described, event.id)

@@ -14,13 +14,17 @@ bins over the range both samples span), which is also the cost floor of any drif
 Categorical features are compared on their level counts: PSI, Jensen-Shannon, the chi-squared test
 of the 2 x k table, and the share of current rows in levels the reference never saw. Missing
 values are reported per sample and left out of every other metric.
+
+Prediction drift is the numeric comparison applied to the model's outputs (its predictions on
+rows it was not trained on, against what it predicts now). It is reported beside the features,
+not among them: a drifted prediction makes the report drift whatever the share of features.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -88,6 +92,8 @@ class DriftReport:
     rows_reference: int
     rows_current: int
     thresholds: DriftThresholds = field(default_factory=DriftThresholds)
+    #: The model's outputs, when both samples had predictions.
+    prediction: FeatureDrift | None = None
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -98,15 +104,23 @@ class DriftReport:
         return len(self.drifted_features) / len(self.features) if self.features else 0.0
 
     @property
-    def drifted(self) -> bool:
+    def data_drifted(self) -> bool:
+        """The dataset-level rule: enough of the features drifted."""
         return bool(self.features) and self.drifted_share >= self.thresholds.drifted_share
 
+    @property
+    def drifted(self) -> bool:
+        return self.data_drifted or (self.prediction is not None and self.prediction.drifted)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"drifted": self.drifted, "drifted_share": self.drifted_share,
+        return {"drifted": self.drifted, "data_drifted": self.data_drifted,
+                "prediction_drifted": None if self.prediction is None else self.prediction.drifted,
+                "drifted_share": self.drifted_share,
                 "drifted_features": list(self.drifted_features),
                 "rows_reference": self.rows_reference, "rows_current": self.rows_current,
                 "thresholds": asdict(self.thresholds),
-                "features": [asdict(f) for f in self.features]}
+                "features": [asdict(f) for f in self.features],
+                "prediction": None if self.prediction is None else asdict(self.prediction)}
 
 
 def psi(reference: np.ndarray, current: np.ndarray) -> float:
@@ -245,8 +259,10 @@ def compute_drift(
     categorical: Sequence[str] = (),
     thresholds: DriftThresholds | None = None,
     fine_bins: int = 4096,
+    predictions: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DriftReport:
-    """Drift of every listed feature of ``current`` against ``reference``."""
+    """Drift of every listed feature of ``current`` against ``reference`` and, given
+    ``predictions`` (reference, current), of the model's outputs."""
     thresholds = thresholds or DriftThresholds()
     for column in (*numeric, *categorical):
         for frame, which in ((reference, "reference"), (current, "current")):
@@ -258,4 +274,9 @@ def compute_drift(
                               _values(current, c, "current"), thresholds, fine_bins)
                 for c in numeric]
     features += [categorical_drift(c, reference[c], current[c], thresholds) for c in categorical]
-    return DriftReport(tuple(features), len(reference), len(current), thresholds)
+    outputs = None
+    if predictions is not None:
+        drift = numeric_drift("prediction", np.asarray(predictions[0], dtype=np.float64),
+                              np.asarray(predictions[1], dtype=np.float64), thresholds, fine_bins)
+        outputs = replace(drift, kind="prediction")
+    return DriftReport(tuple(features), len(reference), len(current), thresholds, outputs)

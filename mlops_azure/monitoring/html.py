@@ -47,15 +47,22 @@ def _chart(feature: FeatureDrift, width: int = 900, height: int = 220) -> str:
     return "".join(parts)
 
 
+def _verdict(report: DriftReport) -> str:
+    share = (f"{len(report.drifted_features)} of {len(report.features)} features drifted "
+             f"({report.drifted_share:.0%})")
+    outputs = ""
+    if report.prediction is not None:
+        outputs = "; predictions drifted" if report.prediction.drifted else "; predictions stable"
+    if report.drifted:
+        return f'<p class="verdict drift">Drift: {share}{outputs}</p>'
+    return f'<p class="verdict stable">No dataset drift: {share}{outputs}</p>'
+
+
 def render_html(report: DriftReport, title: str) -> str:
     """The report page; ``title`` says what was compared with what."""
-    verdict = (f'<p class="verdict drift">Drift: {len(report.drifted_features)} of '
-               f'{len(report.features)} features drifted ({report.drifted_share:.0%})</p>'
-               if report.drifted else
-               f'<p class="verdict stable">No dataset drift: {len(report.drifted_features)} of '
-               f'{len(report.features)} features drifted ({report.drifted_share:.0%})</p>')
     rows = []
-    for f in sorted(report.features, key=lambda f: (not f.drifted, -f.js)):
+    compared = list(report.features) + ([report.prediction] if report.prediction else [])
+    for f in sorted(compared, key=lambda f: (not f.drifted, -f.js)):
         rows.append(
             f'<tr class="{"drifted" if f.drifted else ""}"><td>{escape(f.feature)}</td>'
             f"<td>{f.kind}</td><td>{_number(f.psi)}</td><td>{_number(f.js)}</td>"
@@ -63,14 +70,14 @@ def render_html(report: DriftReport, title: str) -> str:
             f"<td>{_number(f.chi2_p, 4)}</td><td>{f.missing_current:.1%}</td>"
             f"<td>{f.out_of_range:.1%}</td><td>{escape('; '.join(f.reasons))}</td></tr>")
     charts = [f"<figure><figcaption>{escape(f.feature)} — {escape('; '.join(f.reasons))}"
-              f"</figcaption>{_chart(f)}</figure>" for f in report.features if f.drifted]
+              f"</figcaption>{_chart(f)}</figure>" for f in compared if f.drifted]
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}"
-        f"</title><style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{verdict}"
+        f"</title><style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{_verdict(report)}"
         f"<p>{report.rows_reference:,} reference rows, {report.rows_current:,} current rows.</p>"
         "<table><tr><th>feature</th><th>kind</th><th>PSI</th><th>Jensen-Shannon</th>"
         "<th>Wasserstein (std)</th><th>KS p</th><th>chi² p</th><th>missing</th>"
         "<th>out of range</th><th>why</th></tr>" + "".join(rows) + "</table>"
-        f'<p class="legend"><span style="background:{REFERENCE}"></span>reference (training data)'
-        f'<span style="background:{CURRENT}"></span>current</p>' + "".join(charts)
-        + "</body></html>")
+        f'<p class="legend"><span style="background:{REFERENCE}"></span>reference (training data; '
+        f'predictions: the model\'s on its holdout)<span style="background:{CURRENT}"></span>'
+        "current</p>" + "".join(charts) + "</body></html>")

@@ -198,9 +198,13 @@ def test_train_writes_the_model_folder_deterministically(
 ) -> None:
     model = trained["model"]
     assert sorted(p.name for p in model.iterdir()) == ["features.json", "model.txt", "params.json",
-                                                       "parity.json"]
+                                                       "parity.json", "reference-predictions.json"]
     parity = json.loads((model / "parity.json").read_text(encoding="utf-8"))
     assert 0 < parity["rows"] == len(parity["predictions"]) == len(parity["request"]["data"]) <= 200
+    reference = json.loads((model / "reference-predictions.json").read_text(encoding="utf-8"))
+    holdout = pd.read_csv(trained["prepared"] / "holdout.csv")
+    assert reference["holdout_rows"] == len(holdout) == len(reference["predictions"])
+    assert min(reference["predictions"]) >= 0
     params = json.loads((model / "params.json").read_text(encoding="utf-8"))
     assert params["n_estimators"] == 300 and params["deterministic"] is True and params["seed"] == 42
     assert (model / "features.json").read_bytes() == (trained["prepared"] / "features.json").read_bytes()

@@ -48,3 +48,7 @@ def test_every_request_is_recorded_and_drift_reads_them(released_project: Projec
     assert checked.current == "requests to stage staging in the last 1h"
     assert {f.feature for f in checked.report.features} == {
         "price_eur_per_tonne", "promotion", "segment", "region", "company_size"}
+    # The recorded predictions against the model's own holdout predictions: prediction drift.
+    assert checked.report.prediction is not None
+    assert checked.report.prediction.kind == "prediction"
+    assert checked.report.rows_current == REQUESTS * len(request["data"])

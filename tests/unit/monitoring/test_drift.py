@@ -69,6 +69,24 @@ def test_a_shift_drifts_and_says_why() -> None:
                              thresholds=DriftThresholds(drifted_share=0.6)).drifted
 
 
+def test_prediction_drift_alone_makes_the_report_drift() -> None:
+    ref, _ = frames(0.0)
+    stable = RNG.gamma(2.0, 50.0, 5_000)
+    same = compute_drift(ref, ref.copy(), numeric=["x", "y"],
+                         predictions=(stable, RNG.gamma(2.0, 50.0, 5_000)))
+    assert same.prediction is not None and same.prediction.kind == "prediction"
+    assert not same.prediction.drifted and not same.drifted
+    cheaper = RNG.gamma(2.0, 30.0, 5_000)
+    lower = compute_drift(ref, ref.copy(), numeric=["x", "y"], predictions=(stable, cheaper))
+    assert lower.drifted_features == () and not lower.data_drifted
+    assert lower.prediction is not None and lower.prediction.drifted and lower.drifted
+    exact = wasserstein_distance(stable, cheaper) / stable.std()
+    assert lower.prediction.wasserstein == pytest.approx(exact, rel=0.01)
+    document = lower.to_dict()
+    assert document["prediction_drifted"] is True and document["prediction"]["feature"] == "prediction"
+    assert compute_drift(ref, ref.copy(), numeric=["x"]).to_dict()["prediction"] is None
+
+
 def test_categorical_with_an_unseen_level_matches_scipys_chi_squared() -> None:
     ref = pd.DataFrame({"segment": ["a"] * 500 + ["b"] * 300 + ["c"] * 200})
     cur = pd.DataFrame({"segment": ["a"] * 400 + ["b"] * 300 + ["d"] * 300})
