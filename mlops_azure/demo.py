@@ -2,7 +2,8 @@
 
 fresh project → data check → train (first model registered) → a challenger through the
 champion gate → deploy to staging → QA gate → approval → canary promotion to production →
-a prediction from the production endpoint → where everything is. Monitoring joins as it lands.
+a prediction from the production endpoint → a regime change in production traffic → drift
+detected in what production recorded → retraining on the grown data, through the champion gate.
 The endpoints keep running afterwards, as they would on Azure.
 """
 
@@ -30,7 +31,15 @@ from mlops_azure.scaffold import init_project
 from mlops_azure.workspace import ProgressCallback, Workspace
 
 #: Steps the demo prints, for "n/STEPS" progress.
-STEPS = 9
+STEPS = 12
+#: The regime change production goes through after the release: this many months after the
+#: training data, with steel prices up by this share and this many new customers (mostly from
+#: the energy segment) arriving.
+REGIME_MONTHS = 12
+REGIME_PRICE_CHANGE = 0.35
+REGIME_NEW_CUSTOMERS = 12
+#: Rows per scoring request when the regime's traffic is sent.
+BATCH_ROWS = 100
 #: A challenger that differs from mlops.yaml's parameters, so the gate has something to judge.
 CHALLENGER_PARAMS = {"n_estimators": 600, "learning_rate": 0.03, "num_leaves": 15}
 
@@ -76,9 +85,11 @@ def run_demo(
     latest = ws.get_model(config.model.name)
     summary["latest_registered"] = latest.ref
     summary["release"] = release(ws, config, latest.ref, created.root, say)
+    summary.update(closed_loop(ws, config, created.root, say, progress))
     say(f"done: {latest.ref} serves production at {summary['release']['production_uri']}; try "
         f"'cd {directory} && mlops invoke --stage production --file sample-request.json', "
-        "'mlops status' and 'mlops history'. Stop the endpoints with 'mlops endpoints delete NAME'.")
+        "'mlops status', 'mlops history' and 'mlops monitor drift --stage production "
+        "--window 1d'. Stop the endpoints with 'mlops endpoints delete NAME'.")
     return summary
 
 
@@ -121,3 +132,89 @@ def stop_endpoints(ws: Workspace) -> None:
     """Delete every endpoint of ``ws`` (stopping local server processes)."""
     for endpoint in ws.list_endpoints():
         ws.delete_endpoint(endpoint.name)
+
+
+def regime_requests(config: ProjectConfig, data: Path, months: int) -> list[dict[str, Any]]:
+    """Scoring rows (the model's features, as clients send them) for the last ``months`` months
+    of ``data``: the project's own data check and prep components compute them."""
+    import tempfile
+
+    import pandas as pd
+
+    from mlops_azure.execution.runner import log_tail, run_component
+
+    with tempfile.TemporaryDirectory(prefix="mlops-demo-") as tmp:
+        schema = Path(tmp) / "schema.json"
+        schema.write_text(config.data.data_schema.to_json(), encoding="utf-8")
+        checked = run_component(config.resolve(config.data.check_component),
+                                {"data": data, "schema": schema}, Path(tmp) / "check")
+        prepped = None
+        if checked.steps[0].exit_code == 0:
+            prepped = run_component(config.resolve(Path("components/prep/prep.yml")),
+                                    {"raw_data": data, "check_report": checked.outputs["report"],
+                                     "holdout_months": months}, Path(tmp) / "prep")
+        for ran in (checked, prepped):
+            if ran is None or ran.steps[0].exit_code != 0:
+                step = (ran or checked).steps[0]
+                raise GateFailed(f"preparing the regime change's requests failed in {step.name}: "
+                                 f"{log_tail(step.log_path, 3)}")
+        assert prepped is not None
+        folder = prepped.outputs["prepared"]
+        features = json.loads((folder / "features.json").read_text(encoding="utf-8"))["features"]
+        rows = pd.read_csv(folder / "holdout.csv")[features]
+    records: list[dict[str, Any]] = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    return records
+
+
+def closed_loop(ws: Workspace, config: ProjectConfig, root: Path, say: Callable[[str], None],
+                progress: ProgressCallback | None) -> dict[str, Any]:
+    """A regime change reaches production → drift → retraining through the champion gate."""
+    from mlops_azure.example.regime import append_months
+    from mlops_azure.lifecycle.monitoring import check_drift
+    from mlops_azure.monitoring.html import render_html
+
+    data = config.resolve(config.data.path)
+    say(f"[bold]10/{STEPS}[/] a regime change: {REGIME_MONTHS} more months in which steel prices "
+        f"rise {REGIME_PRICE_CHANGE:.0%} and {REGIME_NEW_CUSTOMERS} new customers (mostly energy) "
+        "arrive; production serves them")
+    new = append_months(data, REGIME_MONTHS, price_change=REGIME_PRICE_CHANGE,
+                        new_customers=REGIME_NEW_CUSTOMERS)
+    rows = regime_requests(config, data, REGIME_MONTHS)
+    production = config.stage("production").endpoint
+    with ScoringClient.for_endpoint(ws, production) as client:
+        for start in range(0, len(rows), BATCH_ROWS):
+            client.predictions({"data": rows[start:start + BATCH_ROWS]})
+    requests = -(-len(rows) // BATCH_ROWS)
+    say(f"      {len(rows)} rows in {requests} requests to {production}, each one recorded; "
+        f"{config.data.path} grew by {len(new)} rows of actuals")
+
+    say(f"[bold]11/{STEPS}[/] monitoring: what production recorded in the last hour against the "
+        "serving model's training data")
+    checked = check_drift(ws, config, stage="production", window="1h")
+    drift = checked.report
+    title = f"Drift of {checked.model.ref}: {checked.current} against {checked.reference}"
+    (root / "drift-report.html").write_text(render_html(drift, title), encoding="utf-8")
+    for feature in [*drift.features, *([drift.prediction] if drift.prediction else [])]:
+        if feature.drifted:
+            say(f"      [red]drift[/] {feature.feature}: {escape('; '.join(feature.reasons))}")
+    say(f"      report {checked.event_id}: {len(drift.drifted_features)} of "
+        f"{len(drift.features)} features drifted"
+        + ("" if drift.prediction is None else
+           f", predictions {'drifted' if drift.prediction.drifted else 'stable'}")
+        + f" → {'[red]drift[/]' if drift.drifted else 'no drift'} (drift-report.html)")
+    if not drift.drifted:
+        raise GateFailed(f"the regime change went unnoticed: drift report {checked.event_id} "
+                         "found no drift")
+
+    say(f"[bold]12/{STEPS}[/] retraining because of report {checked.event_id}, on the grown data, "
+        "through the champion gate")
+    outcome = train(ws, config, progress=progress,
+                    because={"trigger": "drift", "drift_report": str(checked.event_id)})
+    say(f"      champion gate: {outcome.decision.reason}")
+    if outcome.model is not None:
+        write_model_json(root / "model.json", outcome.model)
+        say(f"      registered [bold green]{outcome.model.ref}[/] (lineage: trigger=drift, "
+            f"drift_report={checked.event_id}); release it with mlops deploy, gate qa, approve "
+            "and promote")
+    return {"regime": {"rows": len(rows), "requests": requests, "new_data_rows": len(new)},
+            "monitoring": checked.to_dict(), "retraining": outcome.to_dict()}

@@ -44,6 +44,18 @@ def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> 
     assert release["promotion"]["traffic"] == {f"v{version:03d}": 100}
     assert len(release["predictions"]) == 3 and all(p >= 0 for p in release["predictions"])
 
+    # The closed loop: the regime change's traffic was recorded, drifted, and retrained on.
+    regime, drift, retraining = summary["regime"], summary["monitoring"], summary["retraining"]
+    assert regime["rows"] == regime["new_data_rows"] > 0
+    assert drift["drifted"] and drift["model"] == summary["latest_registered"]
+    assert "price_eur_per_tonne" in drift["drifted_features"]
+    assert drift["rows_current"] >= regime["rows"] and drift["prediction"] is not None
+    assert (demo / "drift-report.html").read_text().count("<svg") >= len(drift["drifted_features"])
+    assert retraining["champion"] == summary["latest_registered"]
+    assert retraining["champion_source"] == "production"
+    assert retraining["data"] == "steel-purchases:2"  # the grown data, a new version
+    assert retraining["decision"]["verdict"] in ("better", "not_better")
+
     invoked = subprocess.run([MLOPS, "--json", "invoke", "--stage", "production", "--file",
                               "sample-request.json"], cwd=demo, capture_output=True, text=True,
                              timeout=60)
@@ -51,7 +63,8 @@ def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> 
     assert json.loads(invoked.stdout)["response"]["predictions"] == release["predictions"]
     actions = [e["action"] for e in json.loads(subprocess.run(
         [MLOPS, "--json", "history"], cwd=demo, capture_output=True, text=True, timeout=60).stdout)]
-    for action in ("register", "gate.champion", "deploy", "gate.qa", "approve", "promote"):
+    for action in ("register", "gate.champion", "deploy", "gate.qa", "approve", "promote",
+                   "monitor.drift"):
         assert action in actions
 
     shown = subprocess.run([MLOPS, "--json", "models", "show", summary["latest_registered"]],
@@ -59,6 +72,11 @@ def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> 
     assert shown.returncode == 0, shown.stderr
     lineage = json.loads(shown.stdout)["lineage"]
     assert lineage["data_asset"] == "steel-purchases"
+    if retraining["registered"]:
+        shown = subprocess.run([MLOPS, "--json", "models", "show", retraining["registered"]],
+                               cwd=demo, capture_output=True, text=True, timeout=60)
+        extra = json.loads(shown.stdout)["lineage"]["extra"]
+        assert extra["trigger"] == "drift" and extra["drift_report"] == str(drift["report_id"])
 
     again = subprocess.run([MLOPS, "run", str(demo)], capture_output=True, text=True, timeout=60)
     assert again.returncode == 2  # an existing project is not overwritten without --force
