@@ -303,3 +303,13 @@ class Schedule:
     enabled: bool
     created_at: datetime
     inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A blob as listed: its name, its etag (a new etag is a new blob) and when it last changed."""
+
+    name: str
+    etag: str
+    last_modified: datetime
+    size: int

@@ -26,6 +26,7 @@ from mlops_azure.cli import (
     commands_release,
     commands_schedule,
     commands_train,
+    commands_watch,
 )
 from mlops_azure.cli.output import error
 from mlops_azure.cli.state import STATE
@@ -113,6 +114,7 @@ app.add_typer(commands_endpoints.app, name="endpoints")
 app.add_typer(commands_infra.app, name="infra")
 app.add_typer(commands_monitor.app, name="monitor")
 app.add_typer(commands_schedule.app, name="schedule")
+app.add_typer(commands_watch.app, name="watch")
 
 
 def run() -> None:

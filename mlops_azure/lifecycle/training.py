@@ -169,9 +169,10 @@ class TrainingStillRunning(MlopsError):
 
 #: Job tags that carry the submission's choices to ``finish_training`` (tags are strings).
 DATA_TAG, CHAMPION_TAG, CHAMPION_SOURCE_TAG = "data", "champion", "champion_source"
-#: Job tags saying why a training ran (e.g. ``trigger: drift``, ``drift_report: 17``); they are
-#: copied into the lineage of the model it registers.
-REASON_TAGS = ("trigger", "drift_report")
+#: Job tags saying why a training ran (e.g. ``trigger: drift``, ``drift_report: 17``, or
+#: ``trigger: data``, ``data_blob: landing/purchases.csv@0x8D…``); they are copied into the
+#: lineage of the model it registers.
+REASON_TAGS = ("trigger", "drift_report", "data_blob")
 
 
 def _prepare(
@@ -230,16 +231,18 @@ def submit_training(
     *,
     data: str | None = None,
     params: Mapping[str, InputValue] | None = None,
+    because: Mapping[str, str] | None = None,
 ) -> Job:
     """Resolve the data and the champion, submit the training pipeline and return the job
     without waiting (the embedded workspace, which has no job service, runs it to the end).
 
-    The job's tags record the data asset and the champion, for :func:`finish_training`.
+    The job's tags record the data asset and the champion, for :func:`finish_training`, and
+    ``because`` as in :func:`train`.
     """
     with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
         # Local files are copied or uploaded by the workspace at submission, so the temporary
         # schema file may go once submit_pipeline returns.
-        prepared = _prepare(ws, config, data, params or {}, Path(tmp))
+        prepared = _prepare(ws, config, data, params or {}, Path(tmp), because)
         return ws.submit_pipeline(prepared.submission)
 
 

@@ -1,0 +1,151 @@
+"""Data-driven retraining: each new blob in a watched container → a data asset version → one
+training run (champion gate included). Azure ML v2 has no data-change trigger; this is it.
+
+Each blob is taken as one complete extract of the training data (the file ``data.path`` names
+locally). A blob is known by its name and etag, so an overwritten blob counts as new.
+
+The cursor is the workspace's own audit trail, so it survives fresh DevOps agents and is shared
+by every machine watching the same workspace: a ``watch.data`` event per blob and phase
+(``submitted`` with the job id, then ``done`` or ``failed``). After a crash the next pass:
+
+- skips blobs that are done or failed (nothing is processed twice);
+- finishes the job of a blob left ``submitted`` instead of submitting another;
+- for a blob with no event, first looks for a job already tagged with it (a crash between
+  submitting and recording) and finishes that one; otherwise it starts over. Uploading the
+  data again is harmless: data assets are content-addressed, the same bytes get the same version.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlops_azure.config import ProjectConfig
+from mlops_azure.errors import GateFailed
+from mlops_azure.lifecycle.provenance import current_actor
+from mlops_azure.lifecycle.training import (
+    TrainingOutcome,
+    finish_training,
+    submit_training,
+)
+from mlops_azure.records import BlobInfo, JobStatus, ProgressCallback
+from mlops_azure.workspace import Workspace
+
+WATCH_EVENT = "watch.data"
+#: The job tag naming the blob a run was started for (``container/name@etag``).
+BLOB_TAG = "data_blob"
+#: How many recent jobs are searched for one already started for a blob.
+RECENT_JOBS = 50
+
+
+class BlobSource(Protocol):
+    """Where new data files appear (``mlops_azure.azure.watched_container.ContainerSource``)."""
+
+    container: str
+
+    def list(self, prefix: str = "") -> list[BlobInfo]: ...
+
+    def download(self, blob: BlobInfo, folder: Path) -> Path: ...
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """What became of one blob in this pass."""
+
+    blob: str
+    phase: str  # "done" or "failed"
+    job_id: str | None
+    data: str | None
+    registered: str | None = None
+    verdict: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"blob": self.blob, "phase": self.phase, "job_id": self.job_id, "data": self.data,
+                "registered": self.registered, "verdict": self.verdict, "error": self.error}
+
+
+def blob_key(container: str, blob: BlobInfo) -> str:
+    return f"{container}/{blob.name}@{blob.etag}"
+
+
+def cursor(ws: Workspace, container: str) -> dict[str, Mapping[str, Any]]:
+    """The newest ``watch.data`` event's details per blob key of ``container``."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for event in ws.list_events(limit=1_000_000, action=WATCH_EVENT):
+        key = str(event.details.get("blob", ""))
+        if key.startswith(f"{container}/"):
+            latest.setdefault(key, event.details)  # newest first: the first one wins
+    return latest
+
+
+def _started_job(ws: Workspace, key: str) -> str | None:
+    """A job already started for ``key`` that has not failed (its record was lost in a crash)."""
+    for job in ws.list_jobs(limit=RECENT_JOBS):
+        if job.tags.get(BLOB_TAG) == key and job.status not in (JobStatus.FAILED,
+                                                                JobStatus.CANCELED):
+            return job.id
+    return None
+
+
+def pending(ws: Workspace, source: BlobSource, prefix: str = "") -> list[BlobInfo]:
+    """Blobs under ``prefix`` not yet done or failed, oldest first."""
+    seen = cursor(ws, source.container)
+    blobs = sorted(source.list(prefix), key=lambda b: (b.last_modified, b.name))
+    return [b for b in blobs
+            if seen.get(blob_key(source.container, b), {}).get("phase") not in ("done", "failed")]
+
+
+def watch_once(
+    ws: Workspace,
+    config: ProjectConfig,
+    source: BlobSource,
+    prefix: str = "",
+    *,
+    asset: str | None = None,
+    progress: ProgressCallback | None = None,
+    say: Callable[[str], None] | None = None,
+    actor: str | None = None,
+) -> list[WatchResult]:
+    """One pass: every pending blob, oldest first, becomes a version of ``asset`` (default
+    ``data.asset``) and one training run. Infrastructure errors propagate (the blob stays
+    pending for the next pass); a run that fails is recorded as failed and not retried."""
+    actor = actor or current_actor()
+    name = asset or config.data.asset
+    seen = cursor(ws, source.container)
+    results = []
+    for blob in pending(ws, source, prefix):
+        key = blob_key(source.container, blob)
+        record = dict(blob=key, last_modified=blob.last_modified.isoformat(), size=blob.size)
+        last = seen.get(key, {})
+        job_id = last.get("job") if last.get("phase") == "submitted" else _started_job(ws, key)
+        data = last.get("data")
+        if job_id is None:
+            with tempfile.TemporaryDirectory(prefix="mlops-watch-") as tmp:
+                file = source.download(blob, Path(tmp))
+                registered = ws.upload_data(name, file, description=f"from {key}")
+            data = registered.ref
+            if say:
+                say(f"{key}: new data {data}; training")
+            job = submit_training(ws, config, data=data,
+                                  because={"trigger": "data", BLOB_TAG: key})
+            job_id = job.id
+            ws.record_event(WATCH_EVENT, key, {**record, "phase": "submitted", "job": job_id,
+                                               "data": data}, actor=actor)
+        elif say:
+            say(f"{key}: resuming job {job_id}")
+        try:
+            outcome: TrainingOutcome = finish_training(ws, config, str(job_id), progress=progress,
+                                                       actor=actor)
+        except GateFailed as exc:
+            result = WatchResult(key, "failed", str(job_id), data, error=exc.message)
+        else:
+            result = WatchResult(key, "done", outcome.job.id, outcome.data.ref,
+                                 outcome.model.ref if outcome.model else None,
+                                 outcome.decision.verdict)
+        ws.record_event(WATCH_EVENT, key, {**record, **result.to_dict()}, actor=actor)
+        results.append(result)
+    return results
