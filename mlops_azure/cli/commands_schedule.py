@@ -42,7 +42,7 @@ def create(
     if STATE.json:
         document = {**schedules.schedule_to_dict(schedule), "fires": fires}
         if hints is not None:
-            document.update(crontab=hints.crontab, devops=hints.devops)
+            document.update(run_due=hints.run_due, crontab=hints.crontab, devops=hints.devops)
         output.emit_json(document)
         return
     # Azure ML pins @latest to a version at creation (see lifecycle.schedules): show what is stored.
@@ -51,14 +51,43 @@ def create(
                f"{data_input}")
     if hints is None:
         return
-    output.say("[yellow]note:[/] the local workspace stores schedules but does not fire them; "
-               "run it from cron or Azure DevOps instead:")
-    for title, text in (("crontab", hints.crontab), ("Azure DevOps (training.yml)", hints.devops)):
+    output.say("[yellow]note:[/] the local workspace stores schedules but does not fire them "
+               "itself: 'mlops schedule run-due' runs those that are due, so put it in cron, or "
+               "run this one from cron or Azure DevOps directly:")
+    for title, text in (("crontab, every schedule", hints.run_due),
+                        ("crontab, this schedule", hints.crontab),
+                        ("Azure DevOps (training.yml)", hints.devops)):
         if text is None:
             output.say(f"  {title}: cron cannot say '{output.plain(trigger.describe())}'")
         else:
             output.say(f"[bold]{title}[/]")
             output.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("run-due")
+def run_due() -> None:
+    """Embedded workspace: run every schedule whose trigger fired since it last ran, once
+    (missed firings coalesce); each run trains with the champion gate. Exit 1 when one failed."""
+    from mlops_azure.cli.commands_train import print_progress
+    from mlops_azure.errors import GateFailed
+    from mlops_azure.lifecycle.schedule_runs import run_due as run_due_schedules
+
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    runs = run_due_schedules(ws, config, progress=None if STATE.json else print_progress,
+                             say=None if STATE.json else output.say)
+    if STATE.json:
+        output.emit_json([r.to_dict() for r in runs])
+    elif not runs:
+        output.say("no schedule is due")
+    for run in runs if not STATE.json else []:
+        output.say(f"schedule [bold]{run.schedule}[/]: " + (
+            f"[red]failed[/]: {output.plain(run.error)}" if run.error else
+            f"job {run.job_id} on {run.data}, champion gate {run.verdict}, registered "
+            f"{run.registered or 'nothing'}"))
+    failed = [r.schedule for r in runs if r.error]
+    if failed:
+        raise GateFailed(f"{len(failed)} of {len(runs)} due schedules failed: {', '.join(failed)}")
 
 
 @app.command("list")

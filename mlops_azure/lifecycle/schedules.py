@@ -7,8 +7,8 @@ now) and the training data given as ``azureml:<asset>@latest``, Azure ML's own r
 meant to be resolved per run. The embedded workspace stores it as is; azure-ai-ml resolves labels
 when it sends the job definition, so an Azure ML schedule shows (and uses) the version that was
 newest at creation, and the command says which. On Azure ML the schedule fires by itself; the
-embedded workspace only stores it (see :func:`crontab_line` and :func:`devops_schedule_entry`
-for what a user can run instead).
+embedded workspace stores it and ``mlops schedule run-due`` fires it (see :func:`run_due_line`,
+:func:`crontab_line` and :func:`devops_schedule_entry` for what a user can put in cron).
 """
 
 from __future__ import annotations
@@ -169,14 +169,22 @@ def devops_schedule_entry(schedule: Schedule) -> str | None:
             "    branches:\n      include: [main]\n    always: true\n")
 
 
+def run_due_line(config: ProjectConfig, every_minutes: int = 5) -> str:
+    """A crontab entry that fires every due schedule of the project's embedded workspace."""
+    return (f"*/{every_minutes} * * * * cd {shlex.quote(str(config.root.resolve()))} && "
+            "mlops schedule run-due")
+
+
 @dataclass(frozen=True)
 class LocalAlternatives:
     """What to use instead on a workspace that does not fire schedules by itself."""
 
+    run_due: str
     crontab: str | None
     devops: str | None
 
 
 def local_alternatives(schedule: Schedule, config: ProjectConfig, data: str) -> LocalAlternatives:
-    """The crontab line and the Azure DevOps entry for ``schedule``."""
-    return LocalAlternatives(crontab_line(schedule, config, data), devops_schedule_entry(schedule))
+    """The run-due crontab line, and this schedule's own crontab line and Azure DevOps entry."""
+    return LocalAlternatives(run_due_line(config), crontab_line(schedule, config, data),
+                             devops_schedule_entry(schedule))

@@ -172,7 +172,7 @@ DATA_TAG, CHAMPION_TAG, CHAMPION_SOURCE_TAG = "data", "champion", "champion_sour
 #: Job tags saying why a training ran (e.g. ``trigger: drift``, ``drift_report: 17``, or
 #: ``trigger: data``, ``data_blob: landing/purchases.csv@0x8D…``); they are copied into the
 #: lineage of the model it registers.
-REASON_TAGS = ("trigger", "drift_report", "data_blob")
+REASON_TAGS = ("trigger", "drift_report", "data_blob", "schedule")
 
 
 def _prepare(

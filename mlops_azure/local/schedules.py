@@ -1,11 +1,11 @@
-"""Schedules of the embedded workspace: stored records, fired by nothing yet.
+"""Schedules of the embedded workspace: stored records, fired by ``mlops schedule run-due``.
 
 A local schedule is a stored record: the trigger plus the pipeline submission it would make (local
 file inputs copied into the artifact store, so they outlive the caller's temporary folder). The
-embedded workspace has no scheduler service, so nothing fires by itself (``mlops schedule run-due``
-comes later); ``mlops schedule create`` prints a crontab line and an Azure DevOps ``schedules:``
-entry instead. The trigger and name rules live in ``mlops_azure.rules``, shared with the Azure
-workspace.
+embedded workspace has no scheduler service, so nothing fires by itself: ``mlops schedule run-due``
+(from cron, say) runs what is due (``mlops_azure.lifecycle.schedule_runs``), and ``mlops schedule
+create`` also prints a crontab line and an Azure DevOps ``schedules:`` entry for this schedule.
+The trigger and name rules live in ``mlops_azure.rules``, shared with the Azure workspace.
 """
 
 from __future__ import annotations

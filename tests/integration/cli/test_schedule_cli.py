@@ -1,4 +1,4 @@
-"""`mlops schedule create | list | delete` on the embedded workspace (each documented example)."""
+"""`mlops schedule create | list | delete | run-due` on the embedded workspace (each documented example)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_create_list_delete(project_dir: Path) -> None:
     code, out, _ = invoke("schedule", "create", "nightly", "--cron", "30 2 * * 1-5",
                           "--time-zone", "Europe/Berlin")
     assert code == 0, out
-    assert "does not fire them" in out
+    assert "does not fire them" in out and "mlops schedule run-due" in out
     assert "CRON_TZ=Europe/Berlin" in out and "mlops train --data steel-purchases" in out
     assert 'cron: "30 2 * * 1-5"' in out
 
@@ -32,6 +32,8 @@ def test_create_list_delete(project_dir: Path) -> None:
     assert weekly["inputs"]["raw_data"] == "azureml:steel-purchases@latest"
     assert Path(weekly["inputs"]["schema"]).is_file()  # kept by the workspace, not a temp file
     assert weekly["crontab"].startswith("0 0 * * 0 cd ")
+    assert weekly["run_due"].startswith("*/5 * * * * cd ")
+    assert weekly["run_due"].endswith(" && mlops schedule run-due")
 
     code, out, _ = invoke("schedule", "list", "--json")
     assert code == 0 and [s["name"] for s in json.loads(out)] == ["nightly", "weekly"]
@@ -42,6 +44,15 @@ def test_create_list_delete(project_dir: Path) -> None:
     assert [s["name"] for s in json.loads(invoke("schedule", "list", "--json")[1])] == ["weekly"]
     code, out, _ = invoke("--json", "history")
     assert {"schedule.create", "schedule.delete"} <= {e["action"] for e in json.loads(out)}
+
+
+def test_run_due_with_nothing_due(project_dir: Path) -> None:
+    assert invoke("data", "upload", "data/purchases.csv", "--name", "steel-purchases")[0] == 0
+    assert invoke("schedule", "create", "weekly", "--every", "1", "--unit", "week")[0] == 0
+    code, out, _ = invoke("schedule", "run-due")
+    assert code == 0 and "no schedule is due" in out
+    code, out, _ = invoke("--json", "schedule", "run-due")
+    assert code == 0 and json.loads(out) == []
 
 
 @pytest.mark.parametrize(("args", "words"), [
