@@ -22,15 +22,11 @@ def check(
         help="CSV file to check, or a data asset as azureml:NAME[:VERSION].")],
 ) -> None:
     """Check a data file or data asset against the schema in mlops.yaml (exit 1 when it fails)."""
-    from mlops_azure.lifecycle.data import check_data
-    from mlops_azure.lifecycle.refs import parse_ref
+    from mlops_azure.lifecycle.data import check_data, local_data
 
     config = STATE.config()
-    path = Path(source)
-    if source.startswith("azureml:"):
-        name, version = parse_ref(source.removeprefix("azureml:"), what="data asset")
-        ws = STATE.workspace(config)
-        path = ws.data_local_path(ws.get_data(name, version))
+    ws = STATE.workspace(config) if source.startswith("azureml:") else None
+    path, _ = local_data(ws, source)
     report = check_data(config, path)
     if STATE.json:
         output.emit_json(report.to_dict())

@@ -17,8 +17,9 @@ app = typer.Typer(help="Drift between the training data and what a model sees no
 
 @app.command("drift")
 def drift(
-    current: Annotated[Path | None, typer.Option(
-        "--current", help="CSV of recent inference rows (default: what --stage recorded).")] = None,
+    current: Annotated[str | None, typer.Option(
+        "--current", help="Recent inference rows: a CSV file or azureml:NAME[:VERSION] "
+                          "(default: what --stage recorded).")] = None,
     stage: Annotated[str | None, typer.Option(
         "--stage", "-s", help="Monitor the model serving this stage.")] = None,
     window: Annotated[str, typer.Option(

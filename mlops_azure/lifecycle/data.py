@@ -29,6 +29,19 @@ def resolve_training_data(ws: Workspace, config: ProjectConfig, ref: str | None)
     return ws.upload_data(config.data.asset, path)
 
 
+def local_data(ws: Workspace | None, source: str | Path) -> tuple[Path, str]:
+    """A local file for ``source`` (a path, or a data asset ``azureml:NAME[:VERSION]``, fetched
+    from the workspace) and how to name it in reports."""
+    text = str(source)
+    if not text.startswith("azureml:"):
+        return Path(source), str(Path(source).resolve())
+    name, version = parse_ref(text.removeprefix("azureml:"), what="data asset")
+    if ws is None:
+        raise UserInputError(f"{text}: a data asset needs a workspace")
+    asset = ws.get_data(name, version)
+    return ws.data_local_path(asset), f"data asset {asset.ref}"
+
+
 @dataclass(frozen=True)
 class DataCheckReport:
     """What the data check component found: errors fail the gate, warnings do not."""

@@ -103,11 +103,12 @@ def collected_window(ws: Workspace, config: ProjectConfig, stage: str, window: s
     return rows
 
 
-def check_drift(ws: Workspace, config: ProjectConfig, current: Path | None = None, *,
+def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None = None, *,
                 stage: str | None = None, model: str | None = None, window: str = "7d",
                 actor: str | None = None) -> DriftCheck:
-    """Compare ``current`` (a CSV file; by default the requests ``stage`` recorded in the last
-    ``window``) with the monitored model's training data, and record the result."""
+    """Compare ``current`` (a CSV file or a data asset ``azureml:NAME[:VERSION]``; by default
+    the requests ``stage`` recorded in the last ``window``) with the monitored model's training
+    data, and record the result."""
     if current is None and stage is None:
         raise UserInputError("say what to compare: --current FILE, or --stage S for the requests "
                              "it recorded")
@@ -116,8 +117,10 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: Path | None = Non
     asset = ws.get_data(lineage.data_asset, lineage.data_version)
     reference = _read_csv(ws.data_local_path(asset), f"training data {asset.ref} at")
     if current is not None:
-        window_rows = _read_csv(Path(current), "current data")
-        described = str(Path(current).resolve())
+        from mlops_azure.lifecycle.data import local_data
+
+        path, described = local_data(ws, current)
+        window_rows = _read_csv(path, "current data")
     else:
         assert stage is not None  # checked above
         window_rows = collected_window(ws, config, stage, window)

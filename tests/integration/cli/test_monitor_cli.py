@@ -26,6 +26,9 @@ def test_same_data_is_stable_and_a_price_shock_drifts(project_dir: Path) -> None
     same = json.loads(out)
     assert not same["drifted"] and same["reference"] == "steel-purchases:1"
     assert "No dataset drift" in Path("same.html").read_text()
+    code, out, _ = invoke("--json", "monitor", "drift", "--current", "azureml:steel-purchases:1",
+                          "--model", MODEL)
+    assert code == 0 and json.loads(out)["current"] == "data asset steel-purchases:1"
 
     shocked = pd.read_csv("data/purchases.csv")
     shocked["price_eur_per_tonne"] *= 1.6  # a price shock
@@ -71,6 +74,8 @@ def test_bad_input_is_one_sentence(project_dir: Path) -> None:
     assert code == 2 and "serves no model" in err
     code, _, err = invoke("monitor", "drift", "--current", "nope.csv", "--model", MODEL)
     assert code == 2 and "nope.csv does not exist" in err
+    code, _, err = invoke("monitor", "drift", "--current", "azureml:nothing:3", "--model", MODEL)
+    assert code == 2 and "nothing" in err and len(err.strip().splitlines()) == 1
     Path("bad.csv").write_text("a,b\n1,2\n")
     code, _, err = invoke("monitor", "drift", "--current", "bad.csv", "--model", MODEL)
     assert code == 2 and "not a column of the current data" in err and len(err.splitlines()) == 1
