@@ -26,6 +26,9 @@ def data(
     once: Annotated[bool, typer.Option(
         help="One pass, then exit (for a scheduled Azure DevOps pipeline).")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between passes without --once.")] = 60.0,
+    wait_minutes: Annotated[float | None, typer.Option(
+        help="Wait at most this long for each training job; exit 75 if it still runs (the next "
+             "run attaches to it).")] = None,
 ) -> None:
     """Each new blob (by name and etag) → a new data asset version → one training run with the
     champion gate. The cursor lives in the workspace's audit trail: a restarted watcher resumes
@@ -36,6 +39,8 @@ def data(
 
     if interval <= 0:
         raise UserInputError(f"--interval must be positive (got {interval})")
+    if wait_minutes is not None and wait_minutes <= 0:
+        raise UserInputError(f"--wait-minutes must be positive (got {wait_minutes})")
     config = STATE.config()
     ws = STATE.workspace(config)
     source = ContainerSource(container, account_url=account_url)
@@ -45,7 +50,8 @@ def data(
     try:
         while True:
             passed = watch_once(ws, config, source, prefix, asset=asset, progress=progress,
-                                say=say)
+                                say=say, timeout_s=None if wait_minutes is None
+                                else wait_minutes * 60)
             done += passed
             for result in passed if not STATE.json else []:
                 output.say(f"{result.blob}: {result.phase}, job {result.job_id}, "

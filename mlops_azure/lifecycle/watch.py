@@ -109,10 +109,15 @@ def watch_once(
     progress: ProgressCallback | None = None,
     say: Callable[[str], None] | None = None,
     actor: str | None = None,
+    timeout_s: float | None = None,
 ) -> list[WatchResult]:
     """One pass: every pending blob, oldest first, becomes a version of ``asset`` (default
     ``data.asset``) and one training run. Infrastructure errors propagate (the blob stays
-    pending for the next pass); a run that fails is recorded as failed and not retried."""
+    pending for the next pass); a run that fails is recorded as failed and not retried.
+
+    ``timeout_s`` bounds the wait for each job: ``TrainingStillRunning`` then ends the pass with
+    the blob left ``submitted``, and the next pass attaches to the same job (a DevOps agent need
+    not wait for hours)."""
     actor = actor or current_actor()
     name = asset or config.data.asset
     seen = cursor(ws, source.container)
@@ -139,7 +144,7 @@ def watch_once(
             say(f"{key}: resuming job {job_id}")
         try:
             outcome: TrainingOutcome = finish_training(ws, config, str(job_id), progress=progress,
-                                                       actor=actor)
+                                                       actor=actor, timeout_s=timeout_s)
         except GateFailed as exc:
             result = WatchResult(key, "failed", str(job_id), data, error=exc.message)
         else:

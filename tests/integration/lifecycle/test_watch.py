@@ -3,6 +3,7 @@ resume from the cursor in the audit trail; nothing is processed twice, nothing i
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,10 @@ from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.errors import NotFoundError
 from mlops_azure.example.regime import append_months
 from mlops_azure.lifecycle import watch
+from mlops_azure.lifecycle.training import TrainingStillRunning
 from mlops_azure.lifecycle.watch import WATCH_EVENT, pending, watch_once
+from mlops_azure.local import LocalWorkspace
+from mlops_azure.records import Job, JobStatus, ProgressCallback
 from mlops_azure.testing.azurite import Azurite
 from mlops_azure.workspace import Workspace
 
@@ -100,6 +104,29 @@ def test_a_restart_resumes_a_submitted_job_instead_of_training_again(
     resumed = watch_once(ws, quick, landing)
     assert [r.phase for r in resumed] == ["done"] and resumed[0].registered
     assert training_jobs(ws) == [resumed[0].job_id]  # the same job, not a second one
+
+
+class StillRunning(LocalWorkspace):
+    """The same workspace, but every job is still running when the wait ends."""
+
+    def wait_for_job(self, job_id: str, progress: ProgressCallback | None = None,
+                     timeout_s: float | None = None) -> Job:
+        assert timeout_s == 30.0
+        return dataclasses.replace(self.get_job(job_id), status=JobStatus.RUNNING)
+
+
+def test_a_job_still_running_after_the_wait_is_attached_to_by_the_next_pass(
+        quick: ProjectConfig, landing: ContainerSource) -> None:
+    ws = open_workspace(quick)
+    assert isinstance(ws, LocalWorkspace)
+    put(landing, "a.csv", quick.resolve(quick.data.path))
+    with pytest.raises(TrainingStillRunning):
+        watch_once(StillRunning(ws.root), quick, landing, timeout_s=30.0)
+    [submitted] = ws.list_events(action=WATCH_EVENT)
+    assert submitted.details["phase"] == "submitted"
+    [done] = watch_once(ws, quick, landing)
+    assert done.phase == "done" and done.job_id == submitted.details["job"]
+    assert training_jobs(ws) == [done.job_id]
 
 
 def test_a_crash_before_the_cursor_was_written_finds_the_job_by_its_tag(
