@@ -1,8 +1,14 @@
-"""What collecting requests costs score.py: `run()` with the collector off and on, in one run.
+"""What collecting requests costs scoring, with the collector off and on, in one run.
 
-Trains the example model in a temporary project (`mlops init` + `mlops train`), loads
-components/score/score.py as the inference server does, and times `run()` on a 1-row and a
-1,000-row body, alternating off/on rounds so both see the same machine state. Target: ≤ 10 %.
+Trains the example model in a temporary project (`mlops init` + `mlops train`), then:
+
+- in-process: loads components/score/score.py as the inference server does and times `run()` on
+  a 1-row and a 1,000-row body;
+- through a real local endpoint: two deployments of the same model behind one endpoint, one
+  recording requests and one not, each one worker; requests/s through the router, picking the
+  deployment with the `azureml-model-deployment` header, one keep-alive client.
+
+Off and on rounds alternate so both see the same machine state. Target: ≤ 10 % overhead.
 Usage: python benchmarks/bench_collection.py [ROUNDS]
 """
 
@@ -44,6 +50,44 @@ def per_call(module: ModuleType, body: str, calls: int) -> float:
     return (time.perf_counter() - started) / calls
 
 
+def through_endpoint(project: Path, bodies: dict[str, str], rounds: int) -> None:
+    """Requests/s of two deployments (collection off / on) of version 1 behind one endpoint."""
+    from mlops_azure.backends import open_workspace
+    from mlops_azure.config import load_config
+    from mlops_azure.lifecycle.scoring import ScoringClient
+    from mlops_azure.workspace import DeploymentSpec
+
+    config = load_config(project / "mlops.yaml")
+    ws = open_workspace(config, "local")
+    ws.create_endpoint("bench-collect")
+    try:
+        for name, collect in (("plain", False), ("recording", True)):
+            ws.create_deployment("bench-collect", name, DeploymentSpec(
+                "steel-purchase-forecast", 1, project / "components", "score/score.py",
+                collect=collect))
+        ws.set_traffic("bench-collect", {"plain": 50, "recording": 50})
+        print("\n| through the endpoint | off (req/s) | on (req/s) | throughput change |")
+        print("|---|---:|---:|---:|")
+        with ScoringClient.for_endpoint(ws, "bench-collect") as client:
+            for label, body in bodies.items():
+                payload = body.encode()
+                calls = 300 if label == "1 row" else 20
+                rates: dict[str, list[float]] = {"plain": [], "recording": []}
+                for _ in range(rounds):
+                    for name in rates:
+                        started = time.perf_counter()
+                        for _ in range(calls):
+                            assert client.score(payload, deployment=name).status == 200
+                        rates[name].append(calls / (time.perf_counter() - started))
+                off, on = statistics.median(rates["plain"]), statistics.median(rates["recording"])
+                print(f"| {label} | {off:,.0f} | {on:,.0f} | {on / off - 1:+.1%} |")
+        recorded = ws.collected_data_dir("bench-collect")
+        assert recorded is not None and any(recorded.glob("recording-*.jsonl"))
+        assert not any(recorded.glob("plain-*.jsonl"))
+    finally:
+        ws.delete_endpoint("bench-collect")
+
+
 def main(rounds: int) -> None:
     mlops = str(Path(sys.executable).with_name("mlops"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,6 +114,7 @@ def main(rounds: int) -> None:
             print(f"| {label} | {t_off * 1e3:.3f} | {t_on * 1e3:.3f} | {t_on / t_off - 1:+.1%} |")
         written = sum(f.stat().st_size for f in (Path(tmp) / "collected").glob("*.jsonl"))
         print(f"\ncollected {written / 2**20:.1f} MiB")
+        through_endpoint(project, bodies, rounds)
 
 
 if __name__ == "__main__":
