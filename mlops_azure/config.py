@@ -266,7 +266,8 @@ class ModelConfig(_Strict):
 class MonitoringConfig(_Strict):
     """Drift monitoring: the features compared with the training data, and the thresholds."""
 
-    #: Deployments record each request and its predictions (the embedded workspace's do).
+    #: Deployments record each request and its predictions (locally in the workspace; on Azure
+    #: ML through its online data collector).
     collect: bool = True
     #: Default: the schema's integer and float columns; and its string columns with ``allowed``.
     numeric: list[str] | None = None
@@ -277,6 +278,8 @@ class MonitoringConfig(_Strict):
     ks_p: float = Field(0.05, gt=0, lt=1)
     #: The dataset drifts when at least this share of the features drifted.
     drifted_share: float = Field(0.5, gt=0, le=1)
+    #: Who Azure ML model monitoring (``mlops monitor setup``) emails when drift is found.
+    alert_emails: list[str] = Field(default_factory=list)
 
     def features(self, schema: DataSchema) -> tuple[list[str], list[str]]:
         """(numeric, categorical) feature names, declared or derived from the data schema."""

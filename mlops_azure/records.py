@@ -313,3 +313,23 @@ class BlobInfo:
     etag: str
     last_modified: datetime
     size: int
+
+
+@dataclass(frozen=True)
+class DriftMonitor:
+    """A drift check the workspace runs by itself on a schedule (Azure ML model monitoring):
+    the deployment's recorded inputs and outputs against the model's training data."""
+
+    name: str
+    endpoint: str
+    deployment: str
+    trigger: ScheduleTrigger
+    #: The data asset NAME:VERSION the monitored model was trained on.
+    reference_data: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    #: Normalised Wasserstein distance above which a numeric feature (or the predictions) drift.
+    numeric_threshold: float
+    #: Jensen-Shannon distance above which a categorical feature drifts.
+    categorical_threshold: float
+    emails: tuple[str, ...] = ()

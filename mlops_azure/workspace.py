@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops_azure.errors import UserInputError
 from mlops_azure.records import (
     AuditEvent,
     DataAsset,
     Deployment,
     DeploymentSpec,
     DeploymentState,
+    DriftMonitor,
     Endpoint,
     EndpointKeys,
     InputValue,
@@ -213,9 +215,10 @@ class Workspace(ABC):
     def deployment_logs(self, endpoint: str, name: str, lines: int = 100) -> str:
         """The last ``lines`` lines of a deployment's server log."""
 
-    def collected_data_dir(self, endpoint: str) -> Path | None:
-        """The local folder holding the requests and predictions the endpoint's deployments
-        recorded (``DeploymentSpec.collect``); None where the backend keeps them elsewhere."""
+    def collected_data_dir(self, endpoint: str, since_s: float | None = None) -> Path | None:
+        """A local folder holding the requests and predictions the endpoint's deployments
+        recorded (``DeploymentSpec.collect``), at least those of the last ``since_s`` seconds
+        (all when None), one JSON line per request; None where the backend cannot read them."""
         return None
 
     def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
@@ -262,6 +265,13 @@ class Workspace(ABC):
     def delete_schedule(self, name: str) -> None:
         """Delete a schedule; ``NotFoundError`` when it does not exist."""
 
+    # -- monitoring ------------------------------------------------------------------------------
+    def create_drift_monitor(self, monitor: DriftMonitor) -> None:
+        """Create or replace a monitor the workspace runs by itself; ``UserInputError`` where
+        the backend has no monitoring service (the embedded workspace runs ``mlops monitor
+        drift`` from cron instead)."""
+        raise UserInputError(f"the {self.backend} workspace has no monitoring service")
+
     # -- audit -----------------------------------------------------------------------------------
     @abstractmethod
     def record_event(
@@ -285,6 +295,7 @@ __all__ = [
     "Deployment",
     "DeploymentSpec",
     "DeploymentState",
+    "DriftMonitor",
     "Endpoint",
     "EndpointKeys",
     "InputValue",

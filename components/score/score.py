@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from steel.cli import StepError
-from steel.collect import Collector
+from steel.collect import AzureMLCollector, Collector
 from steel.features import FeatureSpec
 from steel.model_io import LoadedModel, load_model
 
@@ -57,7 +57,7 @@ _SHAPE = ('the request must be a JSON object with a "data" list of rows: records
           '{"data": [{feature: value, ...}]} or split {"columns": [...], "data": [[...]]}')
 _model: LoadedModel | None = None
 _decoder: RequestDecoder | None = None
-_collector: Collector | None = None
+_collector: Collector | AzureMLCollector | None = None
 
 
 class BadRequest(ValueError):
@@ -76,7 +76,8 @@ def init() -> None:
     except StepError as exc:
         raise RuntimeError(f"cannot load the model: {exc.message}") from None
     _decoder = RequestDecoder(_model.spec)
-    _collector = Collector.from_env()  # off unless MLOPS_COLLECT_DIR is set
+    # Off unless MLOPS_COLLECT_DIR (local) or MLOPS_COLLECT_AZUREML (Azure ML) is set.
+    _collector = Collector.from_env() or AzureMLCollector.from_env()
 
 
 def _is_text(value: Any) -> bool:

@@ -1,12 +1,13 @@
 """Inference data collection for score.py: each request's body and predictions, one JSON line each.
 
 Off unless ``MLOPS_COLLECT_DIR`` names a folder (the embedded workspace sets it for its
-deployments). Each server worker appends to its own file (``<deployment>-<pid>-<start>.jsonl``)
+deployments). On Azure ML, :class:`AzureMLCollector` hands the same records to Azure's online data
+collector instead. Each server worker appends to its own file (``<deployment>-<pid>-<start>.jsonl``)
 with one ``os.write`` per record on an ``O_APPEND`` descriptor, so concurrent workers never
 interleave and a crash loses at most the record being written; a file past
 ``MLOPS_COLLECT_MAX_BYTES`` (default 64 MiB) is closed and a new one started. The request body is
 embedded as received (already JSON), so collecting costs no second parse or encode of the inputs.
-Standard library only: this runs inside the inference image.
+The local collector uses the standard library only: this runs inside the inference image.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 try:  # faster, optional (score.py uses it too); the stdlib is the fallback
     import orjson
@@ -74,3 +77,47 @@ class Collector:
         self._size += len(line)
         if self._size >= self.max_bytes:
             self._open()
+
+
+#: Set by mlops on Azure ML deployments with the online data collector on.
+AZUREML_SWITCH = "MLOPS_COLLECT_AZUREML"
+
+
+def request_frame(body: Any) -> Any:
+    """The rows of a scoring request (records or split) as a pandas DataFrame."""
+    import pandas as pd
+
+    if isinstance(body.get("columns"), list):
+        return pd.DataFrame(body["data"], columns=body["columns"])
+    return pd.DataFrame.from_records(body["data"])
+
+
+class AzureMLCollector:
+    """Azure ML's online data collector (``azureml-ai-monitoring``, installed in the Azure
+    inference environment): the rows as ``model_inputs`` and the predictions as
+    ``model_outputs``, correlated, which Azure ML writes to the workspace's blob store and its
+    model monitoring reads."""
+
+    def __init__(self) -> None:
+        from azureml.ai.monitoring import Collector as MonitoringCollector
+
+        self._inputs = MonitoringCollector(name="model_inputs")
+        self._outputs = MonitoringCollector(name="model_outputs")
+
+    @classmethod
+    def from_env(cls) -> AzureMLCollector | None:
+        if os.environ.get(AZUREML_SWITCH, "").lower() != "true":
+            return None
+        try:
+            return cls()
+        except ImportError:
+            # Scoring must go on: say once, in the deployment log, why nothing is collected.
+            print("mlops: data collection is on but azureml-ai-monitoring is not installed in "
+                  "this environment; nothing is collected", file=sys.stderr)
+            return None
+
+    def record(self, body: str | bytes, predictions: list[float]) -> None:
+        import pandas as pd
+
+        context = self._inputs.collect(request_frame(json.loads(body)))
+        self._outputs.collect(pd.DataFrame({"prediction": predictions}), context)

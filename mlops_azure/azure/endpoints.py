@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from mlops_azure.azure.collected import MDC_COLLECTIONS
 from mlops_azure.azure.connection import MODEL_ID, AzureConnection, as_version, created_at, utc
 from mlops_azure.errors import BackendError, DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.workspace import (
@@ -117,6 +118,17 @@ class AzureEndpoints(AzureConnection):
         self._operation(lambda: self.ml.online_endpoints.begin_delete(name=name),
                         f"deleting endpoint {name}")
 
+    @staticmethod
+    def _data_collector(spec: DeploymentSpec) -> dict[str, Any]:
+        """Azure ML's online data collector for inputs and outputs, and the switch that makes
+        score.py log to it (components/steel/collect.py)."""
+        from azure.ai.ml.entities import DataCollector, DeploymentCollection
+
+        collections = {name: DeploymentCollection(enabled="true") for name in MDC_COLLECTIONS}
+        return {"data_collector": DataCollector(collections=collections, sampling_rate=1.0),
+                "environment_variables": {**spec.environment_variables,
+                                          "MLOPS_COLLECT_AZUREML": "true"}}
+
     def create_deployment(
         self, endpoint: str, name: str, spec: DeploymentSpec, *, timeout_s: float = 300.0
     ) -> Deployment:
@@ -144,6 +156,8 @@ class AzureEndpoints(AzureConnection):
             request_settings=OnlineRequestSettings(request_timeout_ms=spec.request_timeout_ms),
             environment_variables=dict(spec.environment_variables) or None,
         )
+        if spec.collect:
+            common.update(self._data_collector(spec))
         if _kind(found) == "kubernetes":
             entity: Any = KubernetesOnlineDeployment(
                 **common, instance_type=spec.instance_type or None)

@@ -33,6 +33,19 @@ def iana_time_zone(windows: str) -> str:
     return "UTC" if windows == "UTC" else str(win_tz.get(windows, windows))
 
 
+def sdk_trigger(trigger: ScheduleTrigger, what: str) -> Any:
+    """The SDK's ``CronTrigger`` or ``RecurrenceTrigger`` for ``trigger`` (Windows time zone)."""
+    from azure.ai.ml.entities import CronTrigger, RecurrenceTrigger
+
+    zone = windows_time_zone(trigger.time_zone)
+    if trigger.cron:
+        return CronTrigger(expression=trigger.cron, time_zone=zone)
+    if trigger.frequency:
+        return RecurrenceTrigger(frequency=trigger.frequency, interval=trigger.interval,
+                                 time_zone=zone)
+    raise UserInputError(f"{what} needs a cron expression or a frequency")
+
+
 class AzureSchedules(AzureConnection):
     """``create_schedule`` / ``list_schedules`` / ``delete_schedule`` on ``JobSchedule``."""
 
@@ -43,20 +56,12 @@ class AzureSchedules(AzureConnection):
         self, name: str, submission: PipelineSubmission, trigger: ScheduleTrigger
     ) -> Schedule:
         """Create or replace the schedule; each firing submits a fresh pipeline job."""
-        from azure.ai.ml.entities import CronTrigger, JobSchedule, RecurrenceTrigger
+        from azure.ai.ml.entities import JobSchedule
 
         check_schedule_name(name)
         check_trigger(trigger)  # the embedded workspace's rules, so both refuse alike
         job = self.build_pipeline_job(submission, None)
-        fires: Any
-        zone = windows_time_zone(trigger.time_zone)
-        if trigger.cron:
-            fires = CronTrigger(expression=trigger.cron, time_zone=zone)
-        elif trigger.frequency:
-            fires = RecurrenceTrigger(frequency=trigger.frequency, interval=trigger.interval,
-                                      time_zone=zone)
-        else:
-            raise UserInputError(f"schedule '{name}' needs a cron expression or a frequency")
+        fires = sdk_trigger(trigger, f"schedule '{name}'")
         schedule = JobSchedule(name=name, trigger=fires, create_job=job,
                                tags={PIPELINE_TAG: str(submission.pipeline_file)})
         doing = f"creating schedule {name}"
@@ -66,8 +71,11 @@ class AzureSchedules(AzureConnection):
         return self._to_schedule(created)
 
     def list_schedules(self) -> list[Schedule]:
+        """Training schedules (``JobSchedule``); monitors are schedules too, and left out."""
+        from azure.ai.ml.entities import JobSchedule
+
         with self.call("listing schedules"):
-            found = list(self.ml.schedules.list())
+            found = [s for s in self.ml.schedules.list() if isinstance(s, JobSchedule)]
         return sorted((self._to_schedule(s) for s in found), key=lambda s: s.name)
 
     def delete_schedule(self, name: str) -> None:

@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_azure.azure.client import AzureCoordinates
+from mlops_azure.azure.collected import AzureCollected
 from mlops_azure.azure.data import AzureData
 from mlops_azure.azure.endpoints import AzureEndpoints
 from mlops_azure.azure.events import AzureEvents
 from mlops_azure.azure.infrastructure import AzureInfrastructure
 from mlops_azure.azure.jobs import AzureJobs
 from mlops_azure.azure.models import AzureModels
+from mlops_azure.azure.monitoring import AzureMonitoring
 from mlops_azure.azure.schedules import AzureSchedules
 from mlops_azure.workspace import Workspace
 
@@ -26,7 +28,7 @@ class AzureWorkspace(
     # Order matters: a mixin that only declares another's method (raising NotImplementedError,
     # for the type checker) must come after the mixin that provides it.
     AzureEvents, AzureInfrastructure, AzureData, AzureJobs, AzureModels, AzureEndpoints,
-    AzureSchedules, Workspace,
+    AzureCollected, AzureMonitoring, AzureSchedules, Workspace,
 ):
     """An Azure ML workspace through ``azure-ai-ml``, ``azure-identity`` and
     ``azure-storage-blob``. Nothing touches the network until the first operation.

@@ -87,3 +87,42 @@ def drift(
                          f"report {checked.event_id}")
     if not STATE.json:
         output.say(f"no dataset drift ({found.drifted_share:.0%} of the features){outputs}")
+
+
+@app.command("setup")
+def setup(
+    stage: Annotated[str, typer.Option("--stage", "-s", help="Monitor this stage's live deployment.")],
+    cron: Annotated[str | None, typer.Option(help="Five-field cron expression.")] = None,
+    every: Annotated[int | None, typer.Option(help="Run every N units (with --unit).")] = None,
+    unit: Annotated[str | None, typer.Option(
+        help="minute, hour, day, week or month (with --every).")] = None,
+    time_zone: Annotated[str, typer.Option(help="IANA time zone of the trigger.")] = "UTC",
+    window: Annotated[str, typer.Option(
+        help="Embedded workspace: the recorded requests each check reads (30m/12h/7d/2w).")] = "7d",
+) -> None:
+    """Drift checks that run by themselves: on Azure ML a MonitorSchedule (data and prediction
+    drift against the serving model's training data, with mlops.yaml's thresholds); on the
+    embedded workspace the crontab line to use.
+
+    Example: `mlops monitor setup --stage production --cron "0 6 * * *"`.
+    """
+    from mlops_azure.lifecycle.monitor_setup import setup_monitor
+    from mlops_azure.lifecycle.schedules import build_trigger
+
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    trigger = build_trigger(cron=cron, every=every, unit=unit, time_zone=time_zone)
+    done = setup_monitor(ws, config, stage, trigger, window=window)
+    if STATE.json:
+        output.emit_json(done.to_dict())
+        return
+    if done.monitor is not None:
+        found = done.monitor
+        output.say(f"monitor [bold]{found.name}[/]: {output.plain(found.trigger.describe())}, "
+                   f"{found.endpoint}/{found.deployment} against {found.reference_data} "
+                   f"({len(found.numeric) + len(found.categorical)} features and the predictions)")
+        return
+    output.say("[yellow]note:[/] the local workspace has no monitoring service; run the drift "
+               "check from cron (or an Azure DevOps schedule, see .azure-pipelines/monitoring.yml):")
+    output.console.print(done.crontab or done.command, markup=False, highlight=False,
+                         soft_wrap=True)

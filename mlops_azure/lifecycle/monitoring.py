@@ -92,7 +92,7 @@ def collected_window(ws: Workspace, config: ProjectConfig, stage: str, window: s
     from mlops_azure.monitoring.collected import read_collected, window_seconds
 
     seconds = window_seconds(window)
-    folder = ws.collected_data_dir(config.stage(stage).endpoint)
+    folder = ws.collected_data_dir(config.stage(stage).endpoint, seconds)
     if folder is None:
         raise UserInputError(f"the {ws.backend} workspace does not collect inference data yet: "
                              "pass --current FILE")

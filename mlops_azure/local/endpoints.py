@@ -189,9 +189,9 @@ class LocalEndpoints:
         return [ServingDeployment(r["endpoint"], r["name"], r["model_name"], int(r["model_version"]),
                                   int(r["traffic"])) for r in rows]
 
-    def collected_data_dir(self, endpoint: str) -> Path:
+    def collected_data_dir(self, endpoint: str, since_s: float | None = None) -> Path:
         """Where the endpoint's deployments record requests and predictions (one JSON-lines file
-        per server worker)."""
+        per server worker; the reader filters by time, so ``since_s`` changes nothing here)."""
         return self.root / "collected" / endpoint
 
     # -- deployments -----------------------------------------------------------------------------

@@ -109,6 +109,16 @@ class OnlineEndpointsSim:
             pid = found.pid
         processes.stop(pid, grace_s=2.0)
 
+    def flush_collected(self) -> int:
+        """Write what deployments with a data collector recorded to the workspace blob store, as
+        Azure's collector does shortly after each request; returns the number of requests."""
+        from mlops_azure.testing import _sim_collector
+
+        with self._lock:
+            found = [(e.name, d.name, e.folder / d.name) for e in self.endpoints.values()
+                     for d in e.deployments.values()]
+        return sum(_sim_collector.flush(self.sim, *where) for where in found)
+
     def close(self) -> None:
         """Stop every router and inference server this simulator started (by process group)."""
         with self._lock:

@@ -10,6 +10,7 @@ back) and the endpoint's traffic never changes. A server that dies later leaves 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_azure.errors import DeploymentFailed
 from mlops_azure.local import processes
+from mlops_azure.testing import _sim_collector
 from mlops_azure.testing._sim_endpoints_serving import (
     ServerSpec,
     SimDeployment,
@@ -134,6 +136,9 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
     spec = _server_spec(owner.sim, props, sku)
     if isinstance(spec, str):
         return _error(400, "BadArgument", spec)
+    recording = _sim_collector.apply(owner.sim, endpoint.name, name, props, endpoint.folder / name)
+    if recording:
+        spec = dataclasses.replace(spec, env={**spec.env, **recording})
     stamp = owner._system_data()
     system = {**old.body["systemData"], "lastModifiedAt": stamp["lastModifiedAt"]} if old else stamp
     arm_body = {

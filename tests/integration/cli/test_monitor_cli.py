@@ -79,3 +79,20 @@ def test_bad_input_is_one_sentence(project_dir: Path) -> None:
     Path("bad.csv").write_text("a,b\n1,2\n")
     code, _, err = invoke("monitor", "drift", "--current", "bad.csv", "--model", MODEL)
     assert code == 2 and "not a column of the current data" in err and len(err.splitlines()) == 1
+
+
+def test_setup_on_the_embedded_workspace_prints_the_cron_line(project_dir: Path) -> None:
+    code, out, _ = invoke("monitor", "setup", "--stage", "production", "--cron", "0 6 * * *",
+                          "--window", "1d")
+    assert code == 0 and "no monitoring service" in out
+    assert "0 6 * * * cd " in out and "mlops monitor drift --stage production --window 1d --retrain" in out
+    code, out, _ = invoke("--json", "monitor", "setup", "--stage", "production", "--every", "1",
+                          "--unit", "day")
+    document = json.loads(out)
+    assert document["monitor"] is None and document["crontab"].startswith("0 0 * * * cd ")
+    for args, words in ((["--stage", "nowhere", "--cron", "0 6 * * *"], "nowhere"),
+                        (["--stage", "production", "--cron", "0 25 * * *"], "hour field"),
+                        (["--stage", "production", "--cron", "0 6 * * *", "--window", "7x"],
+                         "window")):
+        code, _, err = invoke("monitor", "setup", *args)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

@@ -1,0 +1,96 @@
+"""Reading what Azure ML's online data collector recorded, for ``mlops monitor drift --stage``.
+
+The collector writes JSON lines to the workspace's default datastore under
+``modelDataCollector/<endpoint>/<deployment>/<collection>/<yyyy>/<MM>/<dd>/<HH>/``: one line per
+``collect()`` call, whose ``data`` holds the rows, with a ``correlationid`` that ties the
+``model_inputs`` line of a request to its ``model_outputs`` line. Only the hour folders that
+overlap the window are read; inputs and outputs are joined on the correlation id and written in
+the embedded collector's format, so ``mlops_azure.monitoring.collected.read_collected`` reads
+both backends alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.records import Deployment
+
+MDC_ROOT = "modelDataCollector"
+#: The collections mlops turns on and score.py logs to (components/steel/collect.py).
+MDC_COLLECTIONS = ("model_inputs", "model_outputs")
+_HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
+
+
+def hour_of(blob_name: str) -> datetime | None:
+    """The UTC hour a collector blob belongs to, from its path."""
+    found = _HOUR.search(blob_name)
+    if not found:
+        return None
+    year, month, day, hour = (int(g) for g in found.groups())
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+def _stamp(value: object) -> float:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+class AzureCollected(AzureConnection):
+    """``collected_data_dir`` for the Azure workspace."""
+
+    def list_deployments(self, endpoint: str) -> list[Deployment]:
+        raise NotImplementedError  # provided by AzureEndpoints
+
+    def _collector_lines(self, prefix: str, cutoff: float | None) -> Iterator[dict[str, Any]]:
+        for name in self.store.names(prefix):
+            hour = hour_of(name)
+            if hour is None or (cutoff is not None and hour.timestamp() + 3600 < cutoff):
+                continue
+            for line in self.store.read(name).splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short where the collector was writing
+                if isinstance(record, dict) and isinstance(record.get("data"), list):
+                    yield record
+
+    def collected_data_dir(self, endpoint: str, since_s: float | None = None) -> Path:
+        """The requests and predictions every deployment of ``endpoint`` had recorded (those
+        of the last ``since_s`` seconds when given), in the embedded collector's format."""
+        cutoff = None if since_s is None else time.time() - since_s
+        folder = self.cached("collected", endpoint)
+        staging = self.staging("collected")
+        with self.call(f"reading the data collected by endpoint {endpoint}"):
+            for deployment in self.list_deployments(endpoint):
+                base = f"{MDC_ROOT}/{endpoint}/{deployment.name}"
+                outputs = {r.get("correlationid"): r
+                           for r in self._collector_lines(f"{base}/model_outputs/", cutoff)}
+                lines = []
+                for inputs in self._collector_lines(f"{base}/model_inputs/", cutoff):
+                    answer = outputs.get(inputs.get("correlationid"))
+                    if answer is None:
+                        continue  # the outputs line has not been flushed yet
+                    lines.append(json.dumps({
+                        "deployment": deployment.name, "model": deployment.model_ref,
+                        "time": _stamp(inputs.get("time")),
+                        "request_id": inputs.get("correlationid"),
+                        "request": {"data": inputs["data"]},
+                        "predictions": [row.get("prediction") for row in answer["data"]
+                                        if isinstance(row, dict)],
+                    }))
+                (staging / f"{deployment.name}.jsonl").write_text(
+                    "".join(f"{line}\n" for line in lines), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging.replace(folder)
+        return folder

@@ -1,0 +1,123 @@
+"""``create_drift_monitor`` on Azure ML: a ``MonitorSchedule`` with data and prediction drift.
+
+Azure ML model monitoring runs on serverless Spark, reads the deployment's data collector
+output (``model_inputs`` / ``model_outputs``, which mlops turns on with ``monitoring.collect``)
+and compares it with a reference. The reference here is the monitored model's own training data,
+wrapped in an ``MLTable`` that points at the registered CSV (monitoring reads tables, not bare
+files): nothing is copied. Its drift signal takes one metric per data type, so mlops.yaml's
+thresholds map to normalised Wasserstein (numeric features and predictions) and Jensen-Shannon
+(categorical features); PSI, KS and chi-squared stay with ``mlops monitor drift``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_azure.azure.blobs import parse_datastore_uri
+from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.azure.schedules import sdk_trigger
+from mlops_azure.errors import NotFoundError
+from mlops_azure.records import DriftMonitor
+from mlops_azure.rules import check_schedule_name, check_trigger
+
+#: Serverless Spark for the monitoring jobs (the smallest size Azure ML offers for them).
+SPARK_INSTANCE_TYPE = "standard_e4s_v3"
+SPARK_RUNTIME = "3.4"
+MLTABLE_SUFFIX = "-mltable"
+
+
+def mltable_text(csv_uri: str) -> str:
+    """An MLTable reading one CSV file (with a header row) at ``csv_uri``."""
+    return (f"paths:\n  - file: {csv_uri}\ntransformations:\n  - read_delimited:\n"
+            "      delimiter: ','\n      header: all_files_same_headers\n      encoding: utf8\n")
+
+
+class AzureMonitoring(AzureConnection):
+    """Drift monitors as Azure ML ``MonitorSchedule`` resources."""
+
+    def _reference_table(self, reference: str) -> str:
+        """``azureml:NAME-mltable:VERSION``: an MLTable over data asset ``reference``, made once."""
+        from azure.ai.ml.constants import AssetTypes
+        from azure.ai.ml.entities import Data
+
+        from mlops_azure.azure.blobs import datastore_uri
+
+        name, _, version = reference.rpartition(":")
+        table = f"{name}{MLTABLE_SUFFIX}"
+        with self.call(f"reading data asset {reference}"):
+            source = self.ml.data.get(name, version=str(version))
+        try:
+            with self.call(f"reading data asset {table}:{version}"):
+                self.ml.data.get(table, version=str(version))
+            return f"azureml:{table}:{version}"
+        except NotFoundError:
+            pass  # the first monitor of this data: make the table
+        datastore, path = parse_datastore_uri(str(source.path))
+        folder = f"mlops/mltable/{name}/{version}"
+        with self.call(f"writing the MLTable of {reference}"):
+            self.store.container.upload_blob(
+                f"{folder}/MLTable", mltable_text(datastore_uri(datastore, path)).encode(),
+                overwrite=True)
+        asset = Data(name=table, version=str(version), type=AssetTypes.MLTABLE,
+                     path=datastore_uri(self.datastore_name, folder),
+                     description=f"The training data {reference} as a table, for model monitoring.")
+        with self.call(f"registering data asset {table}:{version}"):
+            self.ml.data.create_or_update(asset)
+        return f"azureml:{table}:{version}"
+
+    def create_drift_monitor(self, monitor: DriftMonitor) -> None:
+        """Create or replace the ``MonitorSchedule`` named ``monitor.name``."""
+        from azure.ai.ml import Input
+        from azure.ai.ml.entities import (
+            AlertNotification,
+            CategoricalDriftMetrics,
+            DataDriftMetricThreshold,
+            DataDriftSignal,
+            MonitorDefinition,
+            MonitoringTarget,
+            MonitorSchedule,
+            NumericalDriftMetrics,
+            PredictionDriftMetricThreshold,
+            PredictionDriftSignal,
+            ReferenceData,
+            ServerlessSparkCompute,
+        )
+
+        check_schedule_name(monitor.name)
+        check_trigger(monitor.trigger)
+        from azure.ai.ml.constants import MonitorDatasetContext
+
+        reference = ReferenceData(input_data=Input(path=self._reference_table(monitor.reference_data),
+                                                   type="mltable"),
+                                  data_context=MonitorDatasetContext.TRAINING)
+        signals: dict[str, Any] = {
+            "data-drift": DataDriftSignal(
+                reference_data=reference, features=[*monitor.numeric, *monitor.categorical],
+                metric_thresholds=DataDriftMetricThreshold(
+                    numerical=NumericalDriftMetrics(
+                        normalized_wasserstein_distance=monitor.numeric_threshold),
+                    categorical=CategoricalDriftMetrics(
+                        jensen_shannon_distance=monitor.categorical_threshold)),
+                alert_enabled=True),
+            # No reference given: the deployment's own earlier outputs, Azure ML's default.
+            "prediction-drift": PredictionDriftSignal(
+                metric_thresholds=PredictionDriftMetricThreshold(
+                    numerical=NumericalDriftMetrics(
+                        normalized_wasserstein_distance=monitor.numeric_threshold)),
+                alert_enabled=True),
+        }
+        definition = MonitorDefinition(
+            compute=ServerlessSparkCompute(instance_type=SPARK_INSTANCE_TYPE,
+                                           runtime_version=SPARK_RUNTIME),
+            monitoring_target=MonitoringTarget(
+                ml_task="regression",
+                endpoint_deployment_id=f"azureml:{monitor.endpoint}:{monitor.deployment}"),
+            monitoring_signals=signals,
+            alert_notification=AlertNotification(emails=list(monitor.emails))
+            if monitor.emails else None)
+        schedule = MonitorSchedule(name=monitor.name,
+                                   trigger=sdk_trigger(monitor.trigger, f"monitor '{monitor.name}'"),
+                                   create_monitor=definition)
+        with self.call(f"creating monitor {monitor.name}"):
+            poller = self.ml.schedules.begin_create_or_update(schedule)
+            poller.result(timeout=self.coords.operation_timeout_s)

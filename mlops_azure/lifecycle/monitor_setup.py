@@ -1,0 +1,85 @@
+"""``mlops monitor setup``: drift checks that run by themselves.
+
+On Azure ML the workspace's own model monitoring does it: a ``MonitorSchedule`` on the stage's
+live deployment, with the thresholds of mlops.yaml, against the serving model's training data
+(found through its lineage). The embedded workspace has no monitoring service: what to put in
+cron or Azure DevOps instead is ``mlops monitor drift --stage S --window W --retrain``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_azure.config import ProjectConfig
+from mlops_azure.errors import UserInputError
+from mlops_azure.lifecycle.provenance import current_actor
+from mlops_azure.lifecycle.schedules import as_cron
+from mlops_azure.monitoring.collected import window_seconds
+from mlops_azure.records import DriftMonitor, ScheduleTrigger
+from mlops_azure.rules import check_trigger
+from mlops_azure.workspace import Workspace
+
+SETUP_EVENT = "monitor.setup"
+
+
+@dataclass(frozen=True)
+class MonitorSetup:
+    """A monitor the workspace runs (``monitor``), or the lines to run one locally."""
+
+    stage: str
+    monitor: DriftMonitor | None
+    command: str
+    crontab: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        found = self.monitor
+        return {"stage": self.stage, "command": self.command, "crontab": self.crontab,
+                "monitor": None if found is None else {
+                    "name": found.name, "endpoint": found.endpoint,
+                    "deployment": found.deployment, "when": found.trigger.describe(),
+                    "reference_data": found.reference_data, "features": [*found.numeric,
+                                                                         *found.categorical],
+                    "numeric_threshold": found.numeric_threshold,
+                    "categorical_threshold": found.categorical_threshold}}
+
+
+def drift_command(config: ProjectConfig, stage: str, window: str) -> str:
+    """The command a scheduler runs where the workspace cannot monitor by itself."""
+    return (f"cd {shlex.quote(str(config.root.resolve()))} && mlops monitor drift --stage "
+            f"{shlex.quote(stage)} --window {shlex.quote(window)} --retrain")
+
+
+def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: ScheduleTrigger, *,
+                  window: str = "7d", actor: str | None = None) -> MonitorSetup:
+    """Have drift at ``stage`` checked on ``trigger`` (see the module docstring)."""
+    check_trigger(trigger)
+    window_seconds(window)  # refuse a bad window before anything is created
+    endpoint = config.stage(stage).endpoint
+    command = drift_command(config, stage, window)
+    cron = as_cron(trigger)
+    crontab = None if cron is None else f"{cron} {command}"
+    if ws.backend == "local":
+        return MonitorSetup(stage, None, command, crontab)
+    live = [d for d in ws.endpoint_traffic(endpoint) if d.traffic > 0]
+    if not live:
+        raise UserInputError(f"stage '{stage}' serves no model yet: promote one before "
+                             "monitoring it")
+    serving = live[0]
+    model = ws.get_model(serving.model_name, serving.model_version)
+    numeric, categorical = config.monitoring.features(config.data.data_schema)
+    monitor = DriftMonitor(
+        name=f"{endpoint}-drift", endpoint=endpoint, deployment=serving.deployment,
+        trigger=trigger,
+        reference_data=f"{model.lineage.data_asset}:{model.lineage.data_version}",
+        numeric=tuple(numeric), categorical=tuple(categorical),
+        numeric_threshold=config.monitoring.wasserstein,
+        categorical_threshold=config.monitoring.js,
+        emails=tuple(config.monitoring.alert_emails))
+    ws.create_drift_monitor(monitor)
+    ws.record_event(SETUP_EVENT, monitor.name, {
+        "stage": stage, "deployment": monitor.deployment, "model": model.ref,
+        "reference_data": monitor.reference_data, "when": trigger.describe()},
+        actor=actor or current_actor())
+    return MonitorSetup(stage, monitor, command, crontab)

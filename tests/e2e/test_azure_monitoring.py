@@ -1,0 +1,54 @@
+"""Monitoring on ``--backend azure`` over the simulated service: deployments collect through
+Azure ML's online data collector, `monitor drift --stage` reads what it wrote, and `monitor
+setup` creates a MonitorSchedule with mlops.yaml's thresholds against the training data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_azure.testing import SimulatedAzureML
+
+MODEL = "steel-purchase-forecast"
+
+
+def bodies(sim: SimulatedAzureML, method: str, pattern: str) -> list[dict[str, Any]]:
+    return [c.body for c in sim.calls_to(method, pattern) if isinstance(c.body, dict)]
+
+
+def test_collection_drift_and_a_monitor_schedule(cloud_project: Any, azure_sim: SimulatedAzureML,
+                                                 mlops: Any) -> None:
+    assert mlops("train", "-p", "n_estimators=40")["registered"] == f"{MODEL}:1"
+    mlops("monitor", "setup", "--stage", "production", "--cron", "0 6 * * *", code=2)  # no model
+    mlops("deploy", f"{MODEL}:1", "--stage", "staging")
+    [put] = bodies(azure_sim, "PUT", r"/onlineEndpoints/steel-staging/deployments/[^/]+$")
+    collections = put["properties"]["dataCollector"]["collections"]
+    assert {k: v["dataCollectionMode"].lower() for k, v in collections.items()} == {
+        "model_inputs": "enabled", "model_outputs": "enabled"}
+    assert put["properties"]["environmentVariables"]["MLOPS_COLLECT_AZUREML"] == "true"
+
+    for _ in range(4):
+        mlops("invoke", "--stage", "staging", "--file", "sample-request.json")
+    assert azure_sim.endpoints.flush_collected() >= 4  # as Azure's collector does, a bit later
+    found = mlops("monitor", "drift", "--stage", "staging", "--window", "1h", code=None)
+    assert found["current"] == "requests to stage staging in the last 1h"
+    assert found["rows_current"] >= 4 * 3 and found["prediction"] is not None
+    assert found["reference"] == "steel-purchases:1"
+
+    setup = mlops("monitor", "setup", "--stage", "staging", "--cron", "0 6 * * *")
+    assert setup["monitor"]["name"] == "steel-staging-drift"
+    [schedule] = bodies(azure_sim, "PUT", r"/schedules/steel-staging-drift$")
+    action = schedule["properties"]["action"]
+    assert action["actionType"] == "CreateMonitor"
+    definition = action["monitorDefinition"]
+    assert definition["monitoringTarget"]["deploymentId"].endswith(
+        "/onlineEndpoints/steel-staging/deployments/" + setup["monitor"]["deployment"])
+    drift = definition["signals"]["data-drift"]
+    assert drift["referenceData"]["uri"].endswith("/data/steel-purchases-mltable/versions/1")
+    thresholds = {t["dataType"]: (t["metric"], t["threshold"]["value"])
+                  for t in drift["metricThresholds"]}
+    assert thresholds == {"Numerical": ("normalizedWassersteinDistance", 0.1),
+                          "Categorical": ("jensenShannonDistance", 0.1)}
+    assert set(drift["features"]["features"]) == {
+        "price_eur_per_tonne", "promotion", "segment", "region", "company_size"}
+    assert "prediction-drift" in definition["signals"]
+    assert mlops("schedule", "list") == []  # monitors are not training schedules
