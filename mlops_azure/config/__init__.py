@@ -1,0 +1,41 @@
+"""The typed project configuration, read from ``mlops.yaml``.
+
+Strings may use ``${VAR}`` or ``${VAR:-default}`` to read the environment, so secrets and
+subscription ids stay out of the file. Relative paths are relative to the config file's folder.
+Every problem is reported as one sentence naming the file, the key path and what is wrong.
+"""
+
+from __future__ import annotations
+
+from mlops_azure.config._backends import AzureConfig, LocalConfig
+from mlops_azure.config._data import ColumnSpec, DataConfig, DataSchema, OutlierRule
+from mlops_azure.config._monitoring import MonitoringConfig
+from mlops_azure.config._project import DEFAULT_CONFIG, ModelConfig, ProjectConfig, load_config
+from mlops_azure.config._release import (
+    ACI_NOTE,
+    ChampionPolicy,
+    QaPolicy,
+    RolloutPolicy,
+    StageConfig,
+    TrainingConfig,
+)
+
+__all__ = [
+    "ACI_NOTE",
+    "DEFAULT_CONFIG",
+    "AzureConfig",
+    "ChampionPolicy",
+    "ColumnSpec",
+    "DataConfig",
+    "DataSchema",
+    "LocalConfig",
+    "ModelConfig",
+    "MonitoringConfig",
+    "OutlierRule",
+    "ProjectConfig",
+    "QaPolicy",
+    "RolloutPolicy",
+    "StageConfig",
+    "TrainingConfig",
+    "load_config",
+]

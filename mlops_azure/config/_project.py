@@ -1,0 +1,157 @@
+"""The whole of ``mlops.yaml`` (``ProjectConfig``) and reading it (``load_config``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from mlops_azure._yaml import SAFE_LOADER
+from mlops_azure.config._backends import AzureConfig, LocalConfig
+from mlops_azure.config._base import _check_asset_name, _Strict
+from mlops_azure.config._data import DataConfig
+from mlops_azure.config._monitoring import MonitoringConfig
+from mlops_azure.config._release import (
+    ACI_NOTE,
+    ChampionPolicy,
+    QaPolicy,
+    RolloutPolicy,
+    StageConfig,
+    TrainingConfig,
+)
+from mlops_azure.errors import UserInputError
+
+DEFAULT_CONFIG = Path("mlops.yaml")
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ModelConfig(_Strict):
+    name: str
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        return _check_asset_name(value)
+
+
+class ProjectConfig(_Strict):
+    """The whole of ``mlops.yaml``."""
+
+    project: str
+    model: ModelConfig
+    backend: Literal["local", "azure"] = "local"
+    local: LocalConfig = LocalConfig()
+    azure: AzureConfig = AzureConfig()
+    data: DataConfig
+    training: TrainingConfig = TrainingConfig()
+    champion: ChampionPolicy = ChampionPolicy()
+    stages: dict[str, StageConfig] = Field(default_factory=dict)
+    qa: QaPolicy = QaPolicy()
+    rollout: RolloutPolicy = RolloutPolicy()
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+    #: Folder holding the config file; relative paths are resolved against it.
+    root: Path = Field(Path("."), exclude=True)
+
+    def resolve(self, path: Path) -> Path:
+        """``path`` made absolute against the project folder."""
+        return path if path.is_absolute() else (self.root / path)
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.resolve(self.local.workspace_dir)
+
+    @property
+    def production_stage(self) -> StageConfig | None:
+        """The stage called ``production``, else the last stage declared (None without stages)."""
+        if "production" in self.stages:
+            return self.stages["production"]
+        return list(self.stages.values())[-1] if self.stages else None
+
+    def notes(self, backend: str | None = None) -> list[str]:
+        """Things worth telling the user about how this config will be read (not errors)."""
+        found = []
+        for name, stage in self.stages.items():
+            if stage.target == "aci":
+                found.append(f"stages.{name}: {ACI_NOTE}")
+            if (backend or self.backend) == "local" and stage.kind != "local":
+                found.append(f"stages.{name}: target '{stage.target}' is served as a local endpoint "
+                             "by the embedded workspace (set backend: azure to use Azure ML)")
+        return found
+
+    def stage(self, name: str) -> StageConfig:
+        try:
+            return self.stages[name]
+        except KeyError:
+            known = ", ".join(sorted(self.stages)) or "none"
+            raise UserInputError(f"unknown stage '{name}' (stages in mlops.yaml: {known})") from None
+
+
+def _expand(value: Any, where: str, file: Path) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of the parsed document."""
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}" if where else str(k), file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]", file) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is not None:
+            return found
+        if default is not None:
+            return default
+        raise UserInputError(f"{file}: {where}: environment variable {name} is not set")
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def load_config(path: Path | None = None) -> ProjectConfig:
+    """Read and validate ``mlops.yaml``; raise ``UserInputError`` with one sentence on any problem."""
+    file = Path(path) if path is not None else DEFAULT_CONFIG
+    if not file.is_file():
+        raise UserInputError(
+            f"{file}: no such config file (run 'mlops init' to create a project, or pass --config)"
+        )
+    try:
+        raw = yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserInputError(f"{file}: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"{file}: cannot be read: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UserInputError(f"{file}: expected a mapping of settings at the top level")
+    raw = _expand(raw, "", file)
+    raw["root"] = file.resolve().parent
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown setting"
+        elif first["type"] == "missing":
+            message = "required setting is missing"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise UserInputError(f"{file}: {_location(first['loc'])}: {message}{more}") from None

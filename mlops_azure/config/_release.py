@@ -1,0 +1,104 @@
+"""``training:``, ``champion:``, ``stages:``, ``qa:`` and ``rollout:``: how models are
+trained, judged and released."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from mlops_azure.config._base import _Strict
+from mlops_azure.workspace import is_endpoint_name
+
+
+class TrainingConfig(_Strict):
+    pipeline: Path = Path("pipelines/training.yml")
+    experiment: str = "training"
+    #: Values for the pipeline's primitive inputs (hyper-parameters, holdout size).
+    params: dict[str, int | float | str | bool] = Field(default_factory=dict)
+
+
+class ChampionPolicy(_Strict):
+    """When a candidate beats the champion: strictly better by both minimums."""
+
+    metric: str = "wape"
+    direction: Literal["minimize", "maximize"] = "minimize"
+    min_abs_improvement: float = Field(0.0, ge=0.0)
+    min_rel_improvement: float = Field(0.0, ge=0.0)
+
+
+#: Printed when a stage says ``target: aci``.
+ACI_NOTE = ("target 'aci' is read as 'managed': ACI web services exist only in the v1 SDK, and "
+            "managed online endpoints are their documented successor")
+
+
+class StageConfig(_Strict):
+    """A release stage: the endpoint that serves it, what kind of target it is, what it runs."""
+
+    endpoint: str
+    target: Literal["local", "managed", "kubernetes", "aci"] = "local"
+    requires_approval: bool = False
+    instance_type: str | None = None
+    #: Instances serving each deployment (locally: server worker processes).
+    instance_count: int = Field(1, ge=1, le=64)
+    request_timeout_ms: int = Field(5000, ge=100, le=180_000)
+    #: The folder deployed as scoring code, and the entry script inside it.
+    code: Path = Path("components")
+    scoring_script: str = "score/score.py"
+    environment: Path = Path("environments/inference.yml")
+    #: Kubernetes targets: the attached AKS compute that hosts the endpoint.
+    compute: str | None = None
+
+    @property
+    def kind(self) -> Literal["local", "managed", "kubernetes"]:
+        """The target kind, with ``aci`` read as ``managed`` (see :data:`ACI_NOTE`)."""
+        return "managed" if self.target == "aci" else self.target
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_name(cls, value: str) -> str:
+        if not is_endpoint_name(value):
+            raise ValueError(
+                f"'{value}' is not a valid endpoint name (3-32 characters: letters, digits and "
+                "hyphens, starting with a letter)"
+            )
+        return value
+
+
+class QaPolicy(_Strict):
+    """Thresholds of the QA gate (``mlops gate qa``)."""
+
+    #: Rows of the model's parity sample scored through the endpoint.
+    parity_rows: int = Field(200, ge=1)
+    #: |online - offline| <= abs + rel * |offline| for every row.
+    parity_abs_tolerance: float = Field(1e-6, ge=0.0)
+    parity_rel_tolerance: float = Field(1e-6, ge=0.0)
+    #: Requests timed for the latency SLO.
+    latency_requests: int = Field(100, ge=5)
+    p50_ms: float = Field(100.0, gt=0)
+    p95_ms: float = Field(250.0, gt=0)
+    max_error_rate: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class RolloutPolicy(_Strict):
+    """How ``mlops promote`` shifts traffic to a new deployment, and what stops it."""
+
+    #: Traffic shares (%) of the new deployment, in order; the last must be 100.
+    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+    warmup_requests: int = Field(20, ge=0)
+    #: Requests sent to the new deployment after each step before the next one.
+    requests_per_step: int = Field(50, ge=1)
+    max_error_rate: float = Field(0.0, ge=0.0, le=1.0)
+    p95_ms: float = Field(500.0, gt=0)
+    #: Keep the previous deployment (at 0 %) so ``mlops rollback`` is instant.
+    keep_previous: bool = True
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_rise_to_100(cls, value: list[int]) -> list[int]:
+        if not value or value[-1] != 100:
+            raise ValueError("must end at 100")
+        if any(not 0 < v <= 100 for v in value) or value != sorted(set(value)):
+            raise ValueError(f"must rise strictly between 1 and 100 (got {value})")
+        return value
