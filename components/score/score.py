@@ -39,6 +39,7 @@ from steel.cli import StepError
 from steel.collect import AzureMLCollector, Collector
 from steel.features import FeatureSpec
 from steel.model_io import LoadedModel, load_model
+from steel.partitions import PartitionedModel, read_index
 
 try:  # ~3x faster than the stdlib on a 1,000-row body; optional, so the stdlib is the fallback
     import orjson
@@ -56,6 +57,8 @@ _TEXT_TYPES = frozenset({str, NoneType})
 _SHAPE = ('the request must be a JSON object with a "data" list of rows: records '
           '{"data": [{feature: value, ...}]} or split {"columns": [...], "data": [[...]]}')
 _model: LoadedModel | None = None
+#: Many models: routes each row to its partition's model (None for a single model).
+_router: PartitionedModel | None = None
 _decoder: RequestDecoder | None = None
 _collector: Collector | AzureMLCollector | None = None
 
@@ -67,12 +70,13 @@ class BadRequest(ValueError):
 def init() -> None:
     """Load the model under ``$AZUREML_MODEL_DIR`` (searched recursively, as Azure ML mounts
     models at ``$AZUREML_MODEL_DIR/<folder>/...``)."""
-    global _model, _decoder, _collector
+    global _model, _decoder, _collector, _router
     root = os.environ.get("AZUREML_MODEL_DIR")
     if not root:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: cannot find the model to serve")
     try:
         _model = load_model(Path(root))
+        _router = PartitionedModel(Path(root)) if read_index(Path(root)) else None
     except StepError as exc:
         raise RuntimeError(f"cannot load the model: {exc.message}") from None
     _decoder = RequestDecoder(_model.spec)
@@ -256,7 +260,8 @@ def run(raw_data: Any) -> Any:
         matrix = parse_request(raw_data, _decoder)
     except BadRequest as exc:
         return _bad_request(str(exc))
-    predictions = predict(_model, matrix).tolist()
+    predictions = (_router.predict_matrix(matrix) if _router is not None
+                   else predict(_model, matrix)).tolist()
     if _collector is not None and isinstance(raw_data, str | bytes | bytearray):
         _collector.record(raw_data, predictions)
     return {"predictions": predictions}

@@ -31,7 +31,8 @@ def find_model_file(root: Path) -> Path:
     direct = root / MODEL_FILE
     if direct.is_file():
         return direct
-    found = sorted(root.rglob(MODEL_FILE)) if root.is_dir() else []
+    # Shallowest first: a partitioned model also holds partition models further down.
+    found = sorted(root.rglob(MODEL_FILE), key=lambda p: (len(p.parts), p)) if root.is_dir() else []
     if not found:
         raise StepError(f"no {MODEL_FILE} in {root}")
     return found[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from mlops_azure.config._backends import AzureConfig, LocalConfig
 from mlops_azure.config._data import ColumnSpec, DataConfig, DataSchema, OutlierRule
 from mlops_azure.config._monitoring import MonitoringConfig
+from mlops_azure.config._partitions import PartitionsConfig
 from mlops_azure.config._project import DEFAULT_CONFIG, ModelConfig, ProjectConfig, load_config
 from mlops_azure.config._release import (
     ACI_NOTE,
@@ -32,6 +33,7 @@ __all__ = [
     "ModelConfig",
     "MonitoringConfig",
     "OutlierRule",
+    "PartitionsConfig",
     "ProjectConfig",
     "QaPolicy",
     "RolloutPolicy",

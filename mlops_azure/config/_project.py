@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlops_azure._yaml import SAFE_LOADER
 from mlops_azure.config._backends import AzureConfig, LocalConfig
 from mlops_azure.config._base import _check_asset_name, _Strict
 from mlops_azure.config._data import DataConfig
 from mlops_azure.config._monitoring import MonitoringConfig
+from mlops_azure.config._partitions import PartitionsConfig
 from mlops_azure.config._release import (
     ACI_NOTE,
     ChampionPolicy,
@@ -55,9 +56,20 @@ class ProjectConfig(_Strict):
     qa: QaPolicy = QaPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
     monitoring: MonitoringConfig = MonitoringConfig()
+    #: Many models (one per partition); None trains one model.
+    partitions: PartitionsConfig | None = None
 
     #: Folder holding the config file; relative paths are resolved against it.
     root: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _partition_levels_are_columns(self) -> ProjectConfig:
+        declared = self.data.data_schema.columns
+        for level in self.partitions.levels if self.partitions else []:
+            if level not in declared:
+                raise ValueError(f"partitions.levels names '{level}', which is not a column of "
+                                 "data.schema")
+        return self
 
     def resolve(self, path: Path) -> Path:
         """``path`` made absolute against the project folder."""

@@ -29,6 +29,8 @@ class GateDecision:
     abs_improvement: float | None
     rel_improvement: float | None
     reason: str
+    #: Partitioned models: how many partitions improved, stayed, regressed, failed, were new.
+    partitions: Mapping[str, int] | None = None
 
     @property
     def register(self) -> bool:
@@ -92,3 +94,35 @@ def decide(
         verdict = "better"
         reason = f"{name} {cand:.4g} beats {against}'s {champ:.4g} ({rel:.2%} better)"
     return GateDecision(verdict, name, policy.direction, cand, champ, gain, rel, reason)
+
+
+def decide_partitions(
+    policy: ChampionPolicy,
+    metrics: Mapping[str, Any],
+    *,
+    champion_ref: str | None = None,
+) -> GateDecision:
+    """The gate for a partitioned candidate, whose evaluate step already judged each partition
+    (keeping the champion's model wherever the candidate was not better) and assembled the model
+    to register: it is better when at least one partition (or the global model) improved.
+    ``candidate`` is the assembled model's routed metric on the whole holdout."""
+    found = metrics["partitions"]
+    counts = {str(k): int(v) for k, v in dict(found.get("summary") or {}).items()}
+    name = policy.metric
+    cand = _metric(metrics["candidate"], name, "candidate")
+    told = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no partitions"
+    if metrics.get("champion") is None:
+        return GateDecision("first", name, policy.direction, cand, None, None, None,
+                            f"no model is registered yet: the first partitioned model ({told}; "
+                            f"{name}={cand:.4g}) becomes the first", counts)
+    champ = _metric(metrics["champion"], name, "champion")
+    gain = champ - cand if policy.direction == "minimize" else cand - champ
+    rel = gain / abs(champ) if champ != 0 else 0.0
+    gained = counts.get("improved", 0) + counts.get("new", 0) + (
+        1 if found.get("global") == "improved" else 0)
+    against = f"champion {champion_ref}" if champion_ref else "the champion"
+    verdict: Verdict = "better" if gained else "not_better"
+    reason = (f"per partition against {against}: {told}; global model {found.get('global')}; "
+              f"the assembled model's {name} {cand:.4g} vs {champ:.4g}"
+              + ("" if gained else " (nothing improved: nothing to register)"))
+    return GateDecision(verdict, name, policy.direction, cand, champ, gain, rel, reason, counts)

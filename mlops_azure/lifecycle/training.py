@@ -23,7 +23,7 @@ from mlops_azure.errors import (
     NotFoundError,
     UserInputError,
 )
-from mlops_azure.lifecycle.champion import GateDecision, decide
+from mlops_azure.lifecycle.champion import GateDecision, decide, decide_partitions
 from mlops_azure.lifecycle.data import resolve_training_data
 from mlops_azure.lifecycle.provenance import current_actor, environment_hash, git_commit
 from mlops_azure.lifecycle.refs import parse_ref
@@ -127,7 +127,14 @@ def _pipeline_inputs(
     for key in overrides:
         if key in RESERVED_INPUTS:
             raise UserInputError(f"--param {key}: '{key}' is set by mlops itself and cannot be overridden")
-    return {**config.training.params, **overrides}
+    found = config.partitions
+    partitioned: dict[str, InputValue] = {} if found is None else {
+        "partition_levels": ",".join(found.levels),
+        "model_levels": ",".join(found.model_levels or found.levels),
+        "min_partition_rows": found.min_rows, "max_failed_partitions": found.max_failed,
+        "min_abs_improvement": config.champion.min_abs_improvement,
+        "min_rel_improvement": config.champion.min_rel_improvement}
+    return {**partitioned, **config.training.params, **overrides}
 
 
 def _read_metrics(ws: Workspace, job: Job) -> dict[str, Any]:
@@ -317,12 +324,16 @@ def _judge(
             f"job {job.id}: the evaluate step did not score champion {baseline.model.ref}, "
             "so the candidate cannot be judged"
         )
-    decision = decide(
-        config.champion,
-        metrics["candidate"],
-        champion_metrics if baseline is not None else None,
-        champion_ref=baseline.model.ref if baseline else None,
-    )
+    if isinstance(metrics.get("partitions"), dict):
+        decision = decide_partitions(config.champion, metrics,
+                                     champion_ref=baseline.model.ref if baseline else None)
+    else:
+        decision = decide(
+            config.champion,
+            metrics["candidate"],
+            champion_metrics if baseline is not None else None,
+            champion_ref=baseline.model.ref if baseline else None,
+        )
     model = _already_registered(ws, config, job) if attached and decision.register else None
     if model is not None:
         # An attach that is retried after it registered: same answer, nothing recorded twice.

@@ -1,0 +1,185 @@
+"""The champion gate per partition: score candidate and champion partition by partition on the
+same holdout, and assemble the model to register from the winners.
+
+For every partition that either model has (and for the global model), both are scored on that
+partition's holdout rows with their own model for it. The candidate's model replaces the
+champion's only where it is better by the policy (``improved``); elsewhere the champion's stays
+(``stayed``: not better enough; ``regressed``: worse; ``failed``/``fallback``: the candidate has no
+model there). Partitions only the candidate has are ``new``. The ``model`` output is that
+assembly, a complete partitioned model; ``metrics.json`` holds both models' routed metrics on the
+whole holdout, the per-partition decisions and their counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from steel.cli import StepError, output_folder, run_step, write_json, write_text
+from steel.features import KEYS, TARGET, read_frame
+from steel.metrics import regression_metrics
+from steel.model_io import (
+    PARITY_FILE,
+    REFERENCE_PREDICTIONS_FILE,
+    parity_sample,
+    reference_predictions,
+)
+from steel.partitions import (
+    GLOBAL,
+    PARTITIONS_DIR,
+    TRAINED,
+    PartitionedModel,
+    partition_names,
+    summarize,
+    write_index,
+)
+
+IMPROVED, STAYED, REGRESSED, NEW = "improved", "stayed", "regressed", "new"
+
+
+def _error(model: PartitionedModel, name: str, rows: pd.DataFrame) -> float:
+    """Absolute error of ``name``'s model over ``rows`` (compared as sums: same rows, same volume)."""
+    predicted = model.model(name).predict(rows)
+    return float(np.abs(rows[TARGET].to_numpy(dtype="float64") - predicted).sum())
+
+
+def judge(candidate: float, champion: float, min_abs: float, min_rel: float) -> str:
+    """``improved`` when the candidate's error is lower by both minimums (relative to the
+    champion's), else ``regressed`` when higher, else ``stayed``."""
+    gain = champion - candidate
+    if gain > 0 and gain >= min_abs and (champion == 0 or gain / champion >= min_rel):
+        return IMPROVED
+    return REGRESSED if candidate > champion else STAYED
+
+
+def entries(model: PartitionedModel | None) -> dict[str, dict[str, Any]]:
+    return dict((model.index or {}).get("partitions", {})) if model else {}
+
+
+def decide_all(candidate: PartitionedModel, champion: PartitionedModel | None,
+               holdout: pd.DataFrame, min_abs: float, min_rel: float) -> dict[str, dict[str, Any]]:
+    """The decision for the global model and every partition either model knows."""
+    mine, theirs = entries(candidate), entries(champion)
+    plan = candidate.plan
+    names_at = {level: partition_names(holdout, plan.columns(level))
+                for level in (plan.model_levels if plan else ())}
+    decisions: dict[str, dict[str, Any]] = {}
+    for name in [GLOBAL, *sorted(set(mine) | set(theirs))]:
+        entry = mine.get(name) or theirs.get(name) or {"level": GLOBAL}
+        level = entry["level"]
+        has_mine = name == GLOBAL or mine.get(name, {}).get("status") == TRAINED
+        has_theirs = champion is not None and (
+            name == GLOBAL or theirs.get(name, {}).get("status") == TRAINED)
+        rows = holdout if name == GLOBAL else holdout[names_at[level] == name] \
+            if level in names_at else holdout.iloc[0:0]
+        decision: dict[str, Any] = {"level": level, "holdout_rows": len(rows)}
+        if has_mine and not has_theirs:
+            decision.update(outcome=NEW, source="candidate")
+        elif has_theirs and not has_mine:
+            decision.update(outcome=mine.get(name, {}).get("status", "absent"), source="champion")
+        elif not has_mine:
+            continue  # neither has a model: the parent level serves it in both
+        elif rows.empty:
+            decision.update(outcome=STAYED, source="champion", note="no holdout rows")
+        else:
+            assert champion is not None
+            ours, best = _error(candidate, name, rows), _error(champion, name, rows)
+            volume = float(np.abs(rows[TARGET].to_numpy(dtype="float64")).sum()) or 1.0
+            outcome = judge(ours / volume, best / volume, min_abs, min_rel)
+            decision.update(outcome=outcome, source="candidate" if outcome == IMPROVED
+                            else "champion", candidate_wape=ours / volume,
+                            champion_wape=best / volume)
+        decisions[name] = decision
+    return decisions
+
+
+def assemble(out: Path, candidate: PartitionedModel, champion: PartitionedModel | None,
+             decisions: dict[str, dict[str, Any]]) -> None:
+    """Write the model to register: every decision's winner, from the folder it won in."""
+    winner = {"candidate": candidate, "champion": champion}
+    root_from = winner[decisions[GLOBAL]["source"]]
+    assert root_from is not None
+    shutil.copytree(root_from.root, out, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(PARTITIONS_DIR))
+    plan = candidate.plan
+    if plan is None:
+        return
+    index: dict[str, dict[str, Any]] = {}
+    for name, entry in entries(candidate).items():
+        if entry.get("status") != TRAINED:
+            index[name] = {k: entry.get(k) for k in ("level", "status", "rows", "error")}
+    for name, decision in decisions.items():
+        if name == GLOBAL:
+            continue
+        source = winner[decision["source"]]
+        assert source is not None
+        shutil.copytree(source.root / PARTITIONS_DIR / name, out / PARTITIONS_DIR / name,
+                        dirs_exist_ok=True)
+        previous = entries(source).get(name, {})
+        index[name] = {"level": decision["level"], "status": TRAINED,
+                       "rows": previous.get("rows"), "error": None,
+                       "source": decision["source"],
+                       # The version a kept model was first trained in travels with it.
+                       "origin": previous.get("origin") if decision["source"] == "champion" else None}
+    write_index(out, plan, index)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="evaluate_partitions", description=__doc__)
+    parser.add_argument("--model", type=Path, required=True, help="the candidate (partitioned)")
+    parser.add_argument("--prepared", type=Path, required=True)
+    parser.add_argument("--champion_model", type=Path, default=None)
+    parser.add_argument("--min_abs_improvement", type=float, default=0.0)
+    parser.add_argument("--min_rel_improvement", type=float, default=0.0)
+    parser.add_argument("--metrics", type=Path, required=True, help="output folder")
+    parser.add_argument("--merged", type=Path, required=True, help="the model to register")
+    args = parser.parse_args(argv)
+
+    candidate = PartitionedModel(args.model)
+    champion = PartitionedModel(args.champion_model) if args.champion_model else None
+    holdout = read_frame(args.prepared / "holdout.csv", "holdout",
+                         [*KEYS, TARGET, *candidate.spec.features])
+    if holdout.empty:
+        raise StepError("the holdout has no rows")
+    decisions = decide_all(candidate, champion, holdout, args.min_abs_improvement,
+                           args.min_rel_improvement)
+    merged_out = output_folder(args.merged, "merged model")
+    assemble(merged_out, candidate, champion, decisions)
+    merged = PartitionedModel(merged_out)
+    # What the QA gate checks online and prediction drift compares with: the merged model's own.
+    write_json(merged_out / PARITY_FILE, parity_sample(merged, holdout))
+    write_json(merged_out / REFERENCE_PREDICTIONS_FILE, reference_predictions(merged, holdout))
+    actual = holdout[TARGET].to_numpy(dtype="float64")
+    predictions = holdout[[*KEYS, TARGET]].copy()
+    predictions["candidate"] = candidate.predict(holdout)
+    predictions["merged"] = merged.predict(holdout)
+    metrics: dict[str, Any] = {
+        "candidate": regression_metrics(actual, predictions["merged"].to_numpy()),
+        "candidate_alone": regression_metrics(actual, predictions["candidate"].to_numpy()),
+        "champion": None,
+        "partitions": {"summary": summarize(d["outcome"] for n, d in decisions.items()
+                                            if n != GLOBAL),
+                       "global": decisions[GLOBAL]["outcome"], "decisions": decisions},
+        "holdout": {"start": str(holdout["period"].min()), "end": str(holdout["period"].max()),
+                    "rows": len(holdout)},
+    }
+    if champion is not None:
+        predictions["champion"] = champion.predict(holdout)
+        metrics["champion"] = regression_metrics(actual, predictions["champion"].to_numpy())
+    out = output_folder(args.metrics, "metrics")
+    write_text(out / "predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
+    write_json(out / "metrics.json", metrics)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(metrics["partitions"]["summary"].items()))
+    print(f"evaluate_partitions: {counts or 'no partitions'}; global model "
+          f"{decisions[GLOBAL]['outcome']}; merged wape {metrics['candidate']['wape']:.4f}"
+          + (f" vs champion {metrics['champion']['wape']:.4f}" if champion else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(run_step("evaluate_partitions", main))

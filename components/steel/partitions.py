@@ -1,0 +1,218 @@
+"""Many models: one LightGBM model per partition (say, per customer), with fallback up a hierarchy.
+
+A partitioned model folder is an ordinary model folder (the *global* model: ``model.txt``,
+``features.json``, ...) plus ``partitions/index.json`` and one folder per partition model,
+named after its keys (``partitions/organisation_id=ORG-01/customer_id=CUST-0001/``). Levels run
+coarse to fine (``organisation_id``, then ``customer_id``: a customer partition is the pair).
+A row goes to the model of its finest partition that has one, else up the hierarchy, else to the
+global model: a customer too small for a model of its own, or one never seen in training, is
+served by its organisation's model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from steel.cli import StepError, write_json
+from steel.model_io import LoadedModel, load_model
+
+PARTITIONS_DIR = "partitions"
+INDEX_FILE = "index.json"
+GLOBAL = "global"
+#: Partition statuses: a model was trained; too little data (served by the parent level);
+#: training raised (served by the parent level).
+TRAINED, FALLBACK, FAILED = "trained", "fallback", "failed"
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    """Which columns partition the data (coarse to fine), which levels get models, and how many
+    training rows a partition needs for a model of its own."""
+
+    levels: tuple[str, ...]
+    model_levels: tuple[str, ...]
+    min_rows: int = 24
+
+    def __post_init__(self) -> None:
+        if not self.levels:
+            raise StepError("partition levels must name at least one column")
+        unknown = [m for m in self.model_levels if m not in self.levels]
+        if unknown or not self.model_levels:
+            raise StepError(f"model levels {list(self.model_levels)} must be partition levels "
+                            f"{list(self.levels)}")
+        if self.min_rows < 1:
+            raise StepError(f"min_rows must be at least 1 (got {self.min_rows})")
+
+    def columns(self, level: str) -> list[str]:
+        """The key columns of a partition at ``level``: the levels down to it."""
+        return list(self.levels[: self.levels.index(level) + 1])
+
+    @classmethod
+    def parse(cls, levels: str, model_levels: str, min_rows: int) -> PartitionPlan:
+        """From the comma-separated component inputs."""
+        def split(text: str) -> tuple[str, ...]:
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return cls(split(levels), split(model_levels), min_rows)
+
+
+def partition_name(columns: Sequence[str], values: Sequence[Any]) -> str:
+    """``organisation_id=ORG-01/customer_id=CUST-0001``: the partition's id and folder."""
+    return "/".join(f"{c}={quote(str(v), safe='')}" for c, v in zip(columns, values, strict=True))
+
+
+def partition_names(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """Each row's partition at the level whose key columns are ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise StepError(f"partition column(s) {', '.join(missing)} missing from the rows")
+    names = pd.Series("", index=frame.index, dtype=object)
+    for i, column in enumerate(columns):
+        part = f"{column}=" + frame[column].astype(str).map(lambda v: quote(v, safe=""))
+        names = part if i == 0 else names + "/" + part
+    return names
+
+
+def read_index(root: Path) -> dict[str, Any] | None:
+    """``partitions/index.json`` of a model folder, or None for a single (global) model."""
+    file = root / PARTITIONS_DIR / INDEX_FILE
+    if not file.is_file():
+        found = sorted(root.rglob(f"{PARTITIONS_DIR}/{INDEX_FILE}")) if root.is_dir() else []
+        if not found:
+            return None
+        file = found[0]
+    try:
+        index: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StepError(f"{file} is not a readable partition index ({exc})") from None
+    index["_root"] = str(file.parent.parent)
+    return index
+
+
+def write_index(root: Path, plan: PartitionPlan, partitions: dict[str, dict[str, Any]]) -> None:
+    write_json(root / PARTITIONS_DIR / INDEX_FILE, {
+        "levels": list(plan.levels), "model_levels": list(plan.model_levels),
+        "min_rows": plan.min_rows, "partitions": dict(sorted(partitions.items()))})
+
+
+class PartitionedModel:
+    """A model folder with its partition models (loaded on first use), routing rows to them."""
+
+    def __init__(self, root: Path) -> None:
+        self.global_model = load_model(root)
+        self.index = read_index(root)
+        self.root = Path(self.index["_root"]) if self.index else root
+        self._models: dict[str, LoadedModel] = {}
+
+    @property
+    def spec(self) -> Any:
+        """The feature spec every model of the folder shares (the global model's)."""
+        return self.global_model.spec
+
+    @property
+    def plan(self) -> PartitionPlan | None:
+        if self.index is None:
+            return None
+        return PartitionPlan(tuple(self.index["levels"]), tuple(self.index["model_levels"]),
+                             int(self.index["min_rows"]))
+
+    def served(self) -> dict[str, set[str]]:
+        """Per model level, the partitions that have a model."""
+        found: dict[str, set[str]] = {}
+        for name, entry in (self.index or {}).get("partitions", {}).items():
+            if entry.get("status") == TRAINED:
+                found.setdefault(entry["level"], set()).add(name)
+        return found
+
+    def model(self, name: str) -> LoadedModel:
+        if name == GLOBAL:
+            return self.global_model
+        if name not in self._models:
+            self._models[name] = load_model(self.root / PARTITIONS_DIR / name)
+        return self._models[name]
+
+    def route(self, frame: pd.DataFrame) -> pd.Series:
+        """The model each row goes to: its finest partition with a model, else ``global``."""
+        routes = pd.Series(GLOBAL, index=frame.index, dtype=object)
+        plan = self.plan
+        if plan is None:
+            return routes
+        served = self.served()
+        open_rows = pd.Series(True, index=frame.index)
+        for level in reversed(plan.levels):
+            if level not in plan.model_levels or not served.get(level):
+                continue
+            names = partition_names(frame, plan.columns(level))
+            hit = open_rows & names.isin(served[level])
+            routes[hit] = names[hit]
+            open_rows &= ~hit
+        return routes
+
+    def route_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """``route`` for rows already encoded with :attr:`spec` (what score.py decodes requests
+        into): the key columns are categorical features, read back through their categories."""
+        plan = self.plan
+        routes = np.full(len(matrix), GLOBAL, dtype=object)
+        if plan is None:
+            return routes
+        spec = self.spec
+        decoded = {}
+        for column in plan.levels:
+            if column not in spec.features or column not in spec.categories:
+                raise StepError(f"partition column {column} is not a categorical feature")
+            codes = matrix[:, spec.features.index(column)]
+            labels = np.array([quote(str(v), safe="") for v in spec.categories[column]] + [""],
+                              dtype=object)
+            safe = np.where(np.isnan(codes), len(labels) - 1, codes).astype(int)
+            decoded[column] = labels[safe]
+        served = self.served()
+        open_rows = np.ones(len(matrix), dtype=bool)
+        for level in reversed(plan.levels):
+            if level not in plan.model_levels or not served.get(level):
+                continue
+            names = np.full(len(matrix), "", dtype=object)
+            for i, column in enumerate(plan.columns(level)):
+                names = names + ("/" if i else "") + f"{column}=" + decoded[column]
+            hit = open_rows & np.isin(names, list(served[level]))
+            routes[hit] = names[hit]
+            open_rows &= ~hit
+        return routes
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Non-negative predictions for encoded rows, each by the model it routes to."""
+        routes = self.route_matrix(matrix)
+        out = np.empty(len(matrix), dtype="float64")
+        for name in np.unique(routes):
+            at = routes == name
+            out[at] = self.model(str(name)).booster.predict(matrix[at])
+        clipped: np.ndarray = np.clip(out, 0.0, None)
+        return clipped
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Non-negative predictions, each row by the model it routes to."""
+        routes = self.route(frame)
+        out = np.empty(len(frame), dtype="float64")
+        positions = pd.Series(np.arange(len(frame)), index=frame.index)
+        for name, rows in routes.groupby(routes, sort=False).groups.items():
+            at = positions[rows].to_numpy()
+            out[at] = self.model(str(name)).predict(frame.loc[rows])
+        return out
+
+
+def load_any(root: Path) -> PartitionedModel:
+    """A model folder, partitioned or not, as a router (a single model routes all to global)."""
+    return PartitionedModel(root)
+
+
+def summarize(statuses: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return counts

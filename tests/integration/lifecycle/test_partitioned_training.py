@@ -1,0 +1,99 @@
+"""Many models on the embedded workspace: one model per organisation and per customer, the
+champion gate per partition, failure isolation, fallback, and routing at a real endpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_azure.backends import open_workspace
+from mlops_azure.config import ProjectConfig, load_config
+from mlops_azure.example.regime import append_months
+from mlops_azure.lifecycle.qa import run_qa_gate
+from mlops_azure.lifecycle.release import deploy
+from mlops_azure.lifecycle.training import TrainingFailed, train
+
+CUSTOMER = "organisation_id=ORG-01/customer_id=CUST-0001"
+
+
+@pytest.fixture
+def many(project: ProjectConfig) -> ProjectConfig:
+    """The example project trained per organisation and per customer; three customers that
+    arrived late have too little history for a model of their own."""
+    path = project.root / "mlops.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["training"]["pipeline"] = "pipelines/training-partitioned.yml"
+    document["training"]["params"]["n_estimators"] = 40
+    document["partitions"] = {"levels": ["organisation_id", "customer_id"], "min_rows": 100,
+                              "max_failed": 1}
+    path.write_text(yaml.safe_dump(document))
+    append_months(project.resolve(project.data.path), 12, new_customers=3)
+    return load_config(path)
+
+
+def index_of(ws: object, ref: str) -> dict[str, dict[str, object]]:
+    name, version = ref.split(":")
+    folder = ws.model_local_path(name, int(version))  # type: ignore[attr-defined]
+    found: dict[str, dict[str, object]] = json.loads(
+        (folder / "partitions" / "index.json").read_text())["partitions"]
+    return found
+
+
+def test_partition_models_are_gated_one_by_one(many: ProjectConfig) -> None:
+    ws = open_workspace(many)
+    first = train(ws, many, actor="tester")
+    assert first.decision.verdict == "first" and first.model is not None
+    assert first.decision.partitions == {"new": 4 + 20}
+    index = index_of(ws, first.model.ref)
+    fallback = sorted(n.rsplit("=", 1)[1] for n, e in index.items() if e["status"] == "fallback")
+    assert fallback == ["CUST-0021", "CUST-0022", "CUST-0023"]  # 36 training rows < 100
+    assert index[CUSTOMER]["status"] == "trained"
+
+    second = train(ws, many, params={"n_estimators": 80, "num_leaves": 7}, actor="tester")
+    counts = second.decision.partitions or {}
+    assert sum(counts.values()) == 24 and set(counts) <= {"improved", "stayed", "regressed"}
+    if second.model is None:
+        assert counts.get("improved", 0) == 0 and second.decision.verdict == "not_better"
+    else:
+        kept = [n for n, e in index_of(ws, second.model.ref).items() if e.get("source") == "champion"]
+        assert len(kept) == counts.get("stayed", 0) + counts.get("regressed", 0)
+        assert second.metrics["candidate"]["wape"] <= second.metrics["champion"]["wape"] + 1e-9
+
+
+def test_a_failing_partition_is_isolated_until_the_threshold(
+        many: ProjectConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = open_workspace(many)
+    monkeypatch.setenv("MLOPS_FAIL_PARTITIONS", CUSTOMER)
+    done = train(ws, many, actor="tester")
+    assert done.model is not None and index_of(ws, done.model.ref)[CUSTOMER]["status"] == "failed"
+    monkeypatch.setenv("MLOPS_FAIL_PARTITIONS",
+                       f"{CUSTOMER},organisation_id=ORG-02/customer_id=CUST-0002")
+    with pytest.raises(TrainingFailed, match="2 partitions failed, more than max_failed=1"):
+        train(ws, many, actor="tester")
+    assert [m.version for m in ws.list_models()] == [1]
+
+
+def test_the_endpoint_routes_rows_to_their_partition_models(many: ProjectConfig) -> None:
+    ws = open_workspace(many)
+    model = train(ws, many, actor="tester").model
+    assert model is not None
+    try:
+        deploy(ws, many, model.ref, "staging")
+        report = run_qa_gate(ws, many, "staging", model=model.ref)
+        parity = next(c for c in report.checks if c.name == "parity")
+        assert parity.passed, parity.detail  # online routing == the merged model offline
+    finally:
+        for endpoint in ws.list_endpoints():
+            ws.delete_endpoint(endpoint.name)
+
+
+def test_partition_levels_must_be_schema_columns(many: ProjectConfig) -> None:
+    path = Path(many.root) / "mlops.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["partitions"]["levels"] = ["organisation_id", "store_id"]
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(Exception, match="store_id"):
+        load_config(path)
