@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_azure.testing.postgres import USER, Postgres, find_postgres_bindir
+from mlops_azure.testing.postgres import USER, Postgres, _sweep_stale_root_dirs, find_postgres_bindir
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -47,18 +47,22 @@ def test_postgres_stops_when_the_process_that_started_it_is_killed(tmp_path: Pat
     script = ("import os, signal; from pathlib import Path\n"
               "from mlops_azure.testing.postgres import start_postgres\n"
               f"p = start_postgres(Path({str(tmp_path)!r}))\n"
-              "print(p.port, flush=True)\n"
+              "print(p.port, p.data_dir, p.owned_dir, flush=True)\n"
               "os.kill(os.getpid(), signal.SIGKILL)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           check=False)
-    port = int(done.stdout.strip())
+    port_text, data_dir, owned_dir = done.stdout.split()
+    port = int(port_text)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) != 0:
-                return  # the server went away with its parent
-        time.sleep(0.2)
-    raise AssertionError(f"PostgreSQL on port {port} outlived the process that started it")
+    # postgres deletes postmaster.pid as its very last act: then it is gone for good.
+    while (Path(data_dir) / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise AssertionError(f"PostgreSQL on port {port} outlived the process that started it")
+    if owned_dir != "None":  # as root: the next start sweeps the folder its dead owner left
+        _sweep_stale_root_dirs()
+        assert not Path(owned_dir).exists()
 
 
 REPO = Path(__file__).resolve().parents[2]
