@@ -53,13 +53,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components
 	$(BIN)/mypy
 
-bench: $(STAMP) $(NODE_STAMP)
+bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_cli_startup.py
 	$(BIN)/python benchmarks/bench_azure_requests.py
 	$(BIN)/python benchmarks/bench_drift.py
 	$(BIN)/python benchmarks/bench_collection.py
 	$(BIN)/python benchmarks/bench_train_overhead.py
 	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
+	$(BIN)/python benchmarks/bench_postgres.py
 
 clean:
 	rm -rf $(VENV) node_modules demo .mlops .pytest_cache .mypy_cache .ruff_cache
