@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 # Extra pytest arguments, e.g. PYTEST_ARGS=--junitxml=pytest.xml in CI.
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean postgres-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,22 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-test: $(STAMP) $(NODE_STAMP)
+# The PostgreSQL sink's tests start a throwaway cluster from the system's server binaries. As root
+# (CI containers) a missing server is installed; otherwise one line says the tests will skip.
+POSTGRES_INITDB_GLOB ?= /usr/lib/postgresql/*/bin/initdb
+postgres-server:
+	@if command -v initdb >/dev/null 2>&1 || ls $(POSTGRES_INITDB_GLOB) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing the Debian package postgresql for the PostgreSQL sink tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 \
+	  || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1; } \
+	  || echo "could not install the Debian package postgresql: the PostgreSQL sink tests will be skipped" >&2; \
+	else \
+	  echo "no PostgreSQL server (Debian package postgresql) and not root to install it: the PostgreSQL sink tests will be skipped" >&2; \
+	fi
+
+test: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/ruff check mlops_azure tests benchmarks components
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)
@@ -38,13 +53,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components
 	$(BIN)/mypy
 
-bench: $(STAMP) $(NODE_STAMP)
+bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_cli_startup.py
 	$(BIN)/python benchmarks/bench_azure_requests.py
 	$(BIN)/python benchmarks/bench_drift.py
 	$(BIN)/python benchmarks/bench_collection.py
 	$(BIN)/python benchmarks/bench_train_overhead.py
 	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
+	$(BIN)/python benchmarks/bench_postgres.py
 
 clean:
 	rm -rf $(VENV) node_modules demo .mlops .pytest_cache .mypy_cache .ruff_cache

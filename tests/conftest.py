@@ -1,5 +1,6 @@
 """Fixtures shared by every test folder: Azurite (the real Azure Storage emulator), the simulated
-Azure ML service over it, and an ``AzureWorkspace`` that talks to that service."""
+Azure ML service over it, an ``AzureWorkspace`` that talks to that service, and a throwaway
+PostgreSQL cluster."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mlops_azure.testing.azurite import Azurite, start_azurite
 if TYPE_CHECKING:
     from mlops_azure.azure import AzureWorkspace
     from mlops_azure.testing import SimulatedAzureML
+    from mlops_azure.testing.postgres import Postgres
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,6 +37,29 @@ def no_managed_identity_probe() -> Iterator[None]:
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One Azurite blob service on 127.0.0.1 for the session (in memory, no telemetry)."""
     started = start_azurite(Path(tmp_path_factory.mktemp("azurite")))
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """One throwaway PostgreSQL cluster on 127.0.0.1 for the session (fsync off, password auth).
+
+    Without the server binaries the tests that need it are skipped, loudly: a warning in the
+    summary as well as the skip reason, so a green run cannot hide that they did not run."""
+    import warnings
+
+    from mlops_azure.testing.postgres import PostgresNotFound, start_postgres
+
+    try:
+        started = start_postgres(Path(tmp_path_factory.mktemp("postgres")))
+    except PostgresNotFound as exc:
+        message = (f"POSTGRESQL TESTS SKIPPED: {exc} (as root, `make test` installs it with "
+                   "apt-get install postgresql)")
+        warnings.warn(message, pytest.PytestWarning, stacklevel=1)
+        pytest.skip(message)
     try:
         yield started
     finally:
