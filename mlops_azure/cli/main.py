@@ -25,6 +25,7 @@ from mlops_azure.cli import (
     commands_registry,
     commands_release,
     commands_schedule,
+    commands_score,
     commands_train,
     commands_watch,
 )
@@ -115,6 +116,7 @@ app.add_typer(commands_infra.app, name="infra")
 app.add_typer(commands_monitor.app, name="monitor")
 app.add_typer(commands_schedule.app, name="schedule")
 app.add_typer(commands_watch.app, name="watch")
+app.add_typer(commands_score.app, name="score")
 
 
 def run() -> None:

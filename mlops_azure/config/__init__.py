@@ -8,6 +8,7 @@ Every problem is reported as one sentence naming the file, the key path and what
 from __future__ import annotations
 
 from mlops_azure.config._backends import AzureConfig, LocalConfig
+from mlops_azure.config._batch import BatchConfig
 from mlops_azure.config._data import ColumnSpec, DataConfig, DataSchema, OutlierRule
 from mlops_azure.config._monitoring import MonitoringConfig
 from mlops_azure.config._partitions import PartitionsConfig
@@ -25,6 +26,7 @@ __all__ = [
     "ACI_NOTE",
     "DEFAULT_CONFIG",
     "AzureConfig",
+    "BatchConfig",
     "ChampionPolicy",
     "ColumnSpec",
     "DataConfig",

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from mlops_azure._yaml import SAFE_LOADER
 from mlops_azure.config._backends import AzureConfig, LocalConfig
 from mlops_azure.config._base import _check_asset_name, _Strict
+from mlops_azure.config._batch import BatchConfig
 from mlops_azure.config._data import DataConfig
 from mlops_azure.config._monitoring import MonitoringConfig
 from mlops_azure.config._partitions import PartitionsConfig
@@ -58,6 +59,7 @@ class ProjectConfig(_Strict):
     monitoring: MonitoringConfig = MonitoringConfig()
     #: Many models (one per partition); None trains one model.
     partitions: PartitionsConfig | None = None
+    batch: BatchConfig = BatchConfig()
 
     #: Folder holding the config file; relative paths are resolved against it.
     root: Path = Field(Path("."), exclude=True)

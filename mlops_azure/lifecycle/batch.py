@@ -1,0 +1,250 @@
+"""Batch scoring: rows of features (a CSV file or a data asset) → forecasts, optionally into
+PostgreSQL.
+
+- **Chunked and memory bounded.** The input is read ``chunk_rows`` rows at a time; at most two
+  chunks per worker are in flight, so a file larger than memory scores in constant memory.
+- **Parallel.** Chunks are scored by a pool of processes (every core by default), each of which
+  loads the project's batch scoring script (``batch.scoring_script``: ``init()`` and
+  ``score_frame(frame)``, the same file an Azure ML batch deployment runs) once.
+- **Resumable.** A run is named by its input's content hash, the model and the chunk size. Each
+  scored chunk is written to ``part-NNNNN.csv`` (atomically) and, with a sink, staged in the
+  database as that chunk; a rerun of the same run skips what is done, so a crash halfway costs the
+  chunks in flight and never duplicates a row. The sink publishes the run in one transaction at
+  the end (a re-run replaces it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+from mlops_azure._files import atomic_write
+from mlops_azure.config import ProjectConfig
+from mlops_azure.errors import BackendError, UserInputError
+from mlops_azure.lifecycle.data import local_data
+from mlops_azure.lifecycle.refs import parse_ref
+from mlops_azure.workspace import ModelVersion, Workspace
+
+MANIFEST = "_run.json"
+
+
+class ForecastSink(Protocol):
+    """Where forecasts land besides the output folder (``mlops_azure.sinks.PostgresSink``)."""
+
+    def ensure_schema(self) -> None: ...
+
+    def write_chunk(self, run_id: str, chunk: int, frame: Any, *, model: str) -> int: ...
+
+    def chunks_done(self, run_id: str) -> set[int]: ...
+
+    def publish(self, run_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch run did."""
+
+    run_id: str
+    model: str
+    input: str
+    output: Path
+    chunks: int
+    resumed_chunks: int
+    rows: int
+    seconds: float
+    published_rows: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "model": self.model, "input": self.input,
+                "output": str(self.output), "chunks": self.chunks,
+                "resumed_chunks": self.resumed_chunks, "rows": self.rows,
+                "seconds": round(self.seconds, 3), "rows_per_s": round(self.rows / self.seconds)
+                if self.seconds else None, "published_rows": self.published_rows}
+
+
+# -- the worker side -------------------------------------------------------------------------------
+_script: ModuleType | None = None
+
+
+def load_script(script: Path, model_dir: Path) -> ModuleType:
+    """The batch scoring script, imported by path with its model loaded (``init()``)."""
+    os.environ["AZUREML_MODEL_DIR"] = str(model_dir)
+    spec = importlib.util.spec_from_file_location("mlops_batch_score", script)
+    if spec is None or spec.loader is None:
+        raise UserInputError(f"batch scoring script {script} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("init", "score_frame"):
+        if not callable(getattr(module, name, None)):
+            raise UserInputError(f"batch scoring script {script} has no {name}() function")
+    module.init()
+    return module
+
+
+def _start(script: Path, model_dir: Path) -> None:
+    global _script
+    _script = load_script(script, model_dir)
+
+
+def _score(chunk: Any) -> Any:
+    assert _script is not None, "the worker was started without its scoring script"
+    return _script.score_frame(chunk)
+
+
+# -- the coordinator -------------------------------------------------------------------------------
+def serving_or_latest(ws: Workspace, config: ProjectConfig, model: str | None) -> ModelVersion:
+    """``model`` (NAME:VERSION), else what production serves most, else the latest version."""
+    if model:
+        name, version = parse_ref(model)
+        return ws.get_model(name, version)
+    production = config.production_stage
+    live = [d for d in ws.endpoint_traffic(production.endpoint) if d.traffic > 0] \
+        if production else []
+    if live:
+        return ws.get_model(live[0].model_name, live[0].model_version)
+    return ws.get_model(config.model.name)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _text_columns(model_dir: Path) -> list[str]:
+    """Columns to read as text: keys and categoricals (so 007 stays "007")."""
+    found = sorted(model_dir.rglob("features.json"), key=lambda p: (len(p.parts), p))
+    if not found:
+        return []
+    spec = json.loads(found[0].read_text(encoding="utf-8"))
+    return list(dict.fromkeys([*spec.get("keys", []), *spec.get("categorical_features", [])]))
+
+
+def _chunks(path: Path, rows: int, text: list[str]) -> Iterator[Any]:
+    import pandas as pd
+
+    try:
+        yield from pd.read_csv(path, chunksize=rows, dtype={c: str for c in text})
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"input {path} is not a readable CSV file: {exc}") from None
+
+
+def _open_run(output: Path, manifest: dict[str, Any]) -> bool:
+    """Start the run in ``output`` or resume it there; True when the folder is new."""
+    found = output / MANIFEST
+    if found.is_file():
+        try:
+            before = json.loads(found.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            before = {}
+        if before.get("run_id") != manifest["run_id"]:
+            raise UserInputError(f"output {output} holds another run ({before.get('run_id')}): "
+                                 "choose an empty folder")
+        return False
+    if output.exists() and any(output.iterdir()):
+        raise UserInputError(f"output {output} is not empty and holds no batch run")
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write(found, (json.dumps(manifest, indent=2) + "\n").encode())
+    return True
+
+
+def _forget(output: Path, fresh: bool) -> None:
+    """A run that failed before it scored anything leaves no folder behind (bad input must
+    not block the next run with a stale manifest)."""
+    if fresh and not any(output.glob("part-*.csv")):
+        shutil.rmtree(output, ignore_errors=True)
+
+
+def score_batch(
+    ws: Workspace,
+    config: ProjectConfig,
+    source: str,
+    output: Path,
+    *,
+    model: str | None = None,
+    chunk_rows: int = 100_000,
+    workers: int = 0,
+    sink: ForecastSink | None = None,
+    say: Callable[[str], None] | None = None,
+) -> BatchResult:
+    """Score ``source`` (a CSV path or ``azureml:NAME[:VERSION]``) into ``output`` (see the module
+    docstring); with ``sink``, also stage and publish the forecasts there."""
+    if chunk_rows < 1:
+        raise UserInputError(f"--chunk-rows must be at least 1 (got {chunk_rows})")
+    path, described = local_data(ws, source)
+    if not path.is_file():
+        raise UserInputError(f"input {path} does not exist")
+    scoring = config.resolve(config.batch.code) / config.batch.scoring_script
+    if not scoring.is_file():
+        raise UserInputError(f"batch scoring script {scoring} does not exist")
+    found = serving_or_latest(ws, config, model)
+    model_dir = ws.model_local_path(found.name, found.version)
+    digest = _sha256(path)
+    run_id = hashlib.sha256(f"{digest}:{found.ref}:{chunk_rows}".encode()).hexdigest()[:16]
+    fresh = _open_run(output, {"run_id": run_id, "model": found.ref, "input": described,
+                       "input_sha256": digest, "chunk_rows": chunk_rows})
+    done_in_sink: set[int] = set()
+    if sink is not None:
+        sink.ensure_schema()
+        done_in_sink = sink.chunks_done(run_id)
+    started = time.perf_counter()
+    rows = resumed = chunks = 0
+    count = workers or os.cpu_count() or 1
+    pending: deque[tuple[int, Future[Any] | Any]] = deque()
+
+    def finish(number: int, result: Any) -> None:
+        nonlocal rows
+        frame = result.result() if isinstance(result, Future) else result
+        atomic_write(output / f"part-{number:05d}.csv",
+                     frame.to_csv(index=False, lineterminator="\n").encode())
+        if sink is not None:
+            sink.write_chunk(run_id, number, frame, model=found.ref)
+        rows += len(frame)
+        if say and number % 10 == 0:
+            say(f"chunk {number}: {rows:,} rows scored")
+
+    # spawn, not fork: the caller may hold threads and locks (LightGBM's OpenMP pool, a test
+    # runner) that a forked child would inherit mid-use and deadlock on.
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start, initargs=(scoring, model_dir)) \
+        if count > 1 else None
+    try:
+        if pool is None:
+            _start(scoring, model_dir)
+        for number, chunk in enumerate(_chunks(path, chunk_rows, _text_columns(model_dir))):
+            chunks += 1
+            part = output / f"part-{number:05d}.csv"
+            if part.is_file() and (sink is None or number in done_in_sink):
+                resumed += 1
+                rows += len(chunk)
+                continue
+            pending.append((number, pool.submit(_score, chunk) if pool else _score(chunk)))
+            while len(pending) >= 2 * count:
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
+    except (ValueError, KeyError) as exc:
+        _forget(output, fresh)
+        raise UserInputError(f"input {path} cannot be scored: {exc}") from None
+    except RuntimeError as exc:
+        _forget(output, fresh)
+        raise BackendError(f"the batch scoring script failed: {exc}") from None
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    published = sink.publish(run_id) if sink is not None else None
+    seconds = time.perf_counter() - started
+    atomic_write(output / "_SUCCESS", json.dumps({"run_id": run_id, "rows": rows}).encode())
+    return BatchResult(run_id, found.ref, described, output, chunks, resumed, rows, seconds,
+                       published)
