@@ -328,8 +328,11 @@ class DriftMonitor:
     reference_data: str
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
-    #: Normalised Wasserstein distance above which a numeric feature (or the predictions) drift.
-    numeric_threshold: float
-    #: Jensen-Shannon distance above which a categorical feature drifts.
-    categorical_threshold: float
+    #: mlops.yaml's thresholds: PSI, Jensen-Shannon, normalised Wasserstein (also for the
+    #: predictions), and the p-values of the KS (numeric) and chi-squared (categorical) tests.
+    psi: float
+    js: float
+    wasserstein: float
+    ks_p: float
+    chi2_p: float
     emails: tuple[str, ...] = ()

@@ -51,11 +51,8 @@ class AzureCollected(AzureConnection):
     def list_deployments(self, endpoint: str) -> list[Deployment]:
         raise NotImplementedError  # provided by AzureEndpoints
 
-    def _collector_lines(self, prefix: str, cutoff: float | None) -> Iterator[dict[str, Any]]:
-        for name in self.store.names(prefix):
-            hour = hour_of(name)
-            if hour is None or (cutoff is not None and hour.timestamp() + 3600 < cutoff):
-                continue
+    def _collector_lines(self, names: list[str]) -> Iterator[dict[str, Any]]:
+        for name in names:
             for line in self.store.read(name).splitlines():
                 try:
                     record = json.loads(line)
@@ -64,31 +61,50 @@ class AzureCollected(AzureConnection):
                 if isinstance(record, dict) and isinstance(record.get("data"), list):
                     yield record
 
+    def _collector_blobs(self, endpoint: str, cutoff: float | None) -> dict[tuple[str, str],
+                                                                             list[str]]:
+        """(deployment, collection) → blob names in the window. Found from the folders rather
+        than the live deployments: a finished rollout deletes the previous one, and what it
+        recorded still counts."""
+        found: dict[tuple[str, str], list[str]] = {}
+        base = f"{MDC_ROOT}/{endpoint}/"
+        for name in self.store.names(base):
+            hour = hour_of(name)
+            parts = name[len(base):].split("/")
+            if hour is None or len(parts) < 3 or parts[1] not in MDC_COLLECTIONS:
+                continue
+            if cutoff is not None and hour.timestamp() + 3600 < cutoff:
+                continue
+            found.setdefault((parts[0], parts[1]), []).append(name)
+        return found
+
     def collected_data_dir(self, endpoint: str, since_s: float | None = None) -> Path:
-        """The requests and predictions every deployment of ``endpoint`` had recorded (those
-        of the last ``since_s`` seconds when given), in the embedded collector's format."""
+        """The requests and predictions every deployment of ``endpoint`` recorded, deleted ones
+        included (those of the last ``since_s`` seconds when given), in the embedded
+        collector's format."""
         cutoff = None if since_s is None else time.time() - since_s
         folder = self.cached("collected", endpoint)
         staging = self.staging("collected")
         with self.call(f"reading the data collected by endpoint {endpoint}"):
-            for deployment in self.list_deployments(endpoint):
-                base = f"{MDC_ROOT}/{endpoint}/{deployment.name}"
-                outputs = {r.get("correlationid"): r
-                           for r in self._collector_lines(f"{base}/model_outputs/", cutoff)}
+            models = {d.name: d.model_ref for d in self.list_deployments(endpoint)}
+            blobs = self._collector_blobs(endpoint, cutoff)
+            for deployment in sorted({d for d, _ in blobs}):
+                outputs = {r.get("correlationid"): r for r in
+                           self._collector_lines(blobs.get((deployment, "model_outputs"), []))}
                 lines = []
-                for inputs in self._collector_lines(f"{base}/model_inputs/", cutoff):
+                for inputs in self._collector_lines(blobs.get((deployment, "model_inputs"), [])):
                     answer = outputs.get(inputs.get("correlationid"))
                     if answer is None:
                         continue  # the outputs line has not been flushed yet
                     lines.append(json.dumps({
-                        "deployment": deployment.name, "model": deployment.model_ref,
+                        "deployment": deployment, "model": models.get(deployment, ""),
                         "time": _stamp(inputs.get("time")),
                         "request_id": inputs.get("correlationid"),
                         "request": {"data": inputs["data"]},
                         "predictions": [row.get("prediction") for row in answer["data"]
                                         if isinstance(row, dict)],
                     }))
-                (staging / f"{deployment.name}.jsonl").write_text(
+                (staging / f"{deployment}.jsonl").write_text(
                     "".join(f"{line}\n" for line in lines), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,10 @@ Azure ML model monitoring runs on serverless Spark, reads the deployment's data 
 output (``model_inputs`` / ``model_outputs``, which mlops turns on with ``monitoring.collect``)
 and compares it with a reference. The reference here is the monitored model's own training data,
 wrapped in an ``MLTable`` that points at the registered CSV (monitoring reads tables, not bare
-files): nothing is copied. Its drift signal takes one metric per data type, so mlops.yaml's
-thresholds map to normalised Wasserstein (numeric features and predictions) and Jensen-Shannon
-(categorical features); PSI, KS and chi-squared stay with ``mlops monitor drift``.
+files): nothing is copied. A drift signal takes one metric per data type, so each of mlops.yaml's
+thresholds gets a signal of its own: PSI, Jensen-Shannon, normalised Wasserstein (numeric only),
+and the two tests (KS for numbers, chi-squared for categories); the predictions get normalised
+Wasserstein.
 """
 
 from __future__ import annotations
@@ -87,25 +88,40 @@ class AzureMonitoring(AzureConnection):
         check_trigger(monitor.trigger)
         from azure.ai.ml.constants import MonitorDatasetContext
 
-        reference = ReferenceData(input_data=Input(path=self._reference_table(monitor.reference_data),
-                                                   type="mltable"),
-                                  data_context=MonitorDatasetContext.TRAINING)
-        signals: dict[str, Any] = {
-            "data-drift": DataDriftSignal(
-                reference_data=reference, features=[*monitor.numeric, *monitor.categorical],
+        table = self._reference_table(monitor.reference_data)
+
+        def reference() -> Any:
+            # One per signal: the SDK rewrites an input in place when it resolves it.
+            return ReferenceData(input_data=Input(path=table, type="mltable"),
+                                 data_context=MonitorDatasetContext.TRAINING)
+        features = [*monitor.numeric, *monitor.categorical]
+
+        def drift(numeric: dict[str, Any], categorical: dict[str, Any] | None) -> Any:
+            return DataDriftSignal(
+                reference_data=reference(),
+                features=features if categorical else list(monitor.numeric),
                 metric_thresholds=DataDriftMetricThreshold(
-                    numerical=NumericalDriftMetrics(
-                        normalized_wasserstein_distance=monitor.numeric_threshold),
-                    categorical=CategoricalDriftMetrics(
-                        jensen_shannon_distance=monitor.categorical_threshold)),
-                alert_enabled=True),
+                    numerical=NumericalDriftMetrics(**numeric),
+                    categorical=CategoricalDriftMetrics(**categorical) if categorical else None),
+                alert_enabled=True)
+
+        signals: dict[str, Any] = {
+            "drift-psi": drift({"population_stability_index": monitor.psi},
+                               {"population_stability_index": monitor.psi}),
+            "drift-js": drift({"jensen_shannon_distance": monitor.js},
+                              {"jensen_shannon_distance": monitor.js}),
+            "drift-tests": drift({"two_sample_kolmogorov_smirnov_test": monitor.ks_p},
+                                 {"pearsons_chi_squared_test": monitor.chi2_p}),
             # No reference given: the deployment's own earlier outputs, Azure ML's default.
             "prediction-drift": PredictionDriftSignal(
                 metric_thresholds=PredictionDriftMetricThreshold(
                     numerical=NumericalDriftMetrics(
-                        normalized_wasserstein_distance=monitor.numeric_threshold)),
+                        normalized_wasserstein_distance=monitor.wasserstein)),
                 alert_enabled=True),
         }
+        if monitor.numeric:
+            signals["drift-wasserstein"] = drift(
+                {"normalized_wasserstein_distance": monitor.wasserstein}, None)
         definition = MonitorDefinition(
             compute=ServerlessSparkCompute(instance_type=SPARK_INSTANCE_TYPE,
                                            runtime_version=SPARK_RUNTIME),

@@ -21,6 +21,7 @@ class MonitoringConfig(_Strict):
     js: float = Field(0.1, gt=0, le=1)
     wasserstein: float = Field(0.1, gt=0)
     ks_p: float = Field(0.05, gt=0, lt=1)
+    chi2_p: float = Field(0.05, gt=0, lt=1)
     #: The dataset drifts when at least this share of the features drifted.
     drifted_share: float = Field(0.5, gt=0, le=1)
     #: Who Azure ML model monitoring (``mlops monitor setup``) emails when drift is found.

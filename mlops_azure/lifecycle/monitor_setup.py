@@ -41,8 +41,9 @@ class MonitorSetup:
                     "deployment": found.deployment, "when": found.trigger.describe(),
                     "reference_data": found.reference_data, "features": [*found.numeric,
                                                                          *found.categorical],
-                    "numeric_threshold": found.numeric_threshold,
-                    "categorical_threshold": found.categorical_threshold}}
+                    "thresholds": {"psi": found.psi, "js": found.js,
+                                   "wasserstein": found.wasserstein, "ks_p": found.ks_p,
+                                   "chi2_p": found.chi2_p}}}
 
 
 def drift_command(config: ProjectConfig, stage: str, window: str) -> str:
@@ -74,8 +75,9 @@ def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: Sch
         trigger=trigger,
         reference_data=f"{model.lineage.data_asset}:{model.lineage.data_version}",
         numeric=tuple(numeric), categorical=tuple(categorical),
-        numeric_threshold=config.monitoring.wasserstein,
-        categorical_threshold=config.monitoring.js,
+        psi=config.monitoring.psi_major, js=config.monitoring.js,
+        wasserstein=config.monitoring.wasserstein, ks_p=config.monitoring.ks_p,
+        chi2_p=config.monitoring.chi2_p,
         emails=tuple(config.monitoring.alert_emails))
     ws.create_drift_monitor(monitor)
     ws.record_event(SETUP_EVENT, monitor.name, {

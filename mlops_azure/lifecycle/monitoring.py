@@ -136,6 +136,7 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None
         reference, window_rows, numeric=numeric, categorical=categorical,
         thresholds=DriftThresholds(psi_major=policy.psi_major, js=policy.js,
                                    wasserstein=policy.wasserstein, ks_p=policy.ks_p,
+                                   chi2_p=policy.chi2_p,
                                    drifted_share=policy.drifted_share),
         predictions=predictions)
     compared = [*report.features, *([report.prediction] if report.prediction else [])]

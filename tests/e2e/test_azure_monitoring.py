@@ -42,13 +42,25 @@ def test_collection_drift_and_a_monitor_schedule(cloud_project: Any, azure_sim: 
     definition = action["monitorDefinition"]
     assert definition["monitoringTarget"]["deploymentId"].endswith(
         "/onlineEndpoints/steel-staging/deployments/" + setup["monitor"]["deployment"])
-    drift = definition["signals"]["data-drift"]
-    assert drift["referenceData"]["uri"].endswith("/data/steel-purchases-mltable/versions/1")
-    thresholds = {t["dataType"]: (t["metric"], t["threshold"]["value"])
-                  for t in drift["metricThresholds"]}
-    assert thresholds == {"Numerical": ("normalizedWassersteinDistance", 0.1),
-                          "Categorical": ("jensenShannonDistance", 0.1)}
-    assert set(drift["features"]["features"]) == {
+    signals = definition["signals"]
+    assert set(signals) == {"drift-psi", "drift-js", "drift-wasserstein", "drift-tests",
+                            "prediction-drift"}
+    for name in ("drift-psi", "drift-js", "drift-wasserstein", "drift-tests"):
+        assert signals[name]["referenceData"]["uri"].endswith(
+            "/data/steel-purchases-mltable/versions/1")
+    thresholds = {name: {t["dataType"]: (t["metric"], t["threshold"]["value"])
+                         for t in signals[name]["metricThresholds"]} for name in signals}
+    assert thresholds["drift-psi"] == {"Numerical": ("populationStabilityIndex", 0.25),
+                                       "Categorical": ("populationStabilityIndex", 0.25)}
+    assert thresholds["drift-js"] == {"Numerical": ("jensenShannonDistance", 0.1),
+                                      "Categorical": ("jensenShannonDistance", 0.1)}
+    assert thresholds["drift-tests"] == {
+        "Numerical": ("twoSampleKolmogorovSmirnovTest", 0.05),
+        "Categorical": ("pearsonsChiSquaredTest", 0.05)}
+    assert thresholds["drift-wasserstein"] == {
+        "Numerical": ("normalizedWassersteinDistance", 0.1)}
+    assert set(signals["drift-psi"]["features"]["features"]) == {
         "price_eur_per_tonne", "promotion", "segment", "region", "company_size"}
-    assert "prediction-drift" in definition["signals"]
+    assert set(signals["drift-wasserstein"]["features"]["features"]) == {
+        "price_eur_per_tonne", "promotion"}
     assert mlops("schedule", "list") == []  # monitors are not training schedules
