@@ -4,8 +4,10 @@ champion gate per partition, failure isolation, fallback, and routing at a real 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -51,6 +53,15 @@ def test_partition_models_are_gated_one_by_one(many: ProjectConfig) -> None:
     fallback = sorted(n.rsplit("=", 1)[1] for n, e in index.items() if e["status"] == "fallback")
     assert fallback == ["CUST-0021", "CUST-0022", "CUST-0023"]  # 36 training rows < 100
     assert index[CUSTOMER]["status"] == "trained"
+
+    # Routing: own model, else the organisation's (a customer too small for one), else global.
+    sys.path.insert(0, str(Path(many.root) / "components"))
+    from steel.partitions import PartitionedModel
+
+    router = PartitionedModel(ws.model_local_path("steel-purchase-forecast", 1))
+    rows = pd.DataFrame({"organisation_id": ["ORG-01", "ORG-01", "ORG-09"],
+                         "customer_id": ["CUST-0001", "CUST-0021", "CUST-0001"]})
+    assert router.route(rows).tolist() == [CUSTOMER, "organisation_id=ORG-01", "global"]
 
     second = train(ws, many, params={"n_estimators": 80, "num_leaves": 7}, actor="tester")
     counts = second.decision.partitions or {}
