@@ -43,10 +43,10 @@ from steel.partitions import (
 IMPROVED, STAYED, REGRESSED, NEW = "improved", "stayed", "regressed", "new"
 
 
-def _error(model: PartitionedModel, name: str, rows: pd.DataFrame) -> float:
-    """Absolute error of ``name``'s model over ``rows`` (compared as sums: same rows, same volume)."""
-    predicted = model.model(name).predict(rows)
-    return float(np.abs(rows[TARGET].to_numpy(dtype="float64") - predicted).sum())
+def _error(model: PartitionedModel, name: str, matrix: np.ndarray, actual: np.ndarray) -> float:
+    """Absolute error of ``name``'s model over encoded rows (compared as sums: same rows)."""
+    predicted = np.clip(model.predict_partition(name, matrix), 0.0, None)
+    return float(np.abs(actual - predicted).sum())
 
 
 def judge(candidate: float, champion: float, min_abs: float, min_rel: float) -> str:
@@ -67,8 +67,12 @@ def decide_all(candidate: PartitionedModel, champion: PartitionedModel | None,
     """The decision for the global model and every partition either model knows."""
     mine, theirs = entries(candidate), entries(champion)
     plan = candidate.plan
-    names_at = {level: partition_names(holdout, plan.columns(level))
+    names_at = {level: partition_names(holdout, plan.columns(level)).to_numpy()
                 for level in (plan.model_levels if plan else ())}
+    # Each model folder encodes the holdout once; partitions take their rows from it.
+    mine_x = candidate.encode(holdout)
+    theirs_x = champion.encode(holdout) if champion is not None else None
+    actual_all = holdout[TARGET].to_numpy(dtype="float64")
     decisions: dict[str, dict[str, Any]] = {}
     for name in [GLOBAL, *sorted(set(mine) | set(theirs))]:
         entry = mine.get(name) or theirs.get(name) or {"level": GLOBAL}
@@ -76,21 +80,24 @@ def decide_all(candidate: PartitionedModel, champion: PartitionedModel | None,
         has_mine = name == GLOBAL or mine.get(name, {}).get("status") == TRAINED
         has_theirs = champion is not None and (
             name == GLOBAL or theirs.get(name, {}).get("status") == TRAINED)
-        rows = holdout if name == GLOBAL else holdout[names_at[level] == name] \
-            if level in names_at else holdout.iloc[0:0]
-        decision: dict[str, Any] = {"level": level, "holdout_rows": len(rows)}
+        at = (np.ones(len(holdout), dtype=bool) if name == GLOBAL else names_at[level] == name
+              if level in names_at else np.zeros(len(holdout), dtype=bool))
+        rows = int(at.sum())
+        decision: dict[str, Any] = {"level": level, "holdout_rows": rows}
         if has_mine and not has_theirs:
             decision.update(outcome=NEW, source="candidate")
         elif has_theirs and not has_mine:
             decision.update(outcome=mine.get(name, {}).get("status", "absent"), source="champion")
         elif not has_mine:
             continue  # neither has a model: the parent level serves it in both
-        elif rows.empty:
+        elif rows == 0:
             decision.update(outcome=STAYED, source="champion", note="no holdout rows")
         else:
-            assert champion is not None
-            ours, best = _error(candidate, name, rows), _error(champion, name, rows)
-            volume = float(np.abs(rows[TARGET].to_numpy(dtype="float64")).sum()) or 1.0
+            assert champion is not None and theirs_x is not None
+            actual = actual_all[at]
+            ours = _error(candidate, name, mine_x[at], actual)
+            best = _error(champion, name, theirs_x[at], actual)
+            volume = float(np.abs(actual).sum()) or 1.0
             outcome = judge(ours / volume, best / volume, min_abs, min_rel)
             decision.update(outcome=outcome, source="candidate" if outcome == IMPROVED
                             else "champion", candidate_wape=ours / volume,

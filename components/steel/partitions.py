@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from steel.cli import StepError, write_json
+from steel.features import encode
 from steel.model_io import LoadedModel, load_model
 
 PARTITIONS_DIR = "partitions"
@@ -110,11 +111,49 @@ class PartitionedModel:
         self.index = read_index(root)
         self.root = Path(self.index["_root"]) if self.index else root
         self._models: dict[str, LoadedModel] = {}
+        self._code_maps: dict[int, list[tuple[int, np.ndarray]]] = {}
 
     @property
     def spec(self) -> Any:
-        """The feature spec every model of the folder shares (the global model's)."""
+        """The global model's feature spec: rows are encoded with it once, and translated for
+        partition models trained with other category lists (kept from an earlier version)."""
         return self.global_model.spec
+
+    def _translation(self, model: LoadedModel) -> list[tuple[int, np.ndarray]]:
+        """(column, global code → this model's code) for each categorical column whose
+        categories differ; empty when the model encodes as the global one does."""
+        key = id(model.spec)
+        if key not in self._code_maps:
+            mine, theirs = self.spec, model.spec
+            if list(theirs.features) != list(mine.features):
+                raise StepError(f"partition model {model.folder} has other features than the "
+                                "global model")
+            maps = []
+            for column in theirs.categorical_features:
+                if theirs.categories[column] == mine.categories[column]:
+                    continue
+                position = {value: float(i) for i, value in enumerate(theirs.categories[column])}
+                lookup = np.array([position.get(v, np.nan) for v in mine.categories[column]]
+                                  + [np.nan])
+                maps.append((mine.features.index(column), lookup))
+            self._code_maps[key] = maps
+        return self._code_maps[key]
+
+    def predict_partition(self, name: str, matrix: np.ndarray) -> np.ndarray:
+        """Raw predictions of model ``name`` for rows encoded with :attr:`spec`."""
+        model = self.model(name)
+        translation = self._translation(model)
+        if translation:
+            matrix = matrix.copy()
+            for column, lookup in translation:
+                codes = matrix[:, column]
+                at = np.where(np.isnan(codes), len(lookup) - 1, codes).astype(int)
+                matrix[:, column] = lookup[at]
+        return np.asarray(model.booster.predict(matrix), dtype="float64")
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows as the float matrix of :attr:`spec`."""
+        return encode(frame, self.spec).to_numpy(dtype="float64")
 
     @property
     def plan(self) -> PartitionPlan | None:
@@ -191,19 +230,13 @@ class PartitionedModel:
         out = np.empty(len(matrix), dtype="float64")
         for name in np.unique(routes):
             at = routes == name
-            out[at] = self.model(str(name)).booster.predict(matrix[at])
+            out[at] = self.predict_partition(str(name), matrix[at])
         clipped: np.ndarray = np.clip(out, 0.0, None)
         return clipped
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Non-negative predictions, each row by the model it routes to."""
-        routes = self.route(frame)
-        out = np.empty(len(frame), dtype="float64")
-        positions = pd.Series(np.arange(len(frame)), index=frame.index)
-        for name, rows in routes.groupby(routes, sort=False).groups.items():
-            at = positions[rows].to_numpy()
-            out[at] = self.model(str(name)).predict(frame.loc[rows])
-        return out
+        """Non-negative predictions, each row by the model it routes to (encoded once)."""
+        return self.predict_matrix(self.encode(frame))
 
 
 def load_any(root: Path) -> PartitionedModel:

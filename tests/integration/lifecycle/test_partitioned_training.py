@@ -108,3 +108,37 @@ def test_partition_levels_must_be_schema_columns(many: ProjectConfig) -> None:
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(Exception, match="store_id"):
         load_config(path)
+
+
+def test_partition_models_with_other_categories_score_as_they_did(many: ProjectConfig) -> None:
+    ws = open_workspace(many)
+    assert train(ws, many, actor="tester").model is not None
+    # A new customer: the next candidate's models have a longer category list than v1's.
+    data = many.resolve(many.data.path)
+    frame = pd.read_csv(data, dtype=str)
+    newcomer = frame[frame["customer_id"] == "CUST-0001"].assign(customer_id="CUST-0999")
+    pd.concat([frame, newcomer]).to_csv(data, index=False)
+    second = train(ws, many, params={"n_estimators": 80, "num_leaves": 7}, actor="tester")
+    assert second.model is not None, second.decision.reason
+    sys.path.insert(0, str(Path(many.root) / "components"))
+    from steel.partitions import PartitionedModel, partition_names
+
+    merged = PartitionedModel(ws.model_local_path("steel-purchase-forecast", 2))
+    sources = {"champion": PartitionedModel(ws.model_local_path("steel-purchase-forecast", 1)),
+               "candidate": PartitionedModel(ws.job_output_path(second.job.id,
+                                                                "candidate_model"))}
+    holdout = pd.read_csv(ws.job_output_path(second.job.id, "prepared") / "holdout.csv",
+                          dtype={c: str for c in ("period", "organisation_id", "customer_id",
+                                                  "material_id", "segment", "region",
+                                                  "company_size")})
+    names = partition_names(holdout, ["organisation_id", "customer_id"])
+    translated = 0
+    for name, entry in (merged.index or {})["partitions"].items():
+        if entry["level"] != "customer_id" or entry["status"] != "trained":
+            continue
+        rows = holdout[names == name]
+        source = sources[entry["source"]]
+        translated += merged.model(name).spec.categories != merged.spec.categories
+        # The same model file answers the same, whichever global spec encoded the rows.
+        assert merged.predict(rows).tolist() == source.predict(rows).tolist(), name
+    assert translated, "no partition model had other categories than the global model"

@@ -1,0 +1,157 @@
+"""Many models at scale: 1,000 customer partitions, and batch scoring with them.
+
+1. Training: ``train_partitions`` on 1,000 customers (10 organisations x 100 customers x 6
+   materials x 36 months) with one process and with every core: models per second and the
+   parallel speed-up (target >= 1.8x on 2 cores); the per-partition overhead beyond LightGBM's
+   own fit (the fit alone is timed in-process on the same partitions).
+2. Batch scoring: ``mlops_azure.lifecycle.batch.score_batch`` (chunks, worker processes, part
+   files) against ``PartitionedModel.predict`` in-process on the same rows, loaded in memory
+   (target >= 80 %), and the scorer's peak memory against the input's size.
+
+Usage: python benchmarks/bench_partitions.py [CUSTOMERS_PER_ORGANISATION]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightgbm as lgb
+import pandas as pd
+import yaml
+
+from mlops_azure.backends import open_workspace
+from mlops_azure.config import load_config
+from mlops_azure.example import write_purchases
+from mlops_azure.lifecycle.batch import score_batch
+from mlops_azure.lifecycle.training import train
+from mlops_azure.scaffold import init_project
+
+N_ESTIMATORS = 50
+
+
+def project(root: Path, customers: int) -> Path:
+    init_project(root)
+    write_purchases(root / "data" / "purchases.csv", organisations=10,
+                    customers_per_organisation=customers, months=36)
+    config_file = root / "mlops.yaml"
+    document = yaml.safe_load(config_file.read_text())
+    document["training"]["pipeline"] = "pipelines/training-partitioned.yml"
+    document["training"]["params"]["n_estimators"] = N_ESTIMATORS
+    document["data"]["schema"]["min_rows"] = 1
+    document["partitions"] = {"levels": ["organisation_id", "customer_id"],
+                              "model_levels": ["customer_id"], "min_rows": 24, "max_failed": 0}
+    config_file.write_text(yaml.safe_dump(document))
+    return config_file
+
+
+def train_partitions(code: Path, prepared: Path, global_model: Path, out: Path,
+                     workers: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "train_partitions.train_partitions", "--prepared", str(prepared),
+         "--global_model", str(global_model), "--levels", "organisation_id,customer_id",
+         "--model_levels", "customer_id", "--min_rows", "24", "--workers", str(workers),
+         "--n_estimators", str(N_ESTIMATORS), "--model", str(out)],
+        cwd=code, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    trained = int(re.search(r"(\d+) trained", done.stdout).group(1))  # type: ignore[union-attr]
+    return seconds, trained
+
+
+def fit_only(code: Path, prepared: Path, sample: int = 200) -> float:
+    """Mean seconds of ``lgb.train`` alone per partition, in-process, same parameters."""
+    sys.path.insert(0, str(code))
+    from steel.features import FeatureSpec, encode, read_frame
+    from train_partitions.train_partitions import lightgbm_params
+
+    spec = FeatureSpec.load(prepared / "features.json")
+    frame = read_frame(prepared / "train.csv", "train", spec.features)
+
+    class Args:
+        n_estimators, learning_rate, num_leaves, min_data_in_leaf, seed = N_ESTIMATORS, 0.05, 31, 6, 42
+
+    params = {**lightgbm_params(Args()), "num_threads": 1}  # type: ignore[arg-type]
+    groups = list(frame.groupby("customer_id").groups.values())[:sample]
+    total = 0.0
+    for index in groups:
+        rows = frame.loc[index]
+        data = lgb.Dataset(encode(rows, spec), label=rows[spec.target].to_numpy(dtype="float64"),
+                           categorical_feature=spec.categorical_features, free_raw_data=True)
+        started = time.perf_counter()
+        lgb.train(params, data, num_boost_round=N_ESTIMATORS)
+        total += time.perf_counter() - started
+    return total / len(groups)
+
+
+def main(customers: int) -> None:
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "proj"
+        config = load_config(project(root, customers))
+        ws = open_workspace(config)
+        started = time.perf_counter()
+        outcome = train(ws, config, actor="bench")
+        pipeline_s = time.perf_counter() - started
+        assert outcome.model is not None, outcome.decision.reason
+        job = outcome.job.id
+        prepared = ws.job_output_path(job, "prepared")
+        global_model = ws.job_output_path(job, "global_model")
+        code = root / "components"
+        runs = {w: train_partitions(code, prepared, global_model, Path(tmp) / f"p{w}", w)
+                for w in (1, cores)}
+        fit = fit_only(code, prepared)
+        (seq_s, trained), (par_s, _) = runs[1], runs[cores]
+        print(f"## Training {trained} partition models ({N_ESTIMATORS} trees each), "
+              f"{cores} cores\n")
+        print("| | wall s | models/s |\n|---|---:|---:|")
+        print(f"| sequential (1 process) | {seq_s:.2f} | {trained / seq_s:.0f} |")
+        print(f"| parallel ({cores} processes) | {par_s:.2f} | {trained / par_s:.0f} |")
+        print(f"\nspeed-up {seq_s / par_s:.2f}x (target >= 1.8x on 2 cores); LightGBM's fit alone "
+              f"{fit * 1000:.1f} ms a partition, sequential wall {seq_s / trained * 1000:.1f} ms: "
+              f"overhead {(seq_s / trained - fit) * 1000:.1f} ms a partition (process start, "
+              "data slicing, encoding, saving three files)")
+        print(f"whole training pipeline through mlops (data check, prep, global model, "
+              f"partitions, gate, registration): {pipeline_s:.1f} s")
+
+        holdout = pd.read_csv(prepared / "holdout.csv", dtype=str)
+        copies = []
+        for k in range(8):
+            shifted = holdout.copy()
+            shifted["period"] = (pd.to_datetime(holdout["period"]) + pd.DateOffset(years=k)
+                                 ).dt.strftime("%Y-%m-01")
+            copies.append(shifted)
+        rows_file = Path(tmp) / "rows.csv"
+        pd.concat(copies).to_csv(rows_file, index=False)
+        frame = pd.read_csv(rows_file, dtype={c: str for c in ("period", "organisation_id",
+                            "customer_id", "material_id", "segment", "region", "company_size")})
+        sys.path.insert(0, str(code))
+        from steel.partitions import PartitionedModel
+
+        model = PartitionedModel(ws.model_local_path(outcome.model.name, outcome.model.version))
+        started = time.perf_counter()
+        model.predict(frame)
+        in_process = time.perf_counter() - started
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        done = score_batch(ws, config, str(rows_file), Path(tmp) / "out", chunk_rows=50_000,
+                           workers=cores)
+        peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"\n## Batch scoring {done.rows:,} rows ({rows_file.stat().st_size / 2**20:.0f} MiB "
+              f"CSV), {done.chunks} chunks of 50,000, {cores} workers\n")
+        print("| | s | rows/s |\n|---|---:|---:|")
+        print(f"| in-process PartitionedModel.predict (rows in memory) | {in_process:.2f} | "
+              f"{len(frame) / in_process:,.0f} |")
+        print(f"| mlops score batch (read, score, write parts) | {done.seconds:.2f} | "
+              f"{done.rows / done.seconds:,.0f} |")
+        print(f"\nbatch / in-process: {in_process / done.seconds:.0%} (target >= 80 %); peak RSS "
+              f"of a scoring worker {max(before, peak_children) / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)
