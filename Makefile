@@ -61,6 +61,7 @@ bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_train_overhead.py
 	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
 	$(BIN)/python benchmarks/bench_postgres.py
+	$(BIN)/python benchmarks/bench_partitions.py
 
 clean:
 	rm -rf $(VENV) node_modules demo .mlops .pytest_cache .mypy_cache .ruff_cache

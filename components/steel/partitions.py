@@ -31,6 +31,8 @@ GLOBAL = "global"
 #: Partition statuses: a model was trained; too little data (served by the parent level);
 #: training raised (served by the parent level).
 TRAINED, FALLBACK, FAILED = "trained", "fallback", "failed"
+#: Below this many rows a model predicts on one thread.
+SINGLE_THREAD_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,10 @@ class PartitionedModel:
                 codes = matrix[:, column]
                 at = np.where(np.isnan(codes), len(lookup) - 1, codes).astype(int)
                 matrix[:, column] = lookup[at]
-        return np.asarray(model.booster.predict(matrix), dtype="float64")
+        # A partition's rows are few: LightGBM's OpenMP team costs more to wake than it saves,
+        # and with several scoring processes its spinning threads fight over the cores.
+        threads = {"num_threads": 1} if len(matrix) < SINGLE_THREAD_ROWS else {}
+        return np.asarray(model.booster.predict(matrix, **threads), dtype="float64")
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows as the float matrix of :attr:`spec`."""
@@ -194,43 +199,72 @@ class PartitionedModel:
             open_rows &= ~hit
         return routes
 
-    def route_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """``route`` for rows already encoded with :attr:`spec` (what score.py decodes requests
-        into): the key columns are categorical features, read back through their categories."""
-        plan = self.plan
-        routes = np.full(len(matrix), GLOBAL, dtype=object)
-        if plan is None:
-            return routes
-        spec = self.spec
-        decoded = {}
-        for column in plan.levels:
-            if column not in spec.features or column not in spec.categories:
-                raise StepError(f"partition column {column} is not a categorical feature")
-            codes = matrix[:, spec.features.index(column)]
-            labels = np.array([quote(str(v), safe="") for v in spec.categories[column]] + [""],
-                              dtype=object)
-            safe = np.where(np.isnan(codes), len(labels) - 1, codes).astype(int)
-            decoded[column] = labels[safe]
+    def _routing(self) -> tuple[list[str], list[tuple[list[int], np.ndarray, pd.Index,
+                                                        np.ndarray]]]:
+        """Model names (0 is the global model) and, per model level finest first: the key
+        columns' positions, their code multipliers, the partition keys as integers and the
+        model number of each. Built once; routing is then integer lookups."""
+        if hasattr(self, "_route_cache"):
+            return self._route_cache  # type: ignore[no-any-return,has-type]
+        plan, spec = self.plan, self.spec
+        names = [GLOBAL]
+        tables = []
         served = self.served()
-        open_rows = np.ones(len(matrix), dtype=bool)
-        for level in reversed(plan.levels):
-            if level not in plan.model_levels or not served.get(level):
+        for level in reversed(plan.levels if plan else ()):
+            if plan is None or level not in plan.model_levels or not served.get(level):
                 continue
-            names = np.full(len(matrix), "", dtype=object)
-            for i, column in enumerate(plan.columns(level)):
-                names = names + ("/" if i else "") + f"{column}=" + decoded[column]
-            hit = open_rows & np.isin(names, list(served[level]))
-            routes[hit] = names[hit]
+            columns = plan.columns(level)
+            for column in columns:
+                if column not in spec.features or column not in spec.categories:
+                    raise StepError(f"partition column {column} is not a categorical feature")
+            sizes = [len(spec.categories[c]) + 1 for c in columns]  # +1: missing
+            multipliers = np.cumprod([1, *sizes[:-1]]).astype("int64")
+            codes = [{quote(str(v), safe=""): i for i, v in enumerate(spec.categories[c])}
+                     for c in columns]
+            keys, numbers = [], []
+            for name in sorted(served[level]):
+                values = [part.split("=", 1)[1] for part in name.split("/")]
+                found = [table.get(v) for table, v in zip(codes, values, strict=True)]
+                if any(f is None for f in found):
+                    continue  # a partition the global model's data no longer has: unroutable
+                keys.append(int(np.dot([int(f) for f in found if f is not None], multipliers)))
+                numbers.append(len(names))
+                names.append(name)
+            tables.append(([spec.features.index(c) for c in columns], multipliers,
+                           pd.Index(keys), np.array(numbers, dtype="int64")))
+        self._route_cache = (names, tables)
+        return self._route_cache
+
+    def route_ids(self, matrix: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """For rows encoded with :attr:`spec`: each row's model number, and the model names.
+        The key columns are categorical features, so their codes identify the partition."""
+        names, tables = self._routing()
+        ids = np.zeros(len(matrix), dtype="int64")
+        open_rows = np.ones(len(matrix), dtype=bool)
+        for positions, multipliers, keys, numbers in tables:
+            codes = matrix[:, positions]
+            missing = np.isnan(codes).any(axis=1)
+            key = np.where(missing[:, None], 0, np.nan_to_num(codes)).astype("int64") @ multipliers
+            at = keys.get_indexer(key)
+            hit = open_rows & ~missing & (at >= 0)
+            ids[hit] = numbers[at[hit]]
             open_rows &= ~hit
-        return routes
+        return ids, names
+
+    def route_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """The model name each encoded row goes to (see :meth:`route_ids`)."""
+        ids, names = self.route_ids(matrix)
+        return np.array(names, dtype=object)[ids]
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Non-negative predictions for encoded rows, each by the model it routes to."""
-        routes = self.route_matrix(matrix)
+        ids, names = self.route_ids(matrix)
         out = np.empty(len(matrix), dtype="float64")
-        for name in np.unique(routes):
-            at = routes == name
-            out[at] = self.predict_partition(str(name), matrix[at])
+        order = np.argsort(ids, kind="stable")
+        starts = np.flatnonzero(np.diff(ids[order])) + 1
+        for group in np.split(order, starts):
+            if group.size:
+                out[group] = self.predict_partition(names[ids[group[0]]], matrix[group])
         clipped: np.ndarray = np.clip(out, 0.0, None)
         return clipped
 

@@ -98,9 +98,13 @@ def _start(script: Path, model_dir: Path) -> None:
     _script = load_script(script, model_dir)
 
 
-def _score(chunk: Any) -> Any:
+def _score(chunk: Any, part: Path, keep: bool) -> tuple[int, Any]:
+    """Score a chunk and write its part file here, in the worker (CSV writing is as costly as
+    the scoring: it must not queue behind one process); the frame goes back only if wanted."""
     assert _script is not None, "the worker was started without its scoring script"
-    return _script.score_frame(chunk)
+    scored = _script.score_frame(chunk)
+    atomic_write(part, scored.to_csv(index=False, lineterminator="\n").encode())
+    return len(scored), scored if keep else None
 
 
 # -- the coordinator -------------------------------------------------------------------------------
@@ -205,12 +209,10 @@ def score_batch(
 
     def finish(number: int, result: Any) -> None:
         nonlocal rows
-        frame = result.result() if isinstance(result, Future) else result
-        atomic_write(output / f"part-{number:05d}.csv",
-                     frame.to_csv(index=False, lineterminator="\n").encode())
+        scored, frame = result.result() if isinstance(result, Future) else result
         if sink is not None:
             sink.write_chunk(run_id, number, frame, model=found.ref)
-        rows += len(frame)
+        rows += scored
         if say and number % 10 == 0:
             say(f"chunk {number}: {rows:,} rows scored")
 
@@ -229,7 +231,8 @@ def score_batch(
                 resumed += 1
                 rows += len(chunk)
                 continue
-            pending.append((number, pool.submit(_score, chunk) if pool else _score(chunk)))
+            work = (chunk, part, sink is not None)
+            pending.append((number, pool.submit(_score, *work) if pool else _score(*work)))
             while len(pending) >= 2 * count:
                 finish(*pending.popleft())
         while pending:
