@@ -5,7 +5,9 @@ For every partition that either model has (and for the global model), both are s
 partition's holdout rows with their own model for it. The candidate's model replaces the
 champion's only where it is better by the policy (``improved``); elsewhere the champion's stays
 (``stayed``: not better enough; ``regressed``: worse; ``failed``/``fallback``: the candidate has no
-model there). Partitions only the candidate has are ``new``. The ``model`` output is that
+model there). A partition only the candidate has is judged against the champion's coarser model
+for its rows (its parent's, or a single model's) and joins only if better; with no champion at
+all it is ``new``. The ``model`` output is that
 assembly, a complete partitioned model; ``metrics.json`` holds both models' routed metrics on the
 whole holdout, the per-partition decisions and their counts.
 """
@@ -84,8 +86,20 @@ def decide_all(candidate: PartitionedModel, champion: PartitionedModel | None,
               if level in names_at else np.zeros(len(holdout), dtype=bool))
         rows = int(at.sum())
         decision: dict[str, Any] = {"level": level, "holdout_rows": rows}
-        if has_mine and not has_theirs:
+        if has_mine and not has_theirs and (champion is None or rows == 0):
             decision.update(outcome=NEW, source="candidate")
+        elif has_mine and not has_theirs:
+            # The champion serves these rows with a coarser model (its parent's, or a single
+            # model): the new partition model must beat that, or its rows keep falling back.
+            assert champion is not None and theirs_x is not None
+            actual = actual_all[at]
+            ours = _error(candidate, name, mine_x[at], actual)
+            best = float(np.abs(actual - champion.predict_matrix(theirs_x[at])).sum())
+            volume = float(np.abs(actual).sum()) or 1.0
+            outcome = judge(ours / volume, best / volume, min_abs, min_rel)
+            decision.update(outcome=outcome, source="candidate" if outcome == IMPROVED else None,
+                            candidate_wape=ours / volume, champion_wape=best / volume,
+                            note="against the champion's coarser model")
         elif has_theirs and not has_mine:
             decision.update(outcome=mine.get(name, {}).get("status", "absent"), source="champion")
         elif not has_mine:
@@ -122,8 +136,8 @@ def assemble(out: Path, candidate: PartitionedModel, champion: PartitionedModel 
         if entry.get("status") != TRAINED:
             index[name] = {k: entry.get(k) for k in ("level", "status", "rows", "error")}
     for name, decision in decisions.items():
-        if name == GLOBAL:
-            continue
+        if name == GLOBAL or decision["source"] is None:
+            continue  # not better than the coarser model: its rows fall back to the parent
         source = winner[decision["source"]]
         assert source is not None
         shutil.copytree(source.root / PARTITIONS_DIR / name, out / PARTITIONS_DIR / name,

@@ -142,3 +142,25 @@ def test_partition_models_with_other_categories_score_as_they_did(many: ProjectC
         # The same model file answers the same, whichever global spec encoded the rows.
         assert merged.predict(rows).tolist() == source.predict(rows).tolist(), name
     assert translated, "no partition model had other categories than the global model"
+
+
+def test_partitions_must_beat_a_single_model_champion_to_join(many: ProjectConfig) -> None:
+    path = Path(many.root) / "mlops.yaml"
+    document = yaml.safe_load(path.read_text())
+    single = {**document, "training": {**document["training"],
+                                       "pipeline": "pipelines/training.yml"}}
+    single.pop("partitions")
+    path.write_text(yaml.safe_dump(single))
+    ws = open_workspace(many)
+    assert train(ws, load_config(path), actor="tester").model is not None  # one model
+    path.write_text(yaml.safe_dump(document))
+    many = load_config(path)
+    done = train(ws, many, actor="tester")
+    counts = done.decision.partitions or {}
+    assert "new" not in counts and sum(counts.values()) == 24  # each judged against v1
+    decisions = done.metrics["partitions"]["decisions"]
+    joined = {n for n, d in decisions.items() if n != "global" and d["source"] == "candidate"}
+    assert joined == {n for n, d in decisions.items() if d["outcome"] == "improved"}
+    if done.model is not None:
+        trained = {n for n, e in index_of(ws, done.model.ref).items() if e["status"] == "trained"}
+        assert trained == joined
