@@ -99,6 +99,12 @@ class PostgresSink:
 
     # -- public API ---------------------------------------------------------------------------
 
+    def level_views(self) -> dict[str, tuple[str, ...]]:
+        """The views with forecasts summed to each coarser level: ``<table>_by_<key>`` grouped
+        by the keys down to it (e.g. ``forecasts_by_organisation_id``)."""
+        return {f"{self._name}_by_{key}": self.keys[: i + 1]
+                for i, key in enumerate(self.keys[:-1])}
+
     def ensure_schema(self) -> None:
         """Create ``<table>``, ``<table>_staging`` and their indexes where missing (idempotent)."""
         from psycopg import sql
@@ -132,6 +138,14 @@ class PostgresSink:
                          (f"mlops-schema:{self.table}",))
             for statement in statements:
                 conn.execute(statement.format(**names))
+            for view, columns in self.level_views().items():
+                # Coherent by construction (bottom-up): a coarser level's forecast is the sum
+                # of the finest-level forecasts below it.
+                grouped = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+                conn.execute(sql.SQL(
+                    "CREATE OR REPLACE VIEW {v} AS SELECT run_id, model, {g}, period, "
+                    "sum(prediction) AS prediction FROM {t} GROUP BY run_id, model, {g}, period"
+                ).format(v=self._ident(view), g=grouped, t=names["t"]))
 
     def write_chunk(self, run_id: str, chunk: int, frame: pd.DataFrame, *, model: str) -> int:
         """Stage ``frame``'s rows as chunk ``chunk`` of ``run_id`` (replacing an earlier write of

@@ -120,6 +120,26 @@ def test_forecasts_land_in_postgres_once_per_run(released_project: ProjectConfig
         again = score_batch(ws, released_project, str(rows), released_project.root / "out2",
                             model=MODEL, chunk_rows=300, workers=2, sink=sink)
         assert again.run_id == done.run_id and sink.count() == done.rows  # replaced, not added
+        assert set(sink.level_views()) == {f"{table}_by_organisation_id",
+                                           f"{table}_by_customer_id"}
+
+    # Coherent across levels: each organisation's forecast is the sum of its customers'.
+    import psycopg
+
+    scored = parts(released_project.root / "out")
+    scored["prediction"] = scored["prediction"].astype(float)
+    expected = scored.groupby(["organisation_id", "period"])["prediction"].sum()
+    with psycopg.connect(postgres.dsn) as conn:
+        by_org = {(o, str(p)): v for o, p, v in conn.execute(
+            f"SELECT organisation_id, period, prediction FROM {table}_by_organisation_id")}
+        by_customer = conn.execute(
+            f"SELECT organisation_id, period, sum(prediction) FROM {table}_by_customer_id "
+            "GROUP BY organisation_id, period").fetchall()
+    assert len(by_org) == len(expected)
+    for (org, period), value in expected.items():
+        assert by_org[(org, period)] == pytest.approx(value, rel=1e-9)
+    for org, period, value in by_customer:
+        assert by_org[(org, str(period))] == pytest.approx(value, rel=1e-9)
 
 
 def test_bad_input_is_one_sentence(released_project: ProjectConfig,
