@@ -3,7 +3,9 @@
 fresh project → data check → train (first model registered) → a challenger through the
 champion gate → deploy to staging → QA gate → approval → canary promotion to production →
 a prediction from the production endpoint → a regime change in production traffic → drift
-detected in what production recorded → retraining on the grown data, through the champion gate.
+detected in what production recorded → retraining on the grown data, through the champion gate →
+many models (one per customer and series), gated per partition → a batch forecast (into
+PostgreSQL when ``MLOPS_POSTGRES_DSN`` is set).
 The endpoints keep running afterwards, as they would on Azure.
 """
 
@@ -19,6 +21,7 @@ from rich.markup import escape
 
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig, load_config
+from mlops_azure.demo_partitions import many_models
 from mlops_azure.errors import GateFailed
 from mlops_azure.lifecycle.approval import approve, record_qa
 from mlops_azure.lifecycle.data import check_data
@@ -31,7 +34,7 @@ from mlops_azure.scaffold import init_project
 from mlops_azure.workspace import ProgressCallback, Workspace
 
 #: Steps the demo prints, for "n/STEPS" progress.
-STEPS = 12
+STEPS = 14
 #: The regime change production goes through after the release: this many months after the
 #: training data, with steel prices up by this share and this many new customers (mostly from
 #: the energy segment) arriving.
@@ -86,6 +89,9 @@ def run_demo(
     summary["latest_registered"] = latest.ref
     summary["release"] = release(ws, config, latest.ref, created.root, say)
     summary.update(closed_loop(ws, config, created.root, say, progress))
+    numbers = iter(range(13, STEPS + 1))
+    summary.update(many_models(ws, config, say, progress,
+                               lambda text: say(f"[bold]{next(numbers)}/{STEPS}[/] {text}")))
     say(f"done: {latest.ref} serves production at {summary['release']['production_uri']}; try "
         f"'cd {directory} && mlops invoke --stage production --file sample-request.json', "
         "'mlops status', 'mlops history' and 'mlops monitor drift --stage production "

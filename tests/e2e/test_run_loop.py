@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from mlops_azure.demo import stop_endpoints
 from mlops_azure.local import LocalWorkspace
+from mlops_azure.testing.postgres import Postgres
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 
@@ -56,6 +58,14 @@ def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> 
     assert retraining["data"] == "steel-purchases:2"  # the grown data, a new version
     assert retraining["decision"]["verdict"] in ("better", "not_better")
 
+    # Many models, gated per partition, then the batch forecast.
+    partitioned, batch = summary["partitioned"], summary["batch"]
+    counts = partitioned["decision"]["partitions"]
+    assert sum(counts.values()) > 100 and set(counts) <= {"improved", "stayed", "regressed",
+                                                          "failed", "fallback"}
+    assert batch["rows"] > 0 and batch["chunks"] > 1 and batch["published_rows"] is None
+    assert len(list((demo / "forecasts").glob("part-*.csv"))) == batch["chunks"]
+
     invoked = subprocess.run([MLOPS, "--json", "invoke", "--stage", "production", "--file",
                               "sample-request.json"], cwd=demo, capture_output=True, text=True,
                              timeout=60)
@@ -90,3 +100,18 @@ def test_forced_rerun_starts_from_an_empty_workspace(demo: Path) -> None:
         assert done.returncode == 0, done.stderr[-2000:]
         first = json.loads(done.stdout)["trainings"][0]
         assert first["registered"] == "steel-purchase-forecast:1"
+
+
+def test_the_loop_lands_its_forecasts_in_postgres(demo: Path, postgres: Postgres) -> None:
+    env = {**os.environ, "MLOPS_POSTGRES_DSN": postgres.dsn}
+    done = subprocess.run([MLOPS, "--json", "run", str(demo)], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    batch = json.loads(done.stdout)["batch"]
+    assert batch["published_rows"] == batch["rows"] > 0
+    import psycopg
+
+    with psycopg.connect(postgres.dsn) as conn:
+        [(rows,)] = conn.execute("SELECT count(*) FROM forecasts WHERE run_id = %s",
+                                 (batch["run_id"],)).fetchall()
+    assert rows == batch["rows"]
