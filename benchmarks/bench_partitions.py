@@ -28,6 +28,7 @@ import yaml
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import load_config
 from mlops_azure.example import write_purchases
+from mlops_azure.example.regime import later_years
 from mlops_azure.lifecycle.batch import score_batch
 from mlops_azure.lifecycle.training import train
 from mlops_azure.scaffold import init_project
@@ -137,14 +138,8 @@ def main(customers: int) -> None:
               f"partitions, gate, registration): {pipeline_s:.1f} s")
 
         holdout = pd.read_csv(prepared / "holdout.csv", dtype=str)
-        copies = []
-        for k in range(COPIES):
-            shifted = holdout.copy()
-            shifted["period"] = (pd.to_datetime(holdout["period"]) + pd.DateOffset(years=k)
-                                 ).dt.strftime("%Y-%m-01")
-            copies.append(shifted)
         rows_file = Path(tmp) / "rows.csv"
-        pd.concat(copies).to_csv(rows_file, index=False)
+        later_years(holdout, COPIES).to_csv(rows_file, index=False)
         frame = pd.read_csv(rows_file, dtype={c: str for c in ("period", "organisation_id",
                             "customer_id", "material_id", "segment", "region", "company_size")})
         sys.path.insert(0, str(code))

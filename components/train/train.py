@@ -58,14 +58,19 @@ def lightgbm_params(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="train", description=__doc__)
-    parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
+def add_hyperparameters(parser: argparse.ArgumentParser) -> None:
+    """The LightGBM options every training component takes (read by :func:`lightgbm_params`)."""
     parser.add_argument("--n_estimators", type=int, default=300)
     parser.add_argument("--learning_rate", type=float, default=0.05)
     parser.add_argument("--num_leaves", type=int, default=31)
     parser.add_argument("--min_data_in_leaf", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="train", description=__doc__)
+    parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
+    add_hyperparameters(parser)
     parser.add_argument("--model", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
 

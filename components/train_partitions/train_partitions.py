@@ -36,7 +36,7 @@ from steel.partitions import (
     summarize,
     write_index,
 )
-from train.train import lightgbm_params
+from train.train import add_hyperparameters, lightgbm_params
 
 _FAIL_VARIABLE = "MLOPS_FAIL_PARTITIONS"
 _shared: dict[str, Any] = {}
@@ -97,11 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--min_rows", type=int, default=24)
     parser.add_argument("--max_failed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=0, help="processes (0: every core)")
-    parser.add_argument("--n_estimators", type=int, default=300)
-    parser.add_argument("--learning_rate", type=float, default=0.05)
-    parser.add_argument("--num_leaves", type=int, default=31)
-    parser.add_argument("--min_data_in_leaf", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=42)
+    add_hyperparameters(parser)
     parser.add_argument("--model", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
 

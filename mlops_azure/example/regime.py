@@ -48,4 +48,14 @@ def append_months(path: Path, months: int, *, price_change: float = 0.0, new_cus
     return new
 
 
-__all__ = ["append_months"]
+
+
+def later_years(rows: pd.DataFrame, copies: int) -> pd.DataFrame:
+    """``rows`` followed by ``copies - 1`` copies moved one, two, ... years later: more rows to
+    score with every (series, period) still unique (batch-scoring tests and benchmarks)."""
+    periods = pd.to_datetime(rows["period"])
+    return pd.concat([rows.assign(period=(periods + pd.DateOffset(years=k)).dt.strftime("%Y-%m-01"))
+                      for k in range(copies)], ignore_index=True)
+
+
+__all__ = ["append_months", "later_years"]

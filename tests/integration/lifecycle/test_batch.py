@@ -17,6 +17,7 @@ import pytest
 
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig
+from mlops_azure.example.regime import later_years
 from mlops_azure.lifecycle.batch import score_batch
 from mlops_azure.sinks import PostgresSink
 from mlops_azure.testing.postgres import Postgres
@@ -32,14 +33,8 @@ def feature_rows(config: ProjectConfig, copies: int = 1) -> Path:
     ws = open_workspace(config)
     job = ws.get_model("steel-purchase-forecast", 2).lineage.job_id
     holdout = pd.read_csv(ws.job_output_path(job, "prepared") / "holdout.csv", dtype=str)
-    frames = []
-    for k in range(copies):
-        shifted = holdout.copy()
-        shifted["period"] = (pd.to_datetime(holdout["period"]) + pd.DateOffset(years=k)
-                             ).dt.strftime("%Y-%m-01")
-        frames.append(shifted)
     path = Path(config.root) / f"rows-{copies}.csv"
-    pd.concat(frames).to_csv(path, index=False)
+    later_years(holdout, copies).to_csv(path, index=False)
     return path
 
 
