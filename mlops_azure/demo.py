@@ -53,10 +53,14 @@ def run_demo(
     force: bool = False,
     say: Callable[[str], None] = print,
     progress: ProgressCallback | None = None,
+    organisations: int = 4,
+    customers: int = 5,
 ) -> dict[str, Any]:
-    """Run the loop in a fresh project at ``directory``; returns a summary of what happened."""
+    """Run the loop in a fresh project at ``directory`` (with ``organisations`` x ``customers``
+    customers in its data); returns a summary of what happened."""
     say(f"[bold]1/{STEPS}[/] creating the example project in {directory}")
-    created = init_project(directory, force=force)
+    created = init_project(directory, force=force, organisations=organisations,
+                           customers=customers)
     config = load_config(created.root / "mlops.yaml")
     if force and config.workspace_dir.exists():
         # The demo starts from nothing: a workspace left by an earlier demo run would make the
@@ -88,7 +92,9 @@ def run_demo(
     latest = ws.get_model(config.model.name)
     summary["latest_registered"] = latest.ref
     summary["release"] = release(ws, config, latest.ref, created.root, say)
-    summary.update(closed_loop(ws, config, created.root, say, progress))
+    summary.update(closed_loop(ws, config, created.root, say, progress,
+                               {"organisations": organisations,
+                                "customers_per_organisation": customers}))
     numbers = iter(range(13, STEPS + 1))
     summary.update(many_models(ws, config, say, progress,
                                lambda text: say(f"[bold]{next(numbers)}/{STEPS}[/] {text}")))
@@ -173,8 +179,10 @@ def regime_requests(config: ProjectConfig, data: Path, months: int) -> list[dict
 
 
 def closed_loop(ws: Workspace, config: ProjectConfig, root: Path, say: Callable[[str], None],
-                progress: ProgressCallback | None) -> dict[str, Any]:
-    """A regime change reaches production → drift → retraining through the champion gate."""
+                progress: ProgressCallback | None,
+                generated: dict[str, int] | None = None) -> dict[str, Any]:
+    """A regime change reaches production → drift → retraining through the champion gate.
+    ``generated``: the generator arguments the project's data was made with."""
     from mlops_azure.example.regime import append_months
     from mlops_azure.lifecycle.monitoring import check_drift
     from mlops_azure.monitoring.html import render_html
@@ -184,7 +192,7 @@ def closed_loop(ws: Workspace, config: ProjectConfig, root: Path, say: Callable[
         f"rise {REGIME_PRICE_CHANGE:.0%} and {REGIME_NEW_CUSTOMERS} new customers (mostly energy) "
         "arrive; production serves them")
     new = append_months(data, REGIME_MONTHS, price_change=REGIME_PRICE_CHANGE,
-                        new_customers=REGIME_NEW_CUSTOMERS)
+                        new_customers=REGIME_NEW_CUSTOMERS, **(generated or {}))
     rows = regime_requests(config, data, REGIME_MONTHS)
     production = config.stage("production").endpoint
     with ScoringClient.for_endpoint(ws, production) as client:

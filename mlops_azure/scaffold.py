@@ -33,7 +33,8 @@ class InitResult:
     data_rows: int
 
 
-def init_project(target: Path, *, force: bool = False, seed: int = 7) -> InitResult:
+def init_project(target: Path, *, force: bool = False, seed: int = 7, organisations: int = 4,
+                 customers: int = 5) -> InitResult:
     """Create the example project in ``target``; refuses to overwrite a project unless ``force``.
 
     The project is built in a temporary folder beside the target and moved into place at the
@@ -63,7 +64,8 @@ def init_project(target: Path, *, force: bool = False, seed: int = 7) -> InitRes
         (staging / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
         data = staging / DATA_FILE
         data.parent.mkdir(parents=True)
-        write_purchases(data, seed=seed)
+        write_purchases(data, seed=seed, organisations=organisations,
+                        customers_per_organisation=customers)
         rows = sum(1 for _ in data.open(encoding="utf-8")) - 1
         files = sum(1 for p in staging.rglob("*") if p.is_file())
         target.mkdir(exist_ok=True)

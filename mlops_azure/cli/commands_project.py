@@ -44,11 +44,17 @@ def config_show() -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
     force: Annotated[bool, typer.Option(help="Replace an existing project's files.")] = False,
+    organisations: Annotated[int, typer.Option(help="Organisations in the generated data.")] = 4,
+    customers: Annotated[int, typer.Option(help="Customers per organisation.")] = 5,
 ) -> None:
-    """Scaffold the steel-forecast example project and generate its data into data/."""
+    """Scaffold the steel-forecast example project and generate its data into data/.
+
+    Example: `mlops init big --organisations 10 --customers 100` (1,000 customers).
+    """
     from mlops_azure.scaffold import init_project
 
-    result = init_project(directory, force=force)
+    result = init_project(directory, force=force, organisations=organisations,
+                          customers=customers)
     if STATE.json:
         output.emit_json({"root": str(result.root), "files": result.files,
                           "data_rows": result.data_rows})
@@ -63,10 +69,16 @@ def run_loop(
         Path, typer.Argument(help="Folder for the demo project (created fresh).")
     ] = Path("mlops-demo"),
     force: Annotated[bool, typer.Option(help="Replace an existing demo project.")] = False,
+    organisations: Annotated[int, typer.Option(help="Organisations in the generated data.")] = 4,
+    customers: Annotated[int, typer.Option(
+        help="Customers per organisation (x 6 materials: the many-models step's partitions).")
+    ] = 5,
 ) -> None:
-    """The whole loop on the embedded workspace: data → check → train → gate → register."""
+    """The whole loop on the embedded workspace: data → check → train → gate → release →
+    drift → retrain → many models → batch forecast."""
     from mlops_azure.demo import run_demo
 
-    summary = run_demo(directory, force=force, say=output.say, progress=print_progress)
+    summary = run_demo(directory, force=force, say=output.say, progress=print_progress,
+                       organisations=organisations, customers=customers)
     if STATE.json:
         output.emit_json(summary)

@@ -181,3 +181,16 @@ def test_help_does_not_import_the_azure_sdk() -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_init_sizes_the_generated_data(tmp_path: Path) -> None:
+    import pandas as pd
+
+    runner = CliRunner()
+    code, out, _ = invoke(runner, "init", str(tmp_path / "p"), "--organisations", "2",
+                          "--customers", "3")
+    assert code == 0, out
+    data = pd.read_csv(tmp_path / "p" / "data" / "purchases.csv")
+    assert data["organisation_id"].nunique() == 2 and data["customer_id"].nunique() == 6
+    code, _, err = invoke(runner, "init", str(tmp_path / "q"), "--customers", "0")
+    assert code == 2 and "at least 1" in err and not (tmp_path / "q").exists()
