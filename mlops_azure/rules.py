@@ -170,3 +170,13 @@ def check_trigger(trigger: ScheduleTrigger) -> None:
 def check_schedule_name(name: str) -> None:
     """Schedule names follow Azure ML's asset-name rule, so a local name works on Azure too."""
     check_asset_name(name, "schedule")
+
+
+LOCK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_lock_name(name: str) -> None:
+    """``UserInputError`` unless ``name`` can name a lock on every backend (a file, a blob)."""
+    if not LOCK_NAME.match(name):
+        raise UserInputError(f"lock name '{name}' is invalid: use up to 100 letters, digits, "
+                             "'.', '_' and '-', starting with a letter or digit")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,14 @@ class Workspace(ABC):
     @abstractmethod
     def delete_schedule(self, name: str) -> None:
         """Delete a schedule; ``NotFoundError`` when it does not exist."""
+
+    # -- coordination ----------------------------------------------------------------------------
+    @abstractmethod
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Hold the workspace-wide lock ``name`` while the block runs. Yields False at once,
+        without waiting, when another holder has it (say, a second data watcher), so the caller
+        can stand aside. A holder that dies releases it (local: the OS; Azure: a blob lease
+        that is renewed while held and expires a minute after its holder stops renewing)."""
 
     # -- monitoring ------------------------------------------------------------------------------
     def create_drift_monitor(self, monitor: DriftMonitor) -> None:

@@ -12,6 +12,7 @@ from mlops_azure.azure.endpoints import AzureEndpoints
 from mlops_azure.azure.events import AzureEvents
 from mlops_azure.azure.infrastructure import AzureInfrastructure
 from mlops_azure.azure.jobs import AzureJobs
+from mlops_azure.azure.locks import AzureLocks
 from mlops_azure.azure.models import AzureModels
 from mlops_azure.azure.monitoring import AzureMonitoring
 from mlops_azure.azure.schedules import AzureSchedules
@@ -28,7 +29,7 @@ class AzureWorkspace(
     # Order matters: a mixin that only declares another's method (raising NotImplementedError,
     # for the type checker) must come after the mixin that provides it.
     AzureEvents, AzureInfrastructure, AzureData, AzureJobs, AzureModels, AzureEndpoints,
-    AzureCollected, AzureMonitoring, AzureSchedules, Workspace,
+    AzureCollected, AzureMonitoring, AzureSchedules, AzureLocks, Workspace,
 ):
     """An Azure ML workspace through ``azure-ai-ml``, ``azure-identity`` and
     ``azure-storage-blob``. Nothing touches the network until the first operation.

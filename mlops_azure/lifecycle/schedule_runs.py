@@ -124,11 +124,23 @@ def run_due(
     actor: str | None = None,
 ) -> list[ScheduledRun]:
     """Run every due schedule once (see the module docstring). A failed run is recorded and
-    waits for the next firing; infrastructure errors propagate before anything is recorded."""
+    waits for the next firing; infrastructure errors propagate before anything is recorded.
+    One run-due at a time (a workspace lock): an overlapping one does nothing."""
     if ws.backend != "local":
         raise UserInputError(f"the {ws.backend} workspace fires its schedules itself: run-due is "
                              "for the embedded workspace")
     actor = actor or current_actor()
+    with ws.exclusive("schedule-run-due") as mine:
+        if not mine:
+            if say:
+                say("another run-due is running: nothing done")
+            return []
+        return _run_due(ws, config, now, progress, say, actor)
+
+
+def _run_due(ws: Workspace, config: ProjectConfig, now: datetime | None,
+             progress: ProgressCallback | None, say: Callable[[str], None] | None,
+             actor: str) -> list[ScheduledRun]:
     done = []
     for schedule, fired in due_schedules(ws, now):
         data, params = _training_inputs(schedule)

@@ -117,8 +117,21 @@ def watch_once(
 
     ``timeout_s`` bounds the wait for each job: ``TrainingStillRunning`` then ends the pass with
     the blob left ``submitted``, and the next pass attaches to the same job (a DevOps agent need
-    not wait for hours)."""
-    actor = actor or current_actor()
+    not wait for hours). One watcher per container at a time (a workspace lock): a second one
+    stands aside and returns nothing, so two schedules overlapping never submit a blob twice."""
+    with ws.exclusive(f"watch-{source.container}") as mine:
+        if not mine:
+            if say:
+                say(f"another watcher of container {source.container} is running: nothing done")
+            return []
+        return _pass(ws, config, source, prefix, asset=asset, progress=progress, say=say,
+                     actor=actor or current_actor(), timeout_s=timeout_s)
+
+
+def _pass(ws: Workspace, config: ProjectConfig, source: BlobSource, prefix: str, *,
+          asset: str | None, progress: ProgressCallback | None,
+          say: Callable[[str], None] | None, actor: str,
+          timeout_s: float | None) -> list[WatchResult]:
     name = asset or config.data.asset
     seen = cursor(ws, source.container)
     results = []

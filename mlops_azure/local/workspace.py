@@ -26,7 +26,7 @@ from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
 from mlops_azure.local.endpoints import LocalEndpoints
 from mlops_azure.local.schedules import LocalSchedules
-from mlops_azure.rules import check_asset_name, check_metrics
+from mlops_azure.rules import check_asset_name, check_lock_name, check_metrics
 from mlops_azure.workspace import (
     AuditEvent,
     DataAsset,
@@ -333,6 +333,26 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
         return self._verified(self._row("models", "model", name, version), "model")
 
     # -- audit -----------------------------------------------------------------------------------
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A ``flock`` on ``locks/<name>.lock``: the OS drops it when its holder dies."""
+        import fcntl
+
+        check_lock_name(name)
+        self._ensure()
+        folder = self.root / "locks"
+        folder.mkdir(exist_ok=True)
+        with (folder / f"{name}.lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def record_event(
         self, action: str, subject: str, details: Mapping[str, Any], *, actor: str
     ) -> AuditEvent:

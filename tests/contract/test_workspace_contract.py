@@ -309,3 +309,16 @@ def test_an_archived_version_is_hidden_but_readable_and_never_reused(
         ("archive", "arch:2", "carol")]
     with pytest.raises(NotFoundError, match="model 'arch' has no version 9"):
         workspace.archive_model("arch", 9, actor="carol")
+
+
+def test_an_exclusive_lock_has_one_holder_at_a_time(workspace: Workspace) -> None:
+    with workspace.exclusive("watch-landing") as first:
+        assert first is True
+        with workspace.exclusive("watch-landing") as second:
+            assert second is False  # another holder: stand aside, without waiting
+        with workspace.exclusive("schedule-run-due") as other:
+            assert other is True  # another lock
+    with workspace.exclusive("watch-landing") as again:
+        assert again is True  # released at the end of the block
+    with pytest.raises(UserInputError, match="lock name"), workspace.exclusive("../escape"):
+        pass

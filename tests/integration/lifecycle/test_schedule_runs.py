@@ -53,3 +53,13 @@ def test_run_due_is_for_the_embedded_workspace(project: ProjectConfig,
                                                azure_workspace: Workspace) -> None:
     with pytest.raises(UserInputError, match="fires its schedules itself"):
         run_due(azure_workspace, project)
+
+
+def test_an_overlapping_run_due_does_nothing(project: ProjectConfig,
+                                             workspace: Workspace) -> None:
+    workspace.upload_data(project.data.asset, project.resolve(project.data.path))
+    schedule = create_schedule(workspace, project, "hourly", build_trigger(every=1, unit="hour"))
+    later = schedule.created_at + timedelta(hours=2)
+    with workspace.exclusive("schedule-run-due"):
+        assert run_due(workspace, project, now=later) == []
+    assert len(run_due(workspace, project, now=later)) == 1

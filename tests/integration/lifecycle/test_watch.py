@@ -167,3 +167,13 @@ def test_a_missing_container_is_named(quick: ProjectConfig, azurite: Azurite) ->
     source = ContainerSource("nope", connection_string=azurite.connection_string)
     with pytest.raises(NotFoundError, match=r"container \S*/nope .*does not exist"):
         watch_once(open_workspace(quick), quick, source)
+
+
+def test_a_second_watcher_stands_aside(quick: ProjectConfig, landing: ContainerSource) -> None:
+    ws = open_workspace(quick)
+    put(landing, "a.csv", quick.resolve(quick.data.path))
+    said: list[str] = []
+    with ws.exclusive(f"watch-{landing.container}"):  # the first watcher, mid-pass
+        assert watch_once(ws, quick, landing, say=said.append) == []
+    assert "another watcher" in said[0] and training_jobs(ws) == []
+    assert [r.phase for r in watch_once(ws, quick, landing)] == ["done"]
