@@ -353,7 +353,11 @@ def _judge(
             metrics=_numbers(metrics["candidate"]),
             lineage=_lineage(config, job, asset, job.inputs, actor, metrics),
             tags={"champion_gate": decision.verdict,
-                  "champion": baseline.model.ref if baseline else "none"},
+                  "champion": baseline.model.ref if baseline else "none",
+                  # Many models: what the per-partition gate did, readable in `models show`.
+                  **({"partitions": ", ".join(f"{v} {k}" for k, v in
+                                              sorted(decision.partitions.items()))}
+                     if decision.partitions else {})},
             description=config.model.description,
         )
     return TrainingOutcome(job, asset, decision, baseline, model, metrics)

@@ -49,6 +49,7 @@ def test_partition_models_are_gated_one_by_one(many: ProjectConfig) -> None:
     first = train(ws, many, actor="tester")
     assert first.decision.verdict == "first" and first.model is not None
     assert first.decision.partitions == {"new": 4 + 20}
+    assert first.model.tags["partitions"] == "24 new"
     index = index_of(ws, first.model.ref)
     fallback = sorted(n.rsplit("=", 1)[1] for n, e in index.items() if e["status"] == "fallback")
     assert fallback == ["CUST-0021", "CUST-0022", "CUST-0023"]  # 36 training rows < 100
