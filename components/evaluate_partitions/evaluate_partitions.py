@@ -18,6 +18,7 @@ import argparse
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +44,39 @@ from steel.partitions import (
 )
 
 IMPROVED, STAYED, REGRESSED, NEW = "improved", "stayed", "regressed", "new"
+METRICS = ("wape", "mae", "rmse")
 
 
-def _error(model: PartitionedModel, name: str, matrix: np.ndarray, actual: np.ndarray) -> float:
-    """Absolute error of ``name``'s model over encoded rows (compared as sums: same rows)."""
-    predicted = np.clip(model.predict_partition(name, matrix), 0.0, None)
-    return float(np.abs(actual - predicted).sum())
+@dataclass(frozen=True)
+class Policy:
+    """The champion policy of mlops.yaml, applied to one partition's rows."""
 
+    metric: str = "wape"
+    direction: str = "minimize"
+    min_abs: float = 0.0
+    min_rel: float = 0.0
 
-def judge(candidate: float, champion: float, min_abs: float, min_rel: float) -> str:
-    """``improved`` when the candidate's error is lower by both minimums (relative to the
-    champion's), else ``regressed`` when higher, else ``stayed``."""
-    gain = champion - candidate
-    if gain > 0 and gain >= min_abs and (champion == 0 or gain / champion >= min_rel):
-        return IMPROVED
-    return REGRESSED if candidate > champion else STAYED
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise StepError(f"champion metric '{self.metric}' is not one of {', '.join(METRICS)}")
+        if self.direction not in ("minimize", "maximize"):
+            raise StepError(f"champion direction '{self.direction}' is not minimize or maximize")
+
+    def score(self, actual: np.ndarray, predicted: np.ndarray) -> float:
+        error = np.abs(actual - np.clip(predicted, 0.0, None))
+        if self.metric == "mae":
+            return float(error.mean())
+        if self.metric == "rmse":
+            return float(np.sqrt(np.mean(error**2)))
+        return float(error.sum() / (float(np.abs(actual).sum()) or 1.0))  # wape
+
+    def judge(self, candidate: float, champion: float) -> str:
+        """``improved`` when the candidate is better by both minimums (relative to the
+        champion's value), else ``regressed`` when worse, else ``stayed``."""
+        gain = champion - candidate if self.direction == "minimize" else candidate - champion
+        if gain > 0 and gain >= self.min_abs and (champion == 0 or gain / abs(champion) >= self.min_rel):
+            return IMPROVED
+        return REGRESSED if gain < 0 else STAYED
 
 
 def entries(model: PartitionedModel | None) -> dict[str, dict[str, Any]]:
@@ -65,7 +84,7 @@ def entries(model: PartitionedModel | None) -> dict[str, dict[str, Any]]:
 
 
 def decide_all(candidate: PartitionedModel, champion: PartitionedModel | None,
-               holdout: pd.DataFrame, min_abs: float, min_rel: float) -> dict[str, dict[str, Any]]:
+               holdout: pd.DataFrame, policy: Policy) -> dict[str, dict[str, Any]]:
     """The decision for the global model and every partition either model knows."""
     mine, theirs = entries(candidate), entries(champion)
     plan = candidate.plan
@@ -93,12 +112,11 @@ def decide_all(candidate: PartitionedModel, champion: PartitionedModel | None,
             # model): the new partition model must beat that, or its rows keep falling back.
             assert champion is not None and theirs_x is not None
             actual = actual_all[at]
-            ours = _error(candidate, name, mine_x[at], actual)
-            best = float(np.abs(actual - champion.predict_matrix(theirs_x[at])).sum())
-            volume = float(np.abs(actual).sum()) or 1.0
-            outcome = judge(ours / volume, best / volume, min_abs, min_rel)
+            ours = policy.score(actual, candidate.predict_partition(name, mine_x[at]))
+            best = policy.score(actual, champion.predict_matrix(theirs_x[at]))
+            outcome = policy.judge(ours, best)
             decision.update(outcome=outcome, source="candidate" if outcome == IMPROVED else None,
-                            candidate_wape=ours / volume, champion_wape=best / volume,
+                            candidate=ours, champion=best,
                             note="against the champion's coarser model")
         elif has_theirs and not has_mine:
             decision.update(outcome=mine.get(name, {}).get("status", "absent"), source="champion")
@@ -109,13 +127,11 @@ def decide_all(candidate: PartitionedModel, champion: PartitionedModel | None,
         else:
             assert champion is not None and theirs_x is not None
             actual = actual_all[at]
-            ours = _error(candidate, name, mine_x[at], actual)
-            best = _error(champion, name, theirs_x[at], actual)
-            volume = float(np.abs(actual).sum()) or 1.0
-            outcome = judge(ours / volume, best / volume, min_abs, min_rel)
+            ours = policy.score(actual, candidate.predict_partition(name, mine_x[at]))
+            best = policy.score(actual, champion.predict_partition(name, theirs_x[at]))
+            outcome = policy.judge(ours, best)
             decision.update(outcome=outcome, source="candidate" if outcome == IMPROVED
-                            else "champion", candidate_wape=ours / volume,
-                            champion_wape=best / volume)
+                            else "champion", candidate=ours, champion=best)
         decisions[name] = decision
     return decisions
 
@@ -156,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="the candidate (partitioned)")
     parser.add_argument("--prepared", type=Path, required=True)
     parser.add_argument("--champion_model", type=Path, default=None)
+    parser.add_argument("--metric", default="wape", help="wape, mae or rmse")
+    parser.add_argument("--direction", default="minimize")
     parser.add_argument("--min_abs_improvement", type=float, default=0.0)
     parser.add_argument("--min_rel_improvement", type=float, default=0.0)
     parser.add_argument("--metrics", type=Path, required=True, help="output folder")
@@ -168,8 +186,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                          [*KEYS, TARGET, *candidate.spec.features])
     if holdout.empty:
         raise StepError("the holdout has no rows")
-    decisions = decide_all(candidate, champion, holdout, args.min_abs_improvement,
-                           args.min_rel_improvement)
+    policy = Policy(args.metric, args.direction, args.min_abs_improvement,
+                    args.min_rel_improvement)
+    decisions = decide_all(candidate, champion, holdout, policy)
     merged_out = output_folder(args.merged, "merged model")
     assemble(merged_out, candidate, champion, decisions)
     merged = PartitionedModel(merged_out)
@@ -181,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     predictions["candidate"] = candidate.predict(holdout)
     predictions["merged"] = merged.predict(holdout)
     metrics: dict[str, Any] = {
+        "policy": {"metric": policy.metric, "direction": policy.direction},
         "candidate": regression_metrics(actual, predictions["merged"].to_numpy()),
         "candidate_alone": regression_metrics(actual, predictions["candidate"].to_numpy()),
         "champion": None,

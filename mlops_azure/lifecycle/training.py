@@ -132,6 +132,8 @@ def _pipeline_inputs(
         "partition_levels": ",".join(found.levels),
         "model_levels": ",".join(found.model_levels or found.levels),
         "min_partition_rows": found.min_rows, "max_failed_partitions": found.max_failed,
+        "champion_metric": config.champion.metric,
+        "champion_direction": config.champion.direction,
         "min_abs_improvement": config.champion.min_abs_improvement,
         "min_rel_improvement": config.champion.min_rel_improvement}
     return {**partitioned, **config.training.params, **overrides}

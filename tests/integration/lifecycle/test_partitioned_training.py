@@ -165,3 +165,21 @@ def test_partitions_must_beat_a_single_model_champion_to_join(many: ProjectConfi
     if done.model is not None:
         trained = {n for n, e in index_of(ws, done.model.ref).items() if e["status"] == "trained"}
         assert trained == joined
+
+
+def test_the_gate_per_partition_uses_the_policy_metric(many: ProjectConfig) -> None:
+    path = Path(many.root) / "mlops.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["champion"]["metric"] = "rmse"
+    path.write_text(yaml.safe_dump(document))
+    config = load_config(path)
+    ws = open_workspace(config)
+    train(ws, config, actor="tester")
+    second = train(ws, config, params={"n_estimators": 80}, actor="tester")
+    assert second.metrics["policy"] == {"metric": "rmse", "direction": "minimize"}
+    judged = [d for d in second.metrics["partitions"]["decisions"].values()
+              if "candidate" in d and d["outcome"] != "new"]
+    # mlops.yaml asks for 0.5 % better (min_rel_improvement), now in RMSE.
+    assert judged and all(
+        (d["outcome"] == "improved") == (d["champion"] - d["candidate"] >= 0.005 * d["champion"] > 0)
+        for d in judged)
