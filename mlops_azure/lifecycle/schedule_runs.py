@@ -46,18 +46,15 @@ def last_firing(trigger: ScheduleTrigger, created: datetime, now: datetime) -> d
         fired = fired.astimezone(UTC)
         return fired if fired > created else None
     if trigger.frequency == "month":
+        from dateutil.relativedelta import relativedelta
+
         months = (now.year - created.year) * 12 + now.month - created.month
         months -= months % trigger.interval
         while months > 0:
-            year, month = divmod(created.month - 1 + months, 12)
-            try:
-                fired = created.replace(year=created.year + year, month=month + 1)
-            except ValueError:  # the 31st in a shorter month: that month's last day
-                first_next = created.replace(day=1, year=created.year + year + (month + 1) // 12,
-                                             month=(month + 1) % 12 + 1)
-                fired = first_next - timedelta(days=1)
-            if fired <= now:
-                return fired
+            # relativedelta ends on a shorter month's last day (the 31st in February: the 28th)
+            monthly: datetime = created + relativedelta(months=months)
+            if monthly <= now:
+                return monthly
             months -= trigger.interval
         return None
     step = _STEPS[str(trigger.frequency)] * trigger.interval

@@ -91,9 +91,11 @@ def _started_job(ws: Workspace, key: str) -> str | None:
     return None
 
 
-def pending(ws: Workspace, source: BlobSource, prefix: str = "") -> list[BlobInfo]:
-    """Blobs under ``prefix`` not yet done or failed, oldest first."""
-    seen = cursor(ws, source.container)
+def pending(ws: Workspace, source: BlobSource, prefix: str = "",
+            seen: Mapping[str, Mapping[str, Any]] | None = None) -> list[BlobInfo]:
+    """Blobs under ``prefix`` not yet done or failed, oldest first (``seen``: the cursor, when
+    the caller has read it already)."""
+    seen = cursor(ws, source.container) if seen is None else seen
     blobs = sorted(source.list(prefix), key=lambda b: (b.last_modified, b.name))
     return [b for b in blobs
             if seen.get(blob_key(source.container, b), {}).get("phase") not in ("done", "failed")]
@@ -135,7 +137,7 @@ def _pass(ws: Workspace, config: ProjectConfig, source: BlobSource, prefix: str,
     name = asset or config.data.asset
     seen = cursor(ws, source.container)
     results = []
-    for blob in pending(ws, source, prefix):
+    for blob in pending(ws, source, prefix, seen):
         key = blob_key(source.container, blob)
         record = dict(blob=key, last_modified=blob.last_modified.isoformat(), size=blob.size)
         last = seen.get(key, {})
