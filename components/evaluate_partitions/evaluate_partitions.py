@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,6 @@ from steel.partitions import (
     TRAINED,
     PartitionedModel,
     partition_names,
-    summarize,
     write_index,
 )
 
@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "candidate": regression_metrics(actual, predictions["merged"].to_numpy()),
         "candidate_alone": regression_metrics(actual, predictions["candidate"].to_numpy()),
         "champion": None,
-        "partitions": {"summary": summarize(d["outcome"] for n, d in decisions.items()
+        "partitions": {"summary": Counter(d["outcome"] for n, d in decisions.items()
                                             if n != GLOBAL),
                        "global": decisions[GLOBAL]["outcome"], "decisions": decisions},
         "holdout": {"start": str(holdout["period"].min()), "end": str(holdout["period"].max()),

@@ -38,8 +38,8 @@ import numpy as np
 from steel.cli import StepError
 from steel.collect import AzureMLCollector, Collector
 from steel.features import FeatureSpec
-from steel.model_io import LoadedModel, load_model
-from steel.partitions import PartitionedModel, read_index
+from steel.model_io import LoadedModel
+from steel.partitions import PartitionedModel
 
 try:  # ~3x faster than the stdlib on a 1,000-row body; optional, so the stdlib is the fallback
     import orjson
@@ -75,8 +75,9 @@ def init() -> None:
     if not root:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: cannot find the model to serve")
     try:
-        _model = load_model(Path(root))
-        _router = PartitionedModel(Path(root)) if read_index(Path(root)) else None
+        router = PartitionedModel(Path(root))  # the global model, and partitions if any
+        _model = router.global_model
+        _router = router if router.index is not None else None
     except StepError as exc:
         raise RuntimeError(f"cannot load the model: {exc.message}") from None
     _decoder = RequestDecoder(_model.spec)

@@ -12,7 +12,7 @@ served by its organisation's model.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +66,9 @@ class PartitionPlan:
         return cls(split(levels), split(model_levels), min_rows)
 
 
-def partition_name(columns: Sequence[str], values: Sequence[Any]) -> str:
-    """``organisation_id=ORG-01/customer_id=CUST-0001``: the partition's id and folder."""
-    return "/".join(f"{c}={quote(str(v), safe='')}" for c, v in zip(columns, values, strict=True))
-
-
 def partition_names(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """Each row's partition at the level whose key columns are ``columns``."""
+    """Each row's partition at the level whose key columns are ``columns``
+    (``organisation_id=ORG-01/customer_id=CUST-0001``: the partition's id and folder)."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise StepError(f"partition column(s) {', '.join(missing)} missing from the rows")
@@ -114,6 +110,8 @@ class PartitionedModel:
         self.root = Path(self.index["_root"]) if self.index else root
         self._models: dict[str, LoadedModel] = {}
         self._code_maps: dict[int, list[tuple[int, np.ndarray]]] = {}
+        self._route_cache: tuple[list[str], list[tuple[list[int], np.ndarray, pd.Index,
+                                                       np.ndarray]]] | None = None
 
     @property
     def spec(self) -> Any:
@@ -183,29 +181,23 @@ class PartitionedModel:
         return self._models[name]
 
     def route(self, frame: pd.DataFrame) -> pd.Series:
-        """The model each row goes to: its finest partition with a model, else ``global``."""
-        routes = pd.Series(GLOBAL, index=frame.index, dtype=object)
-        plan = self.plan
-        if plan is None:
-            return routes
-        served = self.served()
-        open_rows = pd.Series(True, index=frame.index)
-        for level in reversed(plan.levels):
-            if level not in plan.model_levels or not served.get(level):
-                continue
-            names = partition_names(frame, plan.columns(level))
-            hit = open_rows & names.isin(served[level])
-            routes[hit] = names[hit]
-            open_rows &= ~hit
-        return routes
+        """The model each row goes to: its finest partition with a model, else ``global``.
+        Only the key columns are read (encoded as :meth:`route_ids` reads them)."""
+        spec = self.spec
+        matrix = np.full((len(frame), len(spec.features)), np.nan)
+        for column in self.plan.levels if self.plan else ():
+            codes = {value: float(i) for i, value in enumerate(spec.categories[column])}
+            matrix[:, spec.features.index(column)] = (
+                frame[column].astype(str).map(codes).to_numpy(dtype="float64"))
+        return pd.Series(self.route_matrix(matrix), index=frame.index)
 
     def _routing(self) -> tuple[list[str], list[tuple[list[int], np.ndarray, pd.Index,
                                                         np.ndarray]]]:
         """Model names (0 is the global model) and, per model level finest first: the key
         columns' positions, their code multipliers, the partition keys as integers and the
         model number of each. Built once; routing is then integer lookups."""
-        if hasattr(self, "_route_cache"):
-            return self._route_cache  # type: ignore[no-any-return,has-type]
+        if self._route_cache is not None:
+            return self._route_cache
         plan, spec = self.plan, self.spec
         names = [GLOBAL]
         tables = []
@@ -271,15 +263,3 @@ class PartitionedModel:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Non-negative predictions, each row by the model it routes to (encoded once)."""
         return self.predict_matrix(self.encode(frame))
-
-
-def load_any(root: Path) -> PartitionedModel:
-    """A model folder, partitioned or not, as a router (a single model routes all to global)."""
-    return PartitionedModel(root)
-
-
-def summarize(statuses: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for status in statuses:
-        counts[status] = counts.get(status, 0) + 1
-    return counts

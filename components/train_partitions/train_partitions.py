@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,6 @@ from steel.partitions import (
     TRAINED,
     PartitionPlan,
     partition_names,
-    summarize,
     write_index,
 )
 from train.train import add_hyperparameters, lightgbm_params
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         pool.close()
         pool.join()
     write_index(out, plan, results)
-    counts = summarize(r["status"] for r in results.values())
+    counts = Counter(r["status"] for r in results.values())
     seconds = time.perf_counter() - started
     print(f"train_partitions: {counts.get(TRAINED, 0)} trained, {counts.get(FALLBACK, 0)} left to "
           f"their parent (under {plan.min_rows} rows), {counts.get(FAILED, 0)} failed; "
