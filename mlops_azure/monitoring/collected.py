@@ -24,7 +24,8 @@ def window_seconds(text: str) -> float:
     return int(number) * _UNITS[unit]
 
 
-def _rows(request: Any) -> list[dict[str, Any]]:
+def request_rows(request: Any) -> list[dict[str, Any]]:
+    """The rows of a recorded scoring request (records or split, wrapped or not) as dicts."""
     body = request
     for key in ("input_data", "dataframe_split"):
         if isinstance(body, dict) and isinstance(body.get(key), dict):
@@ -53,7 +54,7 @@ def read_collected(folder: Path, since_s: float | None = None) -> pd.DataFrame:
                 if cutoff is not None and record.get("time", 0) < cutoff:
                     continue
                 predictions = record.get("predictions") or []
-                for row, prediction in zip(_rows(record.get("request")), predictions, strict=False):
+                for row, prediction in zip(request_rows(record.get("request")), predictions, strict=False):
                     rows.append({**row, "prediction": prediction, "time": record["time"],
                                  "deployment": record.get("deployment"),
                                  "model": record.get("model")})

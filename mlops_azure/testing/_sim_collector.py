@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_azure.monitoring.collected import request_rows
+
 SPOOL = "collector-spool"
 MDC_ROOT = "modelDataCollector"
 
@@ -59,17 +61,14 @@ def apply(sim: Any, endpoint: str, deployment: str, props: dict[str, Any],
 
 def _lines(record: dict[str, Any], source: str) -> tuple[str, str]:
     """The model_inputs and model_outputs lines Azure's collector writes for one request."""
-    request = record.get("request") or {}
-    rows = request.get("data") if isinstance(request, dict) else None
-    if isinstance(request, dict) and isinstance(request.get("columns"), list):
-        rows = [dict(zip(request["columns"], row, strict=False)) for row in rows or []]
+    rows = request_rows(record.get("request"))
     stamp = datetime.fromtimestamp(float(record["time"]), UTC).isoformat().replace("+00:00", "Z")
     common = {"specversion": "1.0", "source": source, "datacontenttype": "application/json",
               "time": stamp, "correlationid": record["request_id"],
               "xrequestid": record["request_id"], "modelversion": "default",
               "collectdatatype": "pandas.core.frame.DataFrame", "agent": "mlops-simulator"}
     inputs = {**common, "id": str(uuid.uuid4()), "type": "azureml.inference.model_inputs",
-              "data": rows or []}
+              "data": rows}
     outputs = {**common, "id": str(uuid.uuid4()), "type": "azureml.inference.model_outputs",
                "data": [{"prediction": p} for p in record.get("predictions") or []]}
     return json.dumps(inputs), json.dumps(outputs)
