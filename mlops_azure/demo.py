@@ -208,7 +208,7 @@ def closed_loop(ws: Workspace, config: ProjectConfig, root: Path, say: Callable[
     drift = checked.report
     title = f"Drift of {checked.model.ref}: {checked.current} against {checked.reference}"
     (root / "drift-report.html").write_text(render_html(drift, title), encoding="utf-8")
-    for feature in [*drift.features, *([drift.prediction] if drift.prediction else [])]:
+    for feature in drift.compared:
         if feature.drifted:
             say(f"      [red]drift[/] {feature.feature}: {escape('; '.join(feature.reasons))}")
     say(f"      report {checked.event_id}: {len(drift.drifted_features)} of "

@@ -69,9 +69,7 @@ def drift(
                        "" if f.chi2_p is None else f"{f.chi2_p:.3g}",
                        f"{f.missing_current:.1%}", f"{f.out_of_range:.1%}",
                        "; ".join(f.reasons) or "no")
-                      for f in [*checked.report.features,
-                                *([checked.report.prediction] if checked.report.prediction
-                                  else [])]])
+                      for f in checked.report.compared])
     if "retrain" in document and not STATE.json:
         done = document["retrain"]
         output.say(f"retrained because of report {checked.event_id}: job {done['job_id']}, "

@@ -139,12 +139,11 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None
                                    chi2_p=policy.chi2_p,
                                    drifted_share=policy.drifted_share),
         predictions=predictions)
-    compared = [*report.features, *([report.prediction] if report.prediction else [])]
     event = ws.record_event(DRIFT_EVENT, found.ref, {
         "stage": stage, "reference": asset.ref, "current": described,
         "drifted": report.drifted, "drifted_share": report.drifted_share,
         "drifted_features": list(report.drifted_features),
         "prediction_drifted": report.prediction.drifted if report.prediction else None,
-        "metrics": {f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)} for f in compared},
+        "metrics": {f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)} for f in report.compared},
     }, actor=actor or current_actor())
     return DriftCheck(report, found, asset.ref, described, event.id)

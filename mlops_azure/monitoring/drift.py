@@ -104,6 +104,11 @@ class DriftReport:
         return len(self.drifted_features) / len(self.features) if self.features else 0.0
 
     @property
+    def compared(self) -> tuple[FeatureDrift, ...]:
+        """Every feature, then the predictions when they were compared."""
+        return (*self.features, *([self.prediction] if self.prediction else []))
+
+    @property
     def data_drifted(self) -> bool:
         """The dataset-level rule: enough of the features drifted."""
         return bool(self.features) and self.drifted_share >= self.thresholds.drifted_share

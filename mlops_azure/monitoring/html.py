@@ -61,7 +61,7 @@ def _verdict(report: DriftReport) -> str:
 def render_html(report: DriftReport, title: str) -> str:
     """The report page; ``title`` says what was compared with what."""
     rows = []
-    compared = list(report.features) + ([report.prediction] if report.prediction else [])
+    compared = report.compared
     for f in sorted(compared, key=lambda f: (not f.drifted, -f.js)):
         rows.append(
             f'<tr class="{"drifted" if f.drifted else ""}"><td>{escape(f.feature)}</td>'
