@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.azure.connection import AzureConnection, utc
 from mlops_azure.records import Deployment
 
 MDC_ROOT = "modelDataCollector"
@@ -40,7 +40,7 @@ def hour_of(blob_name: str) -> datetime | None:
 
 def _stamp(value: object) -> float:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        return utc(str(value)).timestamp()
     except ValueError:
         return 0.0
 

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_azure.azure.collected import MDC_ROOT
 from mlops_azure.monitoring.collected import request_rows
 
 SPOOL = "collector-spool"
-MDC_ROOT = "modelDataCollector"
 
 
 def _model_ref(model_arm_id: str) -> str:
