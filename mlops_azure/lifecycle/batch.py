@@ -34,7 +34,7 @@ from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle.data import local_data
-from mlops_azure.lifecycle.refs import parse_ref
+from mlops_azure.lifecycle.refs import live_deployment, parse_ref
 from mlops_azure.workspace import ModelVersion, Workspace
 
 MANIFEST = "_run.json"
@@ -114,10 +114,9 @@ def serving_or_latest(ws: Workspace, config: ProjectConfig, model: str | None) -
         name, version = parse_ref(model)
         return ws.get_model(name, version)
     production = config.production_stage
-    live = [d for d in ws.endpoint_traffic(production.endpoint) if d.traffic > 0] \
-        if production else []
-    if live:
-        return ws.get_model(live[0].model_name, live[0].model_version)
+    serving = live_deployment(ws, production.endpoint) if production else None
+    if serving is not None:
+        return ws.get_model(serving.model_name, serving.model_version)
     return ws.get_model(config.model.name)
 
 

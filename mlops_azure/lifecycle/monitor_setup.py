@@ -15,6 +15,7 @@ from typing import Any
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
+from mlops_azure.lifecycle.refs import live_deployment
 from mlops_azure.lifecycle.schedules import as_cron
 from mlops_azure.monitoring.collected import window_seconds
 from mlops_azure.records import DriftMonitor, ScheduleTrigger
@@ -63,11 +64,10 @@ def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: Sch
     crontab = None if cron is None else f"{cron} {command}"
     if ws.backend == "local":
         return MonitorSetup(stage, None, command, crontab)
-    live = [d for d in ws.endpoint_traffic(endpoint) if d.traffic > 0]
-    if not live:
+    serving = live_deployment(ws, endpoint)
+    if serving is None:
         raise UserInputError(f"stage '{stage}' serves no model yet: promote one before "
                              "monitoring it")
-    serving = live[0]
     model = ws.get_model(serving.model_name, serving.model_version)
     numeric, categorical = config.monitoring.features(config.data.data_schema)
     monitor = DriftMonitor(

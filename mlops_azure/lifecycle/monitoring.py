@@ -17,7 +17,7 @@ from typing import Any
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
-from mlops_azure.lifecycle.refs import parse_ref
+from mlops_azure.lifecycle.refs import live_deployment, parse_ref
 from mlops_azure.monitoring.drift import DriftReport, DriftThresholds, compute_drift
 from mlops_azure.workspace import ModelVersion, Workspace
 
@@ -51,10 +51,10 @@ def monitored_model(ws: Workspace, config: ProjectConfig, stage: str | None,
         name, version = parse_ref(model)
         return ws.get_model(name, version)
     if stage:
-        serving = ws.endpoint_traffic(config.stage(stage).endpoint)
-        if not serving or serving[0].traffic == 0:
+        serving = live_deployment(ws, config.stage(stage).endpoint)
+        if serving is None:
             raise UserInputError(f"stage '{stage}' serves no model: pass --model NAME:VERSION")
-        return ws.get_model(serving[0].model_name, serving[0].model_version)
+        return ws.get_model(serving.model_name, serving.model_version)
     return ws.get_model(config.model.name)
 
 

@@ -1,9 +1,10 @@
-"""Parsing ``NAME:VERSION`` references the way every command accepts them."""
+"""Parsing ``NAME:VERSION`` references the way every command accepts them, and finding the
+deployment an endpoint serves from."""
 
 from __future__ import annotations
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.workspace import is_asset_name
+from mlops_azure.workspace import ServingDeployment, Workspace, is_asset_name
 
 
 def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) -> tuple[str, int | None]:
@@ -22,3 +23,9 @@ def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) 
             f"'{ref}' is not a {what} reference: the version after ':' must be a whole number >= 1"
         )
     return name, int(version)
+
+
+def live_deployment(ws: Workspace, endpoint: str) -> ServingDeployment | None:
+    """The deployment taking the most traffic at ``endpoint``, or None when none takes any."""
+    serving = ws.endpoint_traffic(endpoint)  # most traffic first
+    return serving[0] if serving and serving[0].traffic > 0 else None
