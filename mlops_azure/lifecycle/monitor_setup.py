@@ -8,7 +8,6 @@ cron or Azure DevOps instead is ``mlops monitor drift --stage S --window W --ret
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import live_deployment
-from mlops_azure.lifecycle.schedules import as_cron
+from mlops_azure.lifecycle.schedules import as_cron, in_project
 from mlops_azure.monitoring.collected import window_seconds
 from mlops_azure.records import DriftMonitor, ScheduleTrigger
 from mlops_azure.rules import check_trigger
@@ -49,8 +48,8 @@ class MonitorSetup:
 
 def drift_command(config: ProjectConfig, stage: str, window: str) -> str:
     """The command a scheduler runs where the workspace cannot monitor by itself."""
-    return (f"cd {shlex.quote(str(config.root.resolve()))} && mlops monitor drift --stage "
-            f"{shlex.quote(stage)} --window {shlex.quote(window)} --retrain")
+    return in_project(config, "monitor", "drift", "--stage", stage, "--window", window,
+                      "--retrain")
 
 
 def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: ScheduleTrigger, *,

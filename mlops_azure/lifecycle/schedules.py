@@ -143,9 +143,15 @@ def as_cron(trigger: ScheduleTrigger) -> str | None:
     }.get(trigger.frequency or "")
 
 
+def in_project(config: ProjectConfig, *args: str) -> str:
+    """A shell line that runs ``mlops ARGS`` in the project's folder (for cron, DevOps)."""
+    return (f"cd {shlex.quote(str(config.root.resolve()))} && mlops "
+            + " ".join(shlex.quote(a) for a in args))
+
+
 def _retrain_command(config: ProjectConfig, data: str) -> str:
     # NAME without a version: mlops train takes the newest version, as the schedule would.
-    return f"cd {shlex.quote(str(config.root.resolve()))} && mlops train --data {shlex.quote(data)}"
+    return in_project(config, "train", "--data", data)
 
 
 def crontab_line(schedule: Schedule, config: ProjectConfig, data: str) -> str | None:
@@ -171,8 +177,7 @@ def devops_schedule_entry(schedule: Schedule) -> str | None:
 
 def run_due_line(config: ProjectConfig, every_minutes: int = 5) -> str:
     """A crontab entry that fires every due schedule of the project's embedded workspace."""
-    return (f"*/{every_minutes} * * * * cd {shlex.quote(str(config.root.resolve()))} && "
-            "mlops schedule run-due")
+    return f"*/{every_minutes} * * * * {in_project(config, 'schedule', 'run-due')}"
 
 
 @dataclass(frozen=True)
