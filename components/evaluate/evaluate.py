@@ -1,7 +1,9 @@
 """Score the candidate model, and the champion when given, on the same holdout.
 
-Writes ``metrics.json`` and ``predictions.csv`` to the ``metrics`` folder. Each model encodes the
-holdout with its own ``features.json``: the champion may have been trained on other data.
+Writes ``metrics.json``, ``predictions.csv`` (the holdout's raw columns, so quality can be read
+per group, with each model's predictions) and ``explanations.json`` (the candidate's importance and
+SHAP values) to the ``metrics`` folder. Each model encodes the holdout with its own
+``features.json``: the champion may have been trained on other data.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from steel.cli import StepError, output_folder, run_step, write_json, write_text
-from steel.features import KEYS, TARGET, read_frame
+from steel.explain import explanations
+from steel.features import KEYS, RAW_COLUMNS, TARGET, read_frame
 from steel.metrics import regression_metrics
 from steel.model_io import LoadedModel, load_model
+
+EXPLAINED_ROWS = 20_000
 
 
 def _load(folder: Path, role: str) -> LoadedModel:
@@ -50,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise StepError(f"holdout {holdout_file} has no rows")
     actual = holdout[TARGET].to_numpy(dtype="float64")
 
-    predictions = holdout[[*KEYS, TARGET]].copy()
+    # Every raw column the holdout has: responsible-ML checks read quality per group from here.
+    predictions = holdout[[c for c in RAW_COLUMNS if c in holdout.columns]].copy()
     predictions["candidate"] = _predict(candidate, holdout, "candidate")
     metrics: dict[str, Any] = {"candidate": regression_metrics(actual, predictions["candidate"].to_numpy()),
                                "champion": None}
@@ -66,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = output_folder(args.metrics, "metrics")
     write_text(out / "predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
     write_json(out / "metrics.json", metrics)
+    # SHAP over at most EXPLAINED_ROWS holdout rows spread evenly: importance needs the spread.
+    step = max(1, -(-len(holdout) // EXPLAINED_ROWS))
+    write_json(out / "explanations.json", explanations(candidate, holdout.iloc[::step]))
     line = ", ".join(f"{k}={v:.4f}" for k, v in metrics["candidate"].items() if k != "rows")
     print(f"evaluate: candidate {line} on {len(holdout)} holdout rows")
     if metrics["champion"] is not None:

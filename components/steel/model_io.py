@@ -24,6 +24,8 @@ PARITY_FILE = "parity.json"
 #: This model's predictions on its holdout (rows it was not trained on): the reference that
 #: prediction drift compares production predictions with.
 REFERENCE_PREDICTIONS_FILE = "reference-predictions.json"
+#: With ``--reweight_by``: the holdout metric per group with and without the reweighting.
+MITIGATION_FILE = "mitigation.json"
 
 
 def find_model_file(root: Path) -> Path:

@@ -139,8 +139,10 @@ class PartitionedModel:
             self._code_maps[key] = maps
         return self._code_maps[key]
 
-    def predict_partition(self, name: str, matrix: np.ndarray) -> np.ndarray:
-        """Raw predictions of model ``name`` for rows encoded with :attr:`spec`."""
+    def predict_partition(self, name: str, matrix: np.ndarray, *,
+                          pred_contrib: bool = False) -> np.ndarray:
+        """Raw predictions of model ``name`` for rows encoded with :attr:`spec` (SHAP
+        contributions, one column per feature and the base value last, with ``pred_contrib``)."""
         model = self.model(name)
         translation = self._translation(model)
         if translation:
@@ -152,7 +154,8 @@ class PartitionedModel:
         # A partition's rows are few: LightGBM's OpenMP team costs more to wake than it saves,
         # and with several scoring processes its spinning threads fight over the cores.
         threads = {"num_threads": 1} if len(matrix) < SINGLE_THREAD_ROWS else {}
-        return np.asarray(model.booster.predict(matrix, **threads), dtype="float64")
+        return np.asarray(model.booster.predict(matrix, pred_contrib=pred_contrib, **threads),
+                          dtype="float64")
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows as the float matrix of :attr:`spec`."""
@@ -259,6 +262,15 @@ class PartitionedModel:
                 out[group] = self.predict_partition(names[ids[group[0]]], matrix[group])
         clipped: np.ndarray = np.clip(out, 0.0, None)
         return clipped
+
+    def contributions_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """SHAP contributions of encoded rows, each from the model it routes to (raw space)."""
+        ids, names = self.route_ids(matrix)
+        out = np.empty((len(matrix), matrix.shape[1] + 1), dtype="float64")
+        for position in np.unique(ids):
+            rows = np.flatnonzero(ids == position)
+            out[rows] = self.predict_partition(names[position], matrix[rows], pred_contrib=True)
+        return out
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Non-negative predictions, each row by the model it routes to (encoded once)."""

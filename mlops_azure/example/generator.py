@@ -78,6 +78,7 @@ _ELASTICITY = np.array([0.6, 0.9, 0.7, 0.5])
 
 PROMOTION_RATE = 0.06
 PROMOTION_UPLIFT = 1.3
+_UPLIFT = np.full(len(SEGMENTS), PROMOTION_UPLIFT)
 MISSING_PRICE_RATE = 0.005
 OUTLIER_RATE = 0.002
 
@@ -112,6 +113,62 @@ class Shock:
             raise UserInputError(f"Shock.price_change must be above -0.9 (got {self.price_change})")
         if self.new_customers < 0:
             raise UserInputError(f"Shock.new_customers must not be negative (got {self.new_customers})")
+
+
+@dataclass(frozen=True)
+class Bias:
+    """An under-represented segment that behaves differently, for responsible-ML demonstrations.
+
+    Customers of ``segment`` become rare (``share`` of the customers) and their demand follows
+    its own pattern: seasonality turned upside down, a far stronger answer to prices and a
+    stronger one to promotions. A model trained on everyone learns the majority's pattern and
+    serves this segment worse.
+    """
+
+    segment: str = "energy"
+    share: float = 0.08
+    elasticity: float = 3.0
+    promotion_uplift: float = 2.0
+    promotion_rate: float = 0.35
+
+    def __post_init__(self) -> None:
+        if self.segment not in SEGMENTS:
+            raise UserInputError(f"Bias.segment '{self.segment}' is not one of {', '.join(SEGMENTS)}")
+        if not 0 < self.share < 1:
+            raise UserInputError(f"Bias.share must be between 0 and 1 (got {self.share})")
+        if self.elasticity < 0:
+            raise UserInputError(f"Bias.elasticity must not be negative (got {self.elasticity})")
+        if not 0 <= self.promotion_rate <= 1:
+            raise UserInputError(f"Bias.promotion_rate must be between 0 and 1 (got {self.promotion_rate})")
+        if self.promotion_uplift <= 0:
+            raise UserInputError(f"Bias.promotion_uplift must be positive (got {self.promotion_uplift})")
+
+    def segment_weights(self, weights: np.ndarray) -> np.ndarray:
+        """``weights`` with the biased segment at ``share`` and the others scaled to fill up."""
+        index = SEGMENTS.index(self.segment)
+        others = np.delete(weights, index)
+        return np.insert(others / others.sum() * (1 - self.share), index, self.share)
+
+    def seasonality(self) -> np.ndarray:
+        table = _SEASONALITY.copy()
+        index = SEGMENTS.index(self.segment)
+        table[index] = 2.0 - table[index]  # mirrored around 1: peaks become troughs
+        return table
+
+    def elasticities(self) -> np.ndarray:
+        values = _ELASTICITY.copy()
+        values[SEGMENTS.index(self.segment)] = self.elasticity
+        return values
+
+    def promotion_rates(self) -> np.ndarray:
+        values = np.full(len(SEGMENTS), PROMOTION_RATE)
+        values[SEGMENTS.index(self.segment)] = self.promotion_rate
+        return values
+
+    def uplift(self) -> np.ndarray:
+        values = np.full(len(SEGMENTS), PROMOTION_UPLIFT)
+        values[SEGMENTS.index(self.segment)] = self.promotion_uplift
+        return values
 
 
 @dataclass(frozen=True)
@@ -161,6 +218,7 @@ def _block(
     reference: np.ndarray,
     first_month: int,
     start: int,
+    bias: Bias | None = None,
 ) -> pd.DataFrame:
     """Rows for ``customers`` x materials from month ``first_month`` on, defects included."""
     months = prices.shape[1]
@@ -176,13 +234,14 @@ def _block(
     price = prices[mat][:, t] * customers.price_factor[cust][:, None]
     price = price * rng.normal(1.0, 0.01, size=price.shape)
     relative = prices[mat][:, t] / reference[mat][:, None]
-    promotion = (rng.random((len(cust), n_t)) < PROMOTION_RATE).astype(np.int64)
+    rate = (bias.promotion_rates()[seg][:, None] if bias else PROMOTION_RATE)
+    promotion = (rng.random((len(cust), n_t)) < rate).astype(np.int64)
     quantity = (
         level[:, None]
         * (1 + growth[:, None]) ** (t / 12.0)
-        * _SEASONALITY[seg][:, calendar]
-        * relative ** -_ELASTICITY[seg][:, None]
-        * np.where(promotion == 1, PROMOTION_UPLIFT, 1.0)
+        * (bias.seasonality() if bias else _SEASONALITY)[seg][:, calendar]
+        * relative ** -(bias.elasticities() if bias else _ELASTICITY)[seg][:, None]
+        * np.where(promotion == 1, (bias.uplift() if bias else _UPLIFT)[seg][:, None], 1.0)
         * rng.lognormal(0.0, 0.22, size=(len(cust), n_t))
     )
     quantity[rng.random(quantity.shape) < _SIZE_ZERO_MONTH_RATE[size][:, None]] = 0.0
@@ -222,10 +281,12 @@ def generate_purchases(
     customers_per_organisation: int = 5,
     materials: int = 6,
     shock: Shock | None = None,
+    bias: Bias | None = None,
 ) -> pd.DataFrame:
     """Monthly purchases, one row per (period, organisation, customer, material), sorted by key.
 
-    Columns are exactly ``COLUMNS``. Raises ``UserInputError`` on impossible arguments.
+    Columns are exactly ``COLUMNS``. Raises ``UserInputError`` on impossible arguments. ``bias``
+    makes one segment rare and different (see :class:`Bias`); without it the output is unchanged.
     """
     first = _month_index(start, "start")
     if months < 1:
@@ -244,7 +305,7 @@ def generate_purchases(
 
     base = _draw_customers(np.random.default_rng([seed, _STREAM_CUSTOMERS]),
                            organisations * customers_per_organisation, 1, organisations,
-                           _SEGMENT_WEIGHTS)
+                           bias.segment_weights(_SEGMENT_WEIGHTS) if bias else _SEGMENT_WEIGHTS)
     prices = _price_index(np.random.default_rng([seed, _STREAM_PRICES]), materials, months, first)
     # Demand reacts to prices relative to the unshocked average, so a price shock cuts volumes.
     reference = prices.mean(axis=1)
@@ -254,12 +315,12 @@ def generate_purchases(
         prices[:, shock_month:] *= 1 + shock.price_change
 
     blocks = [_block(np.random.default_rng([seed, _STREAM_SERIES]), base, materials, prices,
-                     reference, 0, first)]
+                     reference, 0, first, bias)]
     if new_customers and shock_month < months:
         rng = np.random.default_rng([seed, _STREAM_SHOCK])
         arrivals = _draw_customers(rng, new_customers, len(base.ids) + 1, organisations,
                                    _SHOCK_SEGMENT_WEIGHTS)
-        blocks.append(_block(rng, arrivals, materials, prices, reference, shock_month, first))
+        blocks.append(_block(rng, arrivals, materials, prices, reference, shock_month, first, bias))
     frame = pd.concat(blocks, ignore_index=True)
     return frame.sort_values(list(KEY), kind="stable", ignore_index=True)[list(COLUMNS)]
 
@@ -274,6 +335,7 @@ def write_purchases(
     customers_per_organisation: int = 5,
     materials: int = 6,
     shock: Shock | None = None,
+    bias: Bias | None = None,
 ) -> Path:
     """Generate purchases (same arguments as ``generate_purchases``) and write them as CSV.
 
@@ -282,6 +344,7 @@ def write_purchases(
     frame = generate_purchases(
         seed=seed, start=start, months=months, organisations=organisations,
         customers_per_organisation=customers_per_organisation, materials=materials, shock=shock,
+        bias=bias,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -295,4 +358,4 @@ def write_purchases(
     return path
 
 
-__all__ = ["COLUMNS", "KEY", "MATERIALS", "Shock", "generate_purchases", "write_purchases"]
+__all__ = ["COLUMNS", "KEY", "MATERIALS", "Bias", "Shock", "generate_purchases", "write_purchases"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,3 +144,29 @@ def test_generation_is_fast() -> None:
     began = time.perf_counter()
     generate_purchases(seed=11)
     assert time.perf_counter() - began < 1.0
+
+
+def test_bias_makes_one_segment_rare_and_different() -> None:
+    from mlops_azure.example.generator import Bias
+
+    fair = generate_purchases(customers_per_organisation=25, months=24)
+    biased = generate_purchases(customers_per_organisation=25, months=24, bias=Bias())
+    share = (biased.drop_duplicates("customer_id")["segment"] == "energy").mean()
+    assert share < (fair.drop_duplicates("customer_id")["segment"] == "energy").mean()
+    energy = biased[biased["segment"] == "energy"]
+    others = biased[biased["segment"] != "energy"]
+    # Its promotions are far more frequent than everyone else's 6 %.
+    assert energy["promotion"].mean() > 0.25 > 0.1 > others["promotion"].mean()
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"segment": "retail"}, "Bias.segment 'retail' is not one of"),
+    ({"share": 1.5}, "Bias.share must be between 0 and 1"),
+    ({"elasticity": -1}, "Bias.elasticity must not be negative"),
+    ({"promotion_rate": 2}, "Bias.promotion_rate must be between 0 and 1"),
+])
+def test_bias_rejects_impossible_settings(kwargs: dict[str, Any], says: str) -> None:
+    from mlops_azure.example.generator import Bias
+
+    with pytest.raises(UserInputError, match=says):
+        Bias(**kwargs)
