@@ -39,6 +39,17 @@ def check_asset_name(name: str, kind: str) -> None:
         )
 
 
+#: A model document's file name: one path segment, so it cannot climb out of its folder.
+DOCUMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def check_document_name(filename: str) -> None:
+    """``UserInputError`` unless ``filename`` is a plain file name for a model document."""
+    if not DOCUMENT_NAME.fullmatch(filename) or ".." in filename:
+        raise UserInputError(f"model document name {filename!r} is invalid: use 1-100 letters, "
+                             "digits, '_', '.' or '-', starting with a letter or digit")
+
+
 def check_metrics(metrics: Mapping[str, object], model: str) -> dict[str, float]:
     """A model's metrics as floats; ``UserInputError`` naming the first one that is no number."""
     numbers: dict[str, float] = {}

@@ -157,6 +157,16 @@ class Workspace(ABC):
         numbers are never reused."""
 
     @abstractmethod
+    def put_model_document(self, name: str, version: int, filename: str, content: bytes) -> None:
+        """Store a document about a model version beside it (its model card, say), replacing
+        one of the same ``filename``. The model's own artifacts stay untouched, so its content
+        hash still holds."""
+
+    @abstractmethod
+    def get_model_document(self, name: str, version: int, filename: str) -> bytes:
+        """A document stored with :meth:`put_model_document`; ``NotFoundError`` when absent."""
+
+    @abstractmethod
     def model_local_path(self, name: str, version: int) -> Path:
         """A local folder holding the model version's files, verified against its hash."""
 

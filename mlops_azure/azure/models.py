@@ -19,7 +19,7 @@ from mlops_azure.azure.blobs import parse_datastore_uri
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
-from mlops_azure.rules import check_asset_name, check_metrics
+from mlops_azure.rules import check_asset_name, check_document_name, check_metrics
 from mlops_azure.workspace import (
     AuditEvent,
     InputValue,
@@ -126,6 +126,25 @@ class AzureModels(AzureConnection):
         numbers = [int(v) for v in found if str(v).isdigit()]
         return max(numbers, default=0) + 1
 
+    def put_model_document(self, name: str, version: int, filename: str, content: bytes) -> None:
+        """A blob under ``mlops/model-docs/<name>/<version>/`` in the default datastore: the
+        registered model points at its job's output, which stays as the job wrote it."""
+        check_document_name(filename)
+        self.get_model(name, version)
+        with self.call(f"storing document '{filename}' of model {name}:{version}"):
+            self.store.container.upload_blob(_document_blob(name, version, filename), content,
+                                             overwrite=True)
+
+    def get_model_document(self, name: str, version: int, filename: str) -> bytes:
+        """A document stored with ``put_model_document``."""
+        check_document_name(filename)
+        self.get_model(name, version)  # an unknown version is its own NotFoundError
+        try:
+            with self.call(f"reading document '{filename}' of model {name}:{version}"):
+                return self.store.read(_document_blob(name, version, filename))
+        except NotFoundError:
+            raise NotFoundError(f"model {name}:{version} has no document '{filename}'") from None
+
     def model_local_path(self, name: str, version: int) -> Path:
         """The model version's folder in the local cache, downloaded once, verified by hash."""
         model = self.get_model(name, version)
@@ -169,3 +188,7 @@ class AzureModels(AzureConnection):
                   if k != SHA_TAG and not k.startswith("lineage.")},
             description=str(raw.description or ""),
         )
+
+
+def _document_blob(name: str, version: int, filename: str) -> str:
+    return f"mlops/model-docs/{name}/{version}/{filename}"

@@ -21,12 +21,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._files import atomic_write
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
 from mlops_azure.local.endpoints import LocalEndpoints
 from mlops_azure.local.schedules import LocalSchedules
-from mlops_azure.rules import check_asset_name, check_lock_name, check_metrics
+from mlops_azure.rules import check_asset_name, check_document_name, check_lock_name, check_metrics
 from mlops_azure.workspace import (
     AuditEvent,
     DataAsset,
@@ -327,6 +328,21 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
             if not done:
                 raise NotFoundError(f"model '{name}' has no version {version}")
             db.insert_event(conn, "archive", f"{name}:{version}", {}, actor)
+
+    def put_model_document(self, name: str, version: int, filename: str, content: bytes) -> None:
+        """Written atomically to ``model-docs/<name>/<version>/<filename>``."""
+        check_document_name(filename)
+        self.get_model(name, version)  # NotFoundError for an unknown version
+        atomic_write(self.root / "model-docs" / name / str(version) / filename, content)
+
+    def get_model_document(self, name: str, version: int, filename: str) -> bytes:
+        """A document stored with ``put_model_document``."""
+        check_document_name(filename)
+        self.get_model(name, version)
+        try:
+            return (self.root / "model-docs" / name / str(version) / filename).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"model {name}:{version} has no document '{filename}'") from None
 
     def model_local_path(self, name: str, version: int) -> Path:
         """The stored folder of a model version, verified against its content hash."""

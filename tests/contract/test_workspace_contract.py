@@ -322,3 +322,25 @@ def test_an_exclusive_lock_has_one_holder_at_a_time(workspace: Workspace) -> Non
         assert again is True  # released at the end of the block
     with pytest.raises(UserInputError, match="lock name"), workspace.exclusive("../escape"):
         pass
+
+
+def test_documents_are_stored_beside_a_model_version(
+    workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage]
+) -> None:
+    model = workspace.register_model("clf", job_id=completed_job.id, output="model",
+                                     metrics={"auc": 0.9}, lineage=make_lineage(completed_job.id))
+    with pytest.raises(NotFoundError, match=r"has no document 'card\.html'"):
+        workspace.get_model_document("clf", 1, "card.html")
+    workspace.put_model_document("clf", 1, "card.html", b"<h1>first</h1>")
+    workspace.put_model_document("clf", 1, "card.html", b"<h1>card</h1>")  # replaced
+    workspace.put_model_document("clf", 1, "responsible.json", b"{}")
+    assert workspace.get_model_document("clf", 1, "card.html") == b"<h1>card</h1>"
+    assert workspace.get_model_document("clf", 1, "responsible.json") == b"{}"
+    # The model's own artifacts, and so its content hash, are untouched.
+    assert workspace.get_model("clf", 1).sha256 == model.sha256
+    workspace.model_local_path("clf", 1)  # still verifies
+    with pytest.raises(NotFoundError):
+        workspace.put_model_document("clf", 7, "card.html", b"x")
+    for bad in ("../escape.html", "a/b.html", ".hidden", ""):
+        with pytest.raises(UserInputError, match="model document name"):
+            workspace.put_model_document("clf", 1, bad, b"x")
