@@ -75,7 +75,8 @@ def test_exploration_flags_small_and_empty_declared_groups() -> None:
 
 
 def test_missing_feature_values_form_their_own_group() -> None:
-    frame = tiny().assign(segment=["a", "a", None, "b", "b", "c"])
+    frame = tiny()
+    frame.loc[2, "segment"] = np.nan
     sizes = analyse(frame, config(), y_true="y", y_pred="p").exploration["segment"].sizes
     assert sizes["(missing)"] == 1 and sizes["a"] == 2
 
