@@ -21,6 +21,12 @@ from mlops_azure.config._release import (
     StageConfig,
     TrainingConfig,
 )
+from mlops_azure.config._responsible import (
+    DisparityLimit,
+    MitigationConfig,
+    ResponsibleConfig,
+    ResponsiblePolicy,
+)
 
 __all__ = [
     "ACI_NOTE",
@@ -31,13 +37,17 @@ __all__ = [
     "ColumnSpec",
     "DataConfig",
     "DataSchema",
+    "DisparityLimit",
     "LocalConfig",
+    "MitigationConfig",
     "ModelConfig",
     "MonitoringConfig",
     "OutlierRule",
     "PartitionsConfig",
     "ProjectConfig",
     "QaPolicy",
+    "ResponsibleConfig",
+    "ResponsiblePolicy",
     "RolloutPolicy",
     "StageConfig",
     "TrainingConfig",

@@ -25,6 +25,7 @@ from mlops_azure.config._release import (
     StageConfig,
     TrainingConfig,
 )
+from mlops_azure.config._responsible import ResponsibleConfig
 from mlops_azure.errors import UserInputError
 
 DEFAULT_CONFIG = Path("mlops.yaml")
@@ -60,6 +61,8 @@ class ProjectConfig(_Strict):
     #: Many models (one per partition); None trains one model.
     partitions: PartitionsConfig | None = None
     batch: BatchConfig = BatchConfig()
+    #: Fairness, error cohorts and the responsible-ML gate; None skips responsible-ML analysis.
+    responsible: ResponsibleConfig | None = None
 
     #: Folder holding the config file; relative paths are resolved against it.
     root: Path = Field(Path("."), exclude=True)
@@ -71,6 +74,32 @@ class ProjectConfig(_Strict):
             if level not in declared:
                 raise ValueError(f"partitions.levels names '{level}', which is not a column of "
                                  "data.schema")
+        return self
+
+    @model_validator(mode="after")
+    def _responsible_features_are_columns(self) -> ProjectConfig:
+        if self.responsible is None:
+            return self
+        declared = self.data.data_schema.columns
+        section = self.responsible
+        named = [("sensitive", f) for f in section.sensitive]
+        named += [("cohorts", f) for f in section.cohort_features]
+        if section.mitigation and section.mitigation.reweight_by:
+            named.append(("mitigation.reweight_by", section.mitigation.reweight_by))
+        for key, feature in named:
+            if feature not in declared:
+                raise ValueError(f"responsible.{key} names '{feature}', which is not a column of "
+                                 "data.schema")
+            kind = declared[feature].type
+            # Groups are compared by exact value: a numeric sensitive feature would need binning
+            # first, and a float has too many distinct values to form cohorts.
+            if key == "sensitive" and kind not in ("string", "boolean"):
+                article = "an" if kind == "integer" else "a"
+                raise ValueError(f"responsible.sensitive names '{feature}', which is {article} {kind} column "
+                                 "(sensitive features must be string or boolean columns of groups)")
+            if key != "sensitive" and kind == "float":
+                raise ValueError(f"responsible.{key} names '{feature}', which is a float column "
+                                 "(bin it into a string column to use it for groups)")
         return self
 
     def resolve(self, path: Path) -> Path:

@@ -1,0 +1,39 @@
+"""Responsible ML, backend-neutral: fairness per sensitive group, group sizes, error cohorts, and
+the responsible-ML gate, from a frame of holdout predictions.
+
+``analyse(predictions, config.responsible, y_true=..., y_pred=...)`` gives a ``ResponsibleReport``;
+``with_verdict(report, policy, at="registration" | "promotion")`` adds the gate's ``Verdict``.
+``ResponsibleReport.to_dict()`` is the JSON the model card and the approval record read.
+Importing this package is cheap: fairlearn (and scikit-learn) load on the first ``analyse``.
+"""
+
+from __future__ import annotations
+
+from mlops_azure.responsible._analyse import allowed_values, analyse, with_verdict
+from mlops_azure.responsible._policy import evaluate_policy
+from mlops_azure.responsible._report import (
+    Cohort,
+    FeatureFairness,
+    Finding,
+    GroupQuality,
+    GroupSizes,
+    ResponsibleReport,
+    Verdict,
+)
+
+# --- model card exports (the card helper adds its imports and names here) ---
+
+__all__ = [
+    "Cohort",
+    "FeatureFairness",
+    "Finding",
+    "GroupQuality",
+    "GroupSizes",
+    "ResponsibleReport",
+    "Verdict",
+    "allowed_values",
+    "analyse",
+    "evaluate_policy",
+    "with_verdict",
+    # --- model card exports go here ---
+]
