@@ -88,7 +88,8 @@ class ModelCard:
 
 def render_markdown(card: ModelCard) -> str:
     """The card as GitHub-flavoured Markdown (tables; plots are in the HTML card)."""
-    from mlops_azure.responsible._card_sections import Items, Paragraph, Plot, Table, sections
+    from mlops_azure.responsible._card_blocks import Items, Paragraph, Plot, Table
+    from mlops_azure.responsible._card_sections import sections
 
     out = [f"# Model card: {md(card.name)} version {md(card.version)}", ""]
     if card.description:

@@ -5,8 +5,9 @@ so a page that tried would fail loudly in the browser test rather than phone hom
 from __future__ import annotations
 
 from mlops_azure.responsible._card import ModelCard
+from mlops_azure.responsible._card_blocks import Items, Paragraph, Plot, Section, Table
 from mlops_azure.responsible._card_limits import report_part
-from mlops_azure.responsible._card_sections import Items, Paragraph, Plot, Section, Table, sections
+from mlops_azure.responsible._card_sections import sections
 from mlops_azure.responsible._plots_svg import esc
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
