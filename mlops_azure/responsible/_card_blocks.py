@@ -3,7 +3,7 @@ HTML renderers each draw in their own way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +34,10 @@ class Table:
 
 @dataclass(frozen=True)
 class Plot:
-    """An inline SVG plot (Markdown names it, the HTML draws it)."""
+    """An inline SVG plot: ``draw`` builds it, so the Markdown card (which only names it) does
+    not pay for drawing thousands of dots."""
 
-    svg: str
+    draw: Callable[[], str]
     caption: str
 
 

@@ -4,6 +4,7 @@ SHAP summary and individual explanations."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from mlops_azure.responsible import _plots
@@ -31,7 +32,7 @@ def explanations(report: Mapping[str, Any]) -> tuple[Block, ...]:
         rows = [_plots.Importance(str(f), None if total is None or number(gain.get(f)) is None
                                   else (number(gain.get(f)) or 0.0) / total,
                                   number(shap.get(f))) for f in features]
-        blocks.append(Plot(_plots.importance_plot("plot-importance", rows[:TOP_FEATURES]),
+        blocks.append(Plot(partial(_plots.importance_plot, "plot-importance", rows[:TOP_FEATURES]),
                            "feature importance"))
         blocks.append(table(("Feature", "Mean |SHAP|", "Share of gain"), [
             (r.feature, fmt(r.mean_abs_shap), pct(r.gain_share)) for r in rows],
@@ -43,7 +44,8 @@ def explanations(report: Mapping[str, Any]) -> tuple[Block, ...]:
     dots = [(str(f), list(summary[f].get("values") or []), list(summary[f].get("shap") or []))
             for f in ordered[:TOP_FEATURES] if isinstance(summary[f], Mapping)]
     if dots:
-        blocks.append(Plot(_plots.shap_summary_plot("plot-shap-summary", dots), "SHAP summary"))
+        blocks.append(Plot(partial(_plots.shap_summary_plot, "plot-shap-summary", dots),
+                           "SHAP summary"))
     else:
         blocks.append(not_computed("SHAP summary"))
     blocks.extend(_examples(explained))

@@ -95,7 +95,7 @@ def _section(section: Section) -> str:
             out.append(_table(block))
         elif isinstance(block, Plot):
             # The SVG is built from escaped values only (see _plots_svg), so it goes in as is.
-            out.append(f"<figure>{block.svg}</figure>")
+            out.append(f"<figure>{block.draw()}</figure>")
     out.append("</section>")
     return "\n".join(out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from mlops_azure.responsible import _plots
@@ -130,10 +131,10 @@ def _fairness(card: ModelCard, report: Mapping[str, Any]) -> tuple[Block, ...]:
         bars = [_plots.Bar(str(r.get("group")), number(r.get(metric)), as_int(r.get("rows")),
                            r.get("trusted") is not False) for r in rows]
         if bars:
-            svg = _plots.group_plot(f"plot-groups-{index}", str(feature), metric, bars, overall,
-                                    _group_limit(card, report, str(feature), metric, bars),
-                                    as_int(min_rows))
-            blocks.append(Plot(svg, f"{metric} by {feature}"))
+            draw = partial(_plots.group_plot, f"plot-groups-{index}", str(feature), metric, bars,
+                           overall, _group_limit(card, report, str(feature), metric, bars),
+                           as_int(min_rows))
+            blocks.append(Plot(draw, f"{metric} by {feature}"))
         blocks.append(table(("Group", "Rows", "Share", "Trusted", *keys), [
             (str(r.get("group")), str(r.get("rows", "?")), pct(number(r.get("share"))),
              "yes" if r.get("trusted") is not False else "no (too small)",
@@ -193,7 +194,8 @@ def _cohorts(report: Mapping[str, Any]) -> tuple[Block, ...]:
     bars = [_plots.Bar(label, number(c.get(metric)), as_int(c.get("rows")),
                        (as_int(c.get("rows")) or 0) >= minimum) for label, c in zip(labels, cohorts,
                                                                                   strict=True)]
-    return (Plot(_plots.cohort_plot("plot-cohorts", metric, bars, overall), "worst cohorts"),
+    return (Plot(partial(_plots.cohort_plot, "plot-cohorts", metric, bars, overall),
+                 "worst cohorts"),
             table(("Cohort", "Rows", metric, "Times overall"), [
                 (label, str(c.get("rows", "?")), fmt(number(c.get(metric))),
                  fmt(number(c.get("ratio_to_overall")))) for label, c in zip(labels, cohorts,
@@ -213,7 +215,7 @@ def _mitigation(report: Mapping[str, Any]) -> tuple[Block, ...]:
          number((after.get("groups") or {}).get(g))) for g in groups]
     return (Paragraph(f"Method: {mitigation.get('method', '?')} by {mitigation.get('by', '?')}, "
                       f"judged on {metric}."),
-            Plot(_plots.before_after_plot("plot-mitigation", metric, rows), "mitigation"),
+            Plot(partial(_plots.before_after_plot, "plot-mitigation", metric, rows), "mitigation"),
             table(("Group", "Before", "After", "Change"), [
                 (g, fmt(b), fmt(a), "n/a" if a is None or b is None else f"{a - b:+.4g}")
                 for g, b, a in rows], (False, True, True, True)))
