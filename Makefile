@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 # Extra pytest arguments, e.g. PYTEST_ARGS=--junitxml=pytest.xml in CI.
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean postgres-server
+.PHONY: demo test lint bench clean postgres-server chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,21 @@ postgres-server:
 	  echo "no PostgreSQL server (Debian package postgresql) and not root to install it: the PostgreSQL sink tests will be skipped" >&2; \
 	fi
 
-test: $(STAMP) $(NODE_STAMP) postgres-server
+# The model card's rendering tests load it in headless Chromium. As root (CI containers) a missing
+# browser is installed; otherwise one line says the tests will skip.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing the Debian package chromium for the model card rendering tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	  || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+	  || echo "could not install the Debian package chromium: the model card rendering tests will be skipped" >&2; \
+	else \
+	  echo "no Chromium (Debian package chromium) and not root to install it: the model card rendering tests will be skipped" >&2; \
+	fi
+
+test: $(STAMP) $(NODE_STAMP) postgres-server chromium
 	$(BIN)/ruff check mlops_azure tests benchmarks components
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)

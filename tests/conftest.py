@@ -1,6 +1,6 @@
 """Fixtures shared by every test folder: Azurite (the real Azure Storage emulator), the simulated
-Azure ML service over it, an ``AzureWorkspace`` that talks to that service, and a throwaway
-PostgreSQL cluster."""
+Azure ML service over it, an ``AzureWorkspace`` that talks to that service, a throwaway
+PostgreSQL cluster and a headless Chromium."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from mlops_azure.testing.azurite import Azurite, start_azurite
 if TYPE_CHECKING:
     from mlops_azure.azure import AzureWorkspace
     from mlops_azure.testing import SimulatedAzureML
+    from mlops_azure.testing.chromium import Chromium
     from mlops_azure.testing.postgres import Postgres
 
 
@@ -90,3 +91,26 @@ def azure_workspace(azure_sim: SimulatedAzureML, tmp_path: Path) -> AzureWorkspa
                               operation_timeout_s=120)
     return AzureWorkspace(coords, tmp_path / "azure-cache", credential=FakeCredential(),
                           poll_interval_s=0.05)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Chromium]:
+    """One headless Chromium for the session (fresh profile, no network, DevTools over a pipe).
+
+    Without Debian's ``chromium`` package the tests that need it are skipped, loudly: a warning in
+    the summary as well as the skip reason, so a green run cannot hide that no page was rendered."""
+    import warnings
+
+    from mlops_azure.testing.chromium import Chromium, ChromiumNotFound
+
+    try:
+        started = Chromium()
+    except ChromiumNotFound as exc:
+        message = (f"CHROMIUM TESTS SKIPPED (model card rendering not checked in a browser): {exc} "
+                   "(as root, `make test` installs it with apt-get install chromium)")
+        warnings.warn(message, pytest.PytestWarning, stacklevel=1)
+        pytest.skip(message)
+    try:
+        yield started
+    finally:
+        started.close()
