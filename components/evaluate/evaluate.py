@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "sha256": hashlib.sha256(holdout_file.read_bytes()).hexdigest(),
     }
 
+    # Where the per-row evidence is, for checks that read quality per group (responsible ML).
+    metrics["predictions"] = {"file": "predictions.csv", "actual": TARGET, "predicted": "candidate"}
     out = output_folder(args.metrics, "metrics")
     write_text(out / "predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
     write_json(out / "metrics.json", metrics)

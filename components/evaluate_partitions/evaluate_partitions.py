@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from steel.cli import StepError, output_folder, run_step, write_json, write_text
-from steel.features import KEYS, TARGET, read_frame
+from steel.features import KEYS, RAW_COLUMNS, TARGET, read_frame
 from steel.metrics import regression_metrics
 from steel.model_io import (
     PARITY_FILE,
@@ -196,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_json(merged_out / PARITY_FILE, parity_sample(merged, holdout))
     write_json(merged_out / REFERENCE_PREDICTIONS_FILE, reference_predictions(merged, holdout))
     actual = holdout[TARGET].to_numpy(dtype="float64")
-    predictions = holdout[[*KEYS, TARGET]].copy()
+    # Every raw column the holdout has: responsible-ML checks read quality per group from here.
+    predictions = holdout[[c for c in RAW_COLUMNS if c in holdout.columns]].copy()
     predictions["candidate"] = candidate.predict(holdout)
     predictions["merged"] = merged.predict(holdout)
     metrics: dict[str, Any] = {
@@ -209,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                        "global": decisions[GLOBAL]["outcome"], "decisions": decisions},
         "holdout": {"start": str(holdout["period"].min()), "end": str(holdout["period"].max()),
                     "rows": len(holdout)},
+        "predictions": {"file": "predictions.csv", "actual": TARGET, "predicted": "merged"},
     }
     if champion is not None:
         predictions["champion"] = champion.predict(holdout)

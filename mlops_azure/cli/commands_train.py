@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -131,6 +132,10 @@ def _conclude(outcome: TrainingOutcome, model_json: Path, fail_if_not_better: bo
         output.emit_json(outcome.to_dict())
     else:
         _render(outcome, model_json)
+    blocked = outcome.responsible is not None and outcome.responsible.get("status") == "block"
+    if blocked and outcome.responsible is not None:
+        # A policy violation fails the run whatever --fail-if-not-better says.
+        raise GateFailed(str(outcome.responsible.get("message")))
     if outcome.model is None and fail_if_not_better:
         raise GateFailed(f"champion gate: {outcome.decision.reason}")
 
@@ -146,11 +151,19 @@ def _render(outcome: TrainingOutcome, model_json: Path) -> None:
         f"champion {decision.metric}": (f"{decision.champion:.4f}"
                                         if decision.champion is not None else ""),
         "decision": decision.reason,
+        **({"responsible ML": _responsible_line(outcome.responsible)}
+           if outcome.responsible is not None else {}),
     })
     if outcome.model is not None:
         output.say(f"registered [bold green]{outcome.model.ref}[/] (written to {model_json})")
     else:
         output.say("[yellow]not registered[/]: the current model stays")
+
+
+def _responsible_line(verdict: Mapping[str, Any]) -> str:
+    findings = [str(f.get("message")) for f in verdict.get("findings", [])]
+    status = str(verdict.get("status"))
+    return status if not findings else f"{status}: " + "; ".join(findings)
 
 
 def _announce_to_devops(outcome: TrainingOutcome) -> None:

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 from mlops_azure.cli import (
     commands_data,
     commands_endpoints,
+    commands_explain,
     commands_infra,
     commands_monitor,
     commands_project,
@@ -101,6 +102,8 @@ app.add_typer(commands_registry.jobs_app, name="jobs")
 app.add_typer(commands_registry.models_app, name="models")
 app.add_typer(commands_project.config_app, name="config")
 app.command("train")(commands_train.train)
+app.command("explain")(commands_explain.explain)
+commands_registry.models_app.command("card")(commands_explain.card)
 app.command("init")(commands_project.init)
 app.command("run")(commands_project.run_loop)
 app.command("status")(commands_registry.status)

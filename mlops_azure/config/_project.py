@@ -36,6 +36,10 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 class ModelConfig(_Strict):
     name: str
     description: str = ""
+    #: What the model is for, and what it is not for: the model card's first section.
+    intended_use: str = ""
+    #: Known limitations the card lists before the ones its own analysis finds.
+    limitations: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod

@@ -1,7 +1,9 @@
 """Approvals: production cannot be reached without a record of who approved what, when, why,
 and on which evidence.
 
-Evidence is the version's latest passing QA gate report (a ``gate.qa`` audit event). In Azure
+Evidence is the version's latest passing QA gate report (a ``gate.qa`` audit event) and, for a
+stage that requires approval, the responsible-ML verdict on the report stored with the version
+(a violation of the policy blocks the approval). In Azure
 DevOps the approval may come from an Environment approval instead of a person running
 ``mlops approve``: then the pipeline run that passed the Environment's checks is the evidence.
 """
@@ -17,6 +19,7 @@ from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import GateFailed, UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import parse_ref
+from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.workspace import AuditEvent, ModelVersion, Workspace
 
 if TYPE_CHECKING:
@@ -107,6 +110,12 @@ def approve(ws: Workspace, config: ProjectConfig, ref: str, stage: str, *, reaso
                          "it cannot be approved")
     evidence: dict[str, Any] = {"qa_event": report.id, "qa_stage": report.details.get("stage"),
                                 "qa_time": report.time.isoformat()}
+    if config.stage(stage).requires_approval:
+        # Production: the responsible-ML policy blocks here (GateFailed naming group and number)
+        # and its verdict becomes part of the evidence.
+        responsible = check_promotion(ws, config, model)
+        if responsible is not None:
+            evidence["responsible"] = responsible
     if devops_environment:
         run = devops_run()
         if run is None:

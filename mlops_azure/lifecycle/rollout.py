@@ -26,6 +26,7 @@ from mlops_azure.lifecycle.release import (
     quiet,
     start_deployment,
 )
+from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.lifecycle.scoring import ScoringClient, percentile
 from mlops_azure.workspace import DeploymentState, Workspace
 
@@ -96,6 +97,15 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
                         actor=actor)
         raise GateFailed(f"{model.ref} has no approval for stage '{stage_name}': run 'mlops approve "
                          f"{model.ref} --stage {stage_name} --reason TEXT' first")
+    if stage.requires_approval:
+        # Judged again: the policy may have tightened since the approval.
+        try:
+            check_promotion(ws, config, model)
+        except GateFailed as exc:
+            ws.record_event("promote", model.ref, {"stage": stage_name, "endpoint": stage.endpoint,
+                                                   "outcome": "refused", "reason": exc.message},
+                            actor=actor)
+            raise
     policy = config.rollout
     stage, endpoint, new = start_deployment(ws, config, stage_name, model, actor, say)
     previous = live_deployment(endpoint)

@@ -25,8 +25,16 @@ from mlops_azure.errors import (
 )
 from mlops_azure.lifecycle.champion import GateDecision, decide, decide_partitions
 from mlops_azure.lifecycle.data import resolve_training_data
+from mlops_azure.lifecycle.model_card import store_card
 from mlops_azure.lifecycle.provenance import current_actor, environment_hash, git_commit
 from mlops_azure.lifecycle.refs import parse_ref
+from mlops_azure.lifecycle.responsible import (
+    GATE_EVENT,
+    blocking_message,
+    job_report,
+    store_report,
+    verdict,
+)
 from mlops_azure.workspace import (
     DataAsset,
     InputValue,
@@ -67,9 +75,13 @@ class TrainingOutcome:
     baseline: Baseline | None
     model: ModelVersion | None
     metrics: Mapping[str, Any]
+    #: The responsible-ML gate's verdict at registration (status, findings); None when
+    #: ``mlops.yaml`` declares no ``responsible`` section or the champion gate said no.
+    responsible: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "responsible": dict(self.responsible) if self.responsible is not None else None,
             "job_id": self.job.id,
             "data": self.data.ref,
             "champion": self.baseline.model.ref if self.baseline else None,
@@ -136,7 +148,10 @@ def _pipeline_inputs(
         "champion_direction": config.champion.direction,
         "min_abs_improvement": config.champion.min_abs_improvement,
         "min_rel_improvement": config.champion.min_rel_improvement}
-    return {**partitioned, **config.training.params, **overrides}
+    mitigation = config.responsible.mitigation if config.responsible else None
+    reweight: dict[str, InputValue] = (
+        {"reweight_by": mitigation.reweight_by} if mitigation and mitigation.reweight_by else {})
+    return {**partitioned, **reweight, **config.training.params, **overrides}
 
 
 def _read_metrics(ws: Workspace, job: Job) -> dict[str, Any]:
@@ -347,6 +362,15 @@ def _judge(
          "champion_source": baseline.source if baseline else None, "data": asset.ref},
         actor=actor,
     )
+    report = job_report(ws, config, job, metrics) if decision.register else None
+    responsible = verdict(report).to_dict() if report is not None else None
+    if report is not None and responsible is not None:
+        ws.record_event(GATE_EVENT, job.id, {**responsible, "data": asset.ref}, actor=actor)
+        if verdict(report).blocked:
+            # The champion gate's "better" stands, but the version is not registered.
+            message = blocking_message(verdict(report), f"job {job.id}'s candidate")
+            return TrainingOutcome(job, asset, decision, baseline, None, metrics,
+                                   {**responsible, "message": message})
     if decision.register:
         model = ws.register_model(
             config.model.name,
@@ -362,7 +386,10 @@ def _judge(
                      if decision.partitions else {})},
             description=config.model.description,
         )
-    return TrainingOutcome(job, asset, decision, baseline, model, metrics)
+        if report is not None:
+            store_report(ws, model, report)
+            store_card(ws, config, model)
+    return TrainingOutcome(job, asset, decision, baseline, model, metrics, responsible)
 
 
 def _lineage(

@@ -10,6 +10,8 @@ Importing this package is cheap: fairlearn (and scikit-learn) load on the first 
 from __future__ import annotations
 
 from mlops_azure.responsible._analyse import allowed_values, analyse, with_verdict
+from mlops_azure.responsible._card import Champion, GateResult, ModelCard, render_html, render_markdown
+from mlops_azure.responsible._card import Lineage as CardLineage
 from mlops_azure.responsible._policy import evaluate_policy
 from mlops_azure.responsible._report import (
     Cohort,
@@ -21,19 +23,22 @@ from mlops_azure.responsible._report import (
     Verdict,
 )
 
-# --- model card exports (the card helper adds its imports and names here) ---
-
 __all__ = [
+    "CardLineage",
+    "Champion",
     "Cohort",
     "FeatureFairness",
     "Finding",
+    "GateResult",
     "GroupQuality",
     "GroupSizes",
+    "ModelCard",
     "ResponsibleReport",
     "Verdict",
     "allowed_values",
     "analyse",
     "evaluate_policy",
+    "render_html",
+    "render_markdown",
     "with_verdict",
-    # --- model card exports go here ---
 ]
