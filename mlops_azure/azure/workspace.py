@@ -15,6 +15,7 @@ from mlops_azure.azure.jobs import AzureJobs
 from mlops_azure.azure.locks import AzureLocks
 from mlops_azure.azure.models import AzureModels
 from mlops_azure.azure.monitoring import AzureMonitoring
+from mlops_azure.azure.parallel import azure_variants
 from mlops_azure.azure.schedules import AzureSchedules
 from mlops_azure.workspace import Workspace
 
@@ -53,6 +54,7 @@ class AzureWorkspace(
         kubernetes_compute: str | None = None,
         environments_dir: Path | None = None,
         poll_interval_s: float = 10.0,
+        pipeline_variants: dict[Path, Path] | None = None,
     ) -> None:
         super().__init__(coords, cache_dir, credential=credential, blobs=blobs,
                          poll_interval_s=poll_interval_s)
@@ -61,6 +63,7 @@ class AzureWorkspace(
         self.compute_max_nodes = compute_max_nodes
         self.kubernetes_compute = kubernetes_compute
         self.environments_dir = environments_dir
+        self.pipeline_variants = dict(pipeline_variants or {})
 
     @classmethod
     def from_config(cls, config: ProjectConfig, *, credential: TokenCredential | None = None,
@@ -76,7 +79,8 @@ class AzureWorkspace(
                    compute_max_nodes=section.compute_max_nodes,
                    kubernetes_compute=section.kubernetes_compute,
                    environments_dir=config.resolve(Path("environments")),
-                   poll_interval_s=section.poll_interval_s)
+                   poll_interval_s=section.poll_interval_s,
+                   pipeline_variants=azure_variants(config))
 
 
 __all__ = ["AzureWorkspace"]
