@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_azure.azure.batch_endpoints import AzureBatchEndpoints
 from mlops_azure.azure.client import AzureCoordinates
 from mlops_azure.azure.collected import AzureCollected
 from mlops_azure.azure.data import AzureData
@@ -30,7 +31,7 @@ class AzureWorkspace(
     # Order matters: a mixin that only declares another's method (raising NotImplementedError,
     # for the type checker) must come after the mixin that provides it.
     AzureEvents, AzureInfrastructure, AzureData, AzureJobs, AzureModels, AzureEndpoints,
-    AzureCollected, AzureMonitoring, AzureSchedules, AzureLocks, Workspace,
+    AzureBatchEndpoints, AzureCollected, AzureMonitoring, AzureSchedules, AzureLocks, Workspace,
 ):
     """An Azure ML workspace through ``azure-ai-ml``, ``azure-identity`` and
     ``azure-storage-blob``. Nothing touches the network until the first operation.

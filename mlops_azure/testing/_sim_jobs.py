@@ -69,6 +69,10 @@ class JobHandlers:
             raise RuntimeError(f"schedule {schedule} could not submit its job: {body}")
         return name
 
+    def track(self, thread: threading.Thread) -> None:
+        """A background job of another handler (a batch endpoint's), waited for like ours."""
+        self._threads.append(thread)
+
     def wait(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         for thread in list(self._threads):
