@@ -97,3 +97,34 @@ def test_a_local_file_is_refused_in_one_sentence(cloud: ProjectConfig,
     ws = AzureWorkspace.from_config(cloud, credential=FakeCredential())
     with pytest.raises(UserInputError, match="a batch endpoint scores a data asset"):
         score_with_endpoint(ws, cloud, "rows.csv", cloud.root / "out")
+
+
+def test_the_cli_scores_a_data_asset_on_the_endpoint(
+        cloud: ProjectConfig, azure_sim: SimulatedAzureML, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from mlops_azure.cli.main import app
+    from mlops_azure.cli.state import STATE
+
+    ws = AzureWorkspace.from_config(cloud, credential=FakeCredential())
+    ws.ensure_infrastructure()
+    trained = train(ws, cloud, actor="tester")
+    assert trained.model is not None
+    holdout = ws.job_output_path(trained.job.id, "prepared") / "holdout.csv"
+    asset = ws.upload_data("rows-to-score", holdout)
+    monkeypatch.chdir(cloud.root)
+    monkeypatch.setattr("mlops_azure.azure.client.default_credential", FakeCredential)
+    try:
+        result = CliRunner().invoke(app, ["--json", "score", "batch", "--input",
+                                          f"azureml:{asset.name}:{asset.version}",
+                                          "--output", "forecasts", "--endpoint", "steel-batch"])
+        assert result.exit_code == 0, result.stderr[-2000:] or result.stdout[-2000:]
+        done = json.loads(result.stdout)
+        assert done["rows"] == len(pd.read_csv(holdout)) and done["input"].startswith("data asset")
+        assert azure_sim.calls_to("PUT", r"/batchEndpoints/steel-batch$")
+        refused = CliRunner().invoke(app, ["--backend", "local", "score", "batch", "--input",
+                                           f"azureml:{asset.name}:1", "--output", "x",
+                                           "--endpoint", "steel-batch"])
+        assert refused.exit_code == 2
+    finally:
+        STATE.__init__()  # type: ignore[misc]  # the CLI keeps global state per process
