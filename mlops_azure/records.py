@@ -336,3 +336,35 @@ class DriftMonitor:
     ks_p: float
     chi2_p: float
     emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchDeploymentSpec:
+    """A batch endpoint's deployment of one model version: the batch scoring script
+    (``init()`` / ``run(mini_batch)``), its environment, and how the job splits and retries."""
+
+    endpoint: str
+    deployment: str
+    model_name: str
+    model_version: int
+    code_dir: Path
+    scoring_script: str
+    environment: Path | None
+    mini_batch_size: int = 1
+    output_file_name: str = "predictions.csv"
+    instance_count: int = 1
+    max_concurrency_per_instance: int = 2
+    max_retries: int = 3
+    timeout_s: int = 300
+    #: Files that may fail before the job fails (-1: any number).
+    error_threshold: int = 0
+
+
+@dataclass(frozen=True)
+class BatchScoringRun:
+    """A finished batch endpoint job: its id, and the appended output downloaded locally."""
+
+    job_id: str
+    status: JobStatus
+    output_file: Path | None
+    error: str | None = None

@@ -19,6 +19,8 @@ from typing import Any
 from mlops_azure.errors import UserInputError
 from mlops_azure.records import (
     AuditEvent,
+    BatchDeploymentSpec,
+    BatchScoringRun,
     DataAsset,
     Deployment,
     DeploymentSpec,
@@ -261,6 +263,18 @@ class Workspace(ABC):
         return [f"{self.backend} workspace: steps and deployments run in this Python "
                 "environment, nothing to create"]
 
+    def score_with_batch_endpoint(
+        self, spec: BatchDeploymentSpec, data: DataAsset, *, job_name: str,
+        progress: ProgressCallback | None = None,
+    ) -> BatchScoringRun:
+        """Create or update batch endpoint ``spec.endpoint`` and its deployment of the model,
+        invoke it with ``data`` as job ``job_name`` (an existing job of that name is followed
+        instead of submitting again), wait for the job and download its appended output.
+        ``UserInputError`` where the backend has no batch endpoints (the embedded workspace
+        scores batches itself: ``mlops score batch`` without an endpoint)."""
+        raise UserInputError(f"the {self.backend} workspace has no batch endpoints: "
+                             "mlops score batch scores here instead")
+
     # -- schedules -------------------------------------------------------------------------------
     @abstractmethod
     def create_schedule(
@@ -310,6 +324,8 @@ __all__ = [
     "ENDPOINT_NAME",
     "MAX_MIRROR",
     "AuditEvent",
+    "BatchDeploymentSpec",
+    "BatchScoringRun",
     "DataAsset",
     "Deployment",
     "DeploymentSpec",

@@ -15,6 +15,7 @@ from pathlib import Path
 from steel.cli import EXIT_FAILED, StepError, output_folder, run_step, write_json, write_text
 from steel.features import (
     CATEGORICAL,
+    KEYS,
     NUMERIC,
     PERIOD,
     RAW_COLUMNS,
@@ -26,6 +27,7 @@ from steel.features import (
     read_frame,
     split_by_period,
 )
+from steel.mltable import write_mltable
 
 
 def require_passed_check(folder: Path) -> None:
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, part in (("train.csv", train), ("holdout.csv", holdout)):
         write_text(out / name, part.to_csv(index=False, lineterminator="\n"))
     write_json(out / "features.json", spec.to_json())
+    # The training rows as a table for Azure ML's parallel job (one model per partition).
+    write_mltable(out, "train.csv", list(dict.fromkeys([*KEYS, *CATEGORICAL])))
     print(f"prep: {len(train)} training rows ({spec.train['start']} to {spec.train['end']}), "
           f"{len(holdout)} holdout rows ({spec.holdout['start']} to {spec.holdout['end']}); "
           f"{stats['duplicates_dropped']} duplicate(s) dropped, {stats['prices_imputed']} price(s) "

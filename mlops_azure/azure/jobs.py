@@ -21,6 +21,7 @@ from typing import Any
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
 from mlops_azure.azure.client import quiet_sdk
 from mlops_azure.azure.connection import AzureConnection, created_at, utc
+from mlops_azure.azure.parallel import bind_parallel_steps, variant_of
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.workspace import (
@@ -61,6 +62,8 @@ class AzureJobs(AzureConnection):
     """``run_pipeline`` and friends on Azure ML pipeline jobs."""
 
     compute: str
+    #: Pipelines submitted in place of others (``azure_variants``).
+    pipeline_variants: dict[Path, Path] = {}  # noqa: RUF012  # replaced per instance
 
     def get_data(self, name: str, version: int | None = None) -> Any:
         raise NotImplementedError  # provided by AzureData
@@ -82,12 +85,15 @@ class AzureJobs(AzureConnection):
         """The SDK ``PipelineJob`` for a submission (shared with schedules)."""
         from azure.ai.ml import Input, Output, load_job
 
-        from mlops_azure.execution.definition import load_pipeline
+        from mlops_azure.execution.parallel import checked_definition
 
-        definition = load_pipeline(Path(submission.pipeline_file))  # our checks, our messages
+        # On Azure a partitioned training may run as a parallel job (partitions.azure_parallel).
+        pipeline_file = variant_of(self.pipeline_variants, Path(submission.pipeline_file))
+        definition = checked_definition(pipeline_file)  # our checks, our messages
         quiet_sdk()
-        with self.call(f"reading pipeline {submission.pipeline_file}"):
-            job: Any = load_job(Path(submission.pipeline_file))
+        with self.call(f"reading pipeline {pipeline_file}"):
+            job: Any = load_job(pipeline_file)
+        bind_parallel_steps(job, submission.inputs)
         recorded: dict[str, Any] = {}
         for key, value in submission.inputs.items():
             declared = definition.inputs.get(key)
@@ -118,10 +124,14 @@ class AzureJobs(AzureConnection):
             wanted = str(getattr(node.component, "environment", "") or "")
             base = wanted.removeprefix("azureml:").split("@")[0].split(":")[0]
             if base in environments:
-                node.environment = f"azureml:{base}:{environments[base]}"
+                pinned = f"azureml:{base}:{environments[base]}"
+                if getattr(node, "type", None) == "parallel":
+                    node.task.environment = pinned  # a parallel step's environment is its task's
+                else:
+                    node.environment = pinned
         job.settings.default_compute = self.compute
         job.experiment_name = submission.experiment or definition.experiment_name
-        job.tags = {**dict(submission.tags), PIPELINE_TAG: str(submission.pipeline_file),
+        job.tags = {**dict(submission.tags), PIPELINE_TAG: str(pipeline_file),
                     INPUTS_TAG: json.dumps(recorded)}
         if name:
             job.name = name

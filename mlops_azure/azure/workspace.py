@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_azure.azure.batch_endpoints import AzureBatchEndpoints
 from mlops_azure.azure.client import AzureCoordinates
 from mlops_azure.azure.collected import AzureCollected
 from mlops_azure.azure.data import AzureData
@@ -15,6 +16,7 @@ from mlops_azure.azure.jobs import AzureJobs
 from mlops_azure.azure.locks import AzureLocks
 from mlops_azure.azure.models import AzureModels
 from mlops_azure.azure.monitoring import AzureMonitoring
+from mlops_azure.azure.parallel import azure_variants
 from mlops_azure.azure.schedules import AzureSchedules
 from mlops_azure.workspace import Workspace
 
@@ -29,7 +31,7 @@ class AzureWorkspace(
     # Order matters: a mixin that only declares another's method (raising NotImplementedError,
     # for the type checker) must come after the mixin that provides it.
     AzureEvents, AzureInfrastructure, AzureData, AzureJobs, AzureModels, AzureEndpoints,
-    AzureCollected, AzureMonitoring, AzureSchedules, AzureLocks, Workspace,
+    AzureBatchEndpoints, AzureCollected, AzureMonitoring, AzureSchedules, AzureLocks, Workspace,
 ):
     """An Azure ML workspace through ``azure-ai-ml``, ``azure-identity`` and
     ``azure-storage-blob``. Nothing touches the network until the first operation.
@@ -53,6 +55,7 @@ class AzureWorkspace(
         kubernetes_compute: str | None = None,
         environments_dir: Path | None = None,
         poll_interval_s: float = 10.0,
+        pipeline_variants: dict[Path, Path] | None = None,
     ) -> None:
         super().__init__(coords, cache_dir, credential=credential, blobs=blobs,
                          poll_interval_s=poll_interval_s)
@@ -61,6 +64,7 @@ class AzureWorkspace(
         self.compute_max_nodes = compute_max_nodes
         self.kubernetes_compute = kubernetes_compute
         self.environments_dir = environments_dir
+        self.pipeline_variants = dict(pipeline_variants or {})
 
     @classmethod
     def from_config(cls, config: ProjectConfig, *, credential: TokenCredential | None = None,
@@ -76,7 +80,8 @@ class AzureWorkspace(
                    compute_max_nodes=section.compute_max_nodes,
                    kubernetes_compute=section.kubernetes_compute,
                    environments_dir=config.resolve(Path("environments")),
-                   poll_interval_s=section.poll_interval_s)
+                   poll_interval_s=section.poll_interval_s,
+                   pipeline_variants=azure_variants(config))
 
 
 __all__ = ["AzureWorkspace"]

@@ -27,6 +27,15 @@ def batch(
     chunk_rows: Annotated[int | None, typer.Option(
         help="Rows read and scored at a time (default: batch.chunk_rows).")] = None,
     workers: Annotated[int, typer.Option(help="Scoring processes (0: every core).")] = 0,
+    endpoint: Annotated[str | None, typer.Option(
+        help="Azure ML batch endpoint to score on (default on --backend azure with a data "
+             "asset: MODEL-batch).")] = None,
+    here: Annotated[bool, typer.Option(
+        "--here", help="Score in this process pool even on --backend azure.")] = False,
+    mini_batch_size: Annotated[int, typer.Option(
+        help="Batch endpoint: files per mini-batch.")] = 1,
+    error_threshold: Annotated[int, typer.Option(
+        help="Batch endpoint: files that may fail before the job fails (-1: any).")] = 0,
 ) -> None:
     """Chunked, parallel, memory bounded and resumable: a rerun after a crash scores only what
     is missing and never duplicates a row.
@@ -37,6 +46,10 @@ def batch(
 
     config = STATE.config()
     ws = STATE.workspace(config)
+    # On Azure ML a data asset is scored where it lives, by a batch endpoint; a local file, or
+    # --here, takes the local path (which the embedded workspace always takes).
+    remote = endpoint is not None or (ws.backend == "azure" and input_.startswith("azureml:")
+                                      and not here)
     sink = None
     if to_postgres:
         from mlops_azure.sinks import PostgresSink
@@ -44,8 +57,17 @@ def batch(
         sink = PostgresSink.from_env(table=config.batch.table, keys=config.batch.keys)
     try:
         rows = config.batch.chunk_rows if chunk_rows is None else chunk_rows
-        done = score_batch(ws, config, input_, output_dir, model=model, chunk_rows=rows,
-                           workers=workers, sink=sink, say=None if STATE.json else output.say)
+        say = None if STATE.json else output.say
+        if remote:
+            from mlops_azure.lifecycle.batch_endpoint import score_with_endpoint
+
+            done = score_with_endpoint(ws, config, input_, output_dir, model=model,
+                                       endpoint=endpoint, chunk_rows=rows,
+                                       mini_batch_size=mini_batch_size,
+                                       error_threshold=error_threshold, sink=sink, say=say)
+        else:
+            done = score_batch(ws, config, input_, output_dir, model=model, chunk_rows=rows,
+                               workers=workers, sink=sink, say=say)
     finally:
         if sink is not None:
             sink.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from mlops_azure.config._base import _Strict
@@ -19,6 +21,12 @@ class PartitionsConfig(_Strict):
     min_rows: int = Field(24, ge=1)
     #: Partitions that may fail to train before the training job fails.
     max_failed: int = Field(0, ge=0)
+    #: On ``--backend azure``, train the partitions as an Azure ML parallel job (one mini-batch
+    #: per partition of the coarsest model level, over the prepared rows as an mltable):
+    #: ``azure_pipeline`` is submitted in place of ``training.pipeline``. Off: the command step
+    #: with its own process pool, as locally.
+    azure_parallel: bool = True
+    azure_pipeline: Path = Path("pipelines/training-partitioned-parallel.yml")
 
     @model_validator(mode="after")
     def _model_levels_are_levels(self) -> PartitionsConfig:

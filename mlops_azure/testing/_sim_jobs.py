@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from mlops_azure.errors import UserInputError
+from mlops_azure.execution.parallel import as_command
 from mlops_azure.testing.simulator import Request, Response, arm_error, not_found, now_iso, reply
 
 if TYPE_CHECKING:
@@ -66,6 +68,10 @@ class JobHandlers:
         if status >= 400:
             raise RuntimeError(f"schedule {schedule} could not submit its job: {body}")
         return name
+
+    def track(self, thread: threading.Thread) -> None:
+        """A background job of another handler (a batch endpoint's), waited for like ours."""
+        self._threads.append(thread)
 
     def wait(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -125,9 +131,16 @@ class JobHandlers:
         if props.get("jobType") != "Pipeline":
             return arm_error(400, "UserError", "the simulator runs pipeline jobs only")
         for step, node in (props.get("jobs") or {}).items():
-            if self.sim.resources.get(str(node.get("componentId"))) is None:
+            component = self.sim.resources.get(str(node.get("componentId")))
+            if component is None:
                 return arm_error(400, "UserError", f"step {step}: component "
                                  f"{node.get('componentId')} does not exist")
+            spec = component["properties"]["componentSpec"]
+            if spec.get("type") == "parallel":
+                try:  # what Azure ML refuses in a parallel step, refused at submission
+                    as_command(step, spec, node, Path("."))
+                except UserInputError as exc:
+                    return arm_error(400, "UserError", exc.message)
         props["status"] = "NotStarted"
         props["services"] = {"Studio": {"endpoint": f"https://ml.azure.com/runs/{name}",
                                         "jobServiceType": "Studio"}}
@@ -214,9 +227,15 @@ class JobHandlers:
         jobs: dict[str, Any] = {}
         for step, node in (props.get("jobs") or {}).items():
             spec = dict(self.sim.resources[node["componentId"]]["properties"]["componentSpec"])
-            code = str(spec.get("code") or "")
-            spec["code"] = str(self.sim.resolve_code_dir(code.removeprefix("azureml:"))) \
-                if code else str(work)
+            if spec.get("type") == "parallel":
+                # Azure's parallel runtime, played by the local one (execution.parallel_run).
+                code = str((spec.get("task") or {}).get("code") or "")
+                spec = as_command(step, spec, node, self.sim.resolve_code_dir(
+                    code.removeprefix("azureml:")) if code else work)
+            else:
+                code = str(spec.get("code") or "")
+                spec["code"] = str(self.sim.resolve_code_dir(code.removeprefix("azureml:"))) \
+                    if code else str(work)
             if step in self.failing_steps:
                 self.failing_steps.discard(step)
                 spec["command"] = "python -c \"import sys; print('injected failure'); sys.exit(1)\""

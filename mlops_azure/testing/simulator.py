@@ -146,6 +146,9 @@ class SimulatedAzureML:
 
         self.assets = AssetHandlers(self)
         self.jobs = JobHandlers(self)
+        from mlops_azure.testing._sim_batch import BatchHandlers
+
+        self.batch = BatchHandlers(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> SimulatedAzureML:
@@ -278,6 +281,7 @@ class SimulatedAzureML:
 
     def _dispatch(self, request: Request) -> Response:
         handlers: list[Callable[[Request], Response | None]] = [self.jobs.handle,
+                                                                self.batch.handle,
                                                                 self.assets.handle]
         if (request.rel is not None and request.rel.startswith("/onlineEndpoints")) or \
                 "/mfeOperationsStatus/" in request.path:
