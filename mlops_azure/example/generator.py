@@ -126,7 +126,7 @@ class Bias:
     """
 
     segment: str = "energy"
-    share: float = 0.08
+    share: float = 0.05
     elasticity: float = 3.0
     promotion_uplift: float = 2.0
     promotion_rate: float = 0.35
