@@ -27,6 +27,7 @@ from mlops_azure.lifecycle.approval import approve, record_qa
 from mlops_azure.lifecycle.data import check_data
 from mlops_azure.lifecycle.qa import run_qa_gate, write_report
 from mlops_azure.lifecycle.release import deploy
+from mlops_azure.lifecycle.responsible import CARD_HTML
 from mlops_azure.lifecycle.rollout import promote
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.lifecycle.training import train, write_model_json
@@ -84,9 +85,21 @@ def run_demo(
             + (f" with {params}" if params else ""))
         outcome = train(ws, config, params=params, progress=progress)
         say(f"      champion gate: {outcome.decision.reason}")
+        if outcome.responsible is not None:
+            findings = [str(f["message"]) for f in outcome.responsible.get("findings", [])]
+            say(f"      responsible-ML gate: {outcome.responsible['status']}"
+                + (f" ({escape('; '.join(findings))})" if findings else
+                   " (quality per segment, region and company size within the policy)"))
         if outcome.model is not None:
             write_model_json(created.root / "model.json", outcome.model)
             say(f"      registered [bold green]{outcome.model.ref}[/]")
+            if outcome.responsible is not None:
+                card = created.root / "model-card.html"
+                card.write_bytes(ws.get_model_document(outcome.model.name, outcome.model.version,
+                                                       CARD_HTML))
+                summary["model_card"] = str(card)
+                say(f"      model card stored with it; a copy in {card.name} "
+                    f"('mlops models card {outcome.model.ref}')")
         summary["trainings"].append(outcome.to_dict())
 
     latest = ws.get_model(config.model.name)
@@ -123,9 +136,12 @@ def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
     if not report.passed:
         raise GateFailed(f"the QA gate failed for {ref}: {', '.join(c.name for c in report.failed)}")
 
-    say(f"[bold]7/{STEPS}[/] approving {ref} for production (evidence: the QA report)")
+    say(f"[bold]7/{STEPS}[/] approving {ref} for production (evidence: the QA report and the "
+        "responsible-ML verdict)")
     approval = approve(ws, config, ref, "production", reason="demo: QA gate passed on staging")
-    say(f"      approved by {approval.by}")
+    responsible = approval.evidence.get("responsible")
+    say(f"      approved by {approval.by}"
+        + (f"; responsible-ML gate at promotion: {responsible['status']}" if responsible else ""))
 
     say(f"[bold]8/{STEPS}[/] canary promotion to production")
     promoted = promote(ws, config, ref, "production", say=lambda line: say(f"      {line}"))

@@ -17,6 +17,7 @@ from mlops_azure.lifecycle.approval import approve
 from mlops_azure.lifecycle.responsible import CARD_HTML, CARD_MARKDOWN, REPORT_DOC, check_promotion
 from mlops_azure.lifecycle.training import train
 from mlops_azure.scaffold import init_project
+from mlops_azure.testing.chromium import Chromium
 from mlops_azure.workspace import Workspace
 
 PARAMS = {"n_estimators": 150}
@@ -116,6 +117,23 @@ def test_a_fair_model_passes_and_its_verdict_is_approval_evidence(
     strict = _with_policy(released_project, worst_cohort_metric=0.05)
     with pytest.raises(GateFailed, match=r"above the limit 0\.05"):
         check_promotion(ws, strict, model)
+
+
+def test_the_stored_card_of_a_trained_model_renders_clean_in_chromium(
+        released_project: ProjectConfig, chromium: Chromium, tmp_path: Path) -> None:
+    ws = open_workspace(released_project)
+    page = tmp_path / "card.html"
+    page.write_bytes(ws.get_model_document(released_project.model.name, 2, CARD_HTML))
+    loaded = chromium.load(page)
+    assert loaded.errors == []
+    assert loaded.requests == (loaded.url,)  # nothing but the file itself
+    plots = {plot["id"]: plot for plot in loaded.facts}
+    # One per sensitive feature, the cohorts, importance, the SHAP summary and the mitigation.
+    assert {p["plot"] for p in plots.values()} == {"groups", "cohorts", "importance",
+                                                   "shap-summary", "mitigation"}
+    assert sum(p["plot"] == "groups" for p in plots.values()) == 3
+    for plot in plots.values():
+        assert plot["drawn"] > 0, plot
 
 
 def test_a_model_without_a_report_cannot_be_promoted_once_a_policy_exists(
