@@ -161,10 +161,12 @@ class Pool:
             pass_fds=(theirs.fileno(),), env={**os.environ, "OMP_NUM_THREADS": "1"})
         theirs.close()
         self._conn.send((script, model_dir, workers, self.window))
+        self._forked = False
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, tuple[int, Any]]]:
         numbers: deque[int] = deque()
         for task in tasks:
+            self._forked = True  # the zygote forks its workers at its first task
             self._conn.send(task)
             numbers.append(task.number)
             while len(numbers) >= self.window:
@@ -184,8 +186,11 @@ class Pool:
         return payload
 
     def close(self) -> None:
-        """Stop the zygote and its workers (they end when the connection closes)."""
+        """Stop the zygote and its workers (they end when the connection closes). A zygote
+        that has no workers yet (the run failed or had nothing to do) may be loading: kill it."""
         self._conn.close()
+        if not self._forked:
+            self._process.kill()
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
