@@ -6,7 +6,8 @@
    own fit (the fit alone is timed in-process on the same partitions).
 2. Batch scoring: ``mlops_azure.lifecycle.batch.score_batch`` (chunks, worker processes, part
    files) against ``PartitionedModel.predict`` in-process on the same rows, loaded in memory
-   (target >= 80 %), and the scorer's peak memory against the input's size.
+   (target >= 80 %), at the default chunk size and a larger one; the CPU time and peak memory
+   of ``mlops score batch`` run as its own process.
 
 Usage: python benchmarks/bench_partitions.py [CUSTOMERS_PER_ORGANISATION]
 """
@@ -36,7 +37,10 @@ from mlops_azure.scaffold import init_project
 N_ESTIMATORS = 50
 #: The holdout (1,000 customers x 6 materials x 6 months) repeated into later years.
 COPIES = 40
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 100_000  # batch.chunk_rows' default
+#: Fewer, larger chunks: fewer LightGBM calls per partition (each costs ~0.1 ms with the
+#: partition's trees cold in cache) for more memory per worker.
+LARGE_CHUNK_ROWS = 240_000
 
 
 def project(root: Path, customers: int) -> Path:
@@ -93,18 +97,21 @@ def fit_only(code: Path, prepared: Path, sample: int = 200) -> float:
     return total / len(groups)
 
 
-def cli_peak_rss(project: Path, rows: Path, out: Path, workers: int) -> int:
-    """KiB: the largest RSS of ``mlops score batch`` and its workers, measured by a fresh
-    wrapper process (so nothing this benchmark ran before counts)."""
+def cli_run(project: Path, rows: Path, out: Path, workers: int,
+            chunk_rows: int = CHUNK_ROWS) -> tuple[int, float]:
+    """``mlops score batch`` as its own process, measured by a fresh wrapper (so nothing this
+    benchmark ran before counts): the largest RSS (KiB) of it and its processes (zygote,
+    workers), and the CPU seconds they used together."""
     mlops = str(Path(sys.executable).with_name("mlops"))
     wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-               "stdout=subprocess.DEVNULL); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+               "stdout=subprocess.DEVNULL); u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print(u.ru_maxrss, u.ru_utime + u.ru_stime)")
     done = subprocess.run([sys.executable, "-c", wrapper, mlops, "score", "batch", "--input",
-                           str(rows), "--output", str(out), "--chunk-rows", str(CHUNK_ROWS),
+                           str(rows), "--output", str(out), "--chunk-rows", str(chunk_rows),
                            "--workers", str(workers)], cwd=project, capture_output=True,
                           text=True, check=True)
-    return int(done.stdout.split()[-1])
+    rss, cpu = done.stdout.split()[-2:]
+    return int(rss), float(cpu)
 
 
 def main(customers: int) -> None:
@@ -147,24 +154,33 @@ def main(customers: int) -> None:
 
         model = PartitionedModel(ws.model_local_path(outcome.model.name, outcome.model.version))
         model.predict(frame.head(len(holdout)))  # every partition's model loaded: predict only
-        started = time.perf_counter()
+        load = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         model.predict(frame)
-        in_process = time.perf_counter() - started
-        done = score_batch(ws, config, str(rows_file), Path(tmp) / "out",
-                           chunk_rows=CHUNK_ROWS, workers=cores)
-        peak = cli_peak_rss(root, rows_file, Path(tmp) / "out-cli", cores)
-        print(f"\n## Batch scoring {done.rows:,} rows ({rows_file.stat().st_size / 2**20:.0f} MiB "
-              f"CSV), {done.chunks} chunks of {CHUNK_ROWS:,}, {cores} workers\n")
-        print("| | s | rows/s |\n|---|---:|---:|")
+        in_process, in_process_cpu = time.perf_counter() - started, time.process_time() - cpu
+        size = rows_file.stat().st_size / 2**20
+        batch = {}
+        for chunk_rows in (CHUNK_ROWS, LARGE_CHUNK_ROWS):
+            started = time.perf_counter()  # everything: hash and split the input, start the
+            done = score_batch(ws, config, str(rows_file), Path(tmp) / f"out-{chunk_rows}",
+                               chunk_rows=chunk_rows, workers=cores)  # workers, load, score, write
+            batch[chunk_rows] = (time.perf_counter() - started, done.chunks,
+                                 *cli_run(root, rows_file, Path(tmp) / f"cli-{chunk_rows}", cores,
+                                          chunk_rows))
+        print(f"\n## Batch scoring {done.rows:,} rows ({size:.0f} MiB CSV), {cores} workers "
+              f"(load average {load:.1f} -> {os.getloadavg()[0]:.1f})\n")
+        print("| | s | rows/s | batch / in-process | CPU s | peak RSS MiB |\n"
+              "|---|---:|---:|---:|---:|---:|")
         print(f"| in-process PartitionedModel.predict (rows in memory, models loaded) | "
-              f"{in_process:.2f} | "
-              f"{len(frame) / in_process:,.0f} |")
-        print(f"| mlops score batch (start workers, load models, read, score, write parts) | "
-              f"{done.seconds:.2f} | "
-              f"{done.rows / done.seconds:,.0f} |")
-        print(f"\nbatch / in-process: {in_process / done.seconds:.0%} (target >= 80 %); "
-              f"`mlops score batch` as its own process: peak RSS of its largest process "
-              f"{peak / 1024:.0f} MiB for a {rows_file.stat().st_size / 2**20:.0f} MiB input")
+              f"{in_process:.2f} | {len(frame) / in_process:,.0f} | | {in_process_cpu:.2f} | |")
+        for chunk_rows, (seconds, chunks, peak, cpu_s) in batch.items():
+            print(f"| score_batch, {chunks} chunks of {chunk_rows:,} (everything: hash and split "
+                  f"the input, start workers, load models, read, score, write parts) | "
+                  f"{seconds:.2f} | {done.rows / seconds:,.0f} | {in_process / seconds:.0%} | "
+                  f"{cpu_s:.2f} | {peak / 1024:.0f} |")
+        print("\ntarget: batch / in-process >= 80 % at the default chunk size "
+              f"({CHUNK_ROWS:,}); CPU s and peak RSS (of the largest process) are of "
+              "`mlops score batch` run as its own process, with its zygote and workers")
 
 
 if __name__ == "__main__":

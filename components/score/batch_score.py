@@ -1,5 +1,5 @@
 """Batch scoring script: Azure ML batch deployments (``init()`` / ``run(mini_batch)``) and
-``mlops score batch`` (``init()`` / ``score_frame(frame)``) alike.
+``mlops score batch`` (``init()`` / ``score_frame(frame)``, and ``preload()`` when present) alike.
 
 Rows carry the model's features plus the forecast keys (``period`` and the series columns). Each
 row is scored by its partition's model when the model is partitioned (see ``steel.partitions``);
@@ -33,6 +33,14 @@ def init() -> None:
         _model = PartitionedModel(Path(root))
     except StepError as exc:
         raise RuntimeError(f"cannot load the model: {exc.message}") from None
+
+
+def preload() -> None:
+    """Load every partition model now instead of on first use (``mlops score batch`` calls
+    this before it forks its workers, so that they share one loaded copy; optional)."""
+    if _model is None:
+        raise RuntimeError("init() has not loaded a model")
+    _model.load_all()
 
 
 def score_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -56,13 +56,29 @@ class LoadedModel:
         return clipped
 
 
-def load_model(root: Path) -> LoadedModel:
-    """Load the model found under ``root``; ``StepError`` naming the folder when unusable."""
+def load_model(root: Path, specs: dict[bytes, FeatureSpec] | None = None) -> LoadedModel:
+    """Load the model found under ``root``; ``StepError`` naming the folder when unusable.
+
+    ``specs`` caches feature specs by their file's bytes: the thousand partition models of a
+    partitioned model share one ``features.json`` text, parsed (and translated) once."""
     model_file = find_model_file(root)
-    spec = FeatureSpec.load(model_file.parent / FEATURES_FILE)
+    spec_file = model_file.parent / FEATURES_FILE
+    if specs is None:
+        spec = FeatureSpec.load(spec_file)
+    else:
+        try:
+            raw = spec_file.read_bytes()
+        except OSError:
+            raw = b""  # FeatureSpec.load names the file and the problem
+        spec = specs.get(raw) if raw else None
+        if spec is None:
+            spec = FeatureSpec.load(spec_file)
+            specs[raw] = spec
     try:
-        booster = lgb.Booster(model_file=str(model_file))
-    except (lgb.basic.LightGBMError, OSError) as exc:
+        # Read by Python, parsed from the string: LightGBM's own line-by-line file reader takes
+        # about as long again as the parse (1,000 partition models: 1.5 s against 0.75 s).
+        booster = lgb.Booster(model_str=model_file.read_text(encoding="utf-8"))
+    except (lgb.basic.LightGBMError, OSError, UnicodeDecodeError) as exc:
         raise StepError(f"{model_file} is not a LightGBM model ({exc})") from None
     if list(booster.feature_name()) != spec.features:
         raise StepError(f"{model_file} was trained on other features than its {FEATURES_FILE} lists")

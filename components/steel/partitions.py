@@ -12,7 +12,9 @@ served by its organisation's model.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from steel.cli import StepError, write_json
-from steel.features import encode
+from steel.features import FeatureSpec, encode
 from steel.model_io import LoadedModel, load_model
 
 PARTITIONS_DIR = "partitions"
@@ -109,6 +111,7 @@ class PartitionedModel:
         self.index = read_index(root)
         self.root = Path(self.index["_root"]) if self.index else root
         self._models: dict[str, LoadedModel] = {}
+        self._specs: dict[bytes, FeatureSpec] = {}
         self._code_maps: dict[int, list[tuple[int, np.ndarray]]] = {}
         self._route_cache: tuple[list[str], list[tuple[list[int], np.ndarray, pd.Index,
                                                        np.ndarray]]] | None = None
@@ -180,8 +183,25 @@ class PartitionedModel:
         if name == GLOBAL:
             return self.global_model
         if name not in self._models:
-            self._models[name] = load_model(self.root / PARTITIONS_DIR / name)
+            self._models[name] = self._load(name)
         return self._models[name]
+
+    def load_all(self, threads: int = 0) -> int:
+        """Load every model that rows can be routed to now, rather than on first use, on
+        ``threads`` Python threads (0: one per core; LightGBM parses without the GIL). For a
+        process that forks workers after loading: they share one copy. Returns the count."""
+        names = [n for n in self._routing()[0] if n != GLOBAL and n not in self._models]
+        count = threads or os.cpu_count() or 1
+        if count > 1 and len(names) > 1:
+            with ThreadPoolExecutor(count) as pool:
+                models = list(pool.map(self._load, names))
+        else:
+            models = [self._load(n) for n in names]
+        self._models.update(zip(names, models, strict=True))
+        return len(names)
+
+    def _load(self, name: str) -> LoadedModel:
+        return load_model(self.root / PARTITIONS_DIR / name, self._specs)
 
     def route(self, frame: pd.DataFrame) -> pd.Series:
         """The model each row goes to: its finest partition with a model, else ``global``.

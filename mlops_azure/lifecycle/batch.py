@@ -1,11 +1,14 @@
 """Batch scoring: rows of features (a CSV file or a data asset) → forecasts, optionally into
 PostgreSQL.
 
-- **Chunked and memory bounded.** The input is read ``chunk_rows`` rows at a time; at most two
-  chunks per worker are in flight, so a file larger than memory scores in constant memory.
-- **Parallel.** Chunks are scored by a pool of processes (every core by default), each of which
-  loads the project's batch scoring script (``batch.scoring_script``: ``init()`` and
-  ``score_frame(frame)``, the same file an Azure ML batch deployment runs) once.
+- **Chunked and memory bounded.** The pass that hashes the input also finds where each chunk of
+  ``chunk_rows`` rows starts and ends (``_batch_input``); each worker reads its own chunk from the
+  file, scores it and writes its part file. At most two chunks per worker are in flight, so a
+  file larger than memory scores in constant memory.
+- **Parallel.** Chunks are scored by a pool of processes (every core by default) that share one
+  loaded copy of the project's batch scoring script (``batch.scoring_script``: ``init()`` and
+  ``score_frame(frame)``, the same file an Azure ML batch deployment runs) and of its model
+  (``_batch_work``: why they are forked from a fresh interpreter).
 - **Resumable.** A run is named by its input's content hash, the model and the chunk size. Each
   scored chunk is written to ``part-NNNNN.csv`` (atomically) and, with a sink, staged in the
   database as that chunk; a rerun of the same run skips what is done, so a crash halfway costs the
@@ -16,23 +19,20 @@ PostgreSQL.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import multiprocessing
 import os
 import shutil
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
 from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BackendError, UserInputError
+from mlops_azure.lifecycle._batch_input import Layout, scan
+from mlops_azure.lifecycle._batch_work import Pool, Task, load_script, score, start
 from mlops_azure.lifecycle.data import local_data
 from mlops_azure.lifecycle.refs import live_deployment, parse_ref
 from mlops_azure.workspace import ModelVersion, Workspace
@@ -74,39 +74,6 @@ class BatchResult:
                 if self.seconds else None, "published_rows": self.published_rows}
 
 
-# -- the worker side -------------------------------------------------------------------------------
-_script: ModuleType | None = None
-
-
-def load_script(script: Path, model_dir: Path) -> ModuleType:
-    """The batch scoring script, imported by path with its model loaded (``init()``)."""
-    os.environ["AZUREML_MODEL_DIR"] = str(model_dir)
-    spec = importlib.util.spec_from_file_location("mlops_batch_score", script)
-    if spec is None or spec.loader is None:
-        raise UserInputError(f"batch scoring script {script} cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name in ("init", "score_frame"):
-        if not callable(getattr(module, name, None)):
-            raise UserInputError(f"batch scoring script {script} has no {name}() function")
-    module.init()
-    return module
-
-
-def _start(script: Path, model_dir: Path) -> None:
-    global _script
-    _script = load_script(script, model_dir)
-
-
-def _score(chunk: Any, part: Path, keep: bool) -> tuple[int, Any]:
-    """Score a chunk and write its part file here, in the worker (CSV writing is as costly as
-    the scoring: it must not queue behind one process); the frame goes back only if wanted."""
-    assert _script is not None, "the worker was started without its scoring script"
-    scored = _script.score_frame(chunk)
-    atomic_write(part, scored.to_csv(index=False, lineterminator="\n").encode())
-    return len(scored), scored if keep else None
-
-
 # -- the coordinator -------------------------------------------------------------------------------
 def serving_or_latest(ws: Workspace, config: ProjectConfig, model: str | None) -> ModelVersion:
     """``model`` (NAME:VERSION), else what production serves most, else the latest version."""
@@ -120,25 +87,33 @@ def serving_or_latest(ws: Workspace, config: ProjectConfig, model: str | None) -
     return ws.get_model(config.model.name)
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _text_columns(model_dir: Path) -> list[str]:
+def _text_columns(model_dir: Path) -> tuple[str, ...]:
     """Columns to read as text: keys and categoricals (so 007 stays "007")."""
     found = sorted(model_dir.rglob("features.json"), key=lambda p: (len(p.parts), p))
     if not found:
-        return []
+        return ()
     spec = json.loads(found[0].read_text(encoding="utf-8"))
-    return list(dict.fromkeys([*spec.get("keys", []), *spec.get("categorical_features", [])]))
+    return tuple(dict.fromkeys([*spec.get("keys", []), *spec.get("categorical_features", [])]))
 
 
-def _chunks(path: Path, rows: int, text: list[str]) -> Iterator[Any]:
+def _tasks(path: Path, layout: Layout, chunk_rows: int, text: tuple[str, ...], output: Path,
+           keep: bool) -> Iterator[Task]:
+    """Every chunk of the input as a task: a byte range of the file, or (an input only pandas
+    can split, see ``_batch_input``) the rows read here."""
+    def part(number: int) -> Path:
+        return output / f"part-{number:05d}.csv"
+
+    if layout.header is not None and layout.chunks is not None:
+        for chunk in layout.chunks:
+            yield Task(chunk.number, part(chunk.number), keep, path, text, layout.header,
+                       chunk.start, chunk.end)
+        return
     import pandas as pd
 
     try:
-        yield from pd.read_csv(path, chunksize=rows, dtype={c: str for c in text})
+        for number, frame in enumerate(pd.read_csv(path, chunksize=chunk_rows,
+                                                   dtype={c: str for c in text})):
+            yield Task(number, part(number), keep, path, text, frame=frame)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise UserInputError(f"input {path} is not a readable CSV file: {exc}") from None
 
@@ -193,60 +168,70 @@ def score_batch(
         raise UserInputError(f"batch scoring script {scoring} does not exist")
     found = serving_or_latest(ws, config, model)
     model_dir = ws.model_local_path(found.name, found.version)
-    digest = _sha256(path)
-    run_id = hashlib.sha256(f"{digest}:{found.ref}:{chunk_rows}".encode()).hexdigest()[:16]
-    fresh = _open_run(output, {"run_id": run_id, "model": found.ref, "input": described,
-                       "input_sha256": digest, "chunk_rows": chunk_rows})
-    done_in_sink: set[int] = set()
-    if sink is not None:
-        sink.ensure_schema()
-        done_in_sink = sink.chunks_done(run_id)
     started = time.perf_counter()
-    rows = resumed = chunks = 0
     count = workers or os.cpu_count() or 1
-    pending: deque[tuple[int, Future[Any] | Any]] = deque()
-
-    def finish(number: int, result: Any) -> None:
-        nonlocal rows
-        scored, frame = result.result() if isinstance(result, Future) else result
-        if sink is not None:
-            sink.write_chunk(run_id, number, frame, model=found.ref)
-        rows += scored
-        if say and number % 10 == 0:
-            say(f"chunk {number}: {rows:,} rows scored")
-
-    # spawn, not fork: the caller may hold threads and locks (LightGBM's OpenMP pool, a test
-    # runner) that a forked child would inherit mid-use and deadlock on.
-    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start, initargs=(scoring, model_dir)) \
-        if count > 1 else None
+    # The zygote imports and loads (seconds) while this process hashes and splits the input.
+    pool = Pool(scoring, model_dir, count) if count > 1 else None
+    fresh = False
     try:
+        layout = scan(path, chunk_rows)
+        run_id = hashlib.sha256(f"{layout.digest}:{found.ref}:{chunk_rows}".encode()).hexdigest()[:16]
+        fresh = _open_run(output, {"run_id": run_id, "model": found.ref, "input": described,
+                                   "input_sha256": layout.digest, "chunk_rows": chunk_rows})
+        done_in_sink: set[int] = set()
+        if sink is not None:
+            sink.ensure_schema()
+            done_in_sink = sink.chunks_done(run_id)
+        rows = resumed = chunks = 0
+
+        def todo() -> Iterator[Task]:
+            nonlocal rows, resumed, chunks
+            for task in _tasks(path, layout, chunk_rows, _text_columns(model_dir), output,
+                               sink is not None):
+                chunks += 1
+                if task.part.is_file() and (sink is None or task.number in done_in_sink):
+                    resumed += 1
+                    rows += _resumed_rows(task, layout)
+                    continue
+                yield task
+
         if pool is None:
-            _start(scoring, model_dir)
-        for number, chunk in enumerate(_chunks(path, chunk_rows, _text_columns(model_dir))):
-            chunks += 1
-            part = output / f"part-{number:05d}.csv"
-            if part.is_file() and (sink is None or number in done_in_sink):
-                resumed += 1
-                rows += len(chunk)
-                continue
-            work = (chunk, part, sink is not None)
-            pending.append((number, pool.submit(_score, *work) if pool else _score(*work)))
-            while len(pending) >= 2 * count:
-                finish(*pending.popleft())
-        while pending:
-            finish(*pending.popleft())
+            start(scoring, model_dir)
+            results: Iterator[tuple[int, tuple[int, Any]]] = (
+                (task.number, score(task)) for task in todo())
+        else:
+            results = pool.run(todo())
+        for number, (scored, frame) in results:
+            if sink is not None:
+                sink.write_chunk(run_id, number, frame, model=found.ref)
+            rows += scored
+            if say and number % 10 == 0:
+                say(f"chunk {number}: {rows:,} rows scored")
     except (ValueError, KeyError) as exc:
         _forget(output, fresh)
         raise UserInputError(f"input {path} cannot be scored: {exc}") from None
     except RuntimeError as exc:
         _forget(output, fresh)
         raise BackendError(f"the batch scoring script failed: {exc}") from None
+    except BaseException:
+        _forget(output, fresh)
+        raise
     finally:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            pool.close()
     published = sink.publish(run_id) if sink is not None else None
     seconds = time.perf_counter() - started
     atomic_write(output / "_SUCCESS", json.dumps({"run_id": run_id, "rows": rows}).encode())
     return BatchResult(run_id, found.ref, described, output, chunks, resumed, rows, seconds,
                        published)
+
+
+def _resumed_rows(task: Task, layout: Layout) -> int:
+    """Rows of a chunk already scored (its part file is kept)."""
+    if task.frame is not None:
+        return len(task.frame)
+    assert layout.chunks is not None
+    return layout.chunks[task.number].rows
+
+
+__all__ = ["BatchResult", "ForecastSink", "load_script", "score_batch", "serving_or_latest"]

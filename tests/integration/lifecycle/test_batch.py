@@ -63,6 +63,24 @@ def test_chunks_in_parallel_equal_one_in_process_pass(released_project: ProjectC
     assert again.run_id == done.run_id and again.resumed_chunks == again.chunks  # all done
 
 
+@pytest.mark.timeout(300)
+def test_workers_start_clean_after_the_caller_ran_lightgbm_threads(
+        released_project: ProjectConfig) -> None:
+    """Forking this process now would hang the workers in LightGBM's OpenMP (libgomp): the pool
+    must come from a fresh interpreter."""
+    import lightgbm as lgb
+    import numpy as np
+
+    x = np.random.default_rng(0).random((5_000, 4))
+    booster = lgb.train({"num_threads": 2, "verbose": -1}, lgb.Dataset(x, label=x.sum(axis=1)),
+                        num_boost_round=5)
+    booster.predict(x, num_threads=2)
+    rows = feature_rows(released_project)
+    done = score_batch(open_workspace(released_project), released_project, str(rows),
+                       released_project.root / "out", model=MODEL, chunk_rows=500, workers=2)
+    assert done.rows == len(pd.read_csv(rows)) == len(parts(released_project.root / "out"))
+
+
 def test_a_killed_run_resumes_without_duplicates(released_project: ProjectConfig) -> None:
     rows = feature_rows(released_project, copies=60)
     out = released_project.root / "out"
