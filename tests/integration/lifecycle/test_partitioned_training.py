@@ -16,6 +16,7 @@ from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.example.regime import append_months
 from mlops_azure.lifecycle.qa import run_qa_gate
 from mlops_azure.lifecycle.release import deploy
+from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.lifecycle.training import TrainingFailed, train
 
 CUSTOMER = "organisation_id=ORG-01/customer_id=CUST-0001"
@@ -97,6 +98,15 @@ def test_the_endpoint_routes_rows_to_their_partition_models(many: ProjectConfig)
         report = run_qa_gate(ws, many, "staging", model=model.ref)
         parity = next(c for c in report.checks if c.name == "parity")
         assert parity.passed, parity.detail  # online routing == the merged model offline
+        # Explanations come from the partition model each row is routed to.
+        request = json.loads((ws.model_local_path(model.name, model.version) / "parity.json")
+                             .read_text(encoding="utf-8"))["request"]
+        with ScoringClient.for_endpoint(ws, "steel-staging") as client:
+            answer = client.score({**request, "explain": True}).json()
+        for prediction, row in zip(answer["predictions"], answer["explanations"], strict=True):
+            raw = row["base_value"] + sum(row["contributions"].values())
+            assert prediction == pytest.approx(max(raw, 0.0), abs=1e-6)
+        assert len({row["base_value"] for row in answer["explanations"]}) > 1  # several models
     finally:
         for endpoint in ws.list_endpoints():
             ws.delete_endpoint(endpoint.name)
