@@ -111,13 +111,24 @@ class AzureBatchEndpoints(AzureConnection):
     def _invoke(self, spec: BatchDeploymentSpec, data: DataAsset, job_name: str,
                 output: str) -> None:
         from azure.ai.ml import Input, Output
+        from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 
-        with self.call(f"invoking batch endpoint {spec.endpoint} with {data.ref}"):
-            self.ml.batch_endpoints.invoke(
-                endpoint_name=spec.endpoint, deployment_name=spec.deployment,
-                inputs={"data": Input(type="uri_file", path=f"azureml:{data.name}:{data.version}")},
-                outputs={SCORE_OUTPUT: Output(type="uri_folder", path=output)},
-                job_name=job_name, experiment_name=spec.endpoint)
+        # azure-ai-ml 1.35's invoke writes the token and the deployment name into the class-wide
+        # DEFAULT_HEADER dict, so every later online invoke in this process would carry them
+        # (and be routed to this deployment): put it back as it was.
+        shared = EndpointInvokeFields.DEFAULT_HEADER
+        saved = dict(shared)
+        try:
+            with self.call(f"invoking batch endpoint {spec.endpoint} with {data.ref}"):
+                self.ml.batch_endpoints.invoke(
+                    endpoint_name=spec.endpoint, deployment_name=spec.deployment,
+                    inputs={"data": Input(type="uri_file",
+                                          path=f"azureml:{data.name}:{data.version}")},
+                    outputs={SCORE_OUTPUT: Output(type="uri_folder", path=output)},
+                    job_name=job_name, experiment_name=spec.endpoint)
+        finally:
+            shared.clear()
+            shared.update(saved)
 
     def _error_of(self, job_name: str) -> str | None:
         with self.call(f"reading step run {job_name}"):

@@ -12,6 +12,7 @@ compute or script, a bad output action, an invoke without a token for ``https://
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -229,7 +230,7 @@ class BatchHandlers:
                                         int((props.get("resources") or {}).get("instanceCount") or 1)),
                        "--append_row_to", str(out),
                        "--append_row_file_name", str(props.get("outputFileName") or "predictions.csv")]
-            env = {**__import__("os").environ, "AZUREML_MODEL_DIR": str(model)}
+            env = {**os.environ, "AZUREML_MODEL_DIR": str(model)}
             done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True,
                                   check=False, timeout=3600)
             log = (done.stdout or "") + (done.stderr or "")

@@ -42,6 +42,11 @@ def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> 
     assert summary["latest_registered"] == (challenger["registered"] or first["registered"])
     release = summary["release"]
     assert release["qa_passed"] and release["approval"]["evidence"]["qa_event"]
+    # The responsible-ML gate ran at registration and again at the approval for production.
+    assert first["responsible"]["status"] in ("pass", "warn")
+    assert release["approval"]["evidence"]["responsible"]["status"] in ("pass", "warn")
+    card = Path(summary["model_card"]).read_text(encoding="utf-8")
+    assert card.count('data-plot="') >= 5 and "Intended use" in card
     version = int(summary["latest_registered"].split(":")[1])
     assert release["promotion"]["traffic"] == {f"v{version:03d}": 100}
     assert len(release["predictions"]) == 3 and all(p >= 0 for p in release["predictions"])

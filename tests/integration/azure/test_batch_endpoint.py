@@ -84,6 +84,11 @@ def test_a_data_asset_is_scored_by_a_batch_endpoint(
     assert "rows-to-score" in json.dumps(body["inputData"])
     events = ws.list_events(action="batch_scored")
     assert events and events[0].details["status"] == "Completed"
+    # The SDK's invoke writes into a class-wide header dict; later online invokes in this
+    # process would be routed to the batch deployment (a bug that made other tests fail).
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+    assert EndpointInvokeFields.DEFAULT_HEADER == {"Content-Type": "application/json"}
 
     again = score_with_endpoint(ws, cloud, f"azureml:{asset.name}:{asset.version}", out,
                                 chunk_rows=50)
