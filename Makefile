@@ -76,6 +76,7 @@ bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_endpoint.py --duration 2 --reps 1
 	$(BIN)/python benchmarks/bench_postgres.py
 	$(BIN)/python benchmarks/bench_partitions.py
+	$(BIN)/python benchmarks/bench_explain.py
 
 clean:
 	rm -rf $(VENV) node_modules demo .mlops .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,7 @@ from steel.features import KEYS, RAW_COLUMNS, TARGET, read_frame
 from steel.metrics import regression_metrics
 from steel.model_io import LoadedModel, load_model
 
-EXPLAINED_ROWS = 20_000
+EXPLAINED_ROWS = 5_000
 
 
 def _load(folder: Path, role: str) -> LoadedModel:

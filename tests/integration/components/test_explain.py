@@ -37,13 +37,40 @@ def test_contributions_add_up_to_the_raw_prediction(trained: dict[str, Path]) ->
     assert np.ptp(contrib[:, -1]) == pytest.approx(0.0)
 
 
-def test_contributions_match_shap_tree_explainer(trained: dict[str, Path]) -> None:
+def test_contributions_of_a_one_split_tree_are_the_hand_computed_ones() -> None:
+    import lightgbm as lgb
+
+    # One split on x: three rows at 0 with y=1, two at 1 with y=5; z never splits. The tree
+    # predicts each side's mean, the expected value is the mean of y (2.6), so a row at x=0 gets
+    # x: 1 - 2.6 = -1.6 and a row at x=1 gets 5 - 2.6 = +2.4; z gets 0.
+    x = np.array([[0.0, 7.0], [0.0, 3.0], [0.0, 7.0], [1.0, 3.0], [1.0, 7.0]])
+    y = np.array([1.0, 1.0, 1.0, 5.0, 5.0])
+    params = {"objective": "regression", "num_leaves": 2, "min_data_in_leaf": 1,
+              "min_data_in_bin": 1, "learning_rate": 1.0, "verbosity": -1}
+    booster = lgb.train(params, lgb.Dataset(x, y, params={"min_data_in_bin": 1}), 1)
+    found = contributions(booster, np.array([[0.0, 3.0], [1.0, 7.0]]))
+    np.testing.assert_allclose(found, [[-1.6, 0.0, 2.6], [2.4, 0.0, 2.6]], atol=1e-9)
+
+
+def test_contributions_match_shaps_own_tree_shap(trained: dict[str, Path]) -> None:
     shap = pytest.importorskip("shap", reason="shap (the peer) is not installed")
+    import lightgbm as lgb
+
+    # shap.TreeExplainer hands a LightGBM booster to pred_contrib itself; its own algorithm
+    # (the "internal" tree ensemble) is an independent check, exact on numeric splits.
     model = load_model(trained["model"])
-    matrix = encode(_holdout(trained), model.spec).head(200)
-    ours = contributions(model.booster, matrix)
-    theirs = shap.TreeExplainer(model.booster).shap_values(matrix)
+    numeric = model.spec.numeric_features
+    train = read_frame(trained["prepared"] / "train.csv", "train", [])
+    booster = lgb.train({"objective": "regression", "verbosity": -1, "seed": 1},
+                        lgb.Dataset(train[numeric].astype("float64"),
+                                    train[model.spec.target]), 40)
+    matrix = _holdout(trained)[numeric].astype("float64").head(200)
+    explainer = shap.TreeExplainer(booster)
+    explainer.model.model_type = "internal"
+    theirs = explainer.shap_values(matrix)
+    ours = contributions(booster, matrix)
     np.testing.assert_allclose(ours[:, :-1], theirs, rtol=1e-6, atol=1e-6)
+    assert ours[:, -1] == pytest.approx(float(np.ravel(explainer.expected_value)[0]), rel=1e-6)
 
 
 def test_explanations_rank_features_and_keep_a_summary(trained: dict[str, Path]) -> None:
