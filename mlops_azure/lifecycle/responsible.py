@@ -9,6 +9,7 @@ on Azure ML.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,18 +88,27 @@ def store_report(ws: Workspace, model: ModelVersion, report: ResponsibleReport) 
     ws.put_model_document(model.name, model.version, REPORT_DOC, (body + "\n").encode())
 
 
-def stored_report(ws: Workspace, model: ModelVersion) -> ResponsibleReport | None:
-    """The report stored with ``model``; None for a model registered without one."""
-    from mlops_azure.responsible import ResponsibleReport
-
+def stored_document(ws: Workspace, model: ModelVersion) -> bytes | None:
+    """The report's bytes as stored with ``model``; None for a model registered without one."""
     try:
-        raw = ws.get_model_document(model.name, model.version, REPORT_DOC)
+        return ws.get_model_document(model.name, model.version, REPORT_DOC)
     except NotFoundError:
         return None
+
+
+def parse_report(raw: bytes, model: ModelVersion) -> ResponsibleReport:
+    from mlops_azure.responsible import ResponsibleReport
+
     try:
         return ResponsibleReport.from_dict(json.loads(raw))
     except (ValueError, KeyError, TypeError) as exc:
         raise BackendError(f"the responsible-ML report of {model.ref} is malformed ({exc})") from None
+
+
+def stored_report(ws: Workspace, model: ModelVersion) -> ResponsibleReport | None:
+    """The report stored with ``model``; None for a model registered without one."""
+    raw = stored_document(ws, model)
+    return parse_report(raw, model) if raw is not None else None
 
 
 def check_promotion(ws: Workspace, config: ProjectConfig, model: ModelVersion) -> dict[str, Any] | None:
@@ -110,12 +120,15 @@ def check_promotion(ws: Workspace, config: ProjectConfig, model: ModelVersion) -
         return None
     from mlops_azure.responsible import with_verdict
 
-    report = stored_report(ws, model)
+    raw = stored_document(ws, model)
+    report = parse_report(raw, model) if raw is not None else None
     if report is None:
         raise GateFailed(f"{model.ref} has no responsible-ML report (it was registered before "
                          "mlops.yaml declared 'responsible'): retrain it before promoting")
     found = verdict(with_verdict(report, settings.policy, at="promotion"))
     if found.blocked:
         raise GateFailed(blocking_message(found, model.ref))
+    # The document's hash ties the approval to exactly the report that was judged.
     return {"status": found.status, "document": REPORT_DOC,
+            "sha256": hashlib.sha256(raw or b"").hexdigest(),
             "findings": [f.message for f in found.findings]}

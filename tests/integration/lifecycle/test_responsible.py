@@ -3,6 +3,7 @@ the version with its model card, and judged again, always blocking, at promotion
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -113,6 +114,8 @@ def test_a_fair_model_passes_and_its_verdict_is_approval_evidence(
                        by="reviewer")
     assert approval.evidence["responsible"]["status"] in ("pass", "warn")
     assert approval.evidence["responsible"]["document"] == REPORT_DOC
+    stored = ws.get_model_document(model.name, model.version, REPORT_DOC)
+    assert approval.evidence["responsible"]["sha256"] == hashlib.sha256(stored).hexdigest()
     # A tightened policy blocks the same model at promotion, naming the group and the number.
     strict = _with_policy(released_project, worst_cohort_metric=0.05)
     with pytest.raises(GateFailed, match=r"above the limit 0\.05"):
