@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from steel.features import FeatureSpec, encode
-from steel.model_io import LoadedModel
+from steel.model_io import LoadedModel, jsonable
 
 #: Rows whose contributions the SHAP summary keeps per feature (a plot, not a dataset).
 SUMMARY_ROWS = 300
@@ -25,14 +25,6 @@ def contributions(booster: Any, matrix: np.ndarray | pd.DataFrame) -> np.ndarray
     """Per-row SHAP values, shape (rows, features + 1); the last column is the base value."""
     values = np.asarray(booster.predict(matrix, pred_contrib=True), dtype="float64")
     return values
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def row_explanations(spec: FeatureSpec, frame: pd.DataFrame, contrib: np.ndarray,
@@ -47,7 +39,7 @@ def row_explanations(spec: FeatureSpec, frame: pd.DataFrame, contrib: np.ndarray
             order = order[:top]
         raw = float(contrib[i].sum())
         rows.append({
-            "row": {f: _json_value(frame[f].iloc[i]) for f in spec.features},
+            "row": {f: jsonable(frame[f].iloc[i]) for f in spec.features},
             "base_value": float(contrib[i, -1]),
             "raw_prediction": raw,
             "prediction": max(raw, 0.0),

@@ -92,7 +92,8 @@ def save_model(booster: Any, spec: FeatureSpec, params: dict[str, Any], folder: 
     write_json(folder / PARAMS_FILE, params)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A numpy scalar as plain JSON: NaN as null."""
     if isinstance(value, float | np.floating):
         return None if math.isnan(value) else float(value)
     if isinstance(value, np.integer):
@@ -107,7 +108,7 @@ def sample_request(frame: pd.DataFrame, spec: FeatureSpec, rows: int = 5) -> dic
     if missing:
         raise StepError(f"cannot build a sample request: no column(s) {', '.join(missing)}")
     head = frame[spec.features].head(rows)
-    records = [{k: _jsonable(v) for k, v in row.items()}
+    records = [{k: jsonable(v) for k, v in row.items()}
                for row in head.to_dict(orient="records")]
     return {"data": records}
 

@@ -118,7 +118,7 @@ def _tasks(path: Path, layout: Layout, chunk_rows: int, text: tuple[str, ...], o
         raise UserInputError(f"input {path} is not a readable CSV file: {exc}") from None
 
 
-def _open_run(output: Path, manifest: dict[str, Any]) -> bool:
+def open_run(output: Path, manifest: dict[str, Any]) -> bool:
     """Start the run in ``output`` or resume it there; True when the folder is new."""
     found = output / MANIFEST
     if found.is_file():
@@ -176,7 +176,7 @@ def score_batch(
     try:
         layout = scan(path, chunk_rows)
         run_id = hashlib.sha256(f"{layout.digest}:{found.ref}:{chunk_rows}".encode()).hexdigest()[:16]
-        fresh = _open_run(output, {"run_id": run_id, "model": found.ref, "input": described,
+        fresh = open_run(output, {"run_id": run_id, "model": found.ref, "input": described,
                                    "input_sha256": layout.digest, "chunk_rows": chunk_rows})
         done_in_sink: set[int] = set()
         if sink is not None:

@@ -21,7 +21,12 @@ from pathlib import Path
 from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BackendError, UserInputError
-from mlops_azure.lifecycle.batch import MANIFEST, BatchResult, ForecastSink, serving_or_latest
+from mlops_azure.lifecycle.batch import (
+    BatchResult,
+    ForecastSink,
+    open_run,
+    serving_or_latest,
+)
 from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.rules import is_endpoint_name
 from mlops_azure.workspace import BatchDeploymentSpec, JobStatus, Workspace
@@ -61,7 +66,7 @@ def score_with_endpoint(
         mini_batch_size=mini_batch_size, error_threshold=error_threshold)
     run_id = hashlib.sha256(f"{asset.ref}:{found.ref}:{endpoint}:{mini_batch_size}:"
                             f"{chunk_rows}".encode()).hexdigest()[:16]
-    _open(output, {"run_id": run_id, "model": found.ref, "input": f"data asset {asset.ref}",
+    open_run(output, {"run_id": run_id, "model": found.ref, "input": f"data asset {asset.ref}",
                    "chunk_rows": chunk_rows, "batch_endpoint": endpoint})
     started = time.perf_counter()
     if say:
@@ -79,23 +84,6 @@ def score_with_endpoint(
     atomic_write(output / "_SUCCESS", json.dumps({"run_id": run_id, "rows": rows}).encode())
     return BatchResult(run_id, found.ref, f"data asset {asset.ref}", output, chunks, 0, rows,
                        time.perf_counter() - started, published)
-
-
-def _open(output: Path, manifest: dict[str, object]) -> None:
-    found = output / MANIFEST
-    if found.is_file():
-        try:
-            before = json.loads(found.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            before = {}
-        if before.get("run_id") != manifest["run_id"]:
-            raise UserInputError(f"output {output} holds another run ({before.get('run_id')}): "
-                                 "choose an empty folder")
-        return
-    if output.exists() and any(output.iterdir()):
-        raise UserInputError(f"output {output} is not empty and holds no batch run")
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write(found, (json.dumps(manifest, indent=2) + "\n").encode())
 
 
 def _write_parts(appended: Path, output: Path, chunk_rows: int, config: ProjectConfig,

@@ -237,6 +237,14 @@ class SimulatedAzureML:
     def new_id(self) -> str:
         return uuid.uuid4().hex
 
+    def project_settings(self, **overrides: Any) -> dict[str, Any]:
+        """The ``azure:`` section of an ``mlops.yaml`` that points at this simulated workspace,
+        with the quick polling and retries tests want (``overrides`` added or replaced)."""
+        return {"subscription_id": self.subscription, "resource_group": self.resource_group,
+                "workspace_name": self.workspace, "compute": "cpu-cluster",
+                "poll_interval_s": 0.1, "retries": 3, "retry_backoff_s": 0.01,
+                "operation_timeout_s": 300, **overrides}
+
     def container(self, datastore: str) -> Any:
         return self.blobs.get_container_client(self.assets.container_of(datastore))
 

@@ -26,10 +26,7 @@ def _configure(root: Path, sim: SimulatedAzureML) -> None:
     config_file = root / "mlops.yaml"
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     config["backend"] = "azure"
-    config["azure"] = {"subscription_id": sim.subscription, "resource_group": sim.resource_group,
-                       "workspace_name": sim.workspace, "compute": "cpu-cluster",
-                       "kubernetes_compute": AKS, "poll_interval_s": 0.1,
-                       "retries": 3, "retry_backoff_s": 0.01, "operation_timeout_s": 300}
+    config["azure"] = sim.project_settings(kubernetes_compute=AKS)
     config["stages"]["staging"]["target"] = "managed"
     config["stages"]["production"]["target"] = "kubernetes"
     config["rollout"] = {"steps": [10, 50, 100], "warmup_requests": 3, "requests_per_step": 10}

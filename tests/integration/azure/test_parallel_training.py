@@ -29,11 +29,7 @@ def many(project: ProjectConfig, azure_sim: SimulatedAzureML) -> ProjectConfig:
     path = project.root / "mlops.yaml"
     document = yaml.safe_load(path.read_text())
     document["backend"] = "azure"
-    document["azure"] = {"subscription_id": azure_sim.subscription,
-                         "resource_group": azure_sim.resource_group,
-                         "workspace_name": azure_sim.workspace, "compute": "cpu-cluster",
-                         "poll_interval_s": 0.1, "retries": 3, "retry_backoff_s": 0.01,
-                         "operation_timeout_s": 300}
+    document["azure"] = azure_sim.project_settings()
     document["training"]["pipeline"] = "pipelines/training-partitioned.yml"
     document["training"]["params"]["n_estimators"] = 30
     document["partitions"] = {"levels": ["organisation_id", "customer_id"], "min_rows": 100,
