@@ -117,3 +117,22 @@ def test_bad_declarations_give_one_sentence(
     assert message.startswith(str(tmp_path / "mlops.yaml"))
     assert expected in message
     assert "\n" not in message
+
+
+def test_the_readme_example_is_a_valid_declaration(tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+                 if b.startswith("responsible:"))
+    shutil.copy(repo / "mlops.yaml", tmp_path / "mlops.yaml")
+    document = yaml.safe_load((tmp_path / "mlops.yaml").read_text(encoding="utf-8"))
+    document["responsible"] = yaml.safe_load(block)["responsible"]
+    (tmp_path / "mlops.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    found = load_config(tmp_path / "mlops.yaml").responsible
+    assert found is not None and found.mitigation.reweight_by == "segment"
+    assert found.policy.max_disparity["segment"].ratio == 1.5
