@@ -93,7 +93,7 @@ def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel, u
                         holdout: pd.DataFrame) -> dict[str, Any]:
     """Holdout WAPE overall and per group of ``column``, before (unweighted) and after."""
     actual = holdout[spec.target].to_numpy(dtype="float64")
-    before = np.clip(np.asarray(unweighted.predict(encode(holdout, spec)), dtype="float64"), 0, None)
+    before = LoadedModel(unweighted, spec, weighted.folder).predict(holdout)
     after = weighted.predict(holdout)
     groups = holdout[column].astype("string").fillna("<missing>")
 
@@ -139,16 +139,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = output_folder(args.model, "model")
     save_model(booster, spec, {**params, "n_estimators": args.n_estimators,
                                "lightgbm_version": lgb.__version__, "training_rows": len(train)}, out)
-    holdout = read_frame(args.prepared / "holdout.csv", "holdout", spec.features)
+    mitigation_columns = [spec.target, args.reweight_by] if args.reweight_by else []
+    holdout = read_frame(args.prepared / "holdout.csv", "holdout",
+                         [*spec.features, *mitigation_columns])
     # Predictions of the model as saved (reloaded from disk), i.e. exactly what gets registered.
     saved = load_model(out)
     write_json(out / PARITY_FILE, parity_sample(saved, holdout))
     write_json(out / REFERENCE_PREDICTIONS_FILE, reference_predictions(saved, holdout))
     if args.reweight_by:
         unweighted = fit(params, spec, train, args.n_estimators, None)
-        evidence = mitigation_evidence(args.reweight_by, spec, saved, unweighted,
-                                       read_frame(args.prepared / "holdout.csv", "holdout",
-                                                  [*spec.features, spec.target, args.reweight_by]))
+        evidence = mitigation_evidence(args.reweight_by, spec, saved, unweighted, holdout)
         write_json(out / MITIGATION_FILE, evidence)
         print(f"train: rows reweighted by {args.reweight_by}; holdout wape "
               f"{evidence['before']['overall']:.4f} unweighted, {evidence['after']['overall']:.4f} "
