@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -44,23 +44,28 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         started.stop()
 
 
+def _skip_loudly(message: str) -> NoReturn:
+    """Skip with ``message`` as a warning in the summary too: a green run must not hide that a
+    whole group of tests did not run."""
+    import warnings
+
+    warnings.warn(message, pytest.PytestWarning, stacklevel=2)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     """One throwaway PostgreSQL cluster on 127.0.0.1 for the session (fsync off, password auth).
 
     Without the server binaries the tests that need it are skipped, loudly: a warning in the
     summary as well as the skip reason, so a green run cannot hide that they did not run."""
-    import warnings
-
     from mlops_azure.testing.postgres import PostgresNotFound, start_postgres
 
     try:
         started = start_postgres(Path(tmp_path_factory.mktemp("postgres")))
     except PostgresNotFound as exc:
-        message = (f"POSTGRESQL TESTS SKIPPED: {exc} (as root, `make test` installs it with "
-                   "apt-get install postgresql)")
-        warnings.warn(message, pytest.PytestWarning, stacklevel=1)
-        pytest.skip(message)
+        _skip_loudly(f"POSTGRESQL TESTS SKIPPED: {exc} (as root, `make test` installs it with "
+                     "apt-get install postgresql)")
     try:
         yield started
     finally:
@@ -99,17 +104,13 @@ def chromium() -> Iterator[Chromium]:
 
     Without Debian's ``chromium`` package the tests that need it are skipped, loudly: a warning in
     the summary as well as the skip reason, so a green run cannot hide that no page was rendered."""
-    import warnings
-
     from mlops_azure.testing.chromium import Chromium, ChromiumNotFound
 
     try:
         started = Chromium()
     except ChromiumNotFound as exc:
-        message = (f"CHROMIUM TESTS SKIPPED (model card rendering not checked in a browser): {exc} "
-                   "(as root, `make test` installs it with apt-get install chromium)")
-        warnings.warn(message, pytest.PytestWarning, stacklevel=1)
-        pytest.skip(message)
+        _skip_loudly(f"CHROMIUM TESTS SKIPPED (model card rendering not checked in a browser): "
+                     f"{exc} (as root, `make test` installs it with apt-get install chromium)")
     try:
         yield started
     finally:
