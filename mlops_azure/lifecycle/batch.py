@@ -96,12 +96,17 @@ def _text_columns(model_dir: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*spec.get("keys", []), *spec.get("categorical_features", [])]))
 
 
+def part_file(output: Path, number: int) -> Path:
+    """Where chunk ``number`` of a run in ``output`` is written."""
+    return output / f"part-{number:05d}.csv"
+
+
 def _tasks(path: Path, layout: Layout, chunk_rows: int, text: tuple[str, ...], output: Path,
            keep: bool) -> Iterator[Task]:
     """Every chunk of the input as a task: a byte range of the file, or (an input only pandas
     can split, see ``_batch_input``) the rows read here."""
     def part(number: int) -> Path:
-        return output / f"part-{number:05d}.csv"
+        return part_file(output, number)
 
     if layout.header is not None and layout.chunks is not None:
         for chunk in layout.chunks:

@@ -21,10 +21,12 @@ from pathlib import Path
 from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BackendError, UserInputError
+from mlops_azure.lifecycle._batch_work import frame_csv
 from mlops_azure.lifecycle.batch import (
     BatchResult,
     ForecastSink,
     open_run,
+    part_file,
     serving_or_latest,
 )
 from mlops_azure.lifecycle.refs import parse_ref
@@ -101,9 +103,9 @@ def _write_parts(appended: Path, output: Path, chunk_rows: int, config: ProjectC
                          dtype={c: str for c in columns if c != PREDICTION})
     try:
         for number, frame in enumerate(reader):
-            part = output / f"part-{number:05d}.csv"
+            part = part_file(output, number)
             if not part.is_file():
-                atomic_write(part, frame.to_csv(index=False, lineterminator="\n").encode())
+                atomic_write(part, frame_csv(frame))
             if sink is not None and number not in done_in_sink:
                 sink.write_chunk(run_id, number, frame, model=model)
             chunks += 1
