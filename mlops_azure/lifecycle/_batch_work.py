@@ -16,7 +16,6 @@ pool with a worker per core wants.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import multiprocessing
@@ -34,6 +33,7 @@ from typing import Any
 
 from mlops_azure._files import atomic_write
 from mlops_azure.errors import BackendError, UserInputError
+from mlops_azure.lifecycle._scripts import load_scoring_script
 
 _script: ModuleType | None = None
 
@@ -56,17 +56,8 @@ class Task:
 
 def load_script(script: Path, model_dir: Path) -> ModuleType:
     """The batch scoring script, imported by path with its model loaded (``init()``)."""
-    os.environ["AZUREML_MODEL_DIR"] = str(model_dir)
-    spec = importlib.util.spec_from_file_location("mlops_batch_score", script)
-    if spec is None or spec.loader is None:
-        raise UserInputError(f"batch scoring script {script} cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name in ("init", "score_frame"):
-        if not callable(getattr(module, name, None)):
-            raise UserInputError(f"batch scoring script {script} has no {name}() function")
-    module.init()
-    return module
+    return load_scoring_script(script, model_dir, module_name="mlops_batch_score",
+                               needs=("init", "score_frame"), what="batch scoring script")
 
 
 def start(script: Path, model_dir: Path, *, preload: bool = False) -> None:

@@ -7,10 +7,8 @@ the model, whatever model type the project uses.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
+from mlops_azure.lifecycle._scripts import load_scoring_script
 from mlops_azure.lifecycle.approval import resolve_model
 from mlops_azure.workspace import Workspace
 
@@ -45,15 +44,9 @@ class RowExplanation:
 
 def _scoring_module(config: ProjectConfig, model_dir: Path, stage: str | None) -> ModuleType:
     chosen = config.stage(stage) if stage else next(iter(config.stages.values()))
-    script = config.resolve(chosen.code) / chosen.scoring_script
-    os.environ["AZUREML_MODEL_DIR"] = str(model_dir)
-    spec = importlib.util.spec_from_file_location(f"mlops_explain_{abs(hash(model_dir))}", script)
-    if spec is None or spec.loader is None:
-        raise UserInputError(f"scoring script {script} cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.init()
-    return module
+    return load_scoring_script(config.resolve(chosen.code) / chosen.scoring_script, model_dir,
+                               module_name=f"mlops_explain_{abs(hash(model_dir))}",
+                               needs=("init", "run"))
 
 
 def _ask(module: ModuleType, rows: Sequence[Mapping[str, Any]], where: str) -> list[RowExplanation]:
