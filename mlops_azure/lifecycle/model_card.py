@@ -67,11 +67,13 @@ def _group_limits(config: ProjectConfig, report: Mapping[str, Any]) -> dict[str,
     return limits
 
 
-def build_card(ws: Workspace, config: ProjectConfig, model: ModelVersion) -> ModelCard:
-    """The card of ``model`` as of now (gates recorded so far included)."""
+def build_card(ws: Workspace, config: ProjectConfig, model: ModelVersion,
+               report: ResponsibleReport | None = None) -> ModelCard:
+    """The card of ``model`` as of now (gates recorded so far included); ``report`` when the
+    caller holds it, else the one stored with the version."""
     from mlops_azure.responsible import CardLineage, Champion, GateResult, ModelCard
 
-    report = stored_report(ws, model)
+    report = report if report is not None else stored_report(ws, model)
     lineage = model.lineage
     champion = None
     champion_ref = model.tags.get("champion", "none")
@@ -97,11 +99,12 @@ def build_card(ws: Workspace, config: ProjectConfig, model: ModelVersion) -> Mod
     )
 
 
-def store_card(ws: Workspace, config: ProjectConfig, model: ModelVersion) -> ModelCard:
+def store_card(ws: Workspace, config: ProjectConfig, model: ModelVersion,
+               report: ResponsibleReport) -> ModelCard:
     """Render the card of a freshly registered version and store both renderings with it."""
     from mlops_azure.responsible import render_html, render_markdown
 
-    card = build_card(ws, config, model)
+    card = build_card(ws, config, model, report)
     ws.put_model_document(model.name, model.version, CARD_MARKDOWN, render_markdown(card).encode())
     ws.put_model_document(model.name, model.version, CARD_HTML, render_html(card).encode())
     return card

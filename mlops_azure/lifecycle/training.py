@@ -388,7 +388,7 @@ def _judge(
         )
         if report is not None:
             store_report(ws, model, report)
-            store_card(ws, config, model)
+            store_card(ws, config, model, report)
     return TrainingOutcome(job, asset, decision, baseline, model, metrics, responsible)
 
 
