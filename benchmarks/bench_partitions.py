@@ -6,7 +6,7 @@
    own fit (the fit alone is timed in-process on the same partitions).
 2. Batch scoring: ``mlops_azure.lifecycle.batch.score_batch`` (chunks, worker processes, part
    files) against ``PartitionedModel.predict`` in-process on the same rows, loaded in memory
-   (target >= 80 %), at the default chunk size and a larger one; the CPU time and peak memory
+   (target >= 80 %), at the default chunk size and a smaller one; the CPU time and peak memory
    of ``mlops score batch`` run as its own process.
 
 Usage: python benchmarks/bench_partitions.py [CUSTOMERS_PER_ORGANISATION]
@@ -27,7 +27,7 @@ import pandas as pd
 import yaml
 
 from mlops_azure.backends import open_workspace
-from mlops_azure.config import load_config
+from mlops_azure.config import BatchConfig, ProjectConfig, load_config
 from mlops_azure.example import write_purchases
 from mlops_azure.example.regime import later_years
 from mlops_azure.lifecycle.batch import score_batch
@@ -37,10 +37,9 @@ from mlops_azure.scaffold import init_project
 N_ESTIMATORS = 50
 #: The holdout (1,000 customers x 6 materials x 6 months) repeated into later years.
 COPIES = 40
-CHUNK_ROWS = 100_000  # batch.chunk_rows' default
-#: Fewer, larger chunks: fewer LightGBM calls per partition (each costs ~0.1 ms with the
-#: partition's trees cold in cache) for more memory per worker.
-LARGE_CHUNK_ROWS = 240_000
+#: The default, and a smaller chunk: more LightGBM calls per partition (each costs ~0.1 ms with
+#: the partition's trees cold in cache) for less memory per worker.
+CHUNK_ROWS, SMALL_CHUNK_ROWS = BatchConfig().chunk_rows, 100_000
 
 
 def project(root: Path, customers: int) -> Path:
@@ -97,16 +96,18 @@ def fit_only(code: Path, prepared: Path, sample: int = 200) -> float:
     return total / len(groups)
 
 
-def cli_run(project: Path, rows: Path, out: Path, workers: int,
-            chunk_rows: int = CHUNK_ROWS) -> tuple[int, float]:
+def cli_run(config_file: Path, rows: Path, out: Path, workers: int,
+            chunk_rows: int) -> tuple[int, float]:
     """``mlops score batch`` as its own process, measured by a fresh wrapper (so nothing this
     benchmark ran before counts): the largest RSS (KiB) of it and its processes (zygote,
     workers), and the CPU seconds they used together."""
     mlops = str(Path(sys.executable).with_name("mlops"))
+    project = config_file.parent
     wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
                "stdout=subprocess.DEVNULL); u = resource.getrusage(resource.RUSAGE_CHILDREN); "
                "print(u.ru_maxrss, u.ru_utime + u.ru_stime)")
-    done = subprocess.run([sys.executable, "-c", wrapper, mlops, "score", "batch", "--input",
+    done = subprocess.run([sys.executable, "-c", wrapper, mlops, "--config", str(config_file),
+                           "score", "batch", "--input",
                            str(rows), "--output", str(out), "--chunk-rows", str(chunk_rows),
                            "--workers", str(workers)], cwd=project, capture_output=True,
                           text=True, check=True)
@@ -159,23 +160,32 @@ def main(customers: int) -> None:
         model.predict(frame)
         in_process, in_process_cpu = time.perf_counter() - started, time.process_time() - cpu
         size = rows_file.stat().st_size / 2**20
-        batch = {}
-        for chunk_rows in (CHUNK_ROWS, LARGE_CHUNK_ROWS):
+        # The example declares batch.block_imports: [sklearn]; the last variant goes without.
+        unblocked = root / "mlops-unblocked.yaml"
+        document = yaml.safe_load((root / "mlops.yaml").read_text())
+        document["batch"]["block_imports"] = []
+        unblocked.write_text(yaml.safe_dump(document))
+        variants = [(CHUNK_ROWS, root / "mlops.yaml", ""),
+                    (SMALL_CHUNK_ROWS, root / "mlops.yaml", ""),
+                    (CHUNK_ROWS, unblocked, ", scikit-learn not blocked")]
+        batch = []
+        for number, (chunk_rows, config_file, label) in enumerate(variants):
+            variant: ProjectConfig = load_config(config_file)
             started = time.perf_counter()  # everything: hash and split the input, start the
-            done = score_batch(ws, config, str(rows_file), Path(tmp) / f"out-{chunk_rows}",
+            done = score_batch(ws, variant, str(rows_file), Path(tmp) / f"out-{number}",
                                chunk_rows=chunk_rows, workers=cores)  # workers, load, score, write
-            batch[chunk_rows] = (time.perf_counter() - started, done.chunks,
-                                 *cli_run(root, rows_file, Path(tmp) / f"cli-{chunk_rows}", cores,
-                                          chunk_rows))
+            batch.append((chunk_rows, label, time.perf_counter() - started, done.chunks,
+                          *cli_run(config_file, rows_file, Path(tmp) / f"cli-{number}", cores,
+                                   chunk_rows)))
         print(f"\n## Batch scoring {done.rows:,} rows ({size:.0f} MiB CSV), {cores} workers "
               f"(load average {load:.1f} -> {os.getloadavg()[0]:.1f})\n")
         print("| | s | rows/s | batch / in-process | CPU s | peak RSS MiB |\n"
               "|---|---:|---:|---:|---:|---:|")
         print(f"| in-process PartitionedModel.predict (rows in memory, models loaded) | "
               f"{in_process:.2f} | {len(frame) / in_process:,.0f} | | {in_process_cpu:.2f} | |")
-        for chunk_rows, (seconds, chunks, peak, cpu_s) in batch.items():
-            print(f"| score_batch, {chunks} chunks of {chunk_rows:,} (everything: hash and split "
-                  f"the input, start workers, load models, read, score, write parts) | "
+        for chunk_rows, label, seconds, chunks, peak, cpu_s in batch:
+            print(f"| score_batch, {chunks} chunks of {chunk_rows:,}{label} (everything: hash and "
+                  "split the input, start workers, load models, read, score, write parts) | "
                   f"{seconds:.2f} | {done.rows / seconds:,.0f} | {in_process / seconds:.0%} | "
                   f"{cpu_s:.2f} | {peak / 1024:.0f} |")
         print("\ntarget: batch / in-process >= 80 % at the default chunk size "

@@ -56,17 +56,16 @@ def batch(
 
         sink = PostgresSink.from_env(table=config.batch.table, keys=config.batch.keys)
     try:
-        rows = config.batch.chunk_rows if chunk_rows is None else chunk_rows
         say = None if STATE.json else output.say
         if remote:
             from mlops_azure.lifecycle.batch_endpoint import score_with_endpoint
 
             done = score_with_endpoint(ws, config, input_, output_dir, model=model,
-                                       endpoint=endpoint, chunk_rows=rows,
+                                       endpoint=endpoint, chunk_rows=chunk_rows,
                                        mini_batch_size=mini_batch_size,
                                        error_threshold=error_threshold, sink=sink, say=say)
         else:
-            done = score_batch(ws, config, input_, output_dir, model=model, chunk_rows=rows,
+            done = score_batch(ws, config, input_, output_dir, model=model, chunk_rows=chunk_rows,
                                workers=workers, sink=sink, say=say)
     finally:
         if sink is not None:

@@ -12,10 +12,16 @@ trains). So the zygote is a new ``python`` with ``OMP_NUM_THREADS=1``: no OpenMP
 started in it, it imports the scoring script, loads the model (on several Python threads: the
 parse runs without the GIL) and forks the workers. One OpenMP thread per worker is also what a
 pool with a worker per core wants.
+
+The zygote also refuses the modules ``batch.block_imports`` names (scikit-learn, which LightGBM
+imports for an API a ``Booster`` script never uses, is half of its start-up), and it skips the
+interpreter's teardown when it is done: freeing a thousand boosters and every module would keep
+the caller waiting a quarter of a second for nothing.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import multiprocessing
@@ -23,8 +29,9 @@ import os
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -36,6 +43,8 @@ from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle._scripts import load_scoring_script
 
 _script: ModuleType | None = None
+#: Modules this process refuses to import (``batch.block_imports``; set in the zygote only).
+_blocked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,33 @@ def start(script: Path, model_dir: Path, *, preload: bool = False) -> None:
     """Load the scoring script in this process; with ``preload``, also everything it would
     load lazily (its optional ``preload()``), before workers are forked to share it."""
     global _script
-    _script = load_script(script, model_dir)
-    if preload and callable(getattr(_script, "preload", None)):
-        _script.preload()
+    with _naming_blocked(script):
+        _script = load_script(script, model_dir)
+        if preload and callable(getattr(_script, "preload", None)):
+            _script.preload()
+
+
+def block(modules: Sequence[str]) -> None:
+    """Make ``modules`` unimportable in this process (and the workers it forks)."""
+    global _blocked
+    _blocked = tuple(modules)
+    for name in _blocked:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "halted"
+
+
+@contextmanager
+def _naming_blocked(script: Path) -> Iterator[None]:
+    """An import refused by :func:`block` as one sentence naming the setting."""
+    try:
+        yield
+    except ImportError as exc:
+        name = exc.name or ""
+        refused = [b for b in _blocked if name == b or name.startswith(b + ".")]
+        if not refused:
+            raise
+        raise UserInputError(f"the batch scoring script {script} imports {refused[0]}, which "
+                             "batch.block_imports in mlops.yaml keeps out of the scoring "
+                             "processes: remove it from the list") from None
 
 
 def read_rows(task: Task) -> Any:
@@ -88,7 +121,8 @@ def score(task: Task) -> tuple[int, Any]:
     """Score a chunk and write its part file here, in the worker; the frame goes back only
     if wanted (a sink stages it)."""
     assert _script is not None, "the worker was started without its scoring script"
-    scored = _script.score_frame(read_rows(task))
+    with _naming_blocked(Path(_script.__file__ or "?")):
+        scored = _script.score_frame(read_rows(task))
     atomic_write(task.part, frame_csv(scored))
     return len(scored), scored if task.keep else None
 
@@ -144,14 +178,15 @@ class Pool:
     """``workers`` processes forked from a zygote that loaded the scoring script and its model
     (see the module docstring); chunks go in, ``(rows, frame | None)`` come out in order."""
 
-    def __init__(self, script: Path, model_dir: Path, workers: int) -> None:
+    def __init__(self, script: Path, model_dir: Path, workers: int,
+                 block_imports: Sequence[str] = ()) -> None:
         self.window = 2 * workers  # chunks in flight: each worker has its next one queued
         self._conn, theirs = multiprocessing.Pipe()
         self._process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), env={**os.environ, "OMP_NUM_THREADS": "1"})
         theirs.close()
-        self._conn.send((script, model_dir, workers, self.window))
+        self._conn.send((script, model_dir, workers, self.window, tuple(block_imports)))
         self._forked = False
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, tuple[int, Any]]]:
@@ -192,12 +227,16 @@ class Pool:
 def zygote(fd: int) -> None:
     """The zygote's main: load, fork the workers, pass chunks to them and results back."""
     conn = Connection(fd)
-    script, model_dir, workers, window = conn.recv()
+    script, model_dir, workers, window, blocked = conn.recv()
+    block(blocked)
     try:
         start(script, model_dir, preload=True)
     except Exception as exc:  # reported to the parent, which raises it
         _send_error(conn, exc)
         return
+    # What is loaded now lives as long as the workers: the collector need not walk it (nor,
+    # walking it, copy the pages the workers share).
+    gc.freeze()
     # fork: the point of the zygote (its only threads, the loaders', have ended).
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         pending: deque[Future[tuple[int, Any]]] = deque()
@@ -211,6 +250,10 @@ def zygote(fd: int) -> None:
         except (EOFError, OSError, _Stop):
             for future in pending:  # the parent is gone or gave up: stop, write nothing more
                 future.cancel()
+    conn.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # no teardown (see the module docstring): the workers have ended
 
 
 class _Stop(Exception):
@@ -233,4 +276,4 @@ def _send_error(conn: Connection, exc: Exception) -> None:
         conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
-__all__ = ["Pool", "Task", "frame_csv", "load_script", "read_rows", "score", "start"]
+__all__ = ["Pool", "Task", "block", "frame_csv", "load_script", "read_rows", "score", "start"]

@@ -156,13 +156,15 @@ def score_batch(
     output: Path,
     *,
     model: str | None = None,
-    chunk_rows: int = 100_000,
+    chunk_rows: int | None = None,
     workers: int = 0,
     sink: ForecastSink | None = None,
     say: Callable[[str], None] | None = None,
 ) -> BatchResult:
     """Score ``source`` (a CSV path or ``azureml:NAME[:VERSION]``) into ``output`` (see the module
-    docstring); with ``sink``, also stage and publish the forecasts there."""
+    docstring); with ``sink``, also stage and publish the forecasts there. ``chunk_rows``
+    defaults to ``batch.chunk_rows``."""
+    chunk_rows = config.batch.chunk_rows if chunk_rows is None else chunk_rows
     if chunk_rows < 1:
         raise UserInputError(f"--chunk-rows must be at least 1 (got {chunk_rows})")
     path, described = local_data(ws, source)
@@ -176,7 +178,7 @@ def score_batch(
     started = time.perf_counter()
     count = workers or os.cpu_count() or 1
     # The zygote imports and loads (seconds) while this process hashes and splits the input.
-    pool = Pool(scoring, model_dir, count) if count > 1 else None
+    pool = Pool(scoring, model_dir, count, config.batch.block_imports) if count > 1 else None
     fresh = False
     try:
         layout = scan(path, chunk_rows)

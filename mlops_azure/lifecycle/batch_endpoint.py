@@ -43,12 +43,13 @@ def default_endpoint(config: ProjectConfig) -> str:
 
 def score_with_endpoint(
     ws: Workspace, config: ProjectConfig, source: str, output: Path, *,
-    model: str | None = None, endpoint: str | None = None, chunk_rows: int = 100_000,
+    model: str | None = None, endpoint: str | None = None, chunk_rows: int | None = None,
     mini_batch_size: int = 1, error_threshold: int = 0, sink: ForecastSink | None = None,
     say: Callable[[str], None] | None = None,
 ) -> BatchResult:
     """Score data asset ``source`` (``azureml:NAME[:VERSION]``) on a batch endpoint into
-    ``output`` (see the module docstring)."""
+    ``output`` (see the module docstring); ``chunk_rows`` defaults to ``batch.chunk_rows``."""
+    chunk_rows = config.batch.chunk_rows if chunk_rows is None else chunk_rows
     if not source.startswith("azureml:"):
         raise UserInputError(f"--input {source}: a batch endpoint scores a data asset "
                              "(azureml:NAME[:VERSION]); score a local file without --endpoint")

@@ -75,6 +75,8 @@ def test_environment_variables_expand_with_defaults(
         (MINIMAL.replace("min: 0", "min: 5, max: 1"), "data.schema.columns.a: min (5.0) is greater"),
         (MINIMAL.replace("{name: m}", "\n  name: ${MISSING_VAR}"),
          "model.name: environment variable MISSING_VAR is not set"),
+        (MINIMAL + "batch: {block_imports: [sklearn, 'scipy sparse']}\n",
+         "batch.block_imports: 'scipy sparse' is not a module name"),
         ("project: [unclosed\n", "not valid YAML at line"),
         ("- a list\n", "expected a mapping"),
     ],
