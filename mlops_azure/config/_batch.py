@@ -14,6 +14,8 @@ from mlops_azure.config._base import _Strict
 #: cold in cache) for more memory per worker: 250,000 rows of the example cost ~60 MiB a worker.
 DEFAULT_CHUNK_ROWS = 250_000
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+#: What the batch scoring processes run on themselves.
+_NEEDED = frozenset({"mlops_azure", "pandas", "numpy"})
 
 
 class BatchConfig(_Strict):
@@ -40,4 +42,6 @@ class BatchConfig(_Strict):
         for name in value:
             if not _MODULE.fullmatch(name):
                 raise ValueError(f"'{name}' is not a module name (e.g. sklearn or scipy.sparse)")
+            if name.split(".")[0] in _NEEDED:
+                raise ValueError(f"'{name}' cannot be blocked: the scoring processes need it")
         return value

@@ -176,18 +176,22 @@ _BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
 
 class Pool:
     """``workers`` processes forked from a zygote that loaded the scoring script and its model
-    (see the module docstring); chunks go in, ``(rows, frame | None)`` come out in order."""
+    (see the module docstring): the zygote starts at once, loads at :meth:`load`; chunks go in,
+    ``(rows, frame | None)`` come out in order."""
 
-    def __init__(self, script: Path, model_dir: Path, workers: int,
-                 block_imports: Sequence[str] = ()) -> None:
+    def __init__(self, script: Path, workers: int, block_imports: Sequence[str] = ()) -> None:
         self.window = 2 * workers  # chunks in flight: each worker has its next one queued
         self._conn, theirs = multiprocessing.Pipe()
         self._process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), env={**os.environ, "OMP_NUM_THREADS": "1"})
         theirs.close()
-        self._conn.send((script, model_dir, workers, self.window, tuple(block_imports)))
+        self._conn.send((script, workers, self.window, tuple(block_imports)))
         self._forked = False
+
+    def load(self, model_dir: Path) -> None:
+        """Have the zygote import the script with ``model_dir`` as its model and load it."""
+        self._conn.send(model_dir)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, tuple[int, Any]]]:
         numbers: deque[int] = deque()
@@ -227,8 +231,14 @@ class Pool:
 def zygote(fd: int) -> None:
     """The zygote's main: load, fork the workers, pass chunks to them and results back."""
     conn = Connection(fd)
-    script, model_dir, workers, window, blocked = conn.recv()
+    script, workers, window, blocked = conn.recv()
     block(blocked)
+    import pandas  # noqa: F401  # what the workers read chunks with: while the caller finds the model
+
+    try:
+        model_dir = conn.recv()
+    except (EOFError, OSError):
+        return  # the caller gave up before it had a model
     try:
         start(script, model_dir, preload=True)
     except Exception as exc:  # reported to the parent, which raises it

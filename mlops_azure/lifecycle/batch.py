@@ -173,14 +173,17 @@ def score_batch(
     scoring = config.resolve(config.batch.code) / config.batch.scoring_script
     if not scoring.is_file():
         raise UserInputError(f"batch scoring script {scoring} does not exist")
-    found = serving_or_latest(ws, config, model)
-    model_dir = ws.model_local_path(found.name, found.version)
     started = time.perf_counter()
     count = workers or os.cpu_count() or 1
-    # The zygote imports and loads (seconds) while this process hashes and splits the input.
-    pool = Pool(scoring, model_dir, count, config.batch.block_imports) if count > 1 else None
+    # The zygote starts while this process finds (and verifies) the model, then imports the
+    # script and loads the model while this process hashes and splits the input.
+    pool = Pool(scoring, count, config.batch.block_imports) if count > 1 else None
     fresh = False
     try:
+        found = serving_or_latest(ws, config, model)
+        model_dir = ws.model_local_path(found.name, found.version)
+        if pool is not None:
+            pool.load(model_dir)
         layout = scan(path, chunk_rows)
         run_id = hashlib.sha256(f"{layout.digest}:{found.ref}:{chunk_rows}".encode()).hexdigest()[:16]
         fresh = open_run(output, {"run_id": run_id, "model": found.ref, "input": described,

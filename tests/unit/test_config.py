@@ -77,6 +77,8 @@ def test_environment_variables_expand_with_defaults(
          "model.name: environment variable MISSING_VAR is not set"),
         (MINIMAL + "batch: {block_imports: [sklearn, 'scipy sparse']}\n",
          "batch.block_imports: 'scipy sparse' is not a module name"),
+        (MINIMAL + "batch: {block_imports: [pandas.io]}\n",
+         "batch.block_imports: 'pandas.io' cannot be blocked: the scoring processes need it"),
         ("project: [unclosed\n", "not valid YAML at line"),
         ("- a list\n", "expected a mapping"),
     ],

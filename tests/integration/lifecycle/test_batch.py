@@ -167,7 +167,9 @@ def test_bad_input_is_one_sentence(released_project: ProjectConfig,
             (["--input", "bad.csv", "--output", "o1"], "lack column"),
             (["--input", "nope.csv", "--output", "o2"], "does not exist"),
             (["--input", "bad.csv", "--output", "o3", "--chunk-rows", "0"], "chunk-rows"),
-            (["--input", "bad.csv", "--output", "o4", "--to-postgres"], "MLOPS_POSTGRES_DSN")):
+            (["--input", "bad.csv", "--output", "o4", "--to-postgres"], "MLOPS_POSTGRES_DSN"),
+            (["--input", "bad.csv", "--output", "o5", "--model", "steel-purchase-forecast:99"],
+             "has no version 99")):
         monkeypatch.delenv("MLOPS_POSTGRES_DSN", raising=False)
         result = CliRunner().invoke(app, ["score", "batch", *args])
         assert result.exit_code == 2 and words in result.stderr, (args, result.stderr)

@@ -37,8 +37,9 @@ def run(tmp_path: Path, script_text: str, blocked: tuple[str, ...]) -> tuple[Poo
     assert layout.header is not None and layout.chunks is not None
     tasks = [Task(c.number, tmp_path / f"part-{c.number}.csv", True, source, (), layout.header,
                   c.start, c.end) for c in layout.chunks]
-    pool = Pool(script, tmp_path, 2, blocked)
+    pool = Pool(script, 2, blocked)
     try:
+        pool.load(tmp_path)
         frames = [frame for _, (_, frame) in pool.run(tasks)]
     finally:
         pool.close()
