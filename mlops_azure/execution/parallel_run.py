@@ -7,11 +7,13 @@ folder of files. Mini-batches: one per distinct value of ``partition_keys`` (a D
 ``run(mini_batch, mini_batch_context)`` gets ``partition_key_value``), else ``mini_batch_size``
 files (a list of paths) or rows. ``workers`` processes each import the entry script, call
 ``init()`` once (with the program arguments as ``sys.argv``, as Azure does) and then ``run``
-per mini-batch; a mini-batch that raises or outlives ``timeout`` is retried ``max_retries``
-times. Failed mini-batches over ``mini_batch_error_threshold``, or failed items (a failed
-mini-batch's rows or files, and rows a tabular ``run`` returned fewer results for) over
-``error_threshold``, fail the step (-1: no limit). What ``run`` returns is appended to
-``append_row_to``: a list one line per element, a DataFrame one space-separated line per row.
+per mini-batch; a mini-batch that raises, outlives ``timeout`` (its process is killed and a
+fresh one started) or kills its process is retried ``max_retries`` times. Failed mini-batches
+over ``mini_batch_error_threshold``, or failed items (a failed mini-batch's rows or files, and
+rows a tabular ``run`` returned fewer results for) over ``error_threshold``, fail the step (-1:
+no limit). What ``run`` returns is appended to ``append_row_to``, in mini-batch order: a list
+one line per element, a DataFrame one space-separated line per row. An ``init()`` that fails
+fails the step.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -139,6 +141,56 @@ def _run(batch: MiniBatch) -> Any:
     return run(batch.data)
 
 
+def _serve(conn: Connection, entry_script: str, argv: list[str], env: dict[str, str]) -> None:
+    """A worker's main: start the entry script, then run the mini-batches it is sent."""
+    try:
+        _start(entry_script, argv, env)
+    except BaseException as exc:  # SystemExit too: the coordinator reports it
+        conn.send(("init", str(exc) if isinstance(exc, SystemExit) else
+                   f"init() of {entry_script} failed: {type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            batch = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", _run(batch)))
+        except Exception as exc:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    """One spawned worker process and the mini-batch it runs (with its deadline)."""
+
+    def __init__(self, context: Any, start: tuple[str, list[str], dict[str, str]]) -> None:
+        self.conn, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, *start), daemon=True)
+        self.process.start()
+        theirs.close()
+        self.ready = False
+        self.batch: MiniBatch | None = None
+        self.deadline = 0.0
+
+    def give(self, batch: MiniBatch, timeout: float) -> None:
+        self.conn.send(batch)
+        self.batch, self.deadline = batch, time.monotonic() + timeout
+
+    def receive(self) -> tuple[str, Any]:
+        try:
+            kind, payload = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(5)
+            return "died", f"its process died (exit code {self.process.exitcode})"
+        return kind, payload
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
 # -- the coordinator -------------------------------------------------------------------------------
 def _lines(result: Any) -> list[str]:
     if result is None:
@@ -174,48 +226,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = max(1, min(args.workers, len(batches), os.cpu_count() or 1))
     print(f"parallel_run: {len(batches)} mini-batch(es) on {workers} process(es)"
           + (f", partitioned by {', '.join(keys)}" if keys else ""), flush=True)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start, initargs=(args.entry_script, program, env)) \
-        if workers > 1 else None
-    if pool is None:
-        _start(args.entry_script, program, env)
-    lines: list[str] = []
+    context = multiprocessing.get_context("spawn")
+    launch = (args.entry_script, program, env)
+    pool = [_Worker(context, launch) for _ in range(workers if batches else 0)]
+    results: dict[int, list[str]] = {}
     failed_batches = failed_items = 0
+    attempts = {b.number: 0 for b in batches}
+    queue = deque(batches)
     started = time.perf_counter()
     try:
-        attempts = {b.number: 0 for b in batches}
-        pending: list[tuple[MiniBatch, Future[Any] | Any]] = []
-        queue = list(batches)
-        while queue or pending:
-            while queue:
-                batch = queue.pop(0)
-                pending.append((batch, pool.submit(_run, batch) if pool else _call(batch)))
-            batch, outcome = pending.pop(0)
-            try:
-                result = outcome.result(timeout=args.timeout) if isinstance(outcome, Future) \
-                    else _unwrap(outcome)
-            except (Exception, FutureTimeout) as exc:  # the job retries, then counts it failed
-                attempts[batch.number] += 1
-                what = "timed out" if isinstance(exc, FutureTimeout) else f"{type(exc).__name__}: {exc}"
+        while queue or any(w.batch is not None for w in pool):
+            for worker in pool:
+                if worker.ready and worker.batch is None and queue:
+                    worker.give(queue.popleft(), args.timeout)
+            running = [w.deadline for w in pool if w.batch is not None]
+            left = max(0.0, min(running) - time.monotonic()) if running else None
+            answered = wait([w.conn for w in pool], timeout=left)
+            for i, worker in enumerate(pool):
+                batch = worker.batch
+                if worker.conn in answered:
+                    kind, payload = worker.receive()
+                elif batch is not None and time.monotonic() >= worker.deadline:
+                    kind, payload = "died", f"timed out after {args.timeout:g} s"
+                else:
+                    continue
+                if kind == "ready":
+                    worker.ready = True
+                    continue
+                if kind == "init" or not worker.ready:  # init() failed, or its process died
+                    reason = payload if kind == "init" else f"init() of {args.entry_script}: {payload}"
+                    print(f"parallel_run: {reason}", file=sys.stderr, flush=True)
+                    return 1
+                worker.batch = None
+                if kind == "died":  # killed (timed out) or crashed: a fresh process takes over
+                    worker.kill()
+                    pool[i] = _Worker(context, launch)
+                if batch is None:
+                    continue
+                if kind == "ok":
+                    produced = _lines(payload)
+                    # a tabular run() returning fewer rows than it got: the missing ones failed
+                    # (an empty return skips the check, as on Azure)
+                    if hasattr(batch.data, "columns") and produced and len(produced) < batch.items:
+                        failed_items += batch.items - len(produced)
+                    results[batch.number] = produced
+                    continue
+                attempts[batch.number] += 1  # the job retries, then counts it failed
                 if attempts[batch.number] <= args.max_retries:
-                    print(f"parallel_run: mini-batch {batch.number} {_keys(batch)}{what}; "
+                    print(f"parallel_run: mini-batch {batch.number} {_keys(batch)}{payload}; "
                           f"retry {attempts[batch.number]}/{args.max_retries}", flush=True)
                     queue.append(batch)
                     continue
                 failed_batches += 1
                 failed_items += batch.items
-                print(f"parallel_run: mini-batch {batch.number} {_keys(batch)}FAILED: {what}",
+                print(f"parallel_run: mini-batch {batch.number} {_keys(batch)}FAILED: {payload}",
                       flush=True)
-                continue
-            produced = _lines(result)
-            # a tabular run() returning fewer rows than it got: the missing ones failed
-            # (an empty return skips the check, as on Azure)
-            if hasattr(batch.data, "columns") and produced and len(produced) < batch.items:
-                failed_items += batch.items - len(produced)
-            lines += produced
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        for worker in pool:
+            worker.kill()
+    lines = [line for number in sorted(results) for line in results[number]]
     if args.append_row_to is not None:
         target = args.append_row_to
         if target.suffix == "" or target.is_dir():
@@ -232,20 +301,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{limit}", file=sys.stderr, flush=True)
             return 1
     return 0
-
-
-def _call(batch: MiniBatch) -> tuple[bool, Any]:
-    try:
-        return True, _run(batch)
-    except Exception as exc:  # reported by the coordinator as the pool would
-        return False, exc
-
-
-def _unwrap(outcome: tuple[bool, Any]) -> Any:
-    ok, value = outcome
-    if not ok:
-        raise value
-    return value
 
 
 def _keys(batch: MiniBatch) -> str:

@@ -14,9 +14,11 @@ from mlops_azure.execution.parallel import as_command
 from mlops_azure.execution.parallel_run import main
 
 ENTRY = textwrap.dedent('''
-    import argparse, json, os
+    import argparse, json, os, time
     state = {}
     def init():
+        if os.environ.get("BAD_INIT"):
+            raise ValueError("no model here")
         parser = argparse.ArgumentParser()
         parser.add_argument("--tag")
         args, _ = parser.parse_known_args()
@@ -25,6 +27,10 @@ ENTRY = textwrap.dedent('''
         keys = mini_batch_context.partition_key_value
         if keys["org"] in os.environ.get("CRASH", "").split(","):
             raise RuntimeError("boom")
+        if keys["org"] == os.environ.get("HANG"):
+            time.sleep(3600)
+        if keys["org"] == os.environ.get("DIE"):
+            os._exit(3)
         return [json.dumps({"org": keys["org"], "rows": len(mini_batch), "tag": state["tag"]})]
 ''')
 
@@ -72,6 +78,32 @@ def test_failed_mini_batches_over_the_threshold_fail_the_step(
     # item failures: a failed mini-batch's rows count against error_threshold
     monkeypatch.setenv("CRASH", "007")
     assert _run(tmp_path, table, "--error_threshold", "1") == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_hung_or_dying_mini_batch_loses_its_process_not_the_step(
+        tmp_path: Path, table: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HANG", "B")
+    monkeypatch.setenv("DIE", "C")
+    assert _run(tmp_path, table, "--timeout", "1", "--workers", "2",
+                "--mini_batch_error_threshold", "2") == 0
+    said = capsys.readouterr().out
+    assert "mini-batch 1 (org=B) timed out after 1 s; retry 1/1" in said
+    assert "mini-batch 1 (org=B) FAILED: timed out after 1 s" in said
+    assert "mini-batch 2 (org=C) FAILED: its process died (exit code 3)" in said
+    lines = (tmp_path / "out" / "parallel_run_step.txt").read_text().splitlines()
+    assert lines == ['{"org": "007", "rows": 2, "tag": "x"}']  # the others were retried, then failed
+    assert _run(tmp_path, table, "--timeout", "1", "--mini_batch_error_threshold", "1") == 1
+
+
+def test_a_failing_init_fails_the_step(tmp_path: Path, table: Path,
+                                       monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BAD_INIT", "1")
+    assert _run(tmp_path, table) == 1
+    said = capsys.readouterr().err
+    assert "failed: ValueError: no model here" in said and "entry.py" in said
 
 
 def test_what_azure_refuses_in_a_parallel_step(tmp_path: Path) -> None:
