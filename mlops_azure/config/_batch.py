@@ -29,7 +29,8 @@ class BatchConfig(_Strict):
     #: Modules the scoring processes ``mlops score batch`` starts must not import. LightGBM
     #: imports scikit-learn (~0.5 s) only for its scikit-learn API; a script that scores with
     #: ``lightgbm.Booster`` never needs it, and ``[sklearn]`` takes that off every run's start.
-    #: A script that does import a blocked module fails with an ``ImportError`` naming it.
+    #: A script that does import a blocked module fails with one sentence naming it. With one
+    #: worker the script runs in the calling process, which is left alone.
     block_imports: list[str] = Field(default_factory=list)
     table: str = "forecasts"
     #: The forecast's key columns besides ``period``, as they are named in the table.

@@ -23,6 +23,7 @@ from mlops_azure.errors import (
     NotFoundError,
     UserInputError,
 )
+from mlops_azure.lifecycle.baseline import Baseline, find_baseline
 from mlops_azure.lifecycle.champion import GateDecision, decide, decide_partitions
 from mlops_azure.lifecycle.data import resolve_training_data
 from mlops_azure.lifecycle.model_card import store_card
@@ -56,16 +57,6 @@ class TrainingFailed(GateFailed):
 
 
 @dataclass(frozen=True)
-class Baseline:
-    """The champion the candidate must beat, and where it was found."""
-
-    model: ModelVersion
-    source: Literal["production", "latest"]
-    #: Its local files; None when rebuilt from a job's tags (the job already scored it).
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
 class TrainingOutcome:
     """What ``train`` did: the job, the gate's decision and the model it registered (if any)."""
 
@@ -90,47 +81,6 @@ class TrainingOutcome:
             "registered": self.model.ref if self.model else None,
             "metrics": dict(self.metrics),
         }
-
-
-def find_baseline(ws: Workspace, config: ProjectConfig) -> Baseline | None:
-    """The model serving in production, else the latest registered version, else None.
-
-    Raises ``BaselineMissingError`` when a champion should exist but cannot be loaded: a
-    challenger must never be registered against a champion nobody could evaluate.
-    """
-    name = config.model.name
-    model: ModelVersion | None = None
-    source: Literal["production", "latest"] = "latest"
-    production = config.production_stage
-    if production is not None:
-        live = [
-            d for d in ws.endpoint_traffic(production.endpoint)
-            if d.traffic > 0 and d.model_name == name
-        ]
-        if live:
-            serving = max(live, key=lambda d: d.traffic)
-            try:
-                model = ws.get_model(serving.model_name, serving.model_version)
-            except NotFoundError:
-                raise BaselineMissingError(
-                    f"production endpoint '{production.endpoint}' serves "
-                    f"{serving.model_name}:{serving.model_version}, which is not in the registry: "
-                    "refusing to judge a candidate against a champion that cannot be found"
-                ) from None
-            source = "production"
-    if model is None:
-        versions = ws.list_models(name)
-        if not versions:
-            return None
-        model = versions[0]
-    try:
-        path = ws.model_local_path(model.name, model.version)
-    except (BackendError, NotFoundError) as exc:
-        raise BaselineMissingError(
-            f"champion {model.ref} ({source}) cannot be loaded, so the candidate cannot be "
-            f"judged: {exc.message}"
-        ) from None
-    return Baseline(model, source, path)
 
 
 def _pipeline_inputs(
