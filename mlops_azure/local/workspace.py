@@ -19,17 +19,16 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from mlops_azure._files import atomic_write
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
+from mlops_azure.local.audit import LocalAudit, check_limit
 from mlops_azure.local.endpoints import LocalEndpoints
 from mlops_azure.local.schedules import LocalSchedules
-from mlops_azure.rules import check_asset_name, check_document_name, check_lock_name, check_metrics
+from mlops_azure.rules import check_asset_name, check_document_name, check_metrics
 from mlops_azure.workspace import (
-    AuditEvent,
     DataAsset,
     Job,
     JobEvent,
@@ -45,7 +44,7 @@ from mlops_azure.workspace import (
 _UNFINISHED = (JobStatus.RUNNING.value, JobStatus.QUEUED.value)
 
 
-class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
+class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
     """The embedded workspace in folder ``root`` (created on first use)."""
 
     backend = "local"
@@ -235,7 +234,7 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
 
     def list_jobs(self, limit: int = 20) -> list[Job]:
         """Jobs, newest first."""
-        _check_limit(limit)
+        check_limit(limit)
         with self._db() as conn:
             rows = conn.execute(
                 "SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
@@ -348,61 +347,12 @@ class LocalWorkspace(LocalSchedules, LocalEndpoints, Workspace):
         """The stored folder of a model version, verified against its content hash."""
         return self._verified(self._row("models", "model", name, version), "model")
 
-    # -- audit -----------------------------------------------------------------------------------
-    @contextmanager
-    def exclusive(self, name: str) -> Iterator[bool]:
-        """A ``flock`` on ``locks/<name>.lock``: the OS drops it when its holder dies."""
-        import fcntl
-
-        check_lock_name(name)
-        self._ensure()
-        folder = self.root / "locks"
-        folder.mkdir(exist_ok=True)
-        with (folder / f"{name}.lock").open("a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def record_event(
-        self, action: str, subject: str, details: Mapping[str, Any], *, actor: str
-    ) -> AuditEvent:
-        """Append an event to the audit trail."""
-        if not action.strip():
-            raise UserInputError("an audit event needs a non-empty action")
-        with self._db() as conn, db.write_transaction(conn):
-            return db.insert_event(conn, action, subject, details, actor)
-
-    def list_events(
-        self, limit: int = 50, *, action: str | None = None, subject: str | None = None
-    ) -> list[AuditEvent]:
-        """Audit events, newest first, optionally only one action and/or subject."""
-        _check_limit(limit)
-        where = " AND ".join(f"{column} = ?" for column, value in (("action", action),
-                                                                   ("subject", subject))
-                             if value is not None)
-        params = [v for v in (action, subject) if v is not None]
-        with self._db() as conn:
-            rows = conn.execute(f"SELECT * FROM events {'WHERE ' + where if where else ''} "
-                                "ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
-        return [db.event_from_row(r) for r in rows]
-
 
 def _os_user() -> str:
     try:
         return getpass.getuser()
     except (OSError, KeyError):
         return "unknown"
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise UserInputError(f"limit must be at least 1, got {limit}")
 
 
 def _read_log(log_path: str | None) -> str:
