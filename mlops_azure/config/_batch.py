@@ -11,7 +11,8 @@ from mlops_azure.config._base import _Strict
 
 #: Rows scored at a time. Larger chunks mean fewer LightGBM calls per partition model (with
 #: 1,000 partitions, 100,000 rows make calls of ~100 rows, and each call pays its model's trees
-#: cold in cache) for more memory per worker: 250,000 rows of the example cost ~60 MiB a worker.
+#: cold in cache) for more memory per worker: in the 1,000-partition benchmark a worker peaks at
+#: ~384 MiB with 250,000 rows against ~294 MiB with 100,000 (benchmarks/results/partitions.md).
 DEFAULT_CHUNK_ROWS = 250_000
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 #: What the batch scoring processes run on themselves.
