@@ -74,11 +74,13 @@ def partition_names(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise StepError(f"partition column(s) {', '.join(missing)} missing from the rows")
-    names = pd.Series("", index=frame.index, dtype=object)
-    for i, column in enumerate(columns):
-        part = f"{column}=" + frame[column].astype(str).map(lambda v: quote(v, safe=""))
-        names = part if i == 0 else names + "/" + part
-    return names
+    names: np.ndarray | None = None
+    for column in columns:
+        # Each distinct value is quoted once, not once a row (hundreds against ~100,000).
+        codes, values = pd.factorize(frame[column].astype(str))
+        labels = np.array([f"{column}={quote(v, safe='')}" for v in values], dtype=object)
+        names = labels[codes] if names is None else names + "/" + labels[codes]
+    return pd.Series(names, index=frame.index, dtype=object)
 
 
 def read_index(root: Path) -> dict[str, Any] | None:
