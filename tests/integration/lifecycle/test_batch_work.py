@@ -10,7 +10,8 @@ import pytest
 
 from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle._batch_input import scan
-from mlops_azure.lifecycle._batch_work import Pool, Task
+from mlops_azure.lifecycle._batch_work import Pool
+from mlops_azure.lifecycle.batch import _tasks
 
 #: Reports, per row, whether LightGBM came with its scikit-learn API.
 REPORTING = '''
@@ -33,10 +34,7 @@ def run(tmp_path: Path, script_text: str, blocked: tuple[str, ...]) -> tuple[Poo
     script.write_text(script_text)
     source = tmp_path / "rows.csv"
     source.write_text("a\n" + "".join(f"{i}\n" for i in range(40)))
-    layout = scan(source, 10)
-    assert layout.header is not None and layout.chunks is not None
-    tasks = [Task(c.number, tmp_path / f"part-{c.number}.csv", True, source, (), layout.header,
-                  c.start, c.end) for c in layout.chunks]
+    tasks = _tasks(source, scan(source, 10), 10, (), tmp_path / "out", keep=True)
     pool = Pool(script, 2, blocked)
     try:
         pool.load(tmp_path)
