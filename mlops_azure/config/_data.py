@@ -65,8 +65,14 @@ class DataSchema(_Strict):
 
 class DataConfig(_Strict):
     asset: str = "training-data"
-    path: Path = Path("data/purchases.csv")
+    path: Path = Path("data/train.csv")
     data_schema: DataSchema = Field(alias="schema")
+    #: The column the model predicts (None: the project does not say; nothing excludes it).
+    target: str | None = None
+    #: Identifier columns: never a feature, never monitored for drift by default.
+    id_columns: list[str] = Field(default_factory=list)
+    #: The column a time split orders by (None: the project splits at random).
+    time_column: str | None = None
     #: The component that checks data against the schema, in the pipeline and in `mlops data check`.
     check_component: Path = Path("components/data_check/data_check.yml")
 
@@ -76,3 +82,18 @@ class DataConfig(_Strict):
     @classmethod
     def _asset_name(cls, value: str) -> str:
         return _check_asset_name(value)
+
+    @model_validator(mode="after")
+    def _named_columns_are_declared(self) -> DataConfig:
+        declared = self.data_schema.columns
+        named = [("target", self.target), ("time_column", self.time_column),
+                 *(("id_columns", c) for c in self.id_columns)]
+        for key, column in named:
+            if column is not None and column not in declared:
+                raise ValueError(f"{key} names '{column}', which is not a column of schema")
+        return self
+
+    @property
+    def not_features(self) -> list[str]:
+        """Columns that are never model inputs: the target and the identifiers."""
+        return [*([self.target] if self.target else []), *self.id_columns]

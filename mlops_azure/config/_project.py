@@ -35,6 +35,8 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class ModelConfig(_Strict):
     name: str
+    #: What the model does: predict a number, or a class (served with its probabilities).
+    task: Literal["regression", "classification"] = "regression"
     description: str = ""
     #: What the model is for, and what it is not for: the model card's first section.
     intended_use: str = ""
