@@ -59,12 +59,12 @@ chromium:
 	fi
 
 test: $(STAMP) $(NODE_STAMP) postgres-server chromium
-	$(BIN)/ruff check mlops_azure tests benchmarks components
+	$(BIN)/ruff check mlops_azure tests benchmarks components examples
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check mlops_azure tests benchmarks components
+	$(BIN)/ruff check mlops_azure tests benchmarks components examples
 	$(BIN)/mypy
 
 bench: $(STAMP) $(NODE_STAMP) postgres-server

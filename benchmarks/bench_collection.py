@@ -26,6 +26,8 @@ from pathlib import Path
 from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
+STEEL_COMPONENTS = REPO / "examples" / "steel" / "components"
+STEEL_SCORE = STEEL_COMPONENTS / "score" / "score.py"
 
 
 def load_score(model_dir: Path, collect_dir: Path | None) -> ModuleType:
@@ -35,7 +37,7 @@ def load_score(model_dir: Path, collect_dir: Path | None) -> ModuleType:
     else:
         os.environ["MLOPS_COLLECT_DIR"] = str(collect_dir)
     spec = importlib.util.spec_from_file_location(f"score_{collect_dir is not None}",
-                                                  REPO / "components" / "score" / "score.py")
+                                                  STEEL_SCORE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

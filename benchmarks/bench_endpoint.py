@@ -31,6 +31,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+STEEL_COMPONENTS = REPO / "examples" / "steel" / "components"
+STEEL_SCORE = STEEL_COMPONENTS / "score" / "score.py"
 MLFLOW_VENV = HERE / ".venv-mlflow"
 RESULTS = HERE / "results" / "endpoint.json"
 MODEL = "steel-purchase-forecast"
@@ -313,7 +315,7 @@ def start_endpoint(ws: Any, args: argparse.Namespace, work: Path, stack: ExitSta
         "tuned": {"env": {"AZUREML_LOG_LEVEL": "WARNING", "GUNICORN_CMD_ARGS": GTHREAD}}}
     for name, extra in deployments.items():
         ws.create_deployment(endpoint, name, DeploymentSpec(
-            MODEL, args.version, REPO / "components", "score/score.py",
+            MODEL, args.version, STEEL_COMPONENTS, "score/score.py",
             instance_count=extra.get("instances", 1), environment_variables=extra.get("env", {})))
     ws.set_traffic(endpoint, {"v002": 100})
     auth = {"Authorization": f"Bearer {ws.endpoint_keys(endpoint).primary}"}
@@ -368,7 +370,7 @@ def bodies(features: list[str], rows: list[dict[str, Any]], work: Path) -> dict[
 def bench(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, Any]:
     import pandas as pd
 
-    sys.path.insert(0, str(REPO / "components"))
+    sys.path.insert(0, str(STEEL_COMPONENTS))
     from steel.model_io import load_model
 
     ws = workspace(args, work)
@@ -422,7 +424,7 @@ def _load_score(model_dir: Path) -> Any:
     import importlib.util
 
     os.environ["AZUREML_MODEL_DIR"] = str(model_dir)
-    spec = importlib.util.spec_from_file_location("bench_score", REPO / "components" / "score" / "score.py")
+    spec = importlib.util.spec_from_file_location("bench_score", STEEL_SCORE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "components"))
+sys.path.insert(0, str(ROOT / "examples" / "steel" / "components"))
 
 from steel.explain import contributions, explanations  # noqa: E402
 from steel.features import (  # noqa: E402
@@ -125,7 +125,7 @@ def bench_shap(model: LoadedModel, train: pd.DataFrame, holdout: pd.DataFrame,
 def bench_card(model: LoadedModel, holdout: pd.DataFrame) -> dict[str, float]:
     from mlops_azure.responsible import ModelCard, analyse, render_html, render_markdown, with_verdict
 
-    config = load_config(ROOT / "mlops.yaml")
+    config = load_config(ROOT / "examples" / "steel" / "mlops.yaml")
     assert config.responsible is not None
     predictions = holdout[["segment", "region", "company_size", "material_id",
                            "quantity_tonnes"]].copy()

@@ -1,4 +1,5 @@
-"""``mlops init``: write a complete, working copy of the example project and generate its data."""
+"""``mlops init --example steel``: write a complete, working copy of the steel example project and
+generate its data. (``mlops init --data`` is in :mod:`mlops_azure.init_from_data`.)"""
 
 from __future__ import annotations
 
@@ -17,13 +18,23 @@ DATA_FILE = Path("data/purchases.csv")
 _GITIGNORE = ".mlops/\nmodel.json\n__pycache__/\n"
 
 
-def template_root() -> Path:
-    """The example project shipped with the package (or the source checkout when editable)."""
+def _shipped(relative: str, names: tuple[str, ...]) -> Path:
+    """``relative`` in the installed package's ``_project`` folder, or in the source checkout."""
     package = Path(mlops_azure.__file__).resolve().parent
-    for candidate in (package / "_project", package.parent):
-        if all((candidate / name).exists() for name in PROJECT_FILES):
+    for candidate in (package / "_project" / relative, package.parent / relative.removeprefix("template")):
+        if all((candidate / name).exists() for name in names):
             return candidate
-    raise FileNotFoundError(f"the example project is missing from {package}: reinstall mlops-azure")
+    raise FileNotFoundError(f"{relative} is missing from {package}: reinstall mlops-azure")
+
+
+def template_root() -> Path:
+    """The steel example project shipped with the package (or the source checkout when editable)."""
+    return _shipped("examples/steel", PROJECT_FILES)
+
+
+def generic_template_root() -> Path:
+    """The generic tabular project template (components, pipelines, environments)."""
+    return _shipped("template", ("components", "pipelines", "environments"))
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""The data_check component (see data_check.yml)."""

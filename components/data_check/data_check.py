@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from steel.cli import EXIT_FAILED, StepError, output_folder, run_step, write_json
-from steel.features import robust_center_scale
+from tabular.frame import robust_center_scale
+from tabular.step import EXIT_FAILED, StepError, output_folder, run_step, write_json
 
 TYPES = ("string", "integer", "float", "date", "boolean")
 _COLUMN_KEYS = {"type", "required", "max_null_fraction", "min", "max", "allowed"}

@@ -1,1 +1,0 @@
-"""The evaluate component (see evaluate.yml)."""

@@ -1,9 +1,11 @@
 """Score the candidate model, and the champion when given, on the same holdout.
 
-Writes ``metrics.json``, ``predictions.csv`` (the holdout's raw columns, so quality can be read
-per group, with each model's predictions) and ``explanations.json`` (the candidate's importance and
-SHAP values) to the ``metrics`` folder. Each model encodes the holdout with its own
-``features.json``: the champion may have been trained on other data.
+Writes ``metrics.json`` (each model's metrics, see ``tabular.metrics.METRICS``), ``predictions.csv``
+(the holdout's columns with each model's predictions, so quality can be read per group) and
+``explanations.json`` (the candidate's importance and SHAP values) to the ``metrics`` folder. Each
+model encodes the holdout with its own ``features.json``: the champion may have been trained on
+other data. For a classifier, ``actual`` and ``candidate`` are 1 for the positive class, and
+``candidate_probability`` is its probability.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from steel.cli import StepError, output_folder, run_step, write_json, write_text
-from steel.explain import explanations
-from steel.features import KEYS, RAW_COLUMNS, TARGET, read_frame
-from steel.metrics import regression_metrics
-from steel.model_io import LoadedModel, load_model
+import pandas as pd
+from tabular.explain import explanations
+from tabular.frame import read_frame
+from tabular.metrics import task_metrics
+from tabular.model_io import LoadedModel, load_model
+from tabular.step import StepError, output_folder, run_step, write_json, write_text
 
 EXPLAINED_ROWS = 5_000
 
@@ -31,7 +34,7 @@ def _load(folder: Path, role: str) -> LoadedModel:
         raise StepError(f"{role} model: {exc.message}", exc.exit_code) from None
 
 
-def _predict(model: LoadedModel, holdout: Any, role: str) -> Any:
+def _score(model: LoadedModel, holdout: pd.DataFrame, role: str) -> Any:
     try:
         return model.predict(holdout)
     except StepError as exc:
@@ -42,46 +45,53 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="evaluate", description=__doc__)
     parser.add_argument("--model", type=Path, required=True, help="the candidate model folder")
     parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
-    parser.add_argument("--champion_model", type=Path, default=None,
-                        help="the model to beat (optional)")
+    parser.add_argument("--champion_model", type=Path, default=None, help="the model to beat (optional)")
     parser.add_argument("--metrics", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
 
     candidate = _load(args.model, "candidate")
     champion = _load(args.champion_model, "champion") if args.champion_model is not None else None
+    spec = candidate.spec
     holdout_file = args.prepared / "holdout.csv"
-    holdout = read_frame(holdout_file, "holdout", [*KEYS, TARGET])
+    holdout = read_frame(holdout_file, "holdout", [spec.target], spec.text_columns)
     if holdout.empty:
         raise StepError(f"holdout {holdout_file} has no rows")
-    actual = holdout[TARGET].to_numpy(dtype="float64")
+    classifier = spec.task == "classification"
+    actual = spec.label_codes(holdout) if classifier else holdout[spec.target].to_numpy(dtype="float64")
 
-    # Every raw column the holdout has: responsible-ML checks read quality per group from here.
-    predictions = holdout[[c for c in RAW_COLUMNS if c in holdout.columns]].copy()
-    predictions["candidate"] = _predict(candidate, holdout, "candidate")
-    metrics: dict[str, Any] = {"candidate": regression_metrics(actual, predictions["candidate"].to_numpy()),
-                               "champion": None}
-    if champion is not None:
-        predictions["champion"] = _predict(champion, holdout, "champion")
-        metrics["champion"] = regression_metrics(actual, predictions["champion"].to_numpy())
-    periods = holdout["period"]
-    metrics["holdout"] = {
-        "start": str(periods.min()), "end": str(periods.max()), "rows": len(holdout),
-        "sha256": hashlib.sha256(holdout_file.read_bytes()).hexdigest(),
-    }
-
+    predictions = holdout.copy()
+    if classifier:
+        predictions["actual"] = actual.astype(int)
+    metrics: dict[str, Any] = {"task": spec.task, "champion": None}
+    for role, model in (("candidate", candidate), ("champion", champion)):
+        if model is None:
+            continue
+        scored = _score(model, holdout, role)
+        metrics[role] = task_metrics(spec.task, actual, scored)
+        if classifier:
+            predictions[f"{role}_probability"] = scored
+            predictions[role] = (scored >= 0.5).astype(int)
+        else:
+            predictions[role] = scored
+    holdout_info = {"rows": len(holdout), "sha256": hashlib.sha256(holdout_file.read_bytes()).hexdigest(),
+                    "split": spec.holdout.get("split", "")}
+    if spec.time_column:
+        times = holdout[spec.time_column]
+        holdout_info.update(start=str(times.min()), end=str(times.max()))
+    metrics["holdout"] = holdout_info
     # Where the per-row evidence is, for checks that read quality per group (responsible ML).
-    metrics["predictions"] = {"file": "predictions.csv", "actual": TARGET, "predicted": "candidate"}
+    metrics["predictions"] = {"file": "predictions.csv", "actual": "actual" if classifier else spec.target,
+                              "predicted": "candidate"}
     out = output_folder(args.metrics, "metrics")
     write_text(out / "predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
     write_json(out / "metrics.json", metrics)
     # SHAP over at most EXPLAINED_ROWS holdout rows spread evenly: importance needs the spread.
     step = max(1, -(-len(holdout) // EXPLAINED_ROWS))
     write_json(out / "explanations.json", explanations(candidate, holdout.iloc[::step]))
-    line = ", ".join(f"{k}={v:.4f}" for k, v in metrics["candidate"].items() if k != "rows")
-    print(f"evaluate: candidate {line} on {len(holdout)} holdout rows")
-    if metrics["champion"] is not None:
-        line = ", ".join(f"{k}={v:.4f}" for k, v in metrics["champion"].items() if k != "rows")
-        print(f"evaluate: champion  {line}")
+    for role in ("candidate", "champion"):
+        if metrics.get(role):
+            line = ", ".join(f"{k}={v:.4f}" for k, v in metrics[role].items() if k != "rows")
+            print(f"evaluate: {role:9} {line} on {len(holdout)} holdout rows")
 
 
 if __name__ == "__main__":

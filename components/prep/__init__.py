@@ -1,1 +1,0 @@
-"""The prep component (see prep.yml)."""

@@ -1,4 +1,6 @@
-"""Prepare checked purchase data for training: clean, build features, split off a time holdout.
+"""Prepare checked data for training: choose the features from the schema, drop rows without a
+target, and split off a holdout (at random, stratified by class for a classifier, or the latest
+rows by the time column).
 
 Writes ``train.csv``, ``holdout.csv`` and ``features.json`` to the ``prepared`` folder. Refuses to
 run when the data check's ``report.json`` says the data did not pass.
@@ -11,23 +13,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from steel.cli import EXIT_FAILED, StepError, output_folder, run_step, write_json, write_text
-from steel.features import (
-    CATEGORICAL,
-    KEYS,
-    NUMERIC,
-    PERIOD,
-    RAW_COLUMNS,
-    TARGET,
-    FeatureSpec,
-    add_features,
-    category_lists,
-    clean,
-    read_frame,
-    split_by_period,
-)
-from steel.mltable import write_mltable
+import numpy as np
+import pandas as pd
+from tabular.frame import FEATURES_FILE, FeatureSpec, read_frame
+from tabular.step import EXIT_FAILED, StepError, names, output_folder, run_step, write_json, write_text
+
+NUMERIC_TYPES = ("integer", "float")
+TEXT_TYPES = ("string", "boolean")
 
 
 def require_passed_check(folder: Path) -> None:
@@ -42,47 +36,114 @@ def require_passed_check(folder: Path) -> None:
         raise StepError(f"data check report {file} is not readable ({exc})") from None
     if passed is not True:
         errors = report.get("errors") or [{"message": "no reason recorded"}]
-        raise StepError(
-            f"the data check did not pass ({len(errors)} error(s), first: {errors[0].get('message')}); "
-            "refusing to prepare unchecked data", EXIT_FAILED,
-        )
+        raise StepError(f"the data check did not pass ({len(errors)} error(s), first: "
+                        f"{errors[0].get('message')}); refusing to prepare unchecked data", EXIT_FAILED)
+
+
+def column_types(schema_file: Path) -> dict[str, str]:
+    """Column name -> declared type, from the data schema JSON."""
+    try:
+        columns = json.loads(schema_file.read_text(encoding="utf-8"))["columns"]
+        return {str(name): str(spec["type"]) for name, spec in columns.items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StepError(f"schema {schema_file} is not readable ({exc})") from None
+
+
+def split(frame: pd.DataFrame, fraction: float, seed: int, time_column: str | None,
+          stratify: np.ndarray | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout): the latest ``fraction`` of rows by ``time_column``, else a seeded
+    random ``fraction`` (of each class when ``stratify`` holds the class codes)."""
+    if not 0 < fraction < 1:
+        raise StepError(f"holdout_fraction must be between 0 and 1 (got {fraction})")
+    if time_column is not None:
+        times = pd.to_datetime(frame[time_column], errors="coerce")
+        if times.isna().any():
+            bad = frame[time_column][times.isna()].iloc[0]
+            raise StepError(f"{time_column} holds '{bad}', which is not a date")
+        distinct = np.sort(times.unique())
+        if len(distinct) < 2:
+            raise StepError(f"{time_column} has a single value, so no time split is possible")
+        cutoff = distinct[min(len(distinct) - 1, max(1, int(len(distinct) * (1 - fraction))))]
+        held = (times >= cutoff).to_numpy()
+    else:
+        rng = np.random.default_rng(seed)
+        held = np.zeros(len(frame), dtype=bool)
+        groups = [np.flatnonzero(stratify == c) for c in np.unique(stratify)] if stratify is not None \
+            else [np.arange(len(frame))]
+        for rows in groups:
+            count = max(1, round(len(rows) * fraction)) if len(rows) > 1 else 0
+            held[rng.permutation(rows)[:count]] = True
+    train, holdout = frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
+    if train.empty or holdout.empty:
+        raise StepError(f"the split leaves {len(train)} training and {len(holdout)} holdout rows: "
+                        "more data is needed")
+    return train, holdout
+
+
+def classes_of(values: pd.Series, target: str) -> list[str]:
+    """The two class labels in sorted order (the second is the positive class)."""
+    found = sorted(values.dropna().astype(str).unique().tolist())
+    if len(found) != 2:
+        raise StepError(f"{target} has {len(found)} classes ({', '.join(found[:5])}"
+                        f"{', ...' if len(found) > 5 else ''}); this template trains binary "
+                        "classifiers only")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="prep", description=__doc__)
-    parser.add_argument("--raw_data", type=Path, required=True, help="the purchases CSV")
-    parser.add_argument("--check_report", type=Path, required=True,
-                        help="the data check's output folder (with report.json)")
-    parser.add_argument("--holdout_months", type=int, default=6,
-                        help="the last N periods are held out for evaluation")
+    parser.add_argument("--raw_data", type=Path, required=True)
+    parser.add_argument("--check_report", type=Path, required=True)
+    parser.add_argument("--schema", type=Path, required=True, help="the data schema (JSON)")
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--task", choices=("regression", "classification"), required=True)
+    parser.add_argument("--id_columns", default="none", help="comma-separated, or none")
+    parser.add_argument("--time_column", default="none", help="split by this date column, or none")
+    parser.add_argument("--holdout_fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--prepared", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
 
     require_passed_check(args.check_report)
-    raw = read_frame(args.raw_data, "raw data", RAW_COLUMNS)
-    cleaned, stats = clean(raw)
-    featured = add_features(cleaned)
-    train, holdout = split_by_period(featured, args.holdout_months)
+    types = column_types(args.schema)
+    ids = names(args.id_columns)
+    time_column = (names(args.time_column) or [None])[0]
+    for role, column in (("target", args.target), ("time_column", time_column), *(("id", c) for c in ids)):
+        if column is not None and column not in types:
+            raise StepError(f"{role} '{column}' is not a column of the schema")
+    left_out = {args.target, *ids, *([time_column] if time_column else [])}
+    features = [c for c, t in types.items() if c not in left_out and t in (*NUMERIC_TYPES, *TEXT_TYPES)]
+    categorical = [c for c in features if types[c] in TEXT_TYPES]
+    if not features:
+        raise StepError("the schema leaves no feature column once target, ids and time are set aside")
+    text = [*categorical, *ids, *([args.target] if args.task == "classification" else [])]
+    raw = read_frame(args.raw_data, "raw data", [args.target, *features, *ids], text)
+    frame = raw.drop_duplicates(ignore_index=True)
+    dropped = {"duplicates": len(raw) - len(frame), "without_target": int(frame[args.target].isna().sum())}
+    frame = frame[frame[args.target].notna()].reset_index(drop=True)
+    classes = classes_of(frame[args.target], args.target) if args.task == "classification" else []
+    codes = (frame[args.target].astype(str) == classes[1]).to_numpy() if classes else None
+    train, holdout = split(frame, args.holdout_fraction, args.seed, time_column, codes)
     spec = FeatureSpec(
-        features=[*CATEGORICAL, *NUMERIC],
-        categorical_features=list(CATEGORICAL),
-        # From the training rows only: a category first seen in the holdout is unknown to the model.
-        categories=category_lists(train),
-        train={"start": train[PERIOD].min(), "end": train[PERIOD].max(), "rows": len(train)},
-        holdout={"start": holdout[PERIOD].min(), "end": holdout[PERIOD].max(),
-                 "months": args.holdout_months, "rows": len(holdout)},
-        cleaning=stats,
+        task=args.task, target=args.target, features=features, categorical_features=categorical,
+        # From the training rows only: a value first seen later is unknown to the model.
+        categories={c: sorted(train[c].dropna().astype(str).unique().tolist()) for c in categorical},
+        classes=classes, id_columns=ids, time_column=time_column,
+        train={"rows": len(train)},
+        holdout={"rows": len(holdout), "split": "time" if time_column else
+                 ("stratified" if classes else "random"), "fraction": args.holdout_fraction,
+                 **({"start": str(holdout[time_column].min()), "end": str(holdout[time_column].max())}
+                    if time_column else {})},
     )
     out = output_folder(args.prepared, "prepared")
     for name, part in (("train.csv", train), ("holdout.csv", holdout)):
         write_text(out / name, part.to_csv(index=False, lineterminator="\n"))
-    write_json(out / "features.json", spec.to_json())
-    # The training rows as a table for Azure ML's parallel job (one model per partition).
-    write_mltable(out, "train.csv", list(dict.fromkeys([*KEYS, *CATEGORICAL])))
-    print(f"prep: {len(train)} training rows ({spec.train['start']} to {spec.train['end']}), "
-          f"{len(holdout)} holdout rows ({spec.holdout['start']} to {spec.holdout['end']}); "
-          f"{stats['duplicates_dropped']} duplicate(s) dropped, {stats['prices_imputed']} price(s) "
-          f"imputed, {stats['quantities_capped']} quantity spike(s) capped; target {TARGET}")
+    write_json(out / FEATURES_FILE, spec.to_json())
+    summary: dict[str, Any] = dropped
+    print(f"prep: {len(train)} training and {len(holdout)} holdout rows ({spec.holdout['split']} "
+          f"split), {len(features)} features ({len(categorical)} categorical), target {args.target}; "
+          f"dropped {summary['duplicates']} duplicate(s) and {summary['without_target']} row(s) "
+          "without a target")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Batch scoring script: Azure ML batch deployments (``init()`` / ``run(mini_batch)``) and
-``mlops score batch`` (``init()`` / ``score_frame(frame)``, and ``preload()`` when present) alike.
+``mlops score batch`` (``init()`` / ``score_frame(frame)``) alike.
 
-Rows carry the model's features plus the forecast keys (``period`` and the series columns). Each
-row is scored by its partition's model when the model is partitioned (see ``steel.partitions``);
-the output is one row per input row: the keys and the prediction.
+Rows carry the model's features, and its identifier columns when it has any; the output is one row
+per input row: the identifiers and the prediction (for a classifier the probability of the
+positive class, and the label it decides).
 """
 
 from __future__ import annotations
@@ -13,49 +13,51 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # components/, for ``steel``
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # components/, for ``tabular``
 
 import pandas as pd
-from steel.cli import StepError
-from steel.features import KEYS, read_frame
-from steel.partitions import PartitionedModel
+from tabular.frame import read_frame
+from tabular.model_io import LoadedModel, load_model
+from tabular.step import StepError
 
-_model: PartitionedModel | None = None
+_model: LoadedModel | None = None
 
 
 def init() -> None:
-    """Load the model under ``$AZUREML_MODEL_DIR`` (partitioned or not)."""
+    """Load the model under ``$AZUREML_MODEL_DIR``."""
     global _model
     root = os.environ.get("AZUREML_MODEL_DIR")
     if not root:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: cannot find the model to score with")
     try:
-        _model = PartitionedModel(Path(root))
+        _model = load_model(Path(root))
     except StepError as exc:
         raise RuntimeError(f"cannot load the model: {exc.message}") from None
 
 
-def preload() -> None:
-    """Load every partition model now instead of on first use (``mlops score batch`` calls
-    this before it forks its workers, so that they share one loaded copy; optional)."""
+def _columns() -> list[str]:
     if _model is None:
         raise RuntimeError("init() has not loaded a model")
-    _model.load_all()
+    spec = _model.spec
+    return [*spec.id_columns, *([spec.time_column] if spec.time_column else [])]
 
 
 def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The keys of each row and its prediction."""
-    if _model is None:
-        raise RuntimeError("init() has not loaded a model")
-    missing = [c for c in [*KEYS, *_model.spec.features] if c not in frame.columns]
+    """The identifiers of each row and its prediction."""
+    keys = _columns()
+    assert _model is not None
+    missing = [c for c in [*keys, *_model.spec.features] if c not in frame.columns]
     if missing:
         raise ValueError(f"the rows lack column(s) {', '.join(dict.fromkeys(missing))}")
-    out = frame[KEYS].copy()
+    out = frame[keys].copy()
     out["prediction"] = _model.predict(frame)
+    if _model.spec.task == "classification":
+        out["label"] = _model.labels(out["prediction"].to_numpy())
     return out
 
 
 def run(mini_batch: list[str]) -> Any:
     """Azure ML batch deployments: score the CSV files of one mini-batch."""
-    parts = [score_frame(read_frame(Path(file), "input", [])) for file in mini_batch]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*KEYS, "prediction"])
+    text = _model.spec.text_columns if _model is not None else []
+    parts = [score_frame(read_frame(Path(file), "input", [], text)) for file in mini_batch]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*_columns(), "prediction"])

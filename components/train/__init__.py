@@ -1,1 +1,0 @@
-"""The train component (see train.yml)."""

@@ -43,14 +43,57 @@ def config_show() -> None:
 
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
+    data: Annotated[Path | None, typer.Option(
+        help="Your CSV or Parquet file: the project is made for it.")] = None,
+    target: Annotated[str | None, typer.Option(
+        help="With --data: the column to predict.")] = None,
+    task: Annotated[str | None, typer.Option(
+        help="With --data: regression or classification (default: inferred from the target).")] = None,
+    time_column: Annotated[str | None, typer.Option(
+        help="With --data: split by this date column (latest rows held out) instead of at random.")] = None,
+    id_columns: Annotated[str, typer.Option(
+        help="With --data: identifier columns, comma-separated (never features, never monitored).")] = "",
+    name: Annotated[str | None, typer.Option(
+        help="With --data: the project's name (default: the folder's).")] = None,
+    example: Annotated[str | None, typer.Option(
+        help="Scaffold a shipped example instead (steel, the default without --data).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing project's files.")] = False,
-    organisations: Annotated[int, typer.Option(help="Organisations in the generated data.")] = 4,
-    customers: Annotated[int, typer.Option(help="Customers per organisation.")] = 5,
+    organisations: Annotated[int, typer.Option(help="Steel example: organisations in the data.")] = 4,
+    customers: Annotated[int, typer.Option(help="Steel example: customers per organisation.")] = 5,
 ) -> None:
-    """Scaffold the steel-forecast example project and generate its data into data/.
+    """Make a project: from your data (--data FILE --target COLUMN), or the steel example.
 
-    Example: `mlops init big --organisations 10 --customers 100` (1,000 customers).
+    Examples: `mlops init churn --data customers.csv --target churned`;
+    `mlops init big --example steel --organisations 10 --customers 100` (1,000 customers).
     """
+    from mlops_azure.errors import UserInputError
+
+    if data is not None:
+        if example is not None:
+            raise UserInputError("--data and --example exclude each other: give one")
+        if target is None:
+            raise UserInputError("--data needs --target COLUMN: the column the model predicts")
+        from mlops_azure.init_from_data import init_from_data
+
+        made = init_from_data(directory, data, column=target, task=task, time_column=time_column,
+                              id_columns=[c.strip() for c in id_columns.split(",") if c.strip()],
+                              name=name, force=force)
+        if STATE.json:
+            output.emit_json(made.to_dict())
+        else:
+            output.say(f"created project in {made.root} from {made.source}: {made.rows} rows, "
+                       f"{made.task} of '{made.target}' on {len(made.features)} features "
+                       f"({made.split}); champion metric {made.metric}")
+            for note in made.notes:
+                output.say(f"[yellow]note:[/] {note}")
+            output.say(f"next: cd {directory} && mlops train")
+        return
+    given = [flag for flag, value in (("--target", target), ("--task", task),
+                                      ("--time-column", time_column), ("--name", name)) if value]
+    if given or id_columns:
+        raise UserInputError(f"{(given or ['--id-columns'])[0]} goes with --data FILE")
+    if example not in (None, "steel"):
+        raise UserInputError(f"unknown example '{example}' (there is: steel)")
     from mlops_azure.scaffold import init_project
 
     result = init_project(directory, force=force, organisations=organisations,

@@ -93,7 +93,8 @@ def _text_columns(model_dir: Path) -> tuple[str, ...]:
     if not found:
         return ()
     spec = json.loads(found[0].read_text(encoding="utf-8"))
-    return tuple(dict.fromkeys([*spec.get("keys", []), *spec.get("categorical_features", [])]))
+    return tuple(dict.fromkeys([*spec.get("keys", []), *spec.get("id_columns", []),
+                                *spec.get("categorical_features", [])]))
 
 
 def part_file(output: Path, number: int) -> Path:

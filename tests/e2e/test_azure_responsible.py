@@ -11,7 +11,7 @@ import yaml
 from mlops_azure.testing import SimulatedAzureML
 from tests.e2e.conftest import MODEL
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "mlops.yaml"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "steel" / "mlops.yaml"
 
 
 def test_the_card_and_report_live_with_the_version_and_gate_promotion(

@@ -29,7 +29,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_example_project_config_is_valid() -> None:
-    config = load_config(REPO / "mlops.yaml")
+    config = load_config(REPO / "examples" / "steel" / "mlops.yaml")
     assert config.model.name == "steel-purchase-forecast"
     assert config.stage("production").requires_approval
     assert config.production_stage is config.stages["production"]

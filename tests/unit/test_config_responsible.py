@@ -129,7 +129,7 @@ def test_the_readme_example_is_a_valid_declaration(tmp_path: Path) -> None:
     readme = (repo / "README.md").read_text(encoding="utf-8")
     block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
                  if b.startswith("responsible:"))
-    shutil.copy(repo / "mlops.yaml", tmp_path / "mlops.yaml")
+    shutil.copy(repo / "examples" / "steel" / "mlops.yaml", tmp_path / "mlops.yaml")
     document = yaml.safe_load((tmp_path / "mlops.yaml").read_text(encoding="utf-8"))
     document["responsible"] = yaml.safe_load(block)["responsible"]
     (tmp_path / "mlops.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 from mlops_azure.azure import AzureWorkspace
 from mlops_azure.testing import SimulatedAzureML
 
-PROJECT_ENVIRONMENTS = Path(__file__).resolve().parents[3] / "environments"
+PROJECT_ENVIRONMENTS = Path(__file__).resolve().parents[3] / "examples" / "steel" / "environments"
 
 
 def test_infrastructure_is_created_once_and_versioned_by_content(

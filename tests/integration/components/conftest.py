@@ -22,7 +22,7 @@ import yaml
 
 from mlops_azure.example import write_purchases
 
-COMPONENTS = Path(__file__).resolve().parents[3] / "components"
+COMPONENTS = Path(__file__).resolve().parents[3] / "examples" / "steel" / "components"
 _PLACEHOLDER = re.compile(r"\$\{\{(inputs|outputs)\.(\w+)\}\}")
 _OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]")
 

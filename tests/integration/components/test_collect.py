@@ -7,13 +7,13 @@ import multiprocessing
 import sys
 from pathlib import Path
 
-COMPONENTS = Path(__file__).resolve().parents[3] / "components"
+COMPONENTS = Path(__file__).resolve().parents[3] / "examples" / "steel" / "components"
 RECORDS = 300
 
 
 def _write(folder: str, worker: int, max_bytes: int) -> None:
     sys.path.insert(0, str(COMPONENTS))
-    from steel.collect import Collector
+    from tabular.collect import Collector
 
     collector = Collector(Path(folder), f"blue{worker}", "m:1", max_bytes)
     for i in range(RECORDS):

@@ -15,7 +15,7 @@ import pytest
 
 from mlops_azure.example import write_purchases
 
-COMPONENTS = Path(__file__).resolve().parents[3] / "components"
+COMPONENTS = Path(__file__).resolve().parents[3] / "examples" / "steel" / "components"
 RunComponent = Any
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-COMPONENTS = Path(__file__).resolve().parents[3] / "components"
+COMPONENTS = Path(__file__).resolve().parents[3] / "examples" / "steel" / "components"
 PIPELINE = COMPONENTS.parent / "pipelines" / "training.yml"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -59,7 +60,8 @@ def test_both_orientations_equal_loaded_model_predict_bit_for_bit(
     score: ModuleType, parity: dict[str, Any], decoder: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if decoder == "stdlib":
-        monkeypatch.setattr(score, "orjson", None)
+        # The decoding is tabular.request's, which score.py imports.
+        monkeypatch.setattr(sys.modules["tabular.request"], "orjson", None)
     rows = _awkward(parity["request"]["data"])
     features = list(score._model.spec.features)
     offline = score._model.predict(pd.DataFrame.from_records(rows)).tolist()

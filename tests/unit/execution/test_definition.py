@@ -213,7 +213,7 @@ def test_paths_in_messages_are_shown_as_given(write: Callable[[dict[str, Any]], 
 
 
 def test_the_project_training_pipeline_loads() -> None:
-    definition = load_pipeline(REPO / "pipelines" / "training.yml")
+    definition = load_pipeline(REPO / "examples" / "steel" / "pipelines" / "training.yml")
     assert definition.step_order[0] == "data_check"
     assert "model" in definition.output_names
     assert definition.inputs["champion_model"].optional  # no champion yet: --champion_model is dropped

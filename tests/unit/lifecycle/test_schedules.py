@@ -59,7 +59,7 @@ def _schedule(trigger: ScheduleTrigger) -> Schedule:
 
 
 def test_crontab_line_and_devops_entry() -> None:
-    config = load_config(REPO / "mlops.yaml")
+    config = load_config(REPO / "examples" / "steel" / "mlops.yaml")
     berlin = _schedule(ScheduleTrigger(cron="30 2 * * 1-5", time_zone="Europe/Berlin"))
     line = crontab_line(berlin, config, "steel-purchases")
     assert line is not None
@@ -77,7 +77,7 @@ def test_crontab_line_and_devops_entry() -> None:
 
 
 def test_the_submission_trains_on_the_newest_data_without_a_champion(tmp_path: Path) -> None:
-    config = load_config(REPO / "mlops.yaml")
+    config = load_config(REPO / "examples" / "steel" / "mlops.yaml")
     submission = training_submission(config, "steel-purchases", tmp_path)
     assert submission.inputs["raw_data"] == "azureml:steel-purchases@latest"
     assert "champion_model" not in submission.inputs

@@ -11,7 +11,7 @@ from mlops_azure.local import LocalWorkspace
 from mlops_azure.rules import check_cron
 from mlops_azure.workspace import PipelineSubmission, ScheduleTrigger
 
-PIPELINE = Path(__file__).resolve().parents[3] / "pipelines" / "training.yml"
+PIPELINE = Path(__file__).resolve().parents[3] / "examples" / "steel" / "pipelines" / "training.yml"
 
 
 def test_a_file_input_outlives_its_temporary_source(tmp_path: Path) -> None:

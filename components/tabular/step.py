@@ -1,4 +1,5 @@
-"""How every component script fails: one sentence on stderr and a meaningful exit code."""
+"""How every component fails: one sentence on stderr and a meaningful exit code; and how it
+writes its outputs (atomically, strict JSON)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-#: Exit codes shared by all components: 1 the data or a check said no, 2 unusable input.
+#: 1: the data or a check said no; 2: unusable input.
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
@@ -25,7 +26,7 @@ class StepError(Exception):
 
 def run_step(name: str, main: Callable[[Sequence[str] | None], None],
              argv: Sequence[str] | None = None) -> int:
-    """Run ``main`` and turn a ``StepError`` into a message on stderr and its exit code."""
+    """Run ``main``; a ``StepError`` becomes ``name: message`` on stderr and its exit code."""
     try:
         main(argv)
     except StepError as exc:
@@ -35,7 +36,7 @@ def run_step(name: str, main: Callable[[Sequence[str] | None], None],
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write through a temporary file so a killed step never leaves a half-written file."""
+    """Write through a temporary file: a killed step never leaves half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -46,7 +47,7 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, document: Any) -> None:
-    """``document`` as indented, key-sorted JSON (strict: NaN is refused, not written)."""
+    """Indented, key-sorted JSON; NaN is refused rather than written."""
     write_text(path, json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
@@ -57,3 +58,10 @@ def output_folder(path: Path, what: str) -> Path:
     except OSError as exc:
         raise StepError(f"{what} folder {path} cannot be created: {exc.strerror}", EXIT_FAILED) from None
     return path
+
+
+def names(text: str) -> list[str]:
+    """A comma-separated list of column names from a component input ("none" or "": empty)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tabular.frame import robust_center_scale
 
 from steel.cli import EXIT_BAD_INPUT, StepError
 
@@ -88,20 +89,6 @@ def month_number(period: pd.Series) -> pd.Series:
         bad = period[dates.isna()].iloc[0]
         raise StepError(f"period '{bad}' is not a date written as YYYY-MM-DD")
     return ((dates.dt.year - TIME_ORIGIN_YEAR) * 12 + dates.dt.month - 1).astype("int64")
-
-
-def robust_center_scale(values: pd.Series, groups: list[pd.Series]) -> tuple[pd.Series, pd.Series]:
-    """Per-group median and robust standard deviation, aligned with ``values``.
-
-    The scale is 1.4826 x the median absolute deviation; where that is 0 (a group with more than
-    half its values equal) 1.2533 x the mean absolute deviation, the usual fallback.
-    """
-    keys = groups or [pd.Series(0, index=values.index)]
-    median = values.groupby(keys, dropna=False).transform("median")
-    deviation = (values - median).abs()
-    mad = deviation.groupby(keys, dropna=False).transform("median") * 1.4826
-    mean_ad = deviation.groupby(keys, dropna=False).transform("mean") * 1.2533
-    return median, mad.where(mad > 0, mean_ad)
 
 
 def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:

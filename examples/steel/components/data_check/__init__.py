@@ -1,0 +1,1 @@
+"""The data_check component (see data_check.yml)."""

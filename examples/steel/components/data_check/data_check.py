@@ -1,0 +1,1 @@
+../../../../components/data_check/data_check.py

@@ -1,0 +1,1 @@
+"""The prep component (see prep.yml)."""
