@@ -55,7 +55,7 @@ def many_models(ws: Workspace, config: ProjectConfig, say: Callable[[str], None]
     if os.environ.get(DSN_VARIABLE):
         from mlops_azure.sinks import PostgresSink
 
-        sink = PostgresSink.from_env(table=config.batch.table, keys=config.batch.keys)
+        sink = PostgresSink.for_project(config)
     try:
         done = score_batch(ws, config, str(rows), config.root / "forecasts", model=latest.ref,
                            chunk_rows=500, sink=sink)

@@ -77,6 +77,25 @@ class ProjectConfig(_Strict):
 
     @model_validator(mode="before")
     @classmethod
+    def _batch_keys(cls, data: Any) -> Any:
+        """``batch.keys`` defaults to ``partitions.levels``, else ``data.id_columns``."""
+        if not isinstance(data, dict):
+            return data
+        batch = data.get("batch")
+        if batch is None:
+            batch = {}
+        if not isinstance(batch, dict) or batch.get("keys") is not None:
+            return data
+        partitions, source = data.get("partitions"), data.get("data")
+        keys = (partitions.get("levels") if isinstance(partitions, dict) else None) or (
+            source.get("id_columns") if isinstance(source, dict) else None)
+        # A malformed source is refused where it is declared, not here.
+        if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+            return {**data, "batch": {**batch, "keys": keys}}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _by_task(cls, data: Any) -> Any:
         """Defaults that depend on ``model.task``: the champion metric (rmse for regression, auc
         for classification) and ``responsible.task``."""
