@@ -32,12 +32,14 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from mlops_azure.sinks import DEFAULT_KEYS, PostgresSink
+from mlops_azure.sinks import PostgresSink
 from mlops_azure.testing.postgres import PostgresNotFound, start_postgres
 
 RESULTS = Path(__file__).parent / "results" / "postgres.md"
 MODEL = "steel-purchase-forecast:7"
-COLUMNS = ("run_id", "chunk", "model", *DEFAULT_KEYS, "period", "prediction")
+#: The steel example's forecast series.
+KEYS = ("organisation_id", "customer_id", "material_id")
+COLUMNS = ("run_id", "chunk", "model", *KEYS, "period", "prediction")
 
 
 def forecasts(rows: int) -> pd.DataFrame:
@@ -57,7 +59,7 @@ def forecasts(rows: int) -> pd.DataFrame:
 def _rows(frame: pd.DataFrame, run_id: str) -> list[tuple[Any, ...]]:
     n = len(frame)
     return list(zip([run_id] * n, [0] * n, [MODEL] * n,
-                    *(frame[k].tolist() for k in DEFAULT_KEYS), frame["period"].tolist(),
+                    *(frame[k].tolist() for k in KEYS), frame["period"].tolist(),
                     frame["prediction"].tolist(), strict=True))
 
 
@@ -122,7 +124,8 @@ def main() -> None:
             with psycopg.connect(cluster.dsn, autocommit=True) as conn:
                 version = conn.execute("SHOW server_version").fetchone()
                 for index, (name, method) in enumerate(METHODS.items()):
-                    with PostgresSink(cluster.dsn, table=f"bench_{index}") as sink:
+                    with PostgresSink(cluster.dsn, table=f"bench_{index}", keys=KEYS,
+                                      time_column="period") as sink:
                         sink.ensure_schema()
                         method(sink, conn, warmup)  # first connection, lazy imports, plan cache
                         conn.execute(sql.SQL("TRUNCATE {}").format(_staging(sink)))

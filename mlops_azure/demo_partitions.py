@@ -14,9 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlops_azure.config import ProjectConfig, load_config
+from mlops_azure.config import ProjectConfig, load_config, set_settings
 from mlops_azure.lifecycle.batch import score_batch
 from mlops_azure.lifecycle.training import train, write_model_json
 from mlops_azure.sinks import DSN_VARIABLE
@@ -27,12 +25,11 @@ PARTITIONS = {"levels": ["organisation_id", "customer_id", "material_id"],
 
 
 def enable_partitions(config: ProjectConfig) -> ProjectConfig:
-    """The project's mlops.yaml with ``partitions:`` and the partitioned pipeline."""
+    """The project's mlops.yaml with ``partitions:`` and the partitioned pipeline (its comments
+    and the rest of its lines kept as they are)."""
     path = config.root / "mlops.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["training"]["pipeline"] = "pipelines/training-partitioned.yml"
-    document["partitions"] = PARTITIONS
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    set_settings(path, {"training.pipeline": "pipelines/training-partitioned.yml",
+                        "partitions": PARTITIONS})
     return load_config(path)
 
 
@@ -55,7 +52,7 @@ def many_models(ws: Workspace, config: ProjectConfig, say: Callable[[str], None]
     if os.environ.get(DSN_VARIABLE):
         from mlops_azure.sinks import PostgresSink
 
-        sink = PostgresSink.from_env(table=config.batch.table, keys=config.batch.keys)
+        sink = PostgresSink.for_project(config)
     try:
         done = score_batch(ws, config, str(rows), config.root / "forecasts", model=latest.ref,
                            chunk_rows=500, sink=sink)

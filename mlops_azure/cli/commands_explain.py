@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from mlops_azure.lifecycle.explain import RowExplanation
 
 
-def _row_label(row: dict[str, object], index: int) -> str:
-    keys = [str(row[k]) for k in ("organisation_id", "customer_id", "material_id") if k in row]
+def _row_label(row: dict[str, object], index: int, id_columns: list[str]) -> str:
+    """The row's identifiers (``data.id_columns``, else ``batch.keys``), else its number."""
+    keys = [str(row[k]) for k in id_columns if k in row]
     return " / ".join(keys) if keys else f"row {index + 1}"
 
 
@@ -75,8 +76,9 @@ def explain(
     if STATE.json:
         output.emit_json([e.to_dict() for e in found])
         return
+    id_columns = config.data.id_columns or config.batch.keys
     for index, explained in enumerate(found):
-        _render(explained, _row_label(explained.row, index), top)
+        _render(explained, _row_label(explained.row, index, id_columns), top)
 
 
 def card(

@@ -54,7 +54,7 @@ def batch(
     if to_postgres:
         from mlops_azure.sinks import PostgresSink
 
-        sink = PostgresSink.from_env(table=config.batch.table, keys=config.batch.keys)
+        sink = PostgresSink.for_project(config)
     try:
         say = None if STATE.json else output.say
         if remote:

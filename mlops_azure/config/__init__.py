@@ -10,6 +10,7 @@ from __future__ import annotations
 from mlops_azure.config._backends import AzureConfig, LocalConfig
 from mlops_azure.config._batch import BatchConfig
 from mlops_azure.config._data import ColumnSpec, DataConfig, DataSchema, OutlierRule
+from mlops_azure.config._edit import set_settings
 from mlops_azure.config._monitoring import MonitoringConfig
 from mlops_azure.config._partitions import PartitionsConfig
 from mlops_azure.config._project import DEFAULT_CONFIG, ModelConfig, ProjectConfig, load_config
@@ -52,4 +53,5 @@ __all__ = [
     "StageConfig",
     "TrainingConfig",
     "load_config",
+    "set_settings",
 ]

@@ -34,9 +34,11 @@ class BatchConfig(_Strict):
     #: worker the script runs in the calling process, which is left alone.
     block_imports: list[str] = Field(default_factory=list)
     table: str = "forecasts"
-    #: The forecast's key columns besides ``period``, as they are named in the table.
-    keys: list[str] = Field(default_factory=lambda: ["organisation_id", "customer_id",
-                                                      "material_id"])
+    #: The columns that identify a forecast series (besides ``data.time_column``), as they are
+    #: named in the table, coarse to fine. In mlops.yaml the default is ``partitions.levels``,
+    #: else ``data.id_columns`` (``ProjectConfig`` fills it in); empty, forecasts cannot go to
+    #: PostgreSQL.
+    keys: list[str] = Field(default_factory=list)
 
     @field_validator("block_imports")
     @classmethod

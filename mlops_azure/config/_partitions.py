@@ -12,7 +12,7 @@ from mlops_azure.config._base import _Strict
 class PartitionsConfig(_Strict):
     """Which columns partition the data and which levels get a model of their own."""
 
-    #: Partition columns, coarse to fine (e.g. organisation_id, customer_id).
+    #: Partition columns, coarse to fine (e.g. region, store).
     levels: list[str] = Field(min_length=1)
     #: The levels that get one model per partition (default: every level). Rows of a partition
     #: without a model go to its parent level's model, and finally to the global model.

@@ -27,6 +27,7 @@ from mlops_azure.config._release import (
 )
 from mlops_azure.config._responsible import ResponsibleConfig
 from mlops_azure.errors import UserInputError
+from mlops_azure.metrics import DEFAULT_CHAMPION_METRIC
 
 DEFAULT_CONFIG = Path("mlops.yaml")
 
@@ -59,7 +60,8 @@ class ProjectConfig(_Strict):
     azure: AzureConfig = AzureConfig()
     data: DataConfig
     training: TrainingConfig = TrainingConfig()
-    champion: ChampionPolicy = ChampionPolicy()
+    #: Always present after validation: its metric defaults by ``model.task`` (see ``_by_task``).
+    champion: ChampionPolicy
     stages: dict[str, StageConfig] = Field(default_factory=dict)
     qa: QaPolicy = QaPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
@@ -72,6 +74,49 @@ class ProjectConfig(_Strict):
 
     #: Folder holding the config file; relative paths are resolved against it.
     root: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_keys(cls, data: Any) -> Any:
+        """``batch.keys`` defaults to ``partitions.levels``, else ``data.id_columns``."""
+        if not isinstance(data, dict):
+            return data
+        batch = data.get("batch")
+        if batch is None:
+            batch = {}
+        if not isinstance(batch, dict) or batch.get("keys") is not None:
+            return data
+        partitions, source = data.get("partitions"), data.get("data")
+        keys = (partitions.get("levels") if isinstance(partitions, dict) else None) or (
+            source.get("id_columns") if isinstance(source, dict) else None)
+        # A malformed source is refused where it is declared, not here.
+        if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+            return {**data, "batch": {**batch, "keys": keys}}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_task(cls, data: Any) -> Any:
+        """Defaults that depend on ``model.task``: the champion metric (rmse for regression, auc
+        for classification) and ``responsible.task``."""
+        if not isinstance(data, dict):
+            return data
+        model = data.get("model")
+        task = model.get("task", "regression") if isinstance(model, dict) else getattr(
+            model, "task", "regression")
+        if task not in DEFAULT_CHAMPION_METRIC:
+            return data  # model.task is refused on its own
+        out = dict(data)
+        champion = out.get("champion")
+        if champion is None:
+            champion = {}
+        if isinstance(champion, dict) and champion.get("metric") is None:
+            champion = {**champion, "metric": DEFAULT_CHAMPION_METRIC[task]}
+        out["champion"] = champion
+        responsible = out.get("responsible")
+        if isinstance(responsible, dict) and responsible.get("task") is None:
+            out["responsible"] = {**responsible, "task": task}
+        return out
 
     @model_validator(mode="after")
     def _partition_levels_are_columns(self) -> ProjectConfig:

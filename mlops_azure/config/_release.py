@@ -4,11 +4,12 @@ trained, judged and released."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mlops_azure.config._base import _Strict
+from mlops_azure.metrics import Direction, known_direction
 from mlops_azure.workspace import is_endpoint_name
 
 
@@ -20,12 +21,36 @@ class TrainingConfig(_Strict):
 
 
 class ChampionPolicy(_Strict):
-    """When a candidate beats the champion: strictly better by both minimums."""
+    """When a candidate beats the champion: strictly better by both minimums.
 
-    metric: str = "wape"
-    direction: Literal["minimize", "maximize"] = "minimize"
+    In ``mlops.yaml`` the metric defaults by ``model.task`` (``ProjectConfig`` fills it in).
+    """
+
+    #: A key of the evaluate step's metrics.
+    metric: str = Field(min_length=1)
+    #: Inferred for a metric of :data:`mlops_azure.metrics.DIRECTIONS`, where a contradicting one
+    #: is refused; required for any other metric.
+    direction: Direction = Field(None, validate_default=True)
     min_abs_improvement: float = Field(0.0, ge=0.0)
     min_rel_improvement: float = Field(0.0, ge=0.0)
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _direction_of_metric(cls, value: Any, info: ValidationInfo) -> Any:
+        metric = info.data.get("metric")
+        if not isinstance(metric, str):
+            return value  # the metric itself is refused
+        known = known_direction(metric)
+        if value is None:
+            if known is None:
+                raise ValueError(f"metric '{metric}' has no known direction: write direction: "
+                                 "minimize (lower is better) or maximize (higher is better)")
+            return known
+        if known is not None and value in ("minimize", "maximize") and value != known:
+            better = "higher" if known == "maximize" else "lower"
+            raise ValueError(f"'{value}' contradicts metric '{metric}', which is better when "
+                             f"{better}: write direction: {known}, or leave direction out")
+        return value
 
 
 #: Printed when a stage says ``target: aci``.

@@ -3,19 +3,20 @@
 The section reads::
 
     responsible:
-      sensitive: [segment, region, company_size]   # fairness is checked per group of each
-      cohorts: [segment, region, material_id]      # error analysis: singles and pairs (default: sensitive)
-      task: regression                             # or classification (labels 0/1, 1 the favourable one)
-      metric: wape                                 # regression: mae|wape|rmse;
-                                                   # classification: selection_rate|tpr|fpr|accuracy
+      sensitive: [gender, age_band]                # fairness is checked per group of each
+      cohorts: [gender, age_band, region]          # error analysis: singles and pairs (default: sensitive)
+      task: regression                             # default: model.task (classification: labels 0/1,
+                                                   # 1 the favourable one)
+      metric: mae                                  # regression: mae (default)|wape|rmse; classification:
+                                                   # selection_rate (default)|tpr|fpr|accuracy
       min_group_size: 30                           # smaller groups are reported, their metric not trusted
       policy:
         max_disparity:                             # per sensitive feature, on `metric`, trusted groups only
-          segment: {difference: 0.15, ratio: 2.0}  # either or both
+          gender: {difference: 0.15, ratio: 2.0}   # either or both
         worst_cohort_metric: 0.6                   # no trusted cohort's metric worse than this
         on_registration: warn                      # warn | block (promotion always blocks)
       mitigation:
-        reweight_by: segment                       # training weights rows inversely to group frequency
+        reweight_by: gender                        # training weights rows inversely to group frequency
 
 Column checks against ``data.schema`` live in ``ProjectConfig`` (this section does not see the schema).
 """
@@ -27,8 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from mlops_azure.config._base import _Strict
-
-Task = Literal["regression", "classification"]
+from mlops_azure.metrics import Task
 
 #: The metrics each task reports per group, the primary one chosen by ``metric``.
 TASK_METRICS: dict[str, tuple[str, ...]] = {
@@ -36,11 +36,8 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "classification": ("selection_rate", "tpr", "fpr", "accuracy"),
 }
 
-#: Metrics where a larger value is better; for the others (errors, false positives) smaller is
-#: better. selection_rate counts as larger-is-better because label 1 is the favourable outcome.
-HIGHER_IS_BETTER = frozenset({"selection_rate", "tpr", "accuracy"})
-
-_DEFAULT_METRIC = {"regression": "wape", "classification": "selection_rate"}
+# Which way each of these is better is in mlops_azure.metrics, the tool's one table of directions.
+_DEFAULT_METRIC = {"regression": "mae", "classification": "selection_rate"}
 
 
 class DisparityLimit(_Strict):
@@ -64,7 +61,7 @@ class ResponsiblePolicy(_Strict):
     #: Per sensitive feature: the limits on the spread of ``metric`` across its trusted groups.
     max_disparity: dict[str, DisparityLimit] = Field(default_factory=dict)
     #: The worst value of ``metric`` a trusted cohort may have: a maximum for mae, wape, rmse and
-    #: fpr, a minimum for selection_rate, tpr and accuracy.
+    #: fpr, a minimum for selection_rate, tpr and accuracy (see ``mlops_azure.metrics``).
     worst_cohort_metric: float | None = Field(None, ge=0)
     #: At registration a violation warns or blocks; at promotion it always blocks.
     on_registration: Literal["warn", "block"] = "warn"
@@ -83,8 +80,9 @@ class ResponsibleConfig(_Strict):
     sensitive: list[str] = Field(min_length=1)
     #: Error analysis looks at every single value and every pair of values of these (None: sensitive).
     cohorts: list[str] | None = None
+    #: In mlops.yaml the default is ``model.task`` (filled in by ``ProjectConfig``).
     task: Task = "regression"
-    #: The primary per-group metric (default: wape for regression, selection_rate for classification).
+    #: The primary per-group metric (default: mae for regression, selection_rate for classification).
     metric: str = ""
     min_group_size: int = Field(30, ge=1)
     policy: ResponsiblePolicy = ResponsiblePolicy()
@@ -95,7 +93,7 @@ class ResponsibleConfig(_Strict):
     def _default_metric(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("metric") in (None, ""):
             task = data.get("task", "regression")
-            return {**data, "metric": _DEFAULT_METRIC.get(task, "wape")}
+            return {**data, "metric": _DEFAULT_METRIC.get(task, "mae")}
         return data
 
     @model_validator(mode="after")

@@ -91,11 +91,13 @@ def score_with_endpoint(
 
 def _write_parts(appended: Path, output: Path, chunk_rows: int, config: ProjectConfig,
                  run_id: str, model: str, sink: ForecastSink | None) -> tuple[int, int]:
-    """The appended rows (``run`` returns the keys and the prediction; Azure writes each row
-    space-separated without a header) as the local batch's part files, staged in the sink."""
+    """The appended rows (``run`` returns ``data.time_column``, ``batch.keys`` and the prediction,
+    in that order; Azure writes each row space-separated without a header) as the local batch's
+    part files, staged in the sink."""
     import pandas as pd
 
-    columns = ["period", *config.batch.keys, PREDICTION]
+    time = [config.data.time_column] if config.data.time_column else []
+    columns = [*time, *config.batch.keys, PREDICTION]
     if sink is not None:
         sink.ensure_schema()
     done_in_sink = sink.chunks_done(run_id) if sink is not None else set()

@@ -144,7 +144,7 @@ class TrainingStillRunning(MlopsError):
 #: Job tags that carry the submission's choices to ``finish_training`` (tags are strings).
 DATA_TAG, CHAMPION_TAG, CHAMPION_SOURCE_TAG = "data", "champion", "champion_source"
 #: Job tags saying why a training ran (e.g. ``trigger: drift``, ``drift_report: 17``, or
-#: ``trigger: data``, ``data_blob: landing/purchases.csv@0x8D…``); they are copied into the
+#: ``trigger: data``, ``data_blob: landing/new-rows.csv@0x8D…``); they are copied into the
 #: lineage of the model it registers.
 REASON_TAGS = ("trigger", "drift_report", "data_blob", "schedule")
 

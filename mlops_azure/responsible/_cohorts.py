@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
-from mlops_azure.config._responsible import HIGHER_IS_BETTER, TASK_METRICS
+from mlops_azure.config._responsible import TASK_METRICS
+from mlops_azure.metrics import higher_is_better
 from mlops_azure.responsible._frame import Prepared
 from mlops_azure.responsible._metrics import finite, from_sums, row_terms
 from mlops_azure.responsible._report import Cohort
@@ -31,7 +32,7 @@ def worst_cohorts(
     reference = overall.get(metric)
     if reference is None or top <= 0:
         return ()
-    sign = -1.0 if metric in HIGHER_IS_BETTER else 1.0
+    sign = -1.0 if higher_is_better(metric) else 1.0
     candidates: list[tuple[float, int, int, Cohort]] = []
     combos = [(f,) for f in features] + list(combinations(features, 2))
     for combo in combos:

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlops_azure.config._responsible import HIGHER_IS_BETTER, TASK_METRICS
+from mlops_azure.config._responsible import TASK_METRICS
+from mlops_azure.metrics import higher_is_better
 
 Array = npt.NDArray[np.float64]
 ArrayMetric = Callable[[Array, Array], float]
@@ -96,7 +97,7 @@ def finite(value: object) -> float | None:
 
 def badness(value: float, reference: float, metric: str) -> float:
     """How much worse ``value`` is than ``reference`` (positive: worse) on ``metric``."""
-    return reference - value if metric in HIGHER_IS_BETTER else value - reference
+    return reference - value if higher_is_better(metric) else value - reference
 
 
 @dataclass(frozen=True)
@@ -127,5 +128,5 @@ def spread(values: Mapping[str, float], metric: str) -> Spread | None:
         ratio = 1.0 if hi == 0 else math.inf
     else:
         ratio = math.nan  # negative values have no meaningful ratio
-    worst, best = (low, high) if metric in HIGHER_IS_BETTER else (high, low)
+    worst, best = (low, high) if higher_is_better(metric) else (high, low)
     return Spread(difference=hi - lo, ratio=ratio, high=high, low=low, worst=worst, best=best)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from mlops_azure.config._responsible import HIGHER_IS_BETTER, ResponsiblePolicy
+from mlops_azure.config._responsible import ResponsiblePolicy
+from mlops_azure.metrics import higher_is_better
 from mlops_azure.responsible._groups import known
 from mlops_azure.responsible._metrics import finite, spread
 from mlops_azure.responsible._report import Finding, ResponsibleReport, Stage, Verdict
@@ -84,7 +85,7 @@ def _cohorts(report: ResponsibleReport, limit: float, severity: Literal["warn", 
         return [Finding("untrusted", "cohorts", None, metric, None, limit,
                         f"cohorts: no cohort has at least {report.min_group_size} rows and a {metric}, "
                         "so worst_cohort_metric is not checked")]
-    higher = metric in HIGHER_IS_BETTER
+    higher = higher_is_better(metric)
     out = []
     # The report keeps the worst cohorts, so any cohort beyond the limit outside them implies
     # every kept one is beyond it too: checking the kept ones finds a violation whenever one exists.

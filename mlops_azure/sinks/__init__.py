@@ -3,6 +3,6 @@
 Importing this package does not import the database driver; the first connection does.
 """
 
-from mlops_azure.sinks.postgres import DEFAULT_KEYS, DSN_VARIABLE, PostgresSink
+from mlops_azure.sinks.postgres import DSN_VARIABLE, PostgresSink
 
-__all__ = ["DEFAULT_KEYS", "DSN_VARIABLE", "PostgresSink"]
+__all__ = ["DSN_VARIABLE", "PostgresSink"]

@@ -27,14 +27,14 @@ from mlops_azure.errors import BackendError, UserInputError
 if TYPE_CHECKING:
     import psycopg
 
+    from mlops_azure.config import ProjectConfig
+
 #: The environment variable holding the connection string (libpq key=value or postgresql:// URL).
 DSN_VARIABLE = "MLOPS_POSTGRES_DSN"
-#: The partition keys of the steel example: one forecast series per organisation, customer, material.
-DEFAULT_KEYS: tuple[str, ...] = ("organisation_id", "customer_id", "material_id")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated
-_RESERVED = frozenset({"run_id", "chunk", "model", "period", "prediction", "created_at"})
+_RESERVED = frozenset({"run_id", "chunk", "model", "prediction", "created_at"})
 # libpq's reasons for these two quote an option name, never a value: safe to repeat.
 _SAFE_PARSE_ERROR = re.compile(r'(invalid connection option "[^"]*"|invalid URI query parameter: "[^"]*")')
 # COPY's types for run_id, chunk and model, the staging table's first columns.
@@ -58,15 +58,16 @@ def _check_identifier(name: str, what: str) -> str:
 
 
 class PostgresSink:
-    """Forecast rows into ``<table>`` through ``<table>_staging``, keyed by run, partition and period.
+    """Forecast rows into ``<table>`` through ``<table>_staging``, keyed by run, series and time.
 
-    The main table has ``run_id``, ``model`` (``NAME:VERSION``), the key columns, ``period`` (date),
-    ``prediction`` (double precision) and ``created_at``, primary key (run_id, keys..., period).
-    One connection, opened on first use and reopened after a failure; not for use by several threads.
+    The main table has ``run_id``, ``model`` (``NAME:VERSION``), the key columns (text), the time
+    column when there is one (date), ``prediction`` (double precision) and ``created_at``; primary
+    key (run_id, keys..., time). One connection, opened on first use and reopened after a
+    failure; not for use by several threads.
     """
 
-    def __init__(self, dsn: str, *, table: str = "forecasts", keys: Sequence[str] = DEFAULT_KEYS,
-                 connect_timeout_s: float = 10.0) -> None:
+    def __init__(self, dsn: str, *, table: str = "forecasts", keys: Sequence[str],
+                 time_column: str | None = None, connect_timeout_s: float = 10.0) -> None:
         parts = table.split(".")
         if len(parts) > 2:
             raise UserInputError(f"Table {table!r} should be NAME or SCHEMA.NAME.")
@@ -80,6 +81,13 @@ class PostgresSink:
         if len(set(self.keys)) != len(self.keys) or _RESERVED & set(self.keys):
             raise UserInputError(f"Key columns {list(self.keys)} repeat a name or use one of "
                                  f"{sorted(_RESERVED)}.")
+        self.time_column = (None if time_column is None
+                            else _check_identifier(time_column, "Time column"))
+        if self.time_column in {*self.keys, *_RESERVED}:
+            raise UserInputError(f"Time column {self.time_column!r} is also a key column or one of "
+                                 f"{sorted(_RESERVED)}.")
+        #: What identifies a forecast within a run: the keys, then the time.
+        self._row_key = (*self.keys, *([self.time_column] if self.time_column else []))
         self.table = table
         self._schema = parts[0] if len(parts) == 2 else None
         self._name = parts[-1]
@@ -88,20 +96,32 @@ class PostgresSink:
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
 
     @classmethod
-    def from_env(cls, *, table: str = "forecasts", keys: Sequence[str] = DEFAULT_KEYS) -> PostgresSink:
+    def from_env(cls, *, table: str = "forecasts", keys: Sequence[str],
+                 time_column: str | None = None) -> PostgresSink:
         """A sink on the connection string in ``MLOPS_POSTGRES_DSN``."""
         dsn = os.environ.get(DSN_VARIABLE, "").strip()
         if not dsn:
             raise UserInputError(f"{DSN_VARIABLE} is not set: export the PostgreSQL connection "
                                  "string (e.g. postgresql://USER@HOST:5432/DB, password in "
                                  "PGPASSWORD or ~/.pgpass) to write forecasts to PostgreSQL.")
-        return cls(dsn, table=table, keys=keys)
+        return cls(dsn, table=table, keys=keys, time_column=time_column)
+
+    @classmethod
+    def for_project(cls, config: ProjectConfig) -> PostgresSink:
+        """The project's sink: ``batch.table`` keyed by ``batch.keys`` and ``data.time_column``,
+        on the connection string in ``MLOPS_POSTGRES_DSN``."""
+        if not config.batch.keys:
+            raise UserInputError("batch.keys is not set in mlops.yaml: name the columns that "
+                                 "identify a forecast series (batch: {keys: [...]}), or declare "
+                                 "partitions.levels or data.id_columns, to write to PostgreSQL.")
+        return cls.from_env(table=config.batch.table, keys=config.batch.keys,
+                            time_column=config.data.time_column)
 
     # -- public API ---------------------------------------------------------------------------
 
     def level_views(self) -> dict[str, tuple[str, ...]]:
         """The views with forecasts summed to each coarser level: ``<table>_by_<key>`` grouped
-        by the keys down to it (e.g. ``forecasts_by_organisation_id``)."""
+        by the keys down to it (e.g. ``forecasts_by_region`` for keys region, store)."""
         return {f"{self._name}_by_{key}": self.keys[: i + 1]
                 for i, key in enumerate(self.keys[:-1])}
 
@@ -109,26 +129,29 @@ class PostgresSink:
         """Create ``<table>``, ``<table>_staging`` and their indexes where missing (idempotent)."""
         from psycopg import sql
 
-        keys_text = sql.SQL(", ").join(sql.SQL("{} text NOT NULL").format(sql.Identifier(k))
-                                       for k in self.keys)
-        keys = self._key_list()
+        typed = [sql.SQL("{} text NOT NULL").format(sql.Identifier(k)) for k in self.keys]
+        if self.time_column:
+            typed.append(sql.SQL("{} date NOT NULL").format(sql.Identifier(self.time_column)))
         statements = [
             sql.SQL("CREATE TABLE IF NOT EXISTS {t} (run_id text NOT NULL, model text NOT NULL, "
-                    "{keys_text}, period date NOT NULL, prediction double precision NOT NULL, "
+                    "{keys_text}, prediction double precision NOT NULL, "
                     "created_at timestamptz NOT NULL DEFAULT now(), "
-                    "PRIMARY KEY (run_id, {keys}, period))"),
-            # BI reads one partition's series, or one period across partitions.
-            sql.SQL("CREATE INDEX IF NOT EXISTS {keys_idx} ON {t} ({keys}, period)"),
-            sql.SQL("CREATE INDEX IF NOT EXISTS {period_idx} ON {t} (period)"),
+                    "PRIMARY KEY (run_id, {keys}))"),
+            # BI reads one partition's series, or one period across partitions. (The indexes
+            # keep their first names, "period" for the time column, so existing tables match.)
+            sql.SQL("CREATE INDEX IF NOT EXISTS {keys_idx} ON {t} ({keys})"),
             # UNLOGGED: no WAL for rows that live minutes. A server crash empties it, and then
             # chunks_done reports those chunks as not done, so a resumed run writes them again.
             sql.SQL("CREATE UNLOGGED TABLE IF NOT EXISTS {s} (run_id text NOT NULL, "
                     "chunk integer NOT NULL, model text NOT NULL, {keys_text}, "
-                    "period date NOT NULL, prediction double precision NOT NULL)"),
+                    "prediction double precision NOT NULL)"),
             sql.SQL("CREATE INDEX IF NOT EXISTS {chunk_idx} ON {s} (run_id, chunk)"),
         ]
+        if self.time_column:
+            statements.insert(2, sql.SQL("CREATE INDEX IF NOT EXISTS {period_idx} ON {t} ({time})"))
         names = {"t": self._ident(self._name), "s": self._ident(self._name + "_staging"),
-                 "keys_text": keys_text, "keys": keys,
+                 "keys_text": sql.SQL(", ").join(typed), "keys": self._key_list(),
+                 "time": sql.Identifier(self.time_column or ""),
                  "keys_idx": sql.Identifier(self._name + "_keys_period_idx"),
                  "period_idx": sql.Identifier(self._name + "_period_idx"),
                  "chunk_idx": sql.Identifier(self._name + "_staging_run_chunk_idx")}
@@ -141,10 +164,11 @@ class PostgresSink:
             for view, columns in self.level_views().items():
                 # Coherent by construction (bottom-up): a coarser level's forecast is the sum
                 # of the finest-level forecasts below it.
-                grouped = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+                grouped = sql.SQL(", ").join(
+                    sql.Identifier(c) for c in (*columns, *self._row_key[len(self.keys):]))
                 conn.execute(sql.SQL(
-                    "CREATE OR REPLACE VIEW {v} AS SELECT run_id, model, {g}, period, "
-                    "sum(prediction) AS prediction FROM {t} GROUP BY run_id, model, {g}, period"
+                    "CREATE OR REPLACE VIEW {v} AS SELECT run_id, model, {g}, "
+                    "sum(prediction) AS prediction FROM {t} GROUP BY run_id, model, {g}"
                 ).format(v=self._ident(view), g=grouped, t=names["t"]))
 
     def write_chunk(self, run_id: str, chunk: int, frame: pd.DataFrame, *, model: str) -> int:
@@ -157,18 +181,19 @@ class PostgresSink:
             raise UserInputError(f"chunk should be an integer from 0, not {chunk!r}.")
         if not isinstance(model, str) or not re.fullmatch(r"[^:\s]+:[^:\s]+", model):
             raise UserInputError(f"model should be NAME:VERSION, not {model!r}.")
-        columns = _prepare(frame, self.keys)
+        columns = _prepare(frame, self.keys, self.time_column)
         n = len(columns[-1])
         staging = self._ident(self._name + "_staging")
-        copy = sql.SQL("COPY {s} (run_id, chunk, model, {keys}, period, prediction) FROM STDIN "
+        copy = sql.SQL("COPY {s} (run_id, chunk, model, {keys}, prediction) FROM STDIN "
                        "(FORMAT BINARY)").format(s=staging, keys=self._key_list())
+        times = ["date"] if self.time_column else []
         action = f"write chunk {chunk} of run {run_id!r}"
         with self._session(action) as conn, conn.transaction():
             conn.execute(sql.SQL("DELETE FROM {s} WHERE run_id = %s AND chunk = %s").format(s=staging),
                          (run_id, chunk))
             with conn.cursor() as cursor, cursor.copy(copy) as copier:
                 # Binary COPY with typed rows: measured ~2x faster than text rows or pandas CSV.
-                copier.set_types([*_COPY_TYPES, *["text"] * len(self.keys), "date", "float8"])
+                copier.set_types([*_COPY_TYPES, *["text"] * len(self.keys), *times, "float8"])
                 for row in zip([run_id] * n, [chunk] * n, [model] * n, *columns, strict=True):
                     copier.write_row(row)
         return n
@@ -206,9 +231,9 @@ class PostgresSink:
             # another writer stages a chunk meanwhile.
             moved = conn.execute(sql.SQL(
                 "WITH moved AS (DELETE FROM {s} WHERE run_id = %s "
-                "RETURNING run_id, model, {keys}, period, prediction) "
-                "INSERT INTO {t} (run_id, model, {keys}, period, prediction) "
-                "SELECT run_id, model, {keys}, period, prediction FROM moved").format(**names),
+                "RETURNING run_id, model, {keys}, prediction) "
+                "INSERT INTO {t} (run_id, model, {keys}, prediction) "
+                "SELECT run_id, model, {keys}, prediction FROM moved").format(**names),
                 (run_id,))
             return moved.rowcount
 
@@ -240,7 +265,8 @@ class PostgresSink:
         self.close()
 
     def __repr__(self) -> str:
-        return f"PostgresSink({self.where}, table={self.table!r}, keys={list(self.keys)})"
+        return (f"PostgresSink({self.where}, table={self.table!r}, keys={list(self.keys)}, "
+                f"time_column={self.time_column!r})")
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -250,9 +276,10 @@ class PostgresSink:
         return sql.Identifier(self._schema, name) if self._schema else sql.Identifier(name)
 
     def _key_list(self) -> psycopg.sql.Composed:
+        """The columns that identify a row of a run: the keys, then the time column."""
         from psycopg import sql
 
-        return sql.SQL(", ").join(sql.Identifier(k) for k in self.keys)
+        return sql.SQL(", ").join(sql.Identifier(k) for k in self._row_key)
 
     @contextlib.contextmanager
     def _session(self, action: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
@@ -266,7 +293,8 @@ class PostgresSink:
             yield self._conn
         except pg.errors.UniqueViolation as exc:
             detail = getattr(exc.diag, "message_detail", None) or ""
-            raise UserInputError(f"Could not {action}: two staged rows have the same keys and period "
+            same = f"keys and {self.time_column}" if self.time_column else "keys"
+            raise UserInputError(f"Could not {action}: two staged rows have the same {same} "
                                  f"({detail.rstrip('.')}).") from None
         except (pg.errors.DataError, pg.errors.IntegrityError) as exc:
             raise UserInputError(f"Could not {action}: {self._reason(exc)}.") from None
@@ -320,9 +348,10 @@ def _check_run(run_id: str) -> None:
         raise UserInputError(f"run_id should be a non-empty string, not {run_id!r}.")
 
 
-def _prepare(frame: pd.DataFrame, keys: tuple[str, ...]) -> list[list[Any]]:
-    """The frame's key, period and prediction columns as Python lists COPY can send."""
-    missing = [c for c in (*keys, "period", "prediction") if c not in frame.columns]
+def _prepare(frame: pd.DataFrame, keys: tuple[str, ...], time_column: str | None) -> list[list[Any]]:
+    """The frame's key, time and prediction columns as Python lists COPY can send."""
+    times = [time_column] if time_column else []
+    missing = [c for c in (*keys, *times, "prediction") if c not in frame.columns]
     if missing:
         raise UserInputError(f"The forecast frame lacks the column(s) {missing}.")
     columns: list[list[Any]] = []
@@ -331,7 +360,8 @@ def _prepare(frame: pd.DataFrame, keys: tuple[str, ...]) -> list[list[Any]]:
         if values.isna().any():
             raise UserInputError(f"The forecast frame's column {key!r} has missing values.")
         columns.append(values.astype(str).tolist())
-    columns.append(_dates(frame["period"]))
+    if time_column:
+        columns.append(_dates(frame[time_column], time_column))
     prediction = pd.to_numeric(frame["prediction"], errors="coerce").astype("float64")
     if prediction.isna().any():
         raise UserInputError("The forecast frame's column 'prediction' has missing or non-numeric values.")
@@ -339,11 +369,11 @@ def _prepare(frame: pd.DataFrame, keys: tuple[str, ...]) -> list[list[Any]]:
     return columns
 
 
-def _dates(period: pd.Series[Any]) -> list[dt.date]:
+def _dates(period: pd.Series[Any], name: str) -> list[dt.date]:
     """Periods as dates, parsing each distinct value once (a batch has few distinct periods)."""
     codes, distinct = pd.factorize(period, use_na_sentinel=True)
     if (codes < 0).any():
-        raise UserInputError("The forecast frame's column 'period' has missing values.")
+        raise UserInputError(f"The forecast frame's column {name!r} has missing values.")
     parsed: list[dt.date] = []
     for value in distinct:
         if isinstance(value, pd.Timestamp | dt.datetime):
@@ -357,7 +387,7 @@ def _dates(period: pd.Series[Any]) -> list[dt.date]:
                     raise ValueError(text)
                 parsed.append(dt.date.fromisoformat(text))
             except ValueError:
-                raise UserInputError(f"The forecast frame's column 'period' has {value!r}, "
+                raise UserInputError(f"The forecast frame's column {name!r} has {value!r}, "
                                      "not a date (YYYY-MM-DD).") from None
     lookup = pd.Series(parsed, dtype=object).to_numpy()
     dates: list[dt.date] = lookup[codes].tolist()

@@ -62,11 +62,20 @@ def test_the_section_is_optional_and_has_defaults(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, BASE)).responsible is None
     section = load_config(write(tmp_path, BASE + "responsible: {sensitive: [segment]}\n")).responsible
     assert section is not None
-    assert (section.task, section.metric, section.min_group_size) == ("regression", "wape", 30)
+    assert (section.task, section.metric, section.min_group_size) == ("regression", "mae", 30)
     assert section.cohort_features == ["segment"]
     assert section.policy.on_registration == "warn" and section.policy.max_disparity == {}
     classification = ResponsibleConfig(sensitive=["segment"], task="classification")
     assert classification.metric == "selection_rate"
+
+
+def test_the_task_defaults_to_the_models_and_an_explicit_one_is_kept(tmp_path: Path) -> None:
+    classifier = BASE.replace("{name: m}", "{name: m, task: classification}")
+    section = load_config(write(tmp_path, classifier + "responsible: {sensitive: [segment]}\n")).responsible
+    assert section is not None and (section.task, section.metric) == ("classification", "selection_rate")
+    explicit = classifier + "responsible: {sensitive: [segment], task: regression}\n"
+    section = load_config(write(tmp_path, explicit)).responsible
+    assert section is not None and (section.task, section.metric) == ("regression", "mae")
 
 
 @pytest.mark.parametrize(

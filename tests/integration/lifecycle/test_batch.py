@@ -126,7 +126,8 @@ def test_forecasts_land_in_postgres_once_per_run(released_project: ProjectConfig
     ws = open_workspace(released_project)
     rows = feature_rows(released_project, copies=3)
     table = f"forecasts_{os.getpid()}"
-    with PostgresSink(postgres.dsn, table=table) as sink:
+    with PostgresSink(postgres.dsn, table=table, keys=released_project.batch.keys,
+                      time_column=released_project.data.time_column) as sink:
         done = score_batch(ws, released_project, str(rows), released_project.root / "out",
                            model=MODEL, chunk_rows=300, workers=2, sink=sink)
         assert done.published_rows == done.rows == sink.count(done.run_id) == sink.count()

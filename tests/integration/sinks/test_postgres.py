@@ -40,7 +40,8 @@ def forecasts(rows: int, *, seed: int = 0, scale: float = 1.0) -> pd.DataFrame:
 @pytest.fixture
 def sink(postgres: Postgres) -> Iterator[PostgresSink]:
     """A sink on a fresh table of its own (the cluster is shared by the session)."""
-    with PostgresSink(postgres.dsn, table=f"fc_{secrets.token_hex(4)}") as made:
+    with PostgresSink(postgres.dsn, table=f"fc_{secrets.token_hex(4)}", keys=KEYS,
+                      time_column="period") as made:
         made.ensure_schema()
         yield made
 
@@ -101,7 +102,7 @@ def test_a_crashed_batch_resumes_without_duplicates(postgres: Postgres, sink: Po
     for i, part in enumerate(parts):
         sink.write_chunk("run-1", i, part, model=MODEL)
     sink.close()  # the "crash": nothing published
-    with PostgresSink(postgres.dsn, table=sink.table) as resumed:
+    with PostgresSink(postgres.dsn, table=sink.table, keys=KEYS, time_column="period") as resumed:
         assert resumed.chunks_done("run-1") == {0, 1, 2}
         assert resumed.write_chunk("run-1", 1, parts[1], model=MODEL) == 1_000
         assert resumed.chunks_done("run-1") == {0, 1, 2}
@@ -144,12 +145,38 @@ def test_periods_may_be_dates_or_timestamps_and_keys_numbers(sink: PostgresSink,
 
 def test_a_schema_qualified_table(postgres: Postgres, admin: Any) -> None:
     admin.execute("CREATE SCHEMA IF NOT EXISTS analytics")
-    with PostgresSink(postgres.dsn, table="analytics.forecasts", keys=["site"]) as sink:
+    with PostgresSink(postgres.dsn, table="analytics.forecasts", keys=["site"],
+                      time_column="period") as sink:
         sink.ensure_schema()
         sink.write_chunk("r", 0, pd.DataFrame({"site": ["a", "b"], "period": "2024-05-01",
                                                "prediction": [1.0, 2.0]}), model=MODEL)
         assert sink.publish("r") == 2
     assert admin.execute("SELECT count(*) FROM analytics.forecasts").fetchone() == (2,)
+
+
+def test_the_time_column_is_the_projects_or_none(postgres: Postgres, admin: Any) -> None:
+    frame = pd.DataFrame({"store": ["s1", "s1", "s2"], "day": ["2024-05-01", "2024-05-02", "2024-05-01"],
+                          "prediction": [1.0, 2.0, 3.0]})
+    with PostgresSink(postgres.dsn, table=f"fc_{secrets.token_hex(4)}", keys=["store"],
+                      time_column="day") as sink:
+        sink.ensure_schema()
+        sink.write_chunk("r", 0, frame, model=MODEL)
+        assert sink.publish("r") == 3
+        assert admin.execute(f"SELECT day, prediction FROM {sink.table} WHERE store = 's1' "
+                             "ORDER BY day").fetchall() == [(dt.date(2024, 5, 1), 1.0),
+                                                            (dt.date(2024, 5, 2), 2.0)]
+    # Without one (a classifier scoring customers once), the keys alone identify a row.
+    with PostgresSink(postgres.dsn, table=f"fc_{secrets.token_hex(4)}", keys=["store"]) as sink:
+        sink.ensure_schema()
+        sink.write_chunk("r", 0, frame.drop(columns=["day"]).iloc[1:], model=MODEL)
+        assert sink.publish("r") == 2
+        columns = {row[0] for row in admin.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
+            (sink.table,)).fetchall()}
+        assert columns == {"run_id", "model", "store", "prediction", "created_at"}
+        sink.write_chunk("dup", 0, frame.drop(columns=["day"]), model=MODEL)
+        with pytest.raises(UserInputError, match=r"two staged rows have the same keys \("):
+            sink.publish("dup")
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -177,7 +204,7 @@ def test_the_same_row_in_two_chunks_is_refused_at_publish(sink: PostgresSink) ->
 
 def test_a_wrong_password_is_a_backend_error_without_the_password(postgres: Postgres) -> None:
     wrong = "Sup3r-s3cret-" + secrets.token_hex(4)
-    with PostgresSink(postgres.dsn.replace(postgres.password, wrong), table="fc_nope") as sink, \
+    with PostgresSink(postgres.dsn.replace(postgres.password, wrong), table="fc_nope", keys=KEYS) as sink, \
             pytest.raises(BackendError) as caught:
         sink.count()
     text = caught.value.message
@@ -189,7 +216,7 @@ def test_a_wrong_password_is_a_backend_error_without_the_password(postgres: Post
 
 def test_an_unreachable_server_is_a_backend_error(postgres: Postgres) -> None:
     closed = postgres.dsn.replace(f":{postgres.port}/", ":1/")
-    with PostgresSink(closed, connect_timeout_s=2) as sink, pytest.raises(BackendError) as caught:
+    with PostgresSink(closed, keys=KEYS, connect_timeout_s=2) as sink, pytest.raises(BackendError) as caught:
         sink.count()
     assert postgres.password not in caught.value.message and "\n" not in caught.value.message
 
@@ -204,7 +231,7 @@ def test_an_unreachable_server_is_a_backend_error(postgres: Postgres) -> None:
 ])
 def test_a_malformed_dsn_is_a_user_error_that_shows_no_secret(dsn: str) -> None:
     with pytest.raises(UserInputError) as caught:
-        PostgresSink(dsn)
+        PostgresSink(dsn, keys=KEYS)
     assert "secret" not in caught.value.message and "sec ret" not in caught.value.message
     assert "ret" not in caught.value.message.replace("string", "")
     assert caught.value.exit_code == 2
@@ -214,9 +241,9 @@ def test_from_env_names_the_variable_when_it_is_unset(monkeypatch: pytest.Monkey
                                                       postgres: Postgres) -> None:
     monkeypatch.delenv(DSN_VARIABLE, raising=False)
     with pytest.raises(UserInputError, match=DSN_VARIABLE):
-        PostgresSink.from_env()
+        PostgresSink.from_env(keys=KEYS)
     monkeypatch.setenv(DSN_VARIABLE, postgres.dsn)
-    with PostgresSink.from_env(table="fc_env") as sink:
+    with PostgresSink.from_env(table="fc_env", keys=KEYS) as sink:
         assert sink.table == "fc_env" and postgres.password not in repr(sink)
 
 
@@ -227,7 +254,7 @@ def test_from_env_names_the_variable_when_it_is_unset(monkeypatch: pytest.Monkey
 ])
 def test_table_and_key_names_are_validated(postgres: Postgres, table: str, keys: Any) -> None:
     with pytest.raises(UserInputError):
-        PostgresSink(postgres.dsn, table=table, keys=keys)
+        PostgresSink(postgres.dsn, table=table, keys=keys, time_column="period")
 
 
 def _terminate_when_blocked(admin: Any, locked: str) -> threading.Thread:
@@ -311,4 +338,4 @@ def test_the_sinks_package_does_not_import_psycopg_until_used() -> None:
 def test_without_psycopg_one_sentence_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now raises ImportError
     with pytest.raises(UserInputError, match=r"install mlops-azure\[postgres\]"):
-        PostgresSink("host=127.0.0.1 dbname=x")
+        PostgresSink("host=127.0.0.1 dbname=x", keys=KEYS)

@@ -131,6 +131,6 @@ def test_a_disparity_check_with_fewer_than_two_trusted_groups_warns() -> None:
     first = verdict.findings[0]
     assert (first.kind, first.feature, first.metric, first.value, first.limit) == (
         "untrusted", "segment", "trusted_groups", 0.0, 2.0)
-    assert first.message == ("segment: only 0 group(s) have at least 150 rows and a wape, so its wape "
+    assert first.message == ("segment: only 0 group(s) have at least 150 rows and a mae, so its mae "
                              "disparity is not checked")
     assert len(verdict.findings) == 1 + len(SEGMENTS)
