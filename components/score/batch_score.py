@@ -2,8 +2,8 @@
 ``mlops score batch`` (``init()`` / ``score_frame(frame)``) alike.
 
 Rows carry the model's features, and its identifier columns when it has any; the output is one row
-per input row: the identifiers and the prediction (for a classifier the probability of the
-positive class, and the label it decides).
+per input row: the time column and identifiers (in that order, as mlops reads Azure ML batch
+output) and the prediction (for a classifier, the probability of the positive class).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _columns() -> list[str]:
     if _model is None:
         raise RuntimeError("init() has not loaded a model")
     spec = _model.spec
-    return [*spec.id_columns, *([spec.time_column] if spec.time_column else [])]
+    return [*([spec.time_column] if spec.time_column else []), *spec.id_columns]
 
 
 def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,8 +51,6 @@ def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"the rows lack column(s) {', '.join(dict.fromkeys(missing))}")
     out = frame[keys].copy()
     out["prediction"] = _model.predict(frame)
-    if _model.spec.task == "classification":
-        out["label"] = _model.labels(out["prediction"].to_numpy())
     return out
 
 

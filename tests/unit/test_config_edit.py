@@ -46,7 +46,7 @@ def comments(text: str) -> list[str]:
 
 def test_the_example_config_keeps_every_comment_and_untouched_line(tmp_path: Path) -> None:
     file = tmp_path / "mlops.yaml"
-    shutil.copy(REPO / "mlops.yaml", file)
+    shutil.copy(REPO / "examples" / "steel" / "mlops.yaml", file)
     before = file.read_text(encoding="utf-8")
     partitions = {"levels": ["organisation_id", "customer_id"], "model_levels": ["customer_id"],
                   "min_rows": 24}
