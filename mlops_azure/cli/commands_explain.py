@@ -24,9 +24,15 @@ def _row_label(row: dict[str, object], index: int, id_columns: list[str]) -> str
 
 
 def _render(explained: RowExplanation, title: str, top: int) -> None:
+    # A classifier's contributions add up in log-odds, not in the probability it serves: say so,
+    # and show the sum they add up to, so no number is read in the wrong space.
+    space = explained.space
+    odds = space.startswith("log-odds of ")
     output.fields(title, {
-        "prediction": f"{explained.prediction:.4g}",
-        "base value": f"{explained.base_value:.4g}",
+        (f"probability of {space.removeprefix('log-odds of ')}" if odds else "prediction"):
+            f"{explained.prediction:.4g}",
+        **({"log-odds (base value + contributions)": f"{explained.raw_prediction:.4g}"} if odds else {}),
+        f"base value{f' ({space})' if space else ''}": f"{explained.base_value:.4g}",
         **{f"  {name}": f"{value:+.4g}" for name, value in explained.top(top)},
     })
 

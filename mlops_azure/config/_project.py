@@ -142,15 +142,11 @@ class ProjectConfig(_Strict):
                 raise ValueError(f"responsible.{key} names '{feature}', which is not a column of "
                                  "data.schema")
             kind = declared[feature].type
-            # Groups are compared by exact value: a numeric sensitive feature would need binning
-            # first, and a float has too many distinct values to form cohorts.
-            if key == "sensitive" and kind not in ("string", "boolean"):
-                article = "an" if kind == "integer" else "a"
-                raise ValueError(f"responsible.sensitive names '{feature}', which is {article} {kind} column "
-                                 "(sensitive features must be string or boolean columns of groups)")
-            if key != "sensitive" and kind == "float":
-                raise ValueError(f"responsible.{key} names '{feature}', which is a float column "
-                                 "(bin it into a string column to use it for groups)")
+            # Groups are compared by exact value: an integer code (sex 1/2) is a group label, but
+            # a float has too many distinct values to form groups or cohorts without binning.
+            if kind in ("float", "date"):
+                raise ValueError(f"responsible.{key} names '{feature}', which is a {kind} column "
+                                 "(bin it into a string or integer column to use it for groups)")
         return self
 
     def resolve(self, path: Path) -> Path:

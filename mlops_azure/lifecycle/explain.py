@@ -33,13 +33,23 @@ class RowExplanation:
     prediction: float
     base_value: float
     contributions: dict[str, float]
+    #: The unit of ``base_value`` and ``contributions`` as the scoring script names it (e.g.
+    #: "log-odds of churned=yes" for a classifier, whose ``prediction`` is a probability); ""
+    #: when the script does not say, i.e. the prediction's own units.
+    space: str = ""
+
+    @property
+    def raw_prediction(self) -> float:
+        """Base value plus contributions: the prediction in ``space`` (before any link)."""
+        return self.base_value + sum(self.contributions.values())
 
     def top(self, count: int) -> list[tuple[str, float]]:
         return list(self.contributions.items())[:count]
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "prediction": self.prediction, "base_value": self.base_value,
-                "contributions": self.contributions}
+                "contributions": self.contributions, "space": self.space,
+                "raw_prediction": self.raw_prediction}
 
 
 def _scoring_module(config: ProjectConfig, model_dir: Path, stage: str | None) -> ModuleType:
@@ -62,7 +72,7 @@ def _ask(module: ModuleType, rows: Sequence[Mapping[str, Any]], where: str) -> l
         contributions = dict(sorted(explained["contributions"].items(),
                                     key=lambda item: -abs(item[1])))
         found.append(RowExplanation(dict(row), float(prediction), float(explained["base_value"]),
-                                    contributions))
+                                    contributions, str(explained.get("space") or "")))
     return found
 
 
