@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlops_azure.cli import (
+    commands_check,
     commands_data,
     commands_endpoints,
     commands_explain,
@@ -101,6 +102,7 @@ app.add_typer(commands_data.app, name="data")
 app.add_typer(commands_registry.jobs_app, name="jobs")
 app.add_typer(commands_registry.models_app, name="models")
 app.add_typer(commands_project.config_app, name="config")
+app.add_typer(commands_check.app, name="project")
 app.command("train")(commands_train.train)
 app.command("explain")(commands_explain.explain)
 commands_registry.models_app.command("card")(commands_explain.card)

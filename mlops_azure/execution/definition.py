@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class Component:
     command: CommandTemplate
     inputs: Mapping[str, ComponentInput]
     outputs: Mapping[str, str]  # output name -> type
+    #: The component's ``tags`` (Azure ML keeps them as text), e.g. ``mlops.metrics``.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,12 @@ def _load_component(raw: Any, file: Path, shown: str) -> Component:
             raise UserInputError(f"{shown}: outputs.{name}.type '{type_}' is not a supported output type")
         outputs[name] = type_
     command = parse_command(raw["command"], shown, inputs=inputs, outputs=outputs)
+    tags = raw.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise UserInputError(f"{shown}: tags must be a mapping of names to text")
     return Component(file=file, shown=shown, name=str(raw.get("name", file.stem)),
                      version=str(raw.get("version", "1")), code=code.resolve(), command=command,
-                     inputs=inputs, outputs=outputs)
+                     inputs=inputs, outputs=outputs, tags={str(k): str(v) for k, v in tags.items()})
 
 
 def _binding(value: Any, where: str) -> Binding | None:

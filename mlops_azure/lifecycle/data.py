@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_azure import contract
 from mlops_azure.config import ProjectConfig
+from mlops_azure.contract import validate
 from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.execution.runner import log_tail, run_component
 from mlops_azure.lifecycle.refs import parse_ref
@@ -75,7 +77,7 @@ def check_data(config: ProjectConfig, path: Path) -> DataCheckReport:
         # A failed step's outputs are not published, but a failed check still wrote its report.
         report = ran.outputs.get("report") or step.log_path.parents[1] / "outputs" / "report"
         try:
-            doc = json.loads((report / "report.json").read_text(encoding="utf-8"))
+            doc = json.loads((report / contract.DATA_CHECK_REPORT_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             doc = None
     if step.exit_code == 2:
@@ -85,5 +87,7 @@ def check_data(config: ProjectConfig, path: Path) -> DataCheckReport:
     if step.exit_code not in (0, 1) or doc is None:
         raise BackendError(f"the data check component {component} crashed "
                            f"(exit code {step.exit_code}): {tail}")
-    return DataCheckReport(path, bool(doc["passed"]) and step.exit_code == 0, int(doc["rows"]),
-                           int(doc["columns"]), list(doc["errors"]), list(doc["warnings"]))
+    found = validate(contract.DataCheckReport, doc, f"the data check component's "
+                     f"{contract.DATA_CHECK_REPORT_FILE}", BackendError)
+    return DataCheckReport(path, found.passed and step.exit_code == 0, found.rows, found.columns,
+                           list(doc["errors"]), list(doc["warnings"]))

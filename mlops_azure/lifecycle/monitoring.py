@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_azure.config import ProjectConfig
+from mlops_azure.contract import REFERENCE_PREDICTIONS_FILE, ReferencePredictionsFile, read_document
 from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import live_deployment, parse_ref
@@ -22,8 +23,6 @@ from mlops_azure.monitoring.drift import DriftReport, DriftThresholds, compute_d
 from mlops_azure.workspace import ModelVersion, Workspace
 
 DRIFT_EVENT = "monitor.drift"
-#: Written beside the model by the train step (components/steel/model_io.py).
-REFERENCE_PREDICTIONS_FILE = "reference-predictions.json"
 #: The column of the current window holding the model's predictions.
 PREDICTION_COLUMN = "prediction"
 
@@ -72,19 +71,15 @@ def _read_csv(path: Path, what: str) -> Any:
 def reference_predictions(ws: Workspace, model: ModelVersion) -> Any:
     """The model's predictions on its holdout, or None for a model trained before they were
     kept (or by a train step that does not write them)."""
-    import json
-
     import numpy as np
 
     folder = ws.model_local_path(model.name, model.version)
-    found = sorted(folder.rglob(REFERENCE_PREDICTIONS_FILE))
+    found = sorted(folder.rglob(REFERENCE_PREDICTIONS_FILE), key=lambda p: (len(p.parts), p))
     if not found:
         return None
-    try:
-        values = json.loads(found[0].read_text(encoding="utf-8"))["predictions"]
-        return np.asarray(values, dtype=np.float64)
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UserInputError(f"{found[0]} of {model.ref} is not a list of predictions") from None
+    shown = f"{found[0].relative_to(folder).as_posix()} of {model.ref}"
+    document = read_document(ReferencePredictionsFile, found[0], shown, UserInputError)
+    return np.asarray(document.predictions, dtype=np.float64)
 
 
 def collected_window(ws: Workspace, config: ProjectConfig, stage: str, window: str) -> Any:

@@ -23,9 +23,10 @@ from typing import Any
 
 from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig, QaPolicy
-from mlops_azure.errors import MlopsError, NotFoundError
+from mlops_azure.contract import PARITY_FILE, ParityFile, read_document
+from mlops_azure.errors import MlopsError, NotFoundError, UserInputError
 from mlops_azure.lifecycle.refs import parse_ref
-from mlops_azure.lifecycle.release import PARITY_FILE, live_deployment
+from mlops_azure.lifecycle.release import live_deployment
 from mlops_azure.lifecycle.scoring import ScoreResponse, ScoringClient, percentile
 from mlops_azure.workspace import Deployment, DeploymentState, Endpoint, Workspace
 
@@ -174,18 +175,20 @@ def load_sample(ws: Workspace, config: ProjectConfig, dep: Deployment) -> Sample
         file = ws.model_local_path(dep.model_name, dep.model_version) / PARITY_FILE
         if not file.is_file():
             raise FileNotFoundError
-        raw = json.loads(file.read_text(encoding="utf-8"))
-        rows = _as_records(raw["request"])
-        offline = [float(p) for p in raw["predictions"]]
-        if not rows or len(rows) != len(offline):
-            raise ValueError(f"{len(rows)} request rows but {len(offline)} predictions")
+        parity = read_document(ParityFile, file, f"the {PARITY_FILE} of {dep.model_ref}",
+                               UserInputError)
+        request = parity.request
+        rows = _as_records({"data": request.data} if request.columns is None
+                           else {"data": request.data, "columns": request.columns})
+        offline = list(parity.predictions)
         return Sample(rows[:rows_wanted], offline[:rows_wanted], f"{PARITY_FILE} of {dep.model_ref}")
     except FileNotFoundError:
         problem = (f"{dep.model_ref} has no {PARITY_FILE}, so its online predictions cannot be compared "
                    "with its offline ones: retrain it with the current train component")
-    except (MlopsError, OSError, ValueError, KeyError, TypeError) as exc:
-        why = exc.message if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
-        problem = f"the {PARITY_FILE} of {dep.model_ref} is unusable ({why})"
+    except MlopsError as exc:
+        problem = exc.message
+    except (OSError, ValueError) as exc:
+        problem = f"the {PARITY_FILE} of {dep.model_ref} is unusable ({type(exc).__name__}: {exc})"
     # Without a parity sample the other checks still need a valid request: the project's sample.
     fallback = config.resolve(Path(SAMPLE_REQUEST))
     try:

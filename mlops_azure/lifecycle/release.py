@@ -25,8 +25,6 @@ from mlops_azure.workspace import (
     Workspace,
 )
 
-#: The file in every registered model folder that holds holdout rows and offline predictions.
-PARITY_FILE = "parity.json"
 #: Audit actions that move a stage's traffic; each records ``deployment`` and ``previous``.
 TRAFFIC_ACTIONS = ("deploy", "promote", "rollback")
 

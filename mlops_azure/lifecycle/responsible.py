@@ -15,8 +15,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel
+
 from mlops_azure.config import ProjectConfig
-from mlops_azure.errors import BackendError, GateFailed, NotFoundError
+from mlops_azure.contract import (
+    EXPLANATIONS_FILE,
+    METRICS_FILE,
+    MITIGATION_FILE,
+    ExplanationsFile,
+    MetricsFile,
+    MitigationFile,
+    load_json,
+    validate,
+)
+from mlops_azure.errors import BackendError, GateFailed, NotFoundError, UserInputError
 from mlops_azure.workspace import Job, ModelVersion, Workspace
 
 if TYPE_CHECKING:
@@ -29,13 +41,13 @@ CARD_HTML = "card.html"
 GATE_EVENT = "gate.responsible"
 
 
-def _json_file(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def _json_file(path: Path, model: type[BaseModel], where: str) -> Any:
+    """The document at ``path`` checked against the contract's ``model``; None when absent."""
+    if not path.is_file():
         return None
-    except (OSError, ValueError) as exc:
-        raise BackendError(f"{what} {path} is unreadable ({exc})") from None
+    document = load_json(path, where, UserInputError)
+    validate(model, document, where, UserInputError)
+    return document
 
 
 def job_report(ws: Workspace, config: ProjectConfig, job: Job, metrics: Mapping[str, Any],
@@ -50,20 +62,22 @@ def job_report(ws: Workspace, config: ProjectConfig, job: Job, metrics: Mapping[
 
     from mlops_azure.responsible import allowed_values, analyse, with_verdict
 
-    where = metrics.get("predictions")
-    if not isinstance(where, dict) or not {"file", "actual", "predicted"} <= set(where):
-        raise BackendError(f"job {job.id}: the evaluate step wrote no per-row predictions, so "
-                           "the responsible-ML checks cannot run")
+    found = validate(MetricsFile, metrics, f"job {job.id}: {METRICS_FILE}", UserInputError)
+    where = found.predictions
+    if where is None:
+        raise UserInputError(f"job {job.id}: {METRICS_FILE} has no field 'predictions' (the "
+                             "per-row holdout predictions), so the responsible-ML checks cannot run")
     folder = ws.job_output_path(job.id, "metrics")
     columns = settings.features
     try:
-        predictions = pd.read_csv(folder / str(where["file"]), dtype={c: str for c in columns})
+        predictions = pd.read_csv(folder / where.file, dtype={c: str for c in columns})
     except (OSError, ValueError) as exc:
-        raise BackendError(f"job {job.id}: {where['file']} is unreadable ({exc})") from None
-    explanations = _json_file(folder / "explanations.json", "explanations")
-    mitigation = _json_file(ws.job_output_path(job.id, "model") / "mitigation.json", "mitigation")
-    report = analyse(predictions, settings, y_true=str(where["actual"]),
-                     y_pred=str(where["predicted"]),
+        raise BackendError(f"job {job.id}: {where.file} is unreadable ({exc})") from None
+    explanations = _json_file(folder / EXPLANATIONS_FILE, ExplanationsFile,
+                              f"job {job.id}: output metrics/{EXPLANATIONS_FILE}")
+    mitigation = _json_file(ws.job_output_path(job.id, "model") / MITIGATION_FILE, MitigationFile,
+                            f"job {job.id}: output model/{MITIGATION_FILE}")
+    report = analyse(predictions, settings, y_true=where.actual, y_pred=where.predicted,
                      allowed=allowed_values(config.data.data_schema),
                      explanations=explanations, mitigation=mitigation)
     return with_verdict(report, settings.policy, at=at)

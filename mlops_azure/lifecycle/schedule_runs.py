@@ -20,9 +20,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mlops_azure.config import ProjectConfig
+from mlops_azure.contract import RESERVED_INPUTS
 from mlops_azure.errors import GateFailed, UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
-from mlops_azure.lifecycle.training import RESERVED_INPUTS, train
+from mlops_azure.lifecycle.training import train
 from mlops_azure.records import InputValue, ProgressCallback, Schedule, ScheduleTrigger
 from mlops_azure.workspace import Workspace
 

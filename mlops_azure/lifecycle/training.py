@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
+from mlops_azure.contract import RESERVED_INPUTS, MitigationInputs, PartitionInputs
 from mlops_azure.errors import (
-    BackendError,
     BaselineMissingError,
     GateFailed,
     MlopsError,
@@ -25,6 +25,7 @@ from mlops_azure.errors import (
 )
 from mlops_azure.lifecycle.baseline import Baseline, find_baseline
 from mlops_azure.lifecycle.champion import GateDecision, decide, decide_partitions
+from mlops_azure.lifecycle.contract_checks import check_declared_metric, check_training_outputs
 from mlops_azure.lifecycle.data import resolve_training_data
 from mlops_azure.lifecycle.model_card import store_card
 from mlops_azure.lifecycle.provenance import current_actor, environment_hash, git_commit
@@ -47,9 +48,6 @@ from mlops_azure.workspace import (
     ProgressCallback,
     Workspace,
 )
-
-#: The pipeline inputs mlops fills in itself; everything else comes from ``training.params``.
-RESERVED_INPUTS = ("raw_data", "schema", "champion_model")
 
 
 class TrainingFailed(GateFailed):
@@ -90,32 +88,18 @@ def _pipeline_inputs(
         if key in RESERVED_INPUTS:
             raise UserInputError(f"--param {key}: '{key}' is set by mlops itself and cannot be overridden")
     found = config.partitions
-    partitioned: dict[str, InputValue] = {} if found is None else {
-        "partition_levels": ",".join(found.levels),
-        "model_levels": ",".join(found.model_levels or found.levels),
-        "min_partition_rows": found.min_rows, "max_failed_partitions": found.max_failed,
-        "champion_metric": config.champion.metric,
-        "champion_direction": config.champion.direction,
-        "min_abs_improvement": config.champion.min_abs_improvement,
-        "min_rel_improvement": config.champion.min_rel_improvement}
+    partitioned: dict[str, InputValue] = {} if found is None else PartitionInputs(
+        partition_levels=",".join(found.levels),
+        model_levels=",".join(found.model_levels or found.levels),
+        min_partition_rows=found.min_rows, max_failed_partitions=found.max_failed,
+        champion_metric=config.champion.metric, champion_direction=config.champion.direction,
+        min_abs_improvement=config.champion.min_abs_improvement,
+        min_rel_improvement=config.champion.min_rel_improvement).model_dump()
     mitigation = config.responsible.mitigation if config.responsible else None
     reweight: dict[str, InputValue] = (
-        {"reweight_by": mitigation.reweight_by} if mitigation and mitigation.reweight_by else {})
+        MitigationInputs(reweight_by=mitigation.reweight_by).model_dump()
+        if mitigation and mitigation.reweight_by else {})
     return {**partitioned, **reweight, **config.training.params, **overrides}
-
-
-def _read_metrics(ws: Workspace, job: Job) -> dict[str, Any]:
-    file = ws.job_output_path(job.id, "metrics") / "metrics.json"
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-        candidate = doc["candidate"]
-        if not isinstance(candidate, dict):
-            raise TypeError("'candidate' is not a mapping")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BackendError(
-            f"job {job.id}: the evaluate step's metrics.json is missing or malformed ({exc})"
-        ) from None
-    return dict(doc)
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
@@ -154,6 +138,8 @@ def _prepare(
     schema_dir: Path, because: Mapping[str, str] | None = None,
 ) -> _Prepared:
     inputs = _pipeline_inputs(config, params)
+    pipeline_file = config.resolve(config.training.pipeline)
+    check_declared_metric(config, pipeline_file)
     asset = resolve_training_data(ws, config, data)
     baseline = find_baseline(ws, config)
     schema_file = schema_dir / "schema.json"
@@ -163,7 +149,7 @@ def _prepare(
     if baseline is not None:
         inputs["champion_model"] = ws.model_input(baseline.model)
     submission = PipelineSubmission(
-        pipeline_file=config.resolve(config.training.pipeline),
+        pipeline_file=pipeline_file,
         inputs=inputs,
         experiment=config.training.experiment,
         # The baseline travels with the job, so that a later finish_training judges against
@@ -284,7 +270,7 @@ def _judge(
                         actor=actor)
         raise TrainingFailed(f"training job {job.id} failed: {job.error or 'no error recorded'}")
 
-    metrics = _read_metrics(ws, job)
+    metrics = check_training_outputs(ws, config, job)
     champion_metrics = metrics.get("champion")
     if baseline is not None and not isinstance(champion_metrics, dict):
         raise BaselineMissingError(

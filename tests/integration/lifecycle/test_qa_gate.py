@@ -8,9 +8,10 @@ import pytest
 
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig
+from mlops_azure.contract import PARITY_FILE
 from mlops_azure.errors import NotFoundError
 from mlops_azure.lifecycle.qa import run_qa_gate
-from mlops_azure.lifecycle.release import PARITY_FILE, deploy, deployment_spec
+from mlops_azure.lifecycle.release import deploy, deployment_spec
 from mlops_azure.workspace import Workspace
 
 V1 = "steel-purchase-forecast:1"

@@ -218,3 +218,17 @@ def test_the_project_training_pipeline_loads() -> None:
     assert "model" in definition.output_names
     assert definition.inputs["champion_model"].optional  # no champion yet: --champion_model is dropped
     assert not definition.inputs["raw_data"].optional
+
+
+def test_component_tags_are_kept_as_text_and_must_be_a_mapping(
+    write: Callable[[dict[str, Any]], Path]
+) -> None:
+    file = write(chain())
+    component = file.parent / "components" / "add.yml"
+    component.write_text(yaml.safe_dump({**COMPONENTS["add"], "tags": {"mlops.metrics": "a,b",
+                                                                         "n": 1}}))
+    assert load_pipeline(file).steps["last"].component.tags == {"mlops.metrics": "a,b", "n": "1"}
+    assert load_pipeline(file).steps["make"].component.tags == {}
+    component.write_text(yaml.safe_dump({**COMPONENTS["add"], "tags": ["mlops.metrics"]}))
+    with pytest.raises(UserInputError, match=r"add.yml: tags must be a mapping of names to text$"):
+        load_pipeline(file)
