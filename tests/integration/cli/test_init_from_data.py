@@ -1,0 +1,74 @@
+"""`mlops init --data`: a project from the user's table, or one sentence and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops_azure.cli.main import app
+from mlops_azure.config import load_config
+
+ROWS = "\n".join(f"{i},{'ab'[i % 2]},{i * 0.5},{'yes' if i % 3 else 'no'},2024-{i % 12 + 1:02d}-01"
+                 for i in range(40))
+TABLE = "id,kind,size,churned,month\n" + ROWS + "\n"
+
+
+def init(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    data = tmp_path / "table.csv"
+    if not data.exists():
+        data.write_text(TABLE, encoding="utf-8")
+    done = CliRunner().invoke(app, ["--json", "init", str(tmp_path / "p"), "--data", str(data), *args])
+    return done.exit_code, done.stdout, done.stderr
+
+
+def test_a_classifier_project_with_a_time_split(tmp_path: Path) -> None:
+    code, out, _ = init(tmp_path, "--target", "churned", "--time-column", "month")
+    assert code == 0
+    made = json.loads(out)
+    assert made["task"] == "classification" and made["metric"] == "auc"
+    assert made["id_columns"] == ["id"] and made["features"] == ["size", "kind"]
+    config = load_config(tmp_path / "p" / "mlops.yaml")
+    assert (config.model.task, config.champion.metric, config.champion.direction) == (
+        "classification", "auc", "maximize")
+    assert config.data.time_column == "month" and config.data.target == "churned"
+    assert config.training.params["time_column"] == "month"
+    assert config.monitoring.numeric == ["size"] and config.monitoring.categorical == ["kind"]
+    assert "# responsible:" in (tmp_path / "p" / "mlops.yaml").read_text(encoding="utf-8")
+    request = json.loads((tmp_path / "p" / "sample-request.json").read_text(encoding="utf-8"))
+    assert request["data"][0] == {"size": 0.0, "kind": "a"}
+    assert (tmp_path / "p" / "components" / "tabular" / "request.py").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--target", "colour"], "--target 'colour' is not a column of"),
+    (["--target", "churned", "--id-columns", "nope"], "--id-columns 'nope' is not a column"),
+    (["--target", "kind", "--task", "regression"], "holds text, so it cannot be regressed"),
+    (["--target", "size", "--task", "classification"], "only binary classification is supported"),
+    (["--target", "churned", "--time-column", "kind"], "are not dates"),
+    (["--target", "churned", "--task", "ranking"], "--task must be regression or classification"),
+    (["--target", "churned", "--example", "steel"], "--data and --example exclude each other"),
+    ([], "--data needs --target COLUMN"),
+])
+def test_bad_input_is_one_sentence_and_writes_nothing(tmp_path: Path, args: list[str], message: str) -> None:
+    code, _, err = init(tmp_path, *args)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "p").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no staging folder left behind
+
+
+def test_an_existing_project_is_not_replaced_without_force(tmp_path: Path) -> None:
+    assert init(tmp_path, "--target", "churned")[0] == 0
+    code, _, err = init(tmp_path, "--target", "size")
+    assert code == 2 and "pass --force" in err
+    assert load_config(tmp_path / "p" / "mlops.yaml").model.task == "classification"
+    assert init(tmp_path, "--target", "size", "--force")[0] == 0
+    assert load_config(tmp_path / "p" / "mlops.yaml").model.task == "regression"
+
+
+def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "table.csv").write_bytes(b"\xff\xfe\x00garbage")
+    code, _, err = init(tmp_path, "--target", "churned")
+    assert code == 2 and "table.csv" in err
