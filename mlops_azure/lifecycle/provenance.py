@@ -33,8 +33,9 @@ def git_commit(folder: Path) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-def environment_hash(conda_file: Path | None = None) -> str:
-    """sha256 over the conda file (when given) and every installed distribution's name and version.
+def environment_hash(*conda_files: Path) -> str:
+    """sha256 over the conda files (those that exist, by name and content) and every installed
+    distribution's name and version.
 
     Locally the steps run in the current Python environment, so that environment is what
     lineage must pin, not only the conda file that describes the Azure one. The installed set
@@ -42,8 +43,9 @@ def environment_hash(conda_file: Path | None = None) -> str:
     ``importlib.metadata.distributions()`` at a hundredth of its cost.
     """
     digest = hashlib.sha256()
-    if conda_file is not None and conda_file.is_file():
-        digest.update(conda_file.read_bytes())
+    for conda_file in sorted(conda_files):
+        if conda_file.is_file():
+            digest.update(conda_file.name.encode() + b"\0" + conda_file.read_bytes())
     installed: set[str] = set()
     for entry in sys.path:
         try:
