@@ -176,7 +176,7 @@ class Project:
                 actor: str | None = None) -> ReleaseOutcome:
         """Canary rollout of ``NAME:VERSION`` to ``stage`` (approval required where configured),
         probing between traffic steps and rolling back automatically (``GateFailed``) on failure."""
-        from mlops_azure.lifecycle.rollout import promote
+        from mlops_azure.lifecycle.release import promote
 
         return promote(self.workspace, self.config, ref, stage, actor=actor, say=say or _quiet)
 
