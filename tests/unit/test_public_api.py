@@ -70,3 +70,15 @@ def test_unknown_names_raise_attribute_error() -> None:
 
 def test_the_package_is_marked_typed() -> None:
     assert (ROOT / "mlops_azure" / "py.typed").is_file()
+
+
+def test_version_falls_back_to_pyproject_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+    import tomllib
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert mlops_azure._version() == pyproject["project"]["version"]
