@@ -187,7 +187,7 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         say(f"{model.ref} already takes all traffic of {stage.endpoint}")
         return ReleaseOutcome("promote", stage_name, stage.endpoint, model.ref, new.name,
                               endpoint.scoring_uri, endpoint.traffic, None)
-    # Here, not at the top: the QA gate reads this module's PARITY_FILE and live_deployment.
+    # Here, not at the top: the QA gate imports this module's live_deployment.
     from mlops_azure.lifecycle.qa import load_sample
 
     before = {name: share for name, share in endpoint.traffic.items() if share > 0}
