@@ -26,9 +26,8 @@ from mlops_azure.errors import GateFailed
 from mlops_azure.lifecycle.approval import approve, record_qa
 from mlops_azure.lifecycle.data import check_data
 from mlops_azure.lifecycle.qa import run_qa_gate, write_report
-from mlops_azure.lifecycle.release import deploy
+from mlops_azure.lifecycle.release import deploy, promote
 from mlops_azure.lifecycle.responsible import CARD_HTML
-from mlops_azure.lifecycle.rollout import promote
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.lifecycle.training import train, write_model_json
 from mlops_azure.scaffold import init_project

@@ -54,8 +54,7 @@ def explain(
     """Why the model predicts what it does: each feature's contribution (tree SHAP)."""
     from mlops_azure.lifecycle import explain as explaining
 
-    config = STATE.config()
-    ws = STATE.workspace(config)
+    project = STATE.project()
     if target[0] == "what-if":
         if len(target) != 2 or row is None:
             raise UserInputError("usage: mlops explain what-if NAME:VERSION --row FILE "
@@ -64,7 +63,7 @@ def explain(
         if len(given) != 1:
             raise UserInputError(f"{row} holds {len(given)} rows: what-if takes exactly one")
         changes = explaining.parse_assignments(set_ or [], given[0])
-        before, after = explaining.what_if(ws, config, target[1], given[0], changes, stage=stage)
+        before, after = project.what_if(target[1], given[0], changes, stage=stage)
         if STATE.json:
             output.emit_json({"changes": changes, "before": before.to_dict(),
                               "after": after.to_dict()})
@@ -76,13 +75,11 @@ def explain(
         return
     if len(target) != 1:
         raise UserInputError("usage: mlops explain NAME:VERSION [--rows FILE]")
-    found = explaining.explain(ws, config, target[0],
-                               explaining.read_rows(rows) if rows else None, stage=stage,
-                               where=str(rows) if rows else "rows")
+    found = project.explain(target[0], rows, stage=stage)
     if STATE.json:
         output.emit_json([e.to_dict() for e in found])
         return
-    id_columns = config.data.id_columns or config.batch.keys
+    id_columns = project.config.data.id_columns or project.config.batch.keys
     for index, explained in enumerate(found):
         _render(explained, _row_label(explained.row, index, id_columns), top)
 
@@ -95,15 +92,14 @@ def card(
 ) -> None:
     """The model card: intended use, lineage, metrics, gates, fairness, explanations."""
     from mlops_azure._files import atomic_write
-    from mlops_azure.lifecycle.model_card import current_card
     from mlops_azure.responsible import render_html, render_markdown
 
-    config = STATE.config()
-    model, built = current_card(STATE.workspace(config), config, ref)
-    target = html or config.workspace_dir / "cards" / f"{model.name}-{model.version}.html"
+    project = STATE.project()
+    built = project.model_card(ref)
+    target = html or project.config.workspace_dir / "cards" / f"{built.name}-{built.version}.html"
     atomic_write(target, render_html(built).encode())
     if STATE.json:
-        output.emit_json({"model": model.ref, "html": str(target),
+        output.emit_json({"model": f"{built.name}:{built.version}", "html": str(target),
                           "markdown": render_markdown(built)})
     else:
         output.console.out(render_markdown(built), highlight=False)

@@ -37,20 +37,16 @@ def drift(
     import json
 
     from mlops_azure._files import atomic_write
-    from mlops_azure.lifecycle.monitoring import check_drift
+    from mlops_azure.cli.commands_train import print_progress
     from mlops_azure.monitoring.html import render_html
 
-    config = STATE.config()
-    ws = STATE.workspace(config)
-    checked = check_drift(ws, config, current, stage=stage, model=model, window=window)
+    project = STATE.project()
+    checked = project.drift(current, stage=stage, model=model, window=window)
     document = checked.to_dict()
-    if retrain and checked.report.drifted:
-        from mlops_azure.cli.commands_train import print_progress
-        from mlops_azure.lifecycle.training import train
-
-        outcome = train(ws, config, progress=None if STATE.json else print_progress,
-                        because={"trigger": "drift", "drift_report": str(checked.event_id)})
-        document["retrain"] = outcome.to_dict()
+    if retrain:
+        outcome = project.retrain_on_drift(checked, progress=None if STATE.json else print_progress)
+        if outcome is not None:
+            document["retrain"] = outcome.to_dict()
     if report:
         atomic_write(report, (json.dumps(document, indent=2) + "\n").encode())
     if html:

@@ -69,7 +69,7 @@ def model_dict(model: Any) -> dict[str, Any]:
 @models_app.command("list")
 def models_list(name: Annotated[str | None, typer.Argument(help="Only this model.")] = None) -> None:
     """Registered model versions, newest first."""
-    models = STATE.workspace().list_models(name)
+    models = STATE.project().models(name)
     if STATE.json:
         output.emit_json([model_dict(m) for m in models])
         return
@@ -98,11 +98,9 @@ def models_archive(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> 
 @models_app.command("show")
 def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> None:
     """One model version and its lineage: from the deployment back to the data."""
-    from mlops_azure.lifecycle.refs import parse_ref
-
-    name, version = parse_ref(ref)
-    ws = STATE.workspace()
-    model = ws.get_model(name, version)
+    project = STATE.project()
+    model = project.model(ref)
+    ws = project.workspace
     serving = [{"endpoint": e.name, "deployment": d.name, "traffic": e.traffic.get(d.name, 0),
                 "state": d.state.value}
                for e in ws.list_endpoints() for d in ws.list_deployments(e.name)
@@ -139,48 +137,24 @@ def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> Non
 
 def status() -> None:
     """Which model version serves where, with traffic and health, and the latest registered one."""
-    from mlops_azure.errors import NotFoundError
-
-    config = STATE.config()
-    ws = STATE.workspace(config)
-    rows = []
-    for stage_name, stage in config.stages.items():
-        try:
-            endpoint = ws.get_endpoint(stage.endpoint)
-        except NotFoundError:
-            rows.append({"stage": stage_name, "endpoint": stage.endpoint, "deployment": None,
-                         "model": None, "traffic": 0, "state": "not deployed", "scoring_uri": None})
-            continue
-        deployments = ws.list_deployments(stage.endpoint)
-        if endpoint.state != "Succeeded" or not deployments:
-            rows.append({"stage": stage_name, "endpoint": stage.endpoint, "deployment": None,
-                         "model": None, "traffic": 0, "scoring_uri": endpoint.scoring_uri,
-                         "state": f"endpoint {endpoint.state}" + (f": {endpoint.error}"
-                                                                  if endpoint.error else "")})
-        for d in sorted(deployments, key=lambda d: -endpoint.traffic.get(d.name, 0)):
-            rows.append({"stage": stage_name, "endpoint": stage.endpoint, "deployment": d.name,
-                         "model": d.model_ref, "traffic": endpoint.traffic.get(d.name, 0),
-                         "mirror": endpoint.mirror_traffic.get(d.name, 0),
-                         "state": d.state.value + (f": {d.error}" if d.error else ""),
-                         "scoring_uri": endpoint.scoring_uri})
-    versions = ws.list_models(config.model.name)
-    latest = versions[0].ref if versions else None
+    project = STATE.project()
+    found = project.status()
     if STATE.json:
-        output.emit_json({"stages": rows, "latest_registered": latest})
+        output.emit_json(found.to_dict())
         return
     output.table("Stages", ["stage", "deployment", "model", "traffic", "state"],
-                 [(r["stage"], r["deployment"], r["model"],
-                   f"{r['traffic']}%" + (f" (+{r['mirror']}% mirror)" if r.get("mirror") else ""),
-                   r["state"]) for r in rows])
-    for stage_name, stage in config.stages.items():
-        uri = next((r["scoring_uri"] for r in rows if r["stage"] == stage_name and r["scoring_uri"]), None)
+                 [(r.stage, r.deployment, r.model,
+                   f"{r.traffic}%" + (f" (+{r.mirror}% mirror)" if r.mirror else ""), r.state)
+                  for r in found.stages])
+    for stage_name, stage in project.config.stages.items():
+        uri = found.scoring_uri(stage_name)
         output.say(f"{stage_name}: endpoint {stage.endpoint}" + (f" at {uri}" if uri else " (not deployed)"))
-    output.say(f"latest registered: {latest or 'none'}")
+    output.say(f"latest registered: {found.latest_registered or 'none'}")
 
 
 def history(limit: Annotated[int, typer.Option(min=1, help="How many events.")] = 50) -> None:
     """The audit trail, newest first."""
-    events = STATE.workspace().list_events(limit)
+    events = STATE.project().history(limit)
     if STATE.json:
         output.emit_json([asdict(e) for e in events])
         return

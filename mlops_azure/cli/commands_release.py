@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlops_azure.cli import output
 from mlops_azure.cli.state import STATE
 from mlops_azure.errors import UserInputError
+
+if TYPE_CHECKING:
+    from mlops_azure.project import Project
 
 gate_app = typer.Typer(help="Release gates: qa.", no_args_is_help=True)
 
@@ -32,28 +35,21 @@ def _render(outcome: Any) -> None:
 
 def deploy(ref: RefArgument, stage: StageOption) -> None:
     """Deploy a version to a stage that needs no approval (e.g. staging), all traffic at once."""
-    from mlops_azure.lifecycle.release import deploy as run_deploy
-
-    config = STATE.config()
-    _notes(config, stage)
-    _render(run_deploy(STATE.workspace(config), config, ref, stage, say=output.say))
+    project = STATE.project()
+    _notes(project, stage)
+    _render(project.deploy(ref, stage, say=output.say))
 
 
 def promote(ref: RefArgument, stage: StageOption) -> None:
     """Canary rollout to a stage (approval required where configured), with automatic rollback."""
-    from mlops_azure.lifecycle.rollout import promote as run_promote
-
-    config = STATE.config()
-    _notes(config, stage)
-    _render(run_promote(STATE.workspace(config), config, ref, stage, say=output.say))
+    project = STATE.project()
+    _notes(project, stage)
+    _render(project.promote(ref, stage, say=output.say))
 
 
 def rollback(stage: StageOption) -> None:
     """Send all traffic back to the deployment that served before (instant)."""
-    from mlops_azure.lifecycle.release import rollback as run_rollback
-
-    config = STATE.config()
-    _render(run_rollback(STATE.workspace(config), config, stage, say=output.say))
+    _render(STATE.project().rollback(stage, say=output.say))
 
 
 def approve(
@@ -67,11 +63,8 @@ def approve(
         help="Record the Azure DevOps Environment approval of this pipeline run.")] = False,
 ) -> None:
     """Record an approval (who, when, why, evidence: the version's passing QA report)."""
-    from mlops_azure.lifecycle.approval import approve as run_approve
-
-    config = STATE.config()
-    approval = run_approve(STATE.workspace(config), config, ref, stage, reason=reason, by=by,
-                           devops_environment=devops_environment)
+    approval = STATE.project().approve(ref, stage, reason=reason, by=by,
+                                       devops_environment=devops_environment)
     if STATE.json:
         output.emit_json(approval.to_dict())
         return
@@ -88,8 +81,6 @@ def invoke(
         help="Score with this deployment only (default: by the traffic split).")] = None,
 ) -> None:
     """Call a stage's endpoint with a request file and print the answer."""
-    from mlops_azure.lifecycle.scoring import ScoringClient
-
     try:
         body = file.read_bytes()
         json.loads(body)
@@ -97,12 +88,12 @@ def invoke(
         raise UserInputError(f"{file}: cannot be read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise UserInputError(f"{file}: not valid JSON ({exc})") from None
-    config = STATE.config()
-    with ScoringClient.for_endpoint(STATE.workspace(config), config.stage(stage).endpoint) as client:
-        answer = client.score(body, deployment=deployment)
+    project = STATE.project()
+    answer = project.invoke(stage, body, deployment=deployment)
     if not answer.ok:
         code = 2 if 400 <= answer.status < 500 else 3
-        output.error(f"endpoint {config.stage(stage).endpoint} refused the request: {answer.message()}")
+        output.error(f"endpoint {project.config.stage(stage).endpoint} refused the request: "
+                     f"{answer.message()}")
         raise typer.Exit(code)
     if STATE.json:
         output.emit_json({"deployment": answer.deployment, "milliseconds": round(answer.seconds * 1000, 3),
@@ -125,18 +116,9 @@ def gate_qa(
 ) -> None:
     """QA gate on a stage's endpoint: health, schema, parity, latency, error rate, bad requests."""
     from mlops_azure.errors import GateFailed
-    from mlops_azure.lifecycle.approval import record_qa
-    from mlops_azure.lifecycle.junit import write_junit
-    from mlops_azure.lifecycle.qa import run_qa_gate, write_report
 
-    config = STATE.config()
-    ws = STATE.workspace(config)
-    result = run_qa_gate(ws, config, stage, model=model, progress=output.say)
-    if report is not None:
-        write_report(result, report)
-    if junit is not None:
-        write_junit(result, junit)
-    record_qa(ws, result)
+    result = STATE.project().gate_qa(stage, model=model, report=report, junit=junit,
+                                     progress=output.say)
     if STATE.json:
         output.emit_json(result.to_dict())
     else:
@@ -149,7 +131,6 @@ def gate_qa(
     output.say(f"[bold green]QA gate passed[/] for {result.model}")
 
 
-def _notes(config: Any, stage: str) -> None:
-    for note in config.notes(STATE.backend):
-        if note.startswith(f"stages.{stage}:"):
-            output.say(f"[yellow]note:[/] {note}")
+def _notes(project: Project, stage: str) -> None:
+    for note in project.notes(stage):
+        output.say(f"[yellow]note:[/] {note}")

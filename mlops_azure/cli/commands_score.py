@@ -42,31 +42,17 @@ def batch(
 
     Example: `mlops score batch --input data/next-month.csv --output forecasts --to-postgres`.
     """
-    from mlops_azure.lifecycle.batch import score_batch
-
-    config = STATE.config()
-    ws = STATE.workspace(config)
-    # On Azure ML a data asset is scored where it lives, by a batch endpoint; a local file, or
-    # --here, takes the local path (which the embedded workspace always takes).
-    remote = endpoint is not None or (ws.backend == "azure" and input_.startswith("azureml:")
-                                      and not here)
+    project = STATE.project()
     sink = None
     if to_postgres:
         from mlops_azure.sinks import PostgresSink
 
-        sink = PostgresSink.for_project(config)
+        sink = PostgresSink.for_project(project.config)
     try:
-        say = None if STATE.json else output.say
-        if remote:
-            from mlops_azure.lifecycle.batch_endpoint import score_with_endpoint
-
-            done = score_with_endpoint(ws, config, input_, output_dir, model=model,
-                                       endpoint=endpoint, chunk_rows=chunk_rows,
-                                       mini_batch_size=mini_batch_size,
-                                       error_threshold=error_threshold, sink=sink, say=say)
-        else:
-            done = score_batch(ws, config, input_, output_dir, model=model, chunk_rows=chunk_rows,
-                               workers=workers, sink=sink, say=say)
+        done = project.score_batch(input_, output_dir, model=model, chunk_rows=chunk_rows,
+                                   workers=workers, sink=sink, endpoint=endpoint, here=here,
+                                   mini_batch_size=mini_batch_size, error_threshold=error_threshold,
+                                   say=None if STATE.json else output.say)
     finally:
         if sink is not None:
             sink.close()

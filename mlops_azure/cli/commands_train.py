@@ -81,7 +81,7 @@ def train(
     For long jobs on short-lived agents: `mlops train --submit-only` prints the job id, then
     `mlops train --attach JOB_ID --wait-minutes 50` finishes it, or exits 75 while it still runs.
     """
-    from mlops_azure.lifecycle import training
+    from mlops_azure.lifecycle.training import TrainingStillRunning
 
     if submit_only and attach:
         raise UserInputError("--submit-only and --attach exclude each other")
@@ -90,12 +90,12 @@ def train(
     if attach and (data or param):
         raise UserInputError("--attach finishes a submitted job: its data and params are fixed, "
                              "drop --data and --param")
-    config = STATE.config()
-    ws = STATE.workspace(config)
+    project = STATE.project()
+    ws = project.workspace
     if submit_only:
-        output.err_console.print(f"submitting training of [bold]{config.model.name}[/] on the "
-                                 f"{ws.backend} workspace")
-        job = training.submit_training(ws, config, data=data, params=parse_params(param or []))
+        output.err_console.print(f"submitting training of [bold]{project.config.model.name}[/] on "
+                                 f"the {ws.backend} workspace")
+        job = project.submit_training(data=data, params=parse_params(param or []))
         if STATE.json:
             output.emit_json({"job_id": job.id, "status": job.status.value})
         else:
@@ -106,18 +106,17 @@ def train(
                                  f"{ws.backend} workspace")
         timeout = None if wait_minutes is None else wait_minutes * 60
         try:
-            outcome = training.finish_training(ws, config, attach, timeout_s=timeout,
-                                               progress=print_progress)
-        except training.TrainingStillRunning as exc:
+            outcome = project.finish_training(attach, timeout_s=timeout, progress=print_progress)
+        except TrainingStillRunning as exc:
             if STATE.json:
                 output.emit_json({"job_id": exc.job.id, "status": exc.job.status.value,
                                   "finished": False})
             output.err_console.print(exc.message, markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
     else:
-        output.err_console.print(f"training [bold]{config.model.name}[/] on the {ws.backend} workspace")
-        outcome = training.train(ws, config, data=data, params=parse_params(param or []),
-                                 progress=print_progress)
+        output.err_console.print(f"training [bold]{project.config.model.name}[/] on the "
+                                 f"{ws.backend} workspace")
+        outcome = project.train(data=data, params=parse_params(param or []), progress=print_progress)
     _conclude(outcome, model_json, fail_if_not_better)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mlops_azure.config import ProjectConfig
+    from mlops_azure.project import Project
     from mlops_azure.workspace import Workspace
 
 
@@ -23,6 +24,12 @@ class State:
     backend: str | None = None
     json: bool = False
     debug: bool = False
+
+    def project(self) -> Project:
+        """The project ``--config`` names, on the ``--backend`` chosen (workspace opened on use)."""
+        from mlops_azure.project import Project
+
+        return Project.load(self.config_path, self.backend)
 
     def config(self) -> ProjectConfig:
         from mlops_azure.config import load_config

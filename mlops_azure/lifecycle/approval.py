@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import GateFailed, UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
-from mlops_azure.lifecycle.refs import parse_ref
+from mlops_azure.lifecycle.refs import resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.workspace import AuditEvent, ModelVersion, Workspace
 
@@ -50,12 +50,6 @@ class Approval:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "stage": self.stage, "by": self.by, "reason": self.reason,
                 "time": self.time.isoformat(), "evidence": self.evidence, "event_id": self.event_id}
-
-
-def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
-    """The registered version ``NAME:VERSION`` names; releases never take 'latest'."""
-    name, version = parse_ref(ref, version_required=True)
-    return ws.get_model(name, version)
 
 
 def latest_qa_report(ws: Workspace, model: ModelVersion) -> AuditEvent | None:

@@ -18,7 +18,7 @@ from typing import Any
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle._scripts import load_scoring_script
-from mlops_azure.lifecycle.approval import resolve_model
+from mlops_azure.lifecycle.refs import resolve_model
 from mlops_azure.workspace import Workspace
 
 #: Rows explained when no ``--rows`` file is given: the first of the model's parity sample.

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlops_azure.config import ProjectConfig
-from mlops_azure.lifecycle.approval import resolve_model
+from mlops_azure.lifecycle.refs import resolve_model
 from mlops_azure.lifecycle.responsible import CARD_HTML, CARD_MARKDOWN, stored_report
 from mlops_azure.workspace import ModelVersion, Workspace
 

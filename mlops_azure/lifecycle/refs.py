@@ -1,10 +1,10 @@
-"""Parsing ``NAME:VERSION`` references the way every command accepts them, and finding the
-deployment an endpoint serves from."""
+"""Parsing ``NAME:VERSION`` references the way every command accepts them, finding the version
+one names, and the deployment an endpoint serves from."""
 
 from __future__ import annotations
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.workspace import ServingDeployment, Workspace, is_asset_name
+from mlops_azure.workspace import ModelVersion, ServingDeployment, Workspace, is_asset_name
 
 
 def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) -> tuple[str, int | None]:
@@ -23,6 +23,12 @@ def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) 
             f"'{ref}' is not a {what} reference: the version after ':' must be a whole number >= 1"
         )
     return name, int(version)
+
+
+def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
+    """The registered version ``NAME:VERSION`` names; releases never take 'latest'."""
+    name, version = parse_ref(ref, version_required=True)
+    return ws.get_model(name, version)
 
 
 def live_deployment(ws: Workspace, endpoint: str) -> ServingDeployment | None:

@@ -13,8 +13,7 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import GateFailed, UserInputError
 from mlops_azure.lifecycle.approval import approve, find_approval
-from mlops_azure.lifecycle.release import deploy, rollback
-from mlops_azure.lifecycle.rollout import promote
+from mlops_azure.lifecycle.release import deploy, promote, rollback
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.workspace import Workspace
 

@@ -1,0 +1,66 @@
+"""Where the project stands: which model version serves at each stage, with what traffic and in
+which state, and the latest registered version."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mlops_azure.config import ProjectConfig
+from mlops_azure.errors import NotFoundError
+from mlops_azure.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class StageDeployment:
+    """One row of the status: a deployment behind a stage's endpoint, or the reason there is none
+    (``deployment`` and ``model`` None, ``state`` saying why)."""
+
+    stage: str
+    endpoint: str
+    deployment: str | None
+    model: str | None
+    traffic: int
+    state: str
+    scoring_uri: str | None
+    #: Share of requests copied to this deployment, answers discarded (shadow testing).
+    mirror: int = 0
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """Every stage's deployments (most traffic first) and the latest registered version."""
+
+    stages: list[StageDeployment]
+    latest_registered: str | None
+
+    def scoring_uri(self, stage: str) -> str | None:
+        """The URL of ``stage``'s endpoint, None when it is not deployed."""
+        return next((r.scoring_uri for r in self.stages if r.stage == stage and r.scoring_uri), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": [asdict(r) for r in self.stages],
+                "latest_registered": self.latest_registered}
+
+
+def project_status(ws: Workspace, config: ProjectConfig) -> ProjectStatus:
+    """Read the status of every stage named in ``config`` from the workspace."""
+    rows: list[StageDeployment] = []
+    for stage_name, stage in config.stages.items():
+        try:
+            endpoint = ws.get_endpoint(stage.endpoint)
+        except NotFoundError:
+            rows.append(StageDeployment(stage_name, stage.endpoint, None, None, 0, "not deployed", None))
+            continue
+        deployments = ws.list_deployments(stage.endpoint)
+        if endpoint.state != "Succeeded" or not deployments:
+            state = f"endpoint {endpoint.state}" + (f": {endpoint.error}" if endpoint.error else "")
+            rows.append(StageDeployment(stage_name, stage.endpoint, None, None, 0, state,
+                                        endpoint.scoring_uri))
+        for d in sorted(deployments, key=lambda d: -endpoint.traffic.get(d.name, 0)):
+            rows.append(StageDeployment(
+                stage_name, stage.endpoint, d.name, d.model_ref, endpoint.traffic.get(d.name, 0),
+                d.state.value + (f": {d.error}" if d.error else ""), endpoint.scoring_uri,
+                endpoint.mirror_traffic.get(d.name, 0)))
+    versions = ws.list_models(config.model.name)
+    return ProjectStatus(rows, versions[0].ref if versions else None)
