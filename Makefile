@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 # Extra pytest arguments, e.g. PYTEST_ARGS=--junitxml=pytest.xml in CI.
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean postgres-server chromium
+.PHONY: demo test test-fast lint bench clean postgres-server chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ test: $(STAMP) $(NODE_STAMP) postgres-server chromium
 	$(BIN)/ruff check mlops_azure tests benchmarks components examples
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The inner loop (well under a minute): lint and the unit tests, no servers started.
+test-fast: $(STAMP)
+	$(BIN)/ruff check mlops_azure tests benchmarks components examples
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components examples
