@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from mlops_azure.azure import client
 from mlops_azure.cli.main import app
 from mlops_azure.cli.state import STATE
-from mlops_azure.scaffold import init_project
+from mlops_azure.example.scaffold import init_project
 from mlops_azure.testing import FakeCredential, SimulatedAzureML, start_azurite
 
 MODEL = "steel-purchase-forecast"

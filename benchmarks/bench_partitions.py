@@ -31,9 +31,9 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import BatchConfig, ProjectConfig, load_config
 from mlops_azure.example import write_purchases
 from mlops_azure.example.regime import later_years
+from mlops_azure.example.scaffold import init_project
 from mlops_azure.lifecycle.batch import BatchResult, score_batch
 from mlops_azure.lifecycle.training import train
-from mlops_azure.scaffold import init_project
 from mlops_azure.workspace import Workspace
 
 N_ESTIMATORS = 50

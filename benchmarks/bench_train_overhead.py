@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mlops_azure.config import load_config
-from mlops_azure.scaffold import init_project
+from mlops_azure.example.scaffold import init_project
 
 PYTHON = sys.executable
 MLOPS = str(Path(PYTHON).with_name("mlops"))

@@ -248,7 +248,7 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                    name: str | None = None, force: bool = False) -> InitFromData:
     """Make a project in folder ``target`` for the table ``data``, predicting ``column``
     (``task`` inferred from it when None)."""
-    from mlops_azure.scaffold import generic_template_root
+    from mlops_azure.templates import generic_template_root
 
     ids = list(dict.fromkeys(id_columns or []))
     root = target.resolve()

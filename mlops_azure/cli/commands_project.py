@@ -94,7 +94,7 @@ def init(
         raise UserInputError(f"{(given or ['--id-columns'])[0]} goes with --data FILE")
     if example not in (None, "steel"):
         raise UserInputError(f"unknown example '{example}' (there is: steel)")
-    from mlops_azure.scaffold import init_project
+    from mlops_azure.example.scaffold import DATA_FILE, init_project
 
     result = init_project(directory, force=force, organisations=organisations,
                           customers=customers)
@@ -103,7 +103,7 @@ def init(
                           "data_rows": result.data_rows})
     else:
         output.say(f"created project in {result.root}: {result.files} files, "
-                   f"{result.data_rows} rows of data in data/purchases.csv")
+                   f"{result.data_rows} rows of data in {DATA_FILE}")
         output.say(f"next: cd {directory} && mlops train")
 
 
@@ -119,7 +119,7 @@ def run_loop(
 ) -> None:
     """The whole loop on the embedded workspace: data → check → train → gate → release →
     drift → retrain → many models → batch forecast."""
-    from mlops_azure.demo import run_demo
+    from mlops_azure.example.demo import run_demo
 
     summary = run_demo(directory, force=force, say=output.say, progress=print_progress,
                        organisations=organisations, customers=customers)

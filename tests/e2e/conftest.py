@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from mlops_azure.cli.main import app
 from mlops_azure.cli.state import STATE
-from mlops_azure.scaffold import init_project
+from mlops_azure.example.scaffold import init_project
 from mlops_azure.testing import FakeCredential, SimulatedAzureML
 
 MODEL = "steel-purchase-forecast"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_azure.demo import stop_endpoints
+from mlops_azure.example.demo import stop_endpoints
 from mlops_azure.local import LocalWorkspace
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_azure.demo import stop_endpoints
+from mlops_azure.example.demo import stop_endpoints
 from mlops_azure.local import LocalWorkspace
 from mlops_azure.testing.postgres import Postgres
 

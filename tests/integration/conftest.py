@@ -10,7 +10,7 @@ import pytest
 
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig, load_config
-from mlops_azure.scaffold import init_project
+from mlops_azure.example.scaffold import init_project
 from mlops_azure.workspace import Workspace
 
 #: Small, fast hyper-parameters for tests that only need *a* model.

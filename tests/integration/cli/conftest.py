@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops_azure.cli.state import STATE
-from mlops_azure.scaffold import init_project
+from mlops_azure.example.scaffold import init_project
 
 
 @pytest.fixture

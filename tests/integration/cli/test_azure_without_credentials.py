@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from mlops_azure.cli.main import app
 from mlops_azure.cli.state import STATE
-from mlops_azure.scaffold import init_project
+from mlops_azure.example.scaffold import init_project
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 

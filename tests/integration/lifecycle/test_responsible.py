@@ -14,10 +14,10 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.errors import GateFailed
 from mlops_azure.example.generator import Bias, write_purchases
+from mlops_azure.example.scaffold import init_project
 from mlops_azure.lifecycle.approval import approve
 from mlops_azure.lifecycle.responsible import CARD_HTML, CARD_MARKDOWN, REPORT_DOC, check_promotion
 from mlops_azure.lifecycle.training import train
-from mlops_azure.scaffold import init_project
 from mlops_azure.testing.chromium import Chromium
 from mlops_azure.workspace import Workspace
 

@@ -21,8 +21,9 @@ from rich.markup import escape
 
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig, load_config
-from mlops_azure.demo_partitions import many_models
 from mlops_azure.errors import GateFailed
+from mlops_azure.example.demo_partitions import many_models
+from mlops_azure.example.scaffold import init_project
 from mlops_azure.lifecycle.approval import approve, record_qa
 from mlops_azure.lifecycle.data import check_data
 from mlops_azure.lifecycle.qa import run_qa_gate, write_report
@@ -30,7 +31,6 @@ from mlops_azure.lifecycle.release import deploy, promote
 from mlops_azure.lifecycle.responsible import CARD_HTML
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.lifecycle.training import train, write_model_json
-from mlops_azure.scaffold import init_project
 from mlops_azure.workspace import ProgressCallback, Workspace
 
 #: Steps the demo prints, for "n/STEPS" progress.

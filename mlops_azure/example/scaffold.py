@@ -1,5 +1,5 @@
 """``mlops init --example steel``: write a complete, working copy of the steel example project and
-generate its data. (``mlops init --data`` is in :mod:`mlops_azure.init_from_data`.)"""
+generate its data. (``mlops init --data`` is :mod:`mlops_azure.init_from_data`.)"""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlops_azure
 from mlops_azure.errors import UserInputError
+from mlops_azure.templates import shipped
 
 #: What a project is made of, relative to the template root.
 #: ``sample-request.json`` is a scoring request for ``mlops invoke --file``.
@@ -18,23 +18,9 @@ DATA_FILE = Path("data/purchases.csv")
 _GITIGNORE = ".mlops/\nmodel.json\n__pycache__/\n"
 
 
-def _shipped(relative: str, names: tuple[str, ...]) -> Path:
-    """``relative`` in the installed package's ``_project`` folder, or in the source checkout."""
-    package = Path(mlops_azure.__file__).resolve().parent
-    for candidate in (package / "_project" / relative, package.parent / relative.removeprefix("template")):
-        if all((candidate / name).exists() for name in names):
-            return candidate
-    raise FileNotFoundError(f"{relative} is missing from {package}: reinstall mlops-azure")
-
-
 def template_root() -> Path:
     """The steel example project shipped with the package (or the source checkout when editable)."""
-    return _shipped("examples/steel", PROJECT_FILES)
-
-
-def generic_template_root() -> Path:
-    """The generic tabular project template (components, pipelines, environments)."""
-    return _shipped("template", ("components", "pipelines", "environments"))
+    return shipped("examples/steel", PROJECT_FILES)
 
 
 @dataclass(frozen=True)
