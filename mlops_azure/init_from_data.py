@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,6 @@ CHAMPION_DIRECTION = {"rmse": "minimize", "auc": "maximize"}
 #: Column names that often hold a protected attribute: named in the commented responsible section.
 _SENSITIVE = re.compile(r"(sex|gender|age|race|ethnic|religion|nationality|marital|disab|pregnan)",
                         re.IGNORECASE)
-_GITIGNORE = ".mlops/\nmodel.json\n__pycache__/\n"
 _NAME = re.compile(r"[^a-z0-9-]+")
 
 
@@ -248,15 +246,10 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                    name: str | None = None, force: bool = False) -> InitFromData:
     """Make a project in folder ``target`` for the table ``data``, predicting ``column``
     (``task`` inferred from it when None)."""
-    from mlops_azure.templates import generic_template_root
+    from mlops_azure.templates import copy_parts, generic_template_root, project_target, staged_project
 
     ids = list(dict.fromkeys(id_columns or []))
-    root = target.resolve()
-    if root.exists() and not root.is_dir():
-        raise UserInputError(f"{root}: exists and is not a folder")
-    clashes = [n for n in (*TEMPLATE_PARTS, "mlops.yaml", "data") if (root / n).exists()]
-    if clashes and not force:
-        raise UserInputError(f"{root}: already holds {', '.join(clashes)} (pass --force to replace them)")
+    root = project_target(target, (*TEMPLATE_PARTS, "mlops.yaml", "data"), force=force)
     frame = read_table(data)
     _check_columns(frame, data, column, ids, time_column)
     found_task = _task(frame, column, task)
@@ -271,13 +264,8 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                            time_column=time_column, schema=schema, numeric=numeric,
                            categorical=categorical)
     request = _sample_request(frame, [*numeric, *categorical], numeric)
-    source = generic_template_root()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".mlops-init-", dir=root.parent) as tmp:
-        staging = Path(tmp)
-        for part in TEMPLATE_PARTS:
-            shutil.copytree(source / part, staging / part,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache"))
+    with staged_project(root) as staging:
+        copy_parts(generic_template_root(), staging, TEMPLATE_PARTS)
         (staging / "data").mkdir()
         if data.suffix.lower() == ".csv":
             shutil.copy2(data, staging / data_file)
@@ -285,18 +273,7 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
             frame.to_csv(staging / data_file, index=False, lineterminator="\n")
         (staging / "mlops.yaml").write_text(config, encoding="utf-8")
         (staging / "sample-request.json").write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
-        (staging / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
         _validate(staging / "mlops.yaml")
-        root.mkdir(exist_ok=True)
-        for entry in staging.iterdir():
-            dest = root / entry.name
-            if entry.name == ".gitignore" and dest.exists():
-                continue  # the user's own ignore file wins
-            if dest.is_dir():
-                shutil.rmtree(dest)
-            elif dest.exists():
-                dest.unlink()
-            entry.replace(dest)
     split = f"time split on {time_column}" if time_column else (
         "stratified random split" if found_task == "classification" else "random split")
     return InitFromData(root, data, data_file, len(frame), column, found_task, [*numeric, *categorical],
