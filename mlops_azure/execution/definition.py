@@ -352,10 +352,7 @@ def _pipeline_input(name: str, raw: Any, consumers: list[tuple[str, ComponentInp
         default = raw
         # A bare literal has no declared type: a string feeding a path input is a path.
         path_consumer = next((port.type for _, port in consumers if port.type in PATH_TYPES), None)
-        if isinstance(raw, str) and path_consumer is not None:
-            type_ = path_consumer
-        else:
-            type_ = literal_type(raw)
+        type_ = path_consumer if isinstance(raw, str) and path_consumer else literal_type(raw)
     else:
         raise UserInputError(f"{shown}: {key} must be a value or a mapping with a 'type'")
     if isinstance(default, list | dict):

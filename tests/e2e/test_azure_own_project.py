@@ -85,6 +85,7 @@ def test_an_init_data_project_runs_the_loop_on_azure(
 ) -> None:
     own_project(writer)
     model = "mine-model"
+    mlops("project", "check")
     ensured = mlops("infra", "ensure")
     assert azure_sim.calls_to("PUT", r"/environments/tabular-training/versions/")
     assert azure_sim.calls_to("PUT", r"/environments/tabular-inference/versions/")
@@ -116,7 +117,40 @@ def test_an_init_data_project_runs_the_loop_on_azure(
     drift = mlops("monitor", "drift", "--stage", "production", "--window", "1h", code=None)
     assert drift["rows_current"] >= 4 * 5 and drift["prediction"] is not None
     assert drift["reference"] == "mine-data:1"
+    setup = mlops("monitor", "setup", "--stage", "production", "--cron", "0 6 * * *")
+    assert setup["monitor"]["name"] == "mine-production-drift"
+
+    asked = json.loads(Path("sample-request.json").read_text(encoding="utf-8"))
+    Path("explain-request.json").write_text(json.dumps({**asked, "explain": True}), encoding="utf-8")
+    explained = mlops("invoke", "--stage", "production", "--file", "explain-request.json")
+    explanations = explained.get("response", explained)["explanations"]
+    assert len(explanations) == 5 and set(explanations[0]["contributions"]) == set(asked["data"][0])
+    assert mlops("explain", f"{model}:1") is not None
+    lineage = mlops("models", "show", f"{model}:1")
+    assert "mine-data" in json.dumps(lineage)
+
+    _batch_scores_like_here(mlops, model, task)
     actions = [e["action"] for e in mlops("history")]
     for action in ("register", "deploy", "gate.qa", "approve", "promote"):
         assert action in actions
     assert json.dumps(mlops("status")).count("v001") >= 1
+
+
+def _batch_scores_like_here(mlops: Any, model: str, task: str) -> None:
+    """A data asset scored on an Azure ML batch endpoint gives what scoring it here gives."""
+    import pandas as pd
+
+    rows = pd.DataFrame(json.loads(Path("sample-request.json").read_text(encoding="utf-8"))["data"])
+    rows.to_csv("to-score.csv", index=False)
+    mlops("data", "upload", "to-score.csv", "--name", "to-score")
+    remote = mlops("score", "batch", "--input", "azureml:to-score:1", "--output", "remote",
+                   "--model", f"{model}:1")
+    here = mlops("score", "batch", "--input", "to-score.csv", "--output", "here", "--here",
+                 "--model", f"{model}:1", "--workers", "1")
+    assert remote["rows"] == here["rows"] == len(rows)
+    scored = [pd.concat([pd.read_csv(p) for p in sorted(Path(f).glob("part-*.csv"))])
+              for f in ("remote", "here")]
+    assert list(scored[0].columns) == list(scored[1].columns) == ["prediction"]
+    assert scored[0]["prediction"].round(9).tolist() == scored[1]["prediction"].round(9).tolist()
+    if task == "classification":
+        assert scored[0]["prediction"].between(0.0, 1.0).all()
