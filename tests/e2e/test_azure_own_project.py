@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mlops_azure.cli.state import STATE
 from mlops_azure.testing import FakeCredential, SimulatedAzureML
@@ -25,10 +26,23 @@ AKS = "aks-prod"
 
 
 def _diabetes(path: Path) -> str:
+    """Unscaled (age in years, sex coded 1/2: groups for the responsible-ML gate), with a patient
+    identifier and a visit date (a time split, and keys in batch output)."""
+    import pandas as pd
     from sklearn.datasets import load_diabetes
 
-    load_diabetes(as_frame=True).frame.to_csv(path, index=False)
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    frame[["age", "sex"]] = frame[["age", "sex"]].astype(int)
+    frame.insert(0, "patient_id", [f"p{n:04d}" for n in range(len(frame))])
+    frame.insert(1, "visit_date", pd.date_range("2020-01-01", periods=len(frame), freq="D")
+                 .strftime("%Y-%m-%d"))
+    frame.to_csv(path, index=False)
     return "target"
+
+
+#: What `mlops init` is told beside --data and --target, per table.
+_INIT: dict[str, dict[str, Any]] = {
+    "_cancer": {}, "_diabetes": {"id_columns": ["patient_id"], "time_column": "visit_date"}}
 
 
 def _cancer(path: Path) -> str:
@@ -41,9 +55,8 @@ def _cancer(path: Path) -> str:
 
 
 def _point_at(root: Path, sim: SimulatedAzureML) -> None:
-    """What a user edits to go to Azure: the backend, the workspace, the stages' targets."""
-    import yaml
-
+    """What a user edits to go to Azure: the backend, the workspace, the stages' targets; and,
+    where init named candidates, the commented responsible-ML section uncommented."""
     config_file = root / "mlops.yaml"
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     config["backend"] = "azure"
@@ -51,6 +64,10 @@ def _point_at(root: Path, sim: SimulatedAzureML) -> None:
     config["stages"]["staging"]["target"] = "managed"
     config["stages"]["production"]["target"] = "kubernetes"
     config["rollout"] = {"steps": [50, 100], "warmup_requests": 2, "requests_per_step": 4}
+    commented = "\n".join(line.removeprefix("# ") for line in config_file.read_text(
+        encoding="utf-8").splitlines() if line.startswith(("# responsible:", "#   ")))
+    if "<column>" not in commented:
+        config["responsible"] = yaml.safe_load(commented)["responsible"]
     config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
@@ -65,7 +82,7 @@ def own_project(azure_sim: SimulatedAzureML, tmp_path: Path,
         data = tmp_path / "table.csv"
         target = writer(data)
         root = tmp_path / "mine"
-        init_from_data(root, data, column=target)
+        init_from_data(root, data, column=target, **_INIT[writer.__name__])
         _point_at(root, azure_sim)
         azure_sim.add_kubernetes_compute(AKS)
         monkeypatch.chdir(root)
@@ -93,6 +110,14 @@ def test_an_init_data_project_runs_the_loop_on_azure(
 
     trained = mlops("train", "-p", "n_estimators=40")
     assert trained["registered"] == f"{model}:1"
+    if task == "regression":  # diabetes has 'sex' and 'age': init named them, the user agreed
+        assert trained["responsible"]["status"] in ("pass", "warn"), trained["responsible"]
+        assert azure_sim.container("workspaceblobstore").list_blob_names(
+            name_starts_with=f"mlops/model-docs/{model}/1/responsible.json")
+        card = mlops("models", "card", f"{model}:1", "--html", "card.html")
+        assert card["markdown"].startswith(f"# Model card: {model} version 1")
+    else:
+        assert trained["responsible"] is None
     assert trained["decision"]["metric"] == ("auc" if task == "classification" else "rmse")
 
     mlops("deploy", f"{model}:1", "--stage", "staging")
@@ -119,6 +144,18 @@ def test_an_init_data_project_runs_the_loop_on_azure(
     assert drift["reference"] == "mine-data:1"
     setup = mlops("monitor", "setup", "--stage", "production", "--cron", "0 6 * * *")
     assert setup["monitor"]["name"] == "mine-production-drift"
+    config = yaml.safe_load(Path("mlops.yaml").read_text(encoding="utf-8"))
+    [schedule] = [c.body for c in azure_sim.calls_to("PUT", r"/schedules/mine-production-drift$")]
+    signals = schedule["properties"]["action"]["monitorDefinition"]["signals"]
+    assert set(signals["drift-psi"]["features"]["features"]) == set(config["monitoring"]["numeric"])
+
+    # The next candidate is judged against what production serves, on Azure as locally.
+    second = mlops("train")
+    assert second["champion"] == f"{model}:1", second
+    assert second["decision"]["champion"] is not None
+    mlops("schedule", "create", "weekly-retrain", "--cron", "0 3 * * 1")
+    assert [s["name"] for s in mlops("schedule", "list")] == ["weekly-retrain"]
+    mlops("schedule", "delete", "weekly-retrain")
 
     asked = json.loads(Path("sample-request.json").read_text(encoding="utf-8"))
     Path("explain-request.json").write_text(json.dumps({**asked, "explain": True}), encoding="utf-8")
@@ -129,28 +166,33 @@ def test_an_init_data_project_runs_the_loop_on_azure(
     lineage = mlops("models", "show", f"{model}:1")
     assert "mine-data" in json.dumps(lineage)
 
-    _batch_scores_like_here(mlops, model, task)
+    keys = {"classification": [], "regression": ["visit_date", "patient_id"]}[task]
+    _batch_scores_like_here(mlops, model, task, keys)
     actions = [e["action"] for e in mlops("history")]
     for action in ("register", "deploy", "gate.qa", "approve", "promote"):
         assert action in actions
     assert json.dumps(mlops("status")).count("v001") >= 1
 
 
-def _batch_scores_like_here(mlops: Any, model: str, task: str) -> None:
-    """A data asset scored on an Azure ML batch endpoint gives what scoring it here gives."""
+def _batch_scores_like_here(mlops: Any, model: str, task: str, keys: list[str]) -> None:
+    """Rows of the table (its target left out) scored on an Azure ML batch endpoint from a data
+    asset give what scoring them here gives: the time column and identifiers, then the
+    prediction."""
     import pandas as pd
 
-    rows = pd.DataFrame(json.loads(Path("sample-request.json").read_text(encoding="utf-8"))["data"])
-    rows.to_csv("to-score.csv", index=False)
+    table = pd.read_csv(Path("..") / "table.csv", dtype=str).head(7)
+    table.drop(columns=["diagnosis" if task == "classification" else "target"]).to_csv(
+        "to-score.csv", index=False)
     mlops("data", "upload", "to-score.csv", "--name", "to-score")
     remote = mlops("score", "batch", "--input", "azureml:to-score:1", "--output", "remote",
                    "--model", f"{model}:1")
     here = mlops("score", "batch", "--input", "to-score.csv", "--output", "here", "--here",
                  "--model", f"{model}:1", "--workers", "1")
-    assert remote["rows"] == here["rows"] == len(rows)
-    scored = [pd.concat([pd.read_csv(p) for p in sorted(Path(f).glob("part-*.csv"))])
-              for f in ("remote", "here")]
-    assert list(scored[0].columns) == list(scored[1].columns) == ["prediction"]
+    assert remote["rows"] == here["rows"] == len(table)
+    scored = [pd.concat([pd.read_csv(p, dtype={k: str for k in keys})
+                         for p in sorted(Path(f).glob("part-*.csv"))]) for f in ("remote", "here")]
+    assert list(scored[0].columns) == list(scored[1].columns) == [*keys, "prediction"]
+    assert scored[0][keys].values.tolist() == table[keys].values.tolist()
     assert scored[0]["prediction"].round(9).tolist() == scored[1]["prediction"].round(9).tolist()
     if task == "classification":
         assert scored[0]["prediction"].between(0.0, 1.0).all()
