@@ -156,6 +156,7 @@ def test_an_init_data_project_runs_the_loop_on_azure(
     mlops("schedule", "create", "weekly-retrain", "--cron", "0 3 * * 1")
     assert [s["name"] for s in mlops("schedule", "list")] == ["weekly-retrain"]
     mlops("schedule", "delete", "weekly-retrain")
+    _new_data_retrains(mlops)
 
     asked = json.loads(Path("sample-request.json").read_text(encoding="utf-8"))
     Path("explain-request.json").write_text(json.dumps({**asked, "explain": True}), encoding="utf-8")
@@ -196,3 +197,23 @@ def _batch_scores_like_here(mlops: Any, model: str, task: str, keys: list[str]) 
     assert scored[0]["prediction"].round(9).tolist() == scored[1]["prediction"].round(9).tolist()
     if task == "classification":
         assert scored[0]["prediction"].between(0.0, 1.0).all()
+
+
+def _new_data_retrains(mlops: Any) -> None:
+    """A new extract landing in a container becomes a data asset version and a training run
+    judged against production (the data-driven trigger)."""
+    import os
+    import secrets
+
+    from azure.storage.blob import ContainerClient
+
+    name = f"landing-{secrets.token_hex(4)}"
+    container = ContainerClient.from_connection_string(
+        os.environ["AZURE_STORAGE_CONNECTION_STRING"], name)
+    container.create_container()
+    lines = next(Path("data").glob("*.csv")).read_text(encoding="utf-8").splitlines(keepends=True)
+    container.upload_blob("extracts/next.csv", "".join(lines[:-3]).encode())  # not the same table
+    [result] = mlops("watch", "data", "--container", name, "--prefix", "extracts/", "--once")
+    assert result["phase"] == "done", result
+    assert result["data"] == "mine-data:2" and result["verdict"] in ("better", "not_better")
+    container.delete_container()
