@@ -131,7 +131,10 @@ def render_config(*, name: str, data_file: str, target: str, task: str, time_col
     metric = CHAMPION_METRIC[task]
     ids = schema.id_columns
     monitored_text = [c for c in categorical if "allowed" in schema.columns[c]]
-    sensitive = [c for c in [*categorical, *numeric] if _SENSITIVE.search(c)]
+    named = [c for c in [*categorical, *numeric] if _SENSITIVE.search(c)]
+    # Groups are exact values: a float column (a scaled age) must be binned before it can be one.
+    sensitive = [c for c in named if schema.columns[c]["type"] not in ("float", "date")]
+    to_bin = [c for c in named if c not in sensitive]
     columns = "\n".join(f"      {json.dumps(c)}: {_flow(s)}" for c, s in schema.columns.items())
     params = {"target": target, "task": task, "id_columns": ",".join(ids) or "none",
               "time_column": time_column or "none", "holdout_fraction": 0.2, "seed": 42,
@@ -202,6 +205,8 @@ def render_config(*, name: str, data_file: str, target: str, task: str, time_col
         "# Responsible ML: quality per group of sensitive columns, the worst cohorts and a model card",
         "# with every registered version. Uncomment and name the columns that hold protected groups"
         + (" (by their names, candidates here are: " + ", ".join(sensitive) + ")." if sensitive else "."),
+        *([f"# {', '.join(to_bin)} may hold one too, but as floats: bin them into text or integer "
+           "columns first."] if to_bin else []),
         "# responsible:",
         f"#   sensitive: {_flow(sensitive[:2] or ['<column>'])}",
         "#   min_group_size: 30",

@@ -9,6 +9,7 @@ else becomes an ``MlopsError`` with the exit code of the CLI contract.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -85,6 +86,29 @@ def _service_message(exc: BaseException) -> str:
     return first.split(") ", 1)[-1] if first.startswith("(") else first
 
 
+def _schema_findings(exc: BaseException) -> str | None:
+    """azure-ai-ml's report on a YAML file its schema refuses ("Validation for XSchema failed:"
+    then JSON) as "key (line N) = value: what" findings on one line; None for any other error."""
+    text = str(exc)
+    start, end = text.find("{"), text.rfind("}")
+    if "Validation for" not in text or start < 0:
+        return None
+    try:
+        errors = json.loads(text[start:end + 1]).get("errors") or []
+    except (ValueError, AttributeError):
+        return None
+    findings = []
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict):
+            continue
+        line = str(error.get("location", "")).rpartition("#")[2]
+        given = f" = {json.dumps(error['value'])[:80]}" if "value" in error else ""
+        what = " ".join(str(error.get("message", "")).split())
+        findings.append(f"{error.get('path', '?')}{f' ({line})' if line else ''}{given}: "
+                        f"{what[:160]}{'...' if len(what) > 160 else ''}")
+    return "; ".join(findings) or None
+
+
 def _tried(exc: BaseException) -> str:
     """Which credentials DefaultAzureCredential tried and why each failed, on one line."""
     lines = [line.strip() for line in str(getattr(exc, "message", None) or exc).splitlines()]
@@ -145,6 +169,9 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
     if name in ("ValidationException", "UserErrorException", "AssetException",
                 "JobException", "ModelException", "ComponentException", "ScheduleException"):
         return UserInputError(f"{doing}: {_service_message(exc)}")
+    schema = _schema_findings(exc) if name == "ValidationError" else None
+    if schema:
+        return UserInputError(f"{doing}: Azure ML's schema refuses {schema}")
     if name == "DeploymentException":
         return BackendError(f"{doing}: {_service_message(exc)}")
     return BackendError(f"{doing} failed on {where}: {name}: {_service_message(exc)}")

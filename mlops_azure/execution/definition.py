@@ -324,26 +324,35 @@ def _find_cycle(steps: Mapping[str, StepDefinition], pending: list[str]) -> str:
         path.append(nxt)
 
 
+#: A literal of each primitive type, for messages.
+_EXAMPLE = {"string": "none", "integer": "1", "number": "0.5", "boolean": "false"}
+
+
 def _pipeline_input(name: str, raw: Any, consumers: list[tuple[str, ComponentInput]],
                     shown: str) -> PipelineInput:
     key = f"inputs.{name}"
-    declared_optional = False
     if isinstance(raw, dict):
         type_ = raw.get("type")
         if not isinstance(type_, str) or type_ not in PATH_TYPES | PRIMITIVE_TYPES:
             raise UserInputError(f"{shown}: {key}.type {type_!r} is not a supported input type")
+        # Azure ML's pipeline-job schema takes a mapping for data inputs only, and no
+        # `optional`: refused here too, so a pipeline that runs locally also loads on Azure.
+        if type_ in PRIMITIVE_TYPES:
+            raise UserInputError(f"{shown}: {key} must be a value (e.g. '{name}: "
+                                 f"{_EXAMPLE[type_]}'), not a mapping: Azure ML takes a {type_} "
+                                 "pipeline input as a literal")
+        if "optional" in raw:
+            raise UserInputError(f"{shown}: {key}.optional is refused by Azure ML in a pipeline "
+                                 "job: declare the component's input optional and leave this unbound")
         default = raw.get("default", raw.get("path"))
-        declared_optional = raw.get("optional", False) is True
-    elif raw is None or isinstance(raw, str | int | float | bool):
+    elif raw is None:
+        raise UserInputError(f"{shown}: {key} has no value, which Azure ML refuses: give it one "
+                             f"(e.g. '{name}: none') or a mapping with a data 'type'")
+    elif isinstance(raw, str | int | float | bool):
         default = raw
         # A bare literal has no declared type: a string feeding a path input is a path.
         path_consumer = next((port.type for _, port in consumers if port.type in PATH_TYPES), None)
-        if isinstance(raw, str) and path_consumer is not None:
-            type_ = path_consumer
-        elif raw is None:
-            type_ = consumers[0][1].type if consumers else "string"
-        else:
-            type_ = literal_type(raw)
+        type_ = path_consumer if isinstance(raw, str) and path_consumer else literal_type(raw)
     else:
         raise UserInputError(f"{shown}: {key} must be a value or a mapping with a 'type'")
     if isinstance(default, list | dict):
@@ -358,8 +367,7 @@ def _pipeline_input(name: str, raw: Any, consumers: list[tuple[str, ComponentInp
         default = coerce_primitive(default, type_, f"{shown}: {key}")
     elif default is not None and not isinstance(default, str):
         raise UserInputError(f"{shown}: {key} must be a path for a {type_} input, not {default!r}")
-    required = (not declared_optional and default is None
-                and any(port.required for _, port in consumers))
+    required = default is None and any(port.required for _, port in consumers)
     return PipelineInput(name, type_, default, not required)
 
 

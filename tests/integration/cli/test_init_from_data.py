@@ -72,3 +72,19 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "table.csv").write_bytes(b"\xff\xfe\x00garbage")
     code, _, err = init(tmp_path, "--target", "churned")
     assert code == 2 and "table.csv" in err
+
+
+def test_the_commented_responsible_section_is_valid_once_uncommented(tmp_path: Path) -> None:
+    """It names only columns that can form groups: a float 'age' would make the config invalid."""
+    data = tmp_path / "table.csv"
+    data.write_text("age,sex,size,churned\n" + "\n".join(
+        f"{20 + i * 0.37:.2f},{1 + i % 2},{i * 0.5},{'yes' if i % 3 else 'no'}" for i in range(40))
+        + "\n", encoding="utf-8")
+    code, _, err = init(tmp_path, "--target", "churned")
+    assert code == 0, err
+    config_file = tmp_path / "p" / "mlops.yaml"
+    text = config_file.read_text(encoding="utf-8")
+    assert "# age may hold one too, but as floats: bin them" in text
+    config_file.write_text(text.replace("# responsible:", "responsible:").replace("#   ", "  "),
+                           encoding="utf-8")
+    assert load_config(config_file).responsible.sensitive == ["sex"]

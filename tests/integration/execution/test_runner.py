@@ -90,7 +90,7 @@ def chain(*, middle: str = "add") -> dict[str, Any]:
         "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
         "type": "pipeline", "experiment_name": "toy", "display_name": "toy chain",
         "settings": {"default_compute": "azureml:cpu-cluster"},
-        "inputs": {"seed_file": {"type": "uri_file"}, "amount": 10, "label": {"type": "string"}},
+        "inputs": {"seed_file": {"type": "uri_file"}, "amount": 10, "label": "none"},
         "outputs": {"final": {"type": "uri_folder"}},
         "jobs": {
             "make": {"type": "command", "component": "file:./components/make.yml",
@@ -163,7 +163,11 @@ def test_a_three_step_chain_passes_data_between_steps(project: Project, seed: Pa
 @pytest.mark.parametrize(("label", "expected"), [("a label with 'quotes' & spaces", True), (None, False)])
 def test_an_optional_input_is_passed_only_when_given(project: Project, seed: Path, tmp_path: Path,
                                                      label: str | None, expected: bool) -> None:
-    result = run_pipeline(project(chain()), {"seed_file": seed, "label": label}, tmp_path / "job")
+    pipeline = chain()
+    if label is None:  # Azure ML has no unbound primitive pipeline input: the step leaves it out
+        del pipeline["inputs"]["label"], pipeline["jobs"]["last"]["inputs"]["label"]
+    given = {"seed_file": seed} if label is None else {"seed_file": seed, "label": label}
+    result = run_pipeline(project(pipeline), given, tmp_path / "job")
     assert result.status is JobStatus.COMPLETED, result.error
     label_file = result.outputs["final"] / "label.txt"
     assert label_file.exists() is expected

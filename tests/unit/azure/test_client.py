@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -68,3 +70,17 @@ def test_calling_converts_sdk_errors_and_leaves_others_alone() -> None:
     assert caught.value.exit_code == 2
     with pytest.raises(ZeroDivisionError), calling(COORDS, "x"):
         raise ZeroDivisionError
+
+
+def test_a_yaml_file_the_sdk_schema_refuses_names_the_key_and_value(tmp_path: Path) -> None:
+    from azure.ai.ml import load_job
+
+    file = tmp_path / "pipeline.yml"
+    file.write_text("$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\n"
+                    "type: pipeline\ninputs:\n  target:\n    type: string\njobs: {}\n")
+    with pytest.raises(MlopsError) as caught, calling(COORDS, f"reading pipeline {file}"):
+        load_job(file)
+    assert isinstance(caught.value, UserInputError)
+    assert caught.value.message.startswith(f"reading pipeline {file}: Azure ML's schema refuses "
+                                           'inputs.target = {"type": "string"}: ')
+    assert "\n" not in caught.value.message

@@ -39,7 +39,7 @@ def chain() -> dict[str, Any]:
     return {
         "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
         "type": "pipeline", "experiment_name": "toy", "settings": {"default_compute": "azureml:cpu"},
-        "inputs": {"seed_file": {"type": "uri_file"}, "amount": 10, "label": {"type": "string"}},
+        "inputs": {"seed_file": {"type": "uri_file"}, "amount": 10, "label": "none"},
         "outputs": {"final": {"type": "uri_folder"}},
         "jobs": {
             "make": {"type": "command", "component": "file:./components/make.yml",
@@ -76,7 +76,7 @@ def test_the_definition_exposes_inputs_order_and_outputs(write: Callable[[dict[s
     assert definition.outputs == {"final": ("last", "out")}
     assert {n: (i.type, i.default, i.optional) for n, i in definition.inputs.items()} == {
         "seed_file": ("uri_file", None, False), "amount": ("integer", 10, True),
-        "label": ("string", None, True)}
+        "label": ("string", "none", True)}
     middle, last = definition.steps["middle"], definition.steps["last"]
     assert middle.component is last.component  # one file, parsed once
     assert (last.depends_on, last.component.version) == (("middle",), "2")
@@ -133,7 +133,15 @@ BAD_DEFINITIONS = [
     (_edit("jobs.make.inputs.seed_file", 3), r"jobs.make.inputs.seed_file must be a path for a uri_file"),
     (_edit("inputs.amount", "abc"),
      r"inputs.amount \(used by jobs.middle.inputs.amount\): 'abc' is not an integer"),
-    (_edit("inputs.amount", {"type": "integer", "default": 2.5}), r"inputs.amount .*2.5 is not an integer"),
+    (_edit("inputs.amount", 2.5), r"inputs.amount \(used by .*\): 2.5 is not an integer"),
+    # What Azure ML's pipeline-job schema refuses is refused locally too, with a way out.
+    (_edit("inputs.amount", {"type": "integer", "default": 2}),
+     r"inputs.amount must be a value \(e.g. 'amount: 1'\), not a mapping: Azure ML takes an? "
+     r"integer pipeline input as a literal"),
+    (_edit("inputs.label", {"type": "string"}), r"inputs.label must be a value \(e.g. 'label: none'\)"),
+    (_edit("inputs.label", None), r"inputs.label has no value, which Azure ML refuses"),
+    (_edit("inputs.seed_file", {"type": "uri_file", "optional": True}),
+     r"inputs.seed_file.optional is refused by Azure ML in a pipeline job"),
     (_edit("inputs.seed_file", {"type": "file"}), r"inputs.seed_file.type 'file' is not a supported"),
     (_edit("inputs.amount", {"type": "uri_folder"}),
      r"jobs.middle.inputs.amount is an integer input but pipeline input 'amount' is uri_folder"),
