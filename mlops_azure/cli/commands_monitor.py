@@ -75,7 +75,7 @@ def drift(
     if verdict.drifted:
         raise GateFailed(f"{verdict.reason}; report {checked.event_id}")
     if not STATE.json:
-        output.say(verdict.reason)
+        output.say(output.plain(verdict.reason))
 
 
 @app.command("setup")
