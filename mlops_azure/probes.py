@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: The body key marking a request the tool sent. Project collectors repeat it as a literal (they
-#: cannot import mlops_azure); tests/unit/monitoring/test_probes.py checks they agree.
-PROBE_KEY = "mlops_probe"
+# The key is part of the project contract. Project collectors repeat it as a literal (they cannot
+# import mlops_azure); tests/unit/monitoring/test_probes.py checks they agree.
+from mlops_azure.contract import PROBE_KEY
+
+__all__ = ["PROBE_KEY", "QA_PROBE", "ROLLOUT_PROBE", "is_probe", "mark"]
 #: The values the tool sends: who probed.
 QA_PROBE = "qa"
 ROLLOUT_PROBE = "rollout"

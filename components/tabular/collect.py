@@ -28,8 +28,8 @@ except ImportError:
     orjson = None
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-#: Marks a request the mlops tool sent itself; the same as mlops_azure.probes.PROBE_KEY (repeated:
-#: components never import mlops_azure; a test checks the two agree).
+#: Marks a request the mlops tool sent itself; the same as mlops_azure.contract.PROBE_KEY
+#: (repeated: components never import mlops_azure; a test checks the two agree).
 PROBE_KEY = "mlops_probe"
 _PROBE_NEEDLE = f'"{PROBE_KEY}"'.encode()
 

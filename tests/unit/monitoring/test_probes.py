@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import responses
 
+from mlops_azure.contract import ScoreRequest
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.monitoring.collected import read_collected
 from mlops_azure.probes import PROBE_KEY, QA_PROBE, is_probe, mark
@@ -40,6 +41,7 @@ def load(path: Path) -> ModuleType:
 
 
 def test_every_project_collector_repeats_the_tools_key() -> None:
+    assert PROBE_KEY in ScoreRequest.model_fields  # the contract documents the body key
     assert COLLECTORS, "no collector found under components/ or examples/"
     for path in COLLECTORS:
         assert literal(path) == PROBE_KEY, path
