@@ -13,7 +13,8 @@ class MonitoringConfig(_Strict):
     """Drift monitoring: the features compared with the training data, and the thresholds.
 
     The dataset drifts when at least ``drifted_share`` of the features drifted, or a
-    ``critical`` feature reached its PSI level, or the predictions drifted."""
+    ``critical`` feature reached its PSI level, or the predictions drifted; a window of fewer
+    than ``min_rows`` rows is not judged."""
 
     #: Deployments record each request and its predictions (locally in the workspace; on Azure
     #: ML through its online data collector).
@@ -33,6 +34,9 @@ class MonitoringConfig(_Strict):
     #: Feature -> PSI level: that feature's PSI at or above its level drifts the dataset on its
     #: own, whatever the share of drifted features (e.g. ``{price: 1.0}``).
     critical: dict[str, float] = Field(default_factory=dict)
+    #: A window of fewer rows gets no verdict (its metrics are still shown): at the default
+    #: thresholds, identical data would "drift" at 100 rows (see mlops_azure.monitoring.drift).
+    min_rows: int = Field(500, ge=1)
     #: Who Azure ML model monitoring (``mlops monitor setup``) emails when drift is found.
     alert_emails: list[str] = Field(default_factory=list)
 

@@ -134,7 +134,7 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None
                                    wasserstein=policy.wasserstein, ks_p=policy.ks_p,
                                    chi2_p=policy.chi2_p,
                                    drifted_share=policy.drifted_share,
-                                   critical=dict(policy.critical)),
+                                   critical=dict(policy.critical), min_rows=policy.min_rows),
         predictions=predictions)
     verdict = report.verdict
     event = ws.record_event(DRIFT_EVENT, found.ref, {

@@ -21,7 +21,10 @@ not among them.
 
 The report drifts when any of three rules says so, and :attr:`DriftReport.verdict` names which:
 at least ``drifted_share`` of the features drifted; a ``critical`` feature's PSI reached its own
-level (that feature alone is enough); the predictions drifted.
+level (that feature alone is enough); the predictions drifted. A current sample of fewer than
+``min_rows`` rows gets no verdict: on identical distributions, with the default thresholds, 80 %
+of the features count as drifted at 100 rows (the Jensen-Shannon distance of so few is noise),
+a third at 200, about 3 % at 500 (30 normal features, 5 draws each).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class DriftThresholds:
     drifted_share: float = 0.5
     #: Feature -> PSI level at or above which that feature alone drifts the dataset.
     critical: Mapping[str, float] = field(default_factory=dict)
+    #: Fewer current rows than this: metrics are reported, but nothing drifts (too few to judge).
+    min_rows: int = 500
 
 
 #: The rules that can make a report drift, as :attr:`Verdict.rules` names them.
@@ -140,19 +145,29 @@ class DriftReport:
         return bool(self.features) and self.drifted_share >= self.thresholds.drifted_share
 
     @property
+    def judged(self) -> bool:
+        """The current sample has the ``min_rows`` a verdict needs."""
+        return self.rows_current >= self.thresholds.min_rows
+
+    @property
     def data_drifted(self) -> bool:
         """The dataset-level rules: enough of the features drifted, or a critical one did."""
-        return self.share_drifted or bool(self.critical_features)
+        return self.judged and (self.share_drifted or bool(self.critical_features))
 
     @property
     def drifted(self) -> bool:
-        return self.data_drifted or (self.prediction is not None and self.prediction.drifted)
+        return self.data_drifted or (self.judged and self.prediction is not None
+                                     and self.prediction.drifted)
 
     @property
     def verdict(self) -> Verdict:
         """The verdict and the rules behind it, e.g. ``dataset drifted: critical feature price
         drifted (PSI 6.00 ≥ 1.0, monitoring.critical); 1 of 30 features drifted (3.33 %), below
         50 % (monitoring.drifted_share)``."""
+        if not self.judged:
+            return Verdict(False, (), f"no verdict: {self.rows_current} current rows, fewer than "
+                                      f"the {self.thresholds.min_rows} a drift verdict needs "
+                                      "(monitoring.min_rows)")
         rules: list[str] = []
         fired: list[str] = []
         for f in self.features:
@@ -184,7 +199,7 @@ class DriftReport:
     def to_dict(self) -> dict[str, Any]:
         verdict = self.verdict
         return {"drifted": self.drifted, "rules": list(verdict.rules), "verdict": verdict.reason,
-                "data_drifted": self.data_drifted,
+                "judged": self.judged, "data_drifted": self.data_drifted,
                 "critical_features": list(self.critical_features),
                 "prediction_drifted": None if self.prediction is None else self.prediction.drifted,
                 "drifted_share": self.drifted_share,

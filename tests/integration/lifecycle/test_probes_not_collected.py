@@ -69,6 +69,6 @@ def test_probes_are_not_production_data_and_user_requests_are(project: ProjectCo
     assert folder is not None
     assert len(read_collected(folder)) == 3 * len(request["data"])
     code, out, err = mlops("--json", "monitor", "drift", "--stage", "production", "--window", "1h")
-    assert code in (0, 1), err
     found = json.loads(out)
-    assert found["rows_current"] == 3 * len(request["data"]) and found["verdict"]
+    assert found["rows_current"] == 3 * len(request["data"])
+    assert code == 0 and not found["judged"] and found["verdict"].startswith("no verdict: ")

@@ -215,3 +215,19 @@ def test_a_critical_feature_must_be_compared() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0]})
     with pytest.raises(UserInputError, match="critical feature 'z' is not among the features"):
         compute_drift(frame, frame, numeric=["x"], thresholds=DriftThresholds(critical={"z": 1.0}))
+
+
+def test_too_few_current_rows_get_no_verdict() -> None:
+    ref = pd.DataFrame({f"f{i}": RNG.normal(0, 1, 5_000) for i in range(10)})
+    few = pd.DataFrame({f"f{i}": RNG.normal(0, 1, 20) for i in range(10)})
+    stable = RNG.gamma(2.0, 50.0, 5_000)
+    report = compute_drift(ref, few, numeric=list(ref.columns),
+                           predictions=(stable, RNG.gamma(2.0, 30.0, 20)))
+    # Twenty rows of the same distribution: most features "drift" by noise alone.
+    assert report.drifted_share >= 0.5 and not report.judged
+    assert not report.drifted and not report.data_drifted and report.verdict.rules == ()
+    assert report.verdict.reason == ("no verdict: 20 current rows, fewer than the 500 a drift "
+                                     "verdict needs (monitoring.min_rows)")
+    assert report.to_dict()["judged"] is False
+    assert compute_drift(ref, few, numeric=list(ref.columns),
+                         thresholds=DriftThresholds(min_rows=20)).drifted
