@@ -17,8 +17,7 @@ from mlops_azure.cli.state import STATE
 from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.lifecycle.approval import approve, record_qa
 from mlops_azure.lifecycle.qa import run_qa_gate
-from mlops_azure.lifecycle.release import deploy
-from mlops_azure.lifecycle.rollout import promote
+from mlops_azure.lifecycle.release import deploy, promote
 from mlops_azure.monitoring.collected import read_collected
 
 V2 = "steel-purchase-forecast:2"
