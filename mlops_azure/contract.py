@@ -143,9 +143,16 @@ PARTITION_INDEX_FILE = "partitions/index.json"
 REQUIRED_MODEL_FILES = (PARITY_FILE,)
 
 
+#: The top-level body key marking a request the tool sent itself (the QA gate's, a rollout's
+#: probes), valued ``"qa"`` or ``"rollout"``: the scoring script ignores it, its collector does not
+#: record such a request, and readers of collected data drop one (see :mod:`mlops_azure.probes`).
+PROBE_KEY = "mlops_probe"
+
+
 class ScoreRequest(_Document):
     """The body ``run()`` receives: rows as records, or pandas' split orientation with
-    ``columns``. Categoricals as text, numbers as JSON numbers, null for missing."""
+    ``columns``. Categoricals as text, numbers as JSON numbers, null for missing. Keys the script
+    does not know are ignored."""
 
     data: list[Any] = Field(min_length=1)
     """Records ``[{feature: value, ...}]``, or lists of values in ``columns`` order."""
@@ -153,6 +160,8 @@ class ScoreRequest(_Document):
     """Present for the split orientation."""
     explain: bool = False
     """``mlops explain`` asks for per-row contributions (``explanations`` in the response)."""
+    mlops_probe: str | None = None
+    """``PROBE_KEY``: set on the tool's own requests, which are not production data."""
 
 
 class ParityFile(_Document):

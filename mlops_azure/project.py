@@ -195,6 +195,7 @@ class Project:
         """
         from mlops_azure.lifecycle.scoring import ScoringClient
 
+        # A user's request, not a probe: sent unmarked, so it is collected as production data.
         with ScoringClient.for_endpoint(self.workspace, self.config.stage(stage).endpoint) as client:
             return client.score(request, deployment=deployment)
 

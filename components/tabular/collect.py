@@ -8,6 +8,8 @@ interleave and a crash loses at most the record being written; a file past
 ``MLOPS_COLLECT_MAX_BYTES`` (default 64 MiB) is closed and a new one started. The request body is
 embedded as received (already JSON), so collecting costs no second parse or encode of the inputs.
 The local collector uses the standard library only: this runs inside the inference image.
+Requests the mlops tool sends itself (QA gate, rollout probes) carry ``PROBE_KEY`` at the top of
+their body and are not recorded: they are not production traffic.
 """
 
 from __future__ import annotations
@@ -26,6 +28,22 @@ except ImportError:
     orjson = None
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: Marks a request the mlops tool sent itself; the same as mlops_azure.contract.PROBE_KEY
+#: (repeated: components never import mlops_azure; a test checks the two agree).
+PROBE_KEY = "mlops_probe"
+_PROBE_NEEDLE = f'"{PROBE_KEY}"'.encode()
+
+
+def is_probe(raw: bytes) -> bool:
+    """Whether a request body carries the probe marker as a top-level key. Users' requests cost
+    one substring scan; only a body naming the key is parsed."""
+    if _PROBE_NEEDLE not in raw:
+        return False
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and PROBE_KEY in body
 
 
 class Collector:
@@ -63,8 +81,11 @@ class Collector:
         self._size = 0
 
     def record(self, body: str | bytes, predictions: list[float]) -> None:
-        """Append the request ``body`` (JSON text) and its ``predictions`` as one line."""
+        """Append the request ``body`` (JSON text) and its ``predictions`` as one line (a probe
+        of the mlops tool is skipped)."""
         raw = body.encode() if isinstance(body, str) else bytes(body)
+        if is_probe(raw):
+            return
         if b"\n" in raw or b"\r" in raw:
             # Newlines in valid JSON are whitespace between tokens (inside strings they are
             # escaped), so spaces keep the body valid and the record on one line.
@@ -119,5 +140,8 @@ class AzureMLCollector:
     def record(self, body: str | bytes, predictions: list[float]) -> None:
         import pandas as pd
 
-        context = self._inputs.collect(request_frame(json.loads(body)))
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and PROBE_KEY in parsed:
+            return  # the mlops tool's own request: not production data
+        context = self._inputs.collect(request_frame(parsed))
         self._outputs.collect(pd.DataFrame({"prediction": predictions}), context)

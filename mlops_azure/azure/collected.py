@@ -6,7 +6,10 @@ The collector writes JSON lines to the workspace's default datastore under
 ``model_inputs`` line of a request to its ``model_outputs`` line. Only the hour folders that
 overlap the window are read; inputs and outputs are joined on the correlation id and written in
 the embedded collector's format, so ``mlops_azure.monitoring.collected.read_collected`` reads
-both backends alike.
+both backends alike. The tool's own requests (QA gate, rollout probes) are not in it: the scoring
+script's collector skips a body carrying the probe marker (:mod:`mlops_azure.probes`) before
+Azure's collector sees it, which matters twice, as Azure ML's own model monitoring reads these
+blobs too; the lines hold the rows only, so a probe could not be told apart here.
 """
 
 from __future__ import annotations

@@ -71,16 +71,11 @@ def drift(
         output.say(f"retrained because of report {checked.event_id}: job {done['job_id']}, "
                    f"champion gate {done['decision']['verdict']}, registered "
                    f"{done['registered'] or 'nothing'}")
-    found = checked.report
-    outputs = ""
-    if found.prediction is not None:
-        outputs = "; predictions drifted" if found.prediction.drifted else "; predictions stable"
-    if found.drifted:
-        raise GateFailed(f"drift: {len(found.drifted_features)} of {len(found.features)} features "
-                         f"drifted ({', '.join(found.drifted_features) or 'none'}){outputs}; "
-                         f"report {checked.event_id}")
+    verdict = checked.report.verdict
+    if verdict.drifted:
+        raise GateFailed(f"{verdict.reason}; report {checked.event_id}")
     if not STATE.json:
-        output.say(f"no dataset drift ({found.drifted_share:.0%} of the features){outputs}")
+        output.say(output.plain(verdict.reason))
 
 
 @app.command("setup")

@@ -149,6 +149,21 @@ class ProjectConfig(_Strict):
                                  "(bin it into a string or integer column to use it for groups)")
         return self
 
+    @model_validator(mode="after")
+    def _monitored_features_are_inputs(self) -> ProjectConfig:
+        section = self.monitoring
+        target = self.data.target
+        for key, named in (("numeric", section.numeric), ("categorical", section.categorical)):
+            if target is not None and target in (named or []):
+                raise ValueError(f"monitoring.{key} names '{target}', the target (data.target), "
+                                 "which inference requests do not carry: remove it")
+        numeric, categorical = section.features(self.data)
+        for feature in section.critical:
+            if feature not in (*numeric, *categorical):
+                raise ValueError(f"monitoring.critical names '{feature}', which is not a monitored "
+                                 "feature (monitoring.numeric or monitoring.categorical)")
+        return self
+
     def resolve(self, path: Path) -> Path:
         """``path`` made absolute against the project folder."""
         return path if path.is_absolute() else (self.root / path)

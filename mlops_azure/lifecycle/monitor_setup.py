@@ -68,7 +68,7 @@ def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: Sch
         raise UserInputError(f"stage '{stage}' serves no model yet: promote one before "
                              "monitoring it")
     model = ws.get_model(serving.model_name, serving.model_version)
-    numeric, categorical = config.monitoring.features(config.data.data_schema)
+    numeric, categorical = config.monitoring.features(config.data)
     monitor = DriftMonitor(
         name=f"{endpoint}-drift", endpoint=endpoint, deployment=serving.deployment,
         trigger=trigger,

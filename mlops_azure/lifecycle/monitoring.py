@@ -93,8 +93,9 @@ def collected_window(ws: Workspace, config: ProjectConfig, stage: str, window: s
                              "pass --current FILE")
     rows = read_collected(folder, seconds)
     if rows.empty:
-        raise UserInputError(f"stage '{stage}' recorded no requests in the last {window}: "
-                             "pass --current FILE or a longer --window")
+        raise UserInputError(f"stage '{stage}' recorded no user requests in the last {window} "
+                             "(the tool's own QA and rollout probes are not counted): pass "
+                             "--current FILE or a longer --window")
     return rows
 
 
@@ -121,7 +122,7 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None
         window_rows = collected_window(ws, config, stage, window)
         described = f"requests to stage {stage} in the last {window}"
     policy = config.monitoring
-    numeric, categorical = policy.features(config.data.data_schema)
+    numeric, categorical = policy.features(config.data)
     predictions = None
     if PREDICTION_COLUMN in window_rows.columns:
         held_out = reference_predictions(ws, found)
@@ -132,11 +133,15 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None
         thresholds=DriftThresholds(psi_major=policy.psi_major, js=policy.js,
                                    wasserstein=policy.wasserstein, ks_p=policy.ks_p,
                                    chi2_p=policy.chi2_p,
-                                   drifted_share=policy.drifted_share),
+                                   drifted_share=policy.drifted_share,
+                                   critical=dict(policy.critical), min_rows=policy.min_rows),
         predictions=predictions)
+    verdict = report.verdict
     event = ws.record_event(DRIFT_EVENT, found.ref, {
         "stage": stage, "reference": asset.ref, "current": described,
-        "drifted": report.drifted, "drifted_share": report.drifted_share,
+        "drifted": report.drifted, "rules": list(verdict.rules), "verdict": verdict.reason,
+        "drifted_share": report.drifted_share,
+        "critical_features": list(report.critical_features),
         "drifted_features": list(report.drifted_features),
         "prediction_drifted": report.prediction.drifted if report.prediction else None,
         "metrics": {f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)} for f in report.compared},

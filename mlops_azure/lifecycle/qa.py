@@ -2,7 +2,8 @@
 
 Every request goes through the endpoint's public URL with the ``azureml-model-deployment``
 header naming the gated deployment, so a new version can be gated at 0 % traffic and what is
-measured is what clients will get. Checks: health, response schema, offline/online parity
+measured is what clients will get; each is marked as a probe (:mod:`mlops_azure.probes`), so
+monitoring never counts it as production data. Checks: health, response schema, offline/online parity
 against the ``parity.json`` stored with the model at training time, latency (p50, p95), error
 rate, and that malformed requests are refused with a 4xx rather than a 5xx or a prediction.
 
@@ -28,6 +29,7 @@ from mlops_azure.errors import MlopsError, NotFoundError, UserInputError
 from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.lifecycle.release import live_deployment
 from mlops_azure.lifecycle.scoring import ScoreResponse, ScoringClient, percentile
+from mlops_azure.probes import QA_PROBE
 from mlops_azure.workspace import Deployment, DeploymentState, Endpoint, Workspace
 
 #: The checks, in the order they run and are reported.
@@ -370,7 +372,7 @@ def run_qa_gate(ws: Workspace, config: ProjectConfig, stage: str, *, model: str 
     say(f"QA gate on {dep.model_ref}: deployment {dep.name} of endpoint {endpoint.name}")
     sample = load_sample(ws, config, dep)
     checks: list[Check] = []
-    with ScoringClient.for_endpoint(ws, endpoint.name) as client:
+    with ScoringClient.for_endpoint(ws, endpoint.name, probe=QA_PROBE) as client:
         checks += _timed(say, lambda: _health(ws, endpoint, dep, client, sample))
         if not checks[0].passed:
             checks += [Check(name, False, "not run: the health check failed")

@@ -22,6 +22,7 @@ from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.lifecycle.scoring import ScoringClient
+from mlops_azure.probes import ROLLOUT_PROBE
 from mlops_azure.workspace import (
     Deployment,
     DeploymentSpec,
@@ -197,7 +198,8 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         raise MlopsError(f"cannot probe {model.ref}: {sample.problem}")
     request = {"data": sample.rows[:5]}
     steps: list[rollout.ProbeResult] = []
-    with ScoringClient.for_endpoint(ws, stage.endpoint,
+    # Marked as the tool's own requests: the warm-up and canary probes are not production data.
+    with ScoringClient.for_endpoint(ws, stage.endpoint, probe=ROLLOUT_PROBE,
                                     timeout_s=stage.request_timeout_ms / 1000 + 5) as client:
         result = rollout.probe(client, request, new.name, policy.warmup_requests, policy, 0)
         steps.append(result)

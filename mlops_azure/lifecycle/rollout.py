@@ -1,6 +1,7 @@
 """The canary mechanics of a promotion: how traffic is split at each step and how the new
 deployment is probed before and after it. :func:`mlops_azure.lifecycle.release.promote` runs the
-steps.
+steps. Its client marks the probes (:data:`mlops_azure.probes.ROLLOUT_PROBE`), so monitoring never
+counts them as production data.
 """
 
 from __future__ import annotations

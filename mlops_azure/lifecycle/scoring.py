@@ -4,7 +4,8 @@ Backend-neutral: a local endpoint and an Azure ML managed online endpoint speak 
 protocol (``POST <scoring_uri>`` with ``Authorization: Bearer <key>``; the optional
 ``azureml-model-deployment`` header picks a deployment; the response names the deployment that
 answered in the same header). Gates and rollouts measure through this client, so what they
-measure is what users get.
+measure is what users get. A client the tool itself uses says so (``probe=``): its JSON requests
+carry the probe marker of :mod:`mlops_azure.probes`, so monitoring never takes them for users'.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import requests
 
 from mlops_azure.errors import BackendError
+from mlops_azure.probes import mark
 from mlops_azure.workspace import Workspace
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -55,20 +57,27 @@ class ScoreResponse:
 
 
 class ScoringClient:
-    """A keep-alive client for one endpoint. Never logs or repr()s the key."""
+    """A keep-alive client for one endpoint. Never logs or repr()s the key.
 
-    def __init__(self, scoring_uri: str, key: str, *, timeout_s: float = 30.0) -> None:
+    ``probe`` (e.g. ``"qa"``): the tool's own requests, marked so that collected production
+    data leaves them out; None (a user's request, as ``mlops invoke`` sends) marks nothing."""
+
+    def __init__(self, scoring_uri: str, key: str, *, timeout_s: float = 30.0,
+                 probe: str | None = None) -> None:
         self.scoring_uri = scoring_uri
         self._key = key
         self.timeout_s = timeout_s
+        self.probe = probe
         self._session = requests.Session()
         self._session.trust_env = False  # proxies from the environment must not see the key
 
     @classmethod
-    def for_endpoint(cls, ws: Workspace, endpoint: str, *, timeout_s: float = 30.0) -> ScoringClient:
+    def for_endpoint(cls, ws: Workspace, endpoint: str, *, timeout_s: float = 30.0,
+                     probe: str | None = None) -> ScoringClient:
         """A client for ``endpoint`` of workspace ``ws`` with its primary key."""
         found = ws.get_endpoint(endpoint)
-        return cls(found.scoring_uri, ws.endpoint_keys(endpoint).primary, timeout_s=timeout_s)
+        return cls(found.scoring_uri, ws.endpoint_keys(endpoint).primary, timeout_s=timeout_s,
+                   probe=probe)
 
     def __repr__(self) -> str:
         return f"ScoringClient({self.scoring_uri!r})"
@@ -84,7 +93,10 @@ class ScoringClient:
 
     def score(self, request: Mapping[str, Any] | bytes, *, deployment: str | None = None,
               key: str | None = None) -> ScoreResponse:
-        """POST one request (a JSON document, or raw bytes sent as they are)."""
+        """POST one request: a JSON document (marked when this client probes), or raw bytes
+        sent as they are (the QA gate's are malformed on purpose: never scored nor collected)."""
+        if self.probe is not None and not isinstance(request, bytes):
+            request = mark(request, self.probe)
         body = request if isinstance(request, bytes) else json.dumps(request).encode()
         headers = {"Content-Type": "application/json",
                    "Authorization": f"Bearer {self._key if key is None else key}"}

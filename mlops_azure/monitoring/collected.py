@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_azure.errors import UserInputError
+from mlops_azure.probes import is_probe
 
 #: Units of ``--window``: 30m, 12h, 7d, 2w.
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -41,7 +42,9 @@ def request_rows(request: Any) -> list[dict[str, Any]]:
 
 def read_collected(folder: Path, since_s: float | None = None) -> pd.DataFrame:
     """Every recorded row (newer than ``since_s`` seconds ago when given) with its prediction,
-    the time, deployment and model. A torn last line (a worker killed mid-write) is skipped."""
+    the time, deployment and model. A torn last line (a worker killed mid-write) is skipped, and
+    so is a request the tool sent itself (QA and rollout probes are not production data; the
+    project's collector skips them, and a collector that does not is caught here)."""
     cutoff = None if since_s is None else time.time() - since_s
     rows: list[dict[str, Any]] = []
     for file in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
@@ -52,6 +55,8 @@ def read_collected(folder: Path, since_s: float | None = None) -> pd.DataFrame:
                 except ValueError:
                     continue
                 if cutoff is not None and record.get("time", 0) < cutoff:
+                    continue
+                if is_probe(record.get("request")):
                     continue
                 predictions = record.get("predictions") or []
                 for row, prediction in zip(request_rows(record.get("request")), predictions, strict=False):

@@ -48,14 +48,9 @@ def _chart(feature: FeatureDrift, width: int = 900, height: int = 220) -> str:
 
 
 def _verdict(report: DriftReport) -> str:
-    share = (f"{len(report.drifted_features)} of {len(report.features)} features drifted "
-             f"({report.drifted_share:.0%})")
-    outputs = ""
-    if report.prediction is not None:
-        outputs = "; predictions drifted" if report.prediction.drifted else "; predictions stable"
-    if report.drifted:
-        return f'<p class="verdict drift">Drift: {share}{outputs}</p>'
-    return f'<p class="verdict stable">No dataset drift: {share}{outputs}</p>'
+    verdict = report.verdict
+    kind = "drift" if verdict.drifted else "stable"
+    return f'<p class="verdict {kind}">{escape(verdict.reason[:1].upper() + verdict.reason[1:])}</p>'
 
 
 def render_html(report: DriftReport, title: str) -> str:

@@ -25,7 +25,8 @@ def test_same_data_is_stable_and_a_price_shock_drifts(project_dir: Path) -> None
     assert code == 0, out
     same = json.loads(out)
     assert not same["drifted"] and same["reference"] == "steel-purchases:1"
-    assert "No dataset drift" in Path("same.html").read_text()
+    assert same["rules"] == [] and same["verdict"].startswith("no drift: 0 of 5 features drifted")
+    assert "No drift: 0 of 5 features drifted" in Path("same.html").read_text()
     code, out, _ = invoke("--json", "monitor", "drift", "--current", "azureml:steel-purchases:1",
                           "--model", MODEL)
     assert code == 0 and json.loads(out)["current"] == "data asset steel-purchases:1"
@@ -42,6 +43,8 @@ def test_same_data_is_stable_and_a_price_shock_drifts(project_dir: Path) -> None
     assert found["drifted"] and {"price_eur_per_tonne", "promotion", "segment"} <= set(
         found["drifted_features"])
     assert f"report {found['report_id']}" in err
+    assert found["rules"] == ["drifted_share"] and "dataset drifted: " in err
+    assert "(monitoring.drifted_share)" in err and found["verdict"] in err
     assert json.loads(Path("drift.json").read_text())["report_id"] == found["report_id"]
     page = Path("drift.html").read_text()
     assert page.count("<svg") == len(found["drifted_features"]) and "<script" not in page
@@ -62,6 +65,32 @@ def test_same_data_is_stable_and_a_price_shock_drifts(project_dir: Path) -> None
     events = [e for e in json.loads(out) if e["action"] == "monitor.drift"]
     assert [e["id"] for e in events[:2]] == [retrained["report_id"], found["report_id"]]
     assert events[0]["details"]["drifted"] is True
+
+
+def test_one_critical_feature_drifts_the_dataset_and_the_rule_is_named(project_dir: Path) -> None:
+    assert invoke("train", "-p", "n_estimators=40")[0] == 0
+    shocked = pd.read_csv("data/purchases.csv")
+    shocked["price_eur_per_tonne"] *= 3  # one feature far off, the other four as trained on
+    shocked.to_csv("window.csv", index=False)
+    code, out, _ = invoke("--json", "monitor", "drift", "--current", "window.csv", "--model", MODEL)
+    alone = json.loads(out)
+    assert code == 0 and alone["drifted_features"] == ["price_eur_per_tonne"]
+    assert alone["verdict"].startswith("no drift: 1 of 5 features drifted (20 %")
+
+    config = Path("mlops.yaml")
+    config.write_text(config.read_text().replace(
+        "monitoring:\n", "monitoring:\n  critical: {price_eur_per_tonne: 1.0}\n", 1))
+    code, out, err = invoke("--json", "monitor", "drift", "--current", "window.csv",
+                            "--model", MODEL, "--html", "critical.html")
+    found = json.loads(out)
+    assert code == 1 and found["rules"] == ["critical"]
+    assert found["critical_features"] == ["price_eur_per_tonne"]
+    assert "dataset drifted: critical feature price_eur_per_tonne drifted (PSI " in err
+    assert "≥ 1, monitoring.critical)" in err
+    assert "Dataset drifted: critical feature price_eur_per_tonne" in Path("critical.html").read_text()
+    code, out, _ = invoke("--json", "history")
+    event = next(e for e in json.loads(out) if e["action"] == "monitor.drift")
+    assert event["details"]["rules"] == ["critical"] and event["details"]["verdict"] in err
 
 
 def test_bad_input_is_one_sentence(project_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -128,3 +129,105 @@ def test_bad_declarations_are_refused() -> None:
         compute_drift(frame, frame, numeric=["s"])
     with pytest.raises(UserInputError, match="no features"):
         compute_drift(frame, frame)
+
+
+def one_of_four_drifts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Four features of which only ``price`` moves, far (PSI of several units)."""
+    n = 5_000
+    ref = pd.DataFrame({name: RNG.normal(0, 1, n) for name in ("price", "a", "b", "c")})
+    cur = pd.DataFrame({name: RNG.normal(0, 1, n) for name in ("price", "a", "b", "c")})
+    cur["price"] += 4.0
+    return ref, cur
+
+
+FOUR = ["price", "a", "b", "c"]
+
+
+def test_one_feature_far_off_is_below_the_share_rule_and_the_verdict_says_so() -> None:
+    ref, cur = one_of_four_drifts()
+    report = compute_drift(ref, cur, numeric=FOUR)
+    assert report.drifted_features == ("price",) and report.features[0].psi > 3
+    assert not report.drifted and report.verdict.rules == ()
+    assert report.verdict.reason == ("no drift: 1 of 4 features drifted (25 %: price), below 50 % "
+                                     "(monitoring.drifted_share)")
+    document = report.to_dict()
+    assert document["verdict"] == report.verdict.reason and document["rules"] == []
+
+
+def test_a_critical_feature_drifts_the_dataset_on_its_own() -> None:
+    ref, cur = one_of_four_drifts()
+    report = compute_drift(ref, cur, numeric=FOUR,
+                           thresholds=DriftThresholds(critical={"price": 1.0, "a": 1.0}))
+    assert report.drifted and report.data_drifted and report.critical_features == ("price",)
+    verdict = report.verdict
+    assert verdict.rules == ("critical",)
+    price = report.features[0].psi
+    assert verdict.reason == (f"dataset drifted: critical feature price drifted (PSI {price:.3g} ≥ 1, "
+                              "monitoring.critical); 1 of 4 features drifted (25 %: price), below "
+                              "50 % (monitoring.drifted_share)")
+    assert "critical: PSI ≥ 1" in report.features[0].reasons
+    document = report.to_dict()
+    assert document["rules"] == ["critical"] and document["critical_features"] == ["price"]
+    assert document["thresholds"]["critical"] == {"price": 1.0, "a": 1.0}
+    # Above the feature's PSI, the level does not fire, and the verdict says none did.
+    high = compute_drift(ref, cur, numeric=FOUR,
+                         thresholds=DriftThresholds(critical={"price": price + 1}))
+    assert not high.drifted and high.verdict.reason.endswith(
+        "no critical feature reached its level (monitoring.critical)")
+
+
+def test_a_critical_level_under_the_feature_thresholds_still_drifts_it() -> None:
+    ref, cur = frames(0.0)
+    cur["x"] = cur["x"] + 0.3  # a small move: PSI around 0.02, under psi_major and JS
+    # Nor the KS rule (it needs this distance too); and both features for the share rule.
+    loose = DriftThresholds(wasserstein=1.0, drifted_share=1.0)
+    plain = compute_drift(ref, cur, numeric=["x", "y"], thresholds=loose)
+    x = plain.features[0]
+    assert not x.drifted and 0.005 < x.psi < 0.25
+    strict = compute_drift(ref, cur, numeric=["x", "y"],
+                           thresholds=replace(loose, critical={"x": x.psi / 2}))
+    assert strict.features[0].drifted and strict.features[0].critical
+    assert strict.verdict.rules == ("critical",)
+
+
+def test_the_share_rule_names_itself_and_the_features() -> None:
+    ref, cur = frames(0.5)
+    report = compute_drift(ref, cur, numeric=["x", "y"])
+    assert report.verdict.rules == ("drifted_share",)
+    assert report.verdict.reason == ("dataset drifted: 1 of 2 features drifted (50 %: x), at least "
+                                     "50 % (monitoring.drifted_share)")
+
+
+def test_prediction_drift_is_named_as_the_rule() -> None:
+    ref, _ = frames(0.0)
+    stable = RNG.gamma(2.0, 50.0, 5_000)
+    lower = compute_drift(ref, ref.copy(), numeric=["x", "y"],
+                          predictions=(stable, RNG.gamma(2.0, 30.0, 5_000)))
+    assert lower.verdict.rules == ("prediction",)
+    assert lower.verdict.reason.startswith("drift: the predictions drifted (")
+    assert lower.verdict.reason.endswith("0 of 2 features drifted (0 %), below 50 % "
+                                         "(monitoring.drifted_share)")
+    same = compute_drift(ref, ref.copy(), numeric=["x", "y"], predictions=(stable, stable))
+    assert same.verdict.reason.endswith("; predictions stable")
+
+
+def test_a_critical_feature_must_be_compared() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    with pytest.raises(UserInputError, match="critical feature 'z' is not among the features"):
+        compute_drift(frame, frame, numeric=["x"], thresholds=DriftThresholds(critical={"z": 1.0}))
+
+
+def test_too_few_current_rows_get_no_verdict() -> None:
+    ref = pd.DataFrame({f"f{i}": RNG.normal(0, 1, 5_000) for i in range(10)})
+    few = pd.DataFrame({f"f{i}": RNG.normal(0, 1, 20) for i in range(10)})
+    stable = RNG.gamma(2.0, 50.0, 5_000)
+    report = compute_drift(ref, few, numeric=list(ref.columns),
+                           predictions=(stable, RNG.gamma(2.0, 30.0, 20)))
+    # Twenty rows of the same distribution: most features "drift" by noise alone.
+    assert report.drifted_share >= 0.5 and not report.judged
+    assert not report.drifted and not report.data_drifted and report.verdict.rules == ()
+    assert report.verdict.reason == ("no verdict: 20 current rows, fewer than the 500 a drift "
+                                     "verdict needs (monitoring.min_rows)")
+    assert report.to_dict()["judged"] is False
+    assert compute_drift(ref, few, numeric=list(ref.columns),
+                         thresholds=DriftThresholds(min_rows=20)).drifted
