@@ -27,7 +27,7 @@ from mlops_azure.azure.connection import AzureConnection, utc
 from mlops_azure.records import Deployment
 
 MDC_ROOT = "modelDataCollector"
-#: The collections mlops turns on and score.py logs to (components/steel/collect.py).
+#: The collections mlops turns on and score.py logs to (components/tabular/collect.py).
 MDC_COLLECTIONS = ("model_inputs", "model_outputs")
 _HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 

@@ -121,7 +121,7 @@ class AzureEndpoints(AzureConnection):
     @staticmethod
     def _data_collector(spec: DeploymentSpec) -> dict[str, Any]:
         """Azure ML's online data collector for inputs and outputs, and the switch that makes
-        score.py log to it (components/steel/collect.py)."""
+        score.py log to it (components/tabular/collect.py)."""
         from azure.ai.ml.entities import DataCollector, DeploymentCollection
 
         collections = {name: DeploymentCollection(enabled="true") for name in MDC_COLLECTIONS}

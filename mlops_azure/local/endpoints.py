@@ -213,7 +213,7 @@ class LocalEndpoints:
             log_file = self._endpoint_dir(endpoint) / name / "server.log"
             port = processes.free_port()
             extra_env = dict(spec.environment_variables)
-            if spec.collect:  # read by the scoring script's collector (components/steel/collect.py)
+            if spec.collect:  # read by the scoring script's collector (components/tabular/collect.py)
                 extra_env.update({"MLOPS_COLLECT_DIR": str(self.collected_data_dir(endpoint)),
                                   "MLOPS_DEPLOYMENT": name,
                                   "MLOPS_MODEL": f"{spec.model_name}:{spec.model_version}"})

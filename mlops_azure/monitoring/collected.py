@@ -1,4 +1,4 @@
-"""Reading the requests and predictions deployments recorded (``components/steel/collect.py``)."""
+"""Reading the requests and predictions deployments recorded (``components/tabular/collect.py``)."""
 
 from __future__ import annotations
 
