@@ -57,8 +57,14 @@ def _examples(explained: Mapping[str, Any]) -> list[Block]:
     base = number(explained.get("base_value"))
     if not examples:
         return [not_computed("Individual explanations")]
-    blocks: list[Block] = [Paragraph(f"Individual explanations: the prediction is the base value "
-                                     f"{fmt(base)} plus the contributions (largest shown).")]
+    space = str(explained.get("space") or "")
+    # A classifier's contributions add up in log-odds; its prediction is their logistic.
+    odds = space.startswith("log-odds")
+    text = (f"Individual explanations, in {space}: the base value {fmt(base)} plus the contributions "
+            "(largest shown) are the log-odds; the prediction is the probability they give."
+            if odds else f"Individual explanations: the prediction is the base value {fmt(base)} "
+            "plus the contributions (largest shown).")
+    blocks: list[Block] = [Paragraph(text)]
     for i, example in enumerate(examples, 1):
         row = example.get("row") or {}
         contributions = example.get("contributions") or {}
@@ -66,5 +72,6 @@ def _examples(explained: Mapping[str, Any]) -> list[Block]:
         blocks.append(table(("Feature", "Value", "Contribution"), [
             (str(f), str(row.get(f, "")), f"{number(contributions[f]) or 0.0:+.4g}")
             for f in top[:TOP_CONTRIBUTIONS]], (False, True, True),
-            f"Example {i}: prediction {fmt(number(example.get('prediction')))}"))
+            f"Example {i}: prediction {fmt(number(example.get('prediction')))}"
+            + (f" (log-odds {fmt(number(example.get('raw_prediction')))})" if odds else "")))
     return blocks

@@ -151,3 +151,17 @@ def test_partial_pieces_inside_the_report() -> None:
     assert [kind for kind, _ in _plots(page)] == ["groups", "groups", "cohorts", "importance",
                                                   "mitigation"]
     assert "n/a" in render_markdown(card)
+
+
+def test_a_classifiers_explanations_name_their_space() -> None:
+    # Contributions of a binary classifier add up in log-odds, its prediction is a probability:
+    # the card must not read one as the other (the prediction is not base value + contributions).
+    report = copy.deepcopy(sample_report())
+    report["explanations"]["space"] = "log-odds of churned=yes"
+    for example in report["explanations"]["examples"]:
+        example["raw_prediction"], example["prediction"] = 1.5, 0.8176
+    text = render_markdown(dataclasses.replace(sample_card(), responsible=report))
+    assert "Individual explanations, in log-odds of churned=yes" in text
+    assert "prediction 0.818 (log-odds 1.5)" in text
+    plain = render_markdown(sample_card())
+    assert "the prediction is the base value" in plain and "log-odds" not in plain
