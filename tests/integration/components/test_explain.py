@@ -18,8 +18,9 @@ from tests.integration.components.conftest import COMPONENTS, RunComponent
 
 sys.path.insert(0, str(COMPONENTS))
 from steel.explain import contributions, explanations
-from steel.features import encode, read_frame
+from steel.features import read_frame
 from steel.model_io import load_model
+from tabular.frame import encode
 
 
 def _holdout(trained: dict[str, Path]) -> pd.DataFrame:
