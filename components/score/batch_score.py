@@ -15,10 +15,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # components/, for ``tabular``
 
 import pandas as pd
-from tabular.frame import read_frame
+from tabular.frame import FeatureSpec, read_frame
 from tabular.model_io import LoadedModel, deployed_model, keyed_predictions, load_model
 
-_model: LoadedModel | None = None
+_model: LoadedModel[FeatureSpec] | None = None
 
 
 def init() -> None:

@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from tabular.collect import AzureMLCollector, Collector
 from tabular.explain import contributions, endpoint_explanations
+from tabular.frame import FeatureSpec
 from tabular.model_io import LoadedModel, deployed_model, load_model
 from tabular.request import BadRequest, RequestDecoder, bad_request, read_request
 
-_model: LoadedModel | None = None
+_model: LoadedModel[FeatureSpec] | None = None
 _decoder: RequestDecoder | None = None
 _collector: Collector | AzureMLCollector | None = None
 

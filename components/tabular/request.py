@@ -47,9 +47,12 @@ _SHAPE = ('the request must be a JSON object with a "data" list of rows: records
 class Spec(Protocol):
     """What decoding needs of a feature spec (this template's and the steel example's alike)."""
 
-    features: list[str]
-    categorical_features: list[str]
-    categories: dict[str, list[str]]
+    @property
+    def features(self) -> list[str]: ...
+    @property
+    def categorical_features(self) -> list[str]: ...
+    @property
+    def categories(self) -> dict[str, list[str]]: ...
 
 
 class BadRequest(ValueError):

@@ -37,7 +37,7 @@ from tabular.training import add_hyperparameters, fit, group_weights, labels, li
 MITIGATION_FILE = "mitigation.json"
 
 
-def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel, unweighted: Any,
+def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel[FeatureSpec], unweighted: Any,
                         holdout: pd.DataFrame) -> dict[str, Any]:
     """The holdout error overall and per group of ``column``, unweighted (before) and after:
     mean absolute error for a regressor, error rate for a classifier."""

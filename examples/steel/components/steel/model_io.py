@@ -39,17 +39,16 @@ def load_model(root: Path, specs: dict[bytes, FeatureSpec] | None = None) -> Loa
     partitioned model share one ``features.json`` text, parsed (and translated) once."""
     model_file = find_model_file(root)
     spec_file = model_file.parent / FEATURES_FILE
-    if specs is None:
-        spec = FeatureSpec.load(spec_file)
-    else:
+    cached, raw = None, b""
+    if specs is not None:
         try:
             raw = spec_file.read_bytes()
         except OSError:
             raw = b""  # FeatureSpec.load names the file and the problem
-        spec = specs.get(raw) if raw else None
-        if spec is None:
-            spec = FeatureSpec.load(spec_file)
-            specs[raw] = spec
+        cached = specs.get(raw) if raw else None
+    spec = cached or FeatureSpec.load(spec_file)
+    if specs is not None and cached is None:
+        specs[raw] = spec
     return LoadedModel(read_booster(model_file, spec.features), spec, model_file.parent)
 
 
