@@ -2,7 +2,7 @@
 and encoding rows into the model's float matrix, the same way in every step and in scoring.
 
 A project with its own feature spec (the steel example's has keys and lags) uses these helpers
-too: they read only what :class:`Encoding` and :class:`Spec` name.
+too: they read only what ``Encoding`` (see ``tabular.request``) and :class:`Spec` name.
 """
 
 from __future__ import annotations
@@ -16,25 +16,15 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 
+from tabular.request import Encoding
 from tabular.step import EXIT_BAD_INPUT, StepError
 
 FEATURES_FILE = "features.json"
 
 
-class Encoding(Protocol):
-    """What encoding rows and saving a model read of a feature spec."""
-
-    @property
-    def features(self) -> list[str]: ...
-    @property
-    def categorical_features(self) -> list[str]: ...
-    @property
-    def categories(self) -> dict[str, list[str]]: ...
-    def to_json(self) -> dict[str, Any]: ...
-
-
 class Spec(Encoding, Protocol):
-    """What training and explaining read of a feature spec besides the encoding."""
+    """What training, explaining and saving a model read of a feature spec besides the
+    encoding."""
 
     @property
     def task(self) -> str: ...
@@ -42,6 +32,7 @@ class Spec(Encoding, Protocol):
     def target(self) -> str: ...
     @property
     def classes(self) -> list[str]: ...
+    def to_json(self) -> dict[str, Any]: ...
 
 
 S = TypeVar("S", bound=Encoding)

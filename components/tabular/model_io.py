@@ -20,7 +20,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from tabular.frame import FEATURES_FILE, Encoding, FeatureSpec, Spec, encode
+from tabular.frame import FEATURES_FILE, FeatureSpec, Spec, encode
+from tabular.request import Encoding
 from tabular.step import StepError, prefixed, write_json, write_text
 
 MODEL_FILE = "model.txt"
@@ -136,7 +137,7 @@ def keyed_predictions(model: Predictor, frame: pd.DataFrame, keys: list[str]) ->
     return out
 
 
-def save_model(booster: Any, spec: Encoding, params: dict[str, Any], folder: Path) -> None:
+def save_model(booster: Any, spec: Spec, params: dict[str, Any], folder: Path) -> None:
     """Write the three files of a model folder."""
     write_text(folder / MODEL_FILE, booster.model_to_string())
     write_json(folder / FEATURES_FILE, spec.to_json())

@@ -32,11 +32,6 @@ try:  # ~3x faster than the stdlib on a 1,000-row body; optional, so the stdlib 
 except ImportError:
     orjson = None  # type: ignore[assignment]
 
-try:
-    from azureml_inference_server_http.api.aml_response import AMLResponse
-except ImportError:  # outside the inference server, e.g. in a plain Python session
-    AMLResponse = None
-
 MAX_ROWS = 10_000
 _NUMBER_TYPES = frozenset({int, float, NoneType})
 _TEXT_TYPES = frozenset({str, NoneType})
@@ -44,8 +39,9 @@ _SHAPE = ('the request must be a JSON object with a "data" list of rows: records
           '{"data": [{feature: value, ...}]} or split {"columns": [...], "data": [[...]]}')
 
 
-class Spec(Protocol):
-    """What decoding needs of a feature spec (this template's and the steel example's alike)."""
+class Encoding(Protocol):
+    """What encoding rows needs of a feature spec (this template's and the steel example's
+    alike), here and in ``tabular.frame.encode``."""
 
     @property
     def features(self) -> list[str]: ...
@@ -86,7 +82,7 @@ def decode_json(raw: str | bytes | bytearray) -> Any:
 class RequestDecoder:
     """Turns a decoded request body into the model's float matrix, one column per feature."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Encoding) -> None:
         self.features = list(spec.features)
         self.text = [name in spec.categorical_features for name in self.features]
         # Category index as float, the code tabular.frame.encode gives; unknown text -> NaN.
@@ -226,6 +222,8 @@ def read_request(raw: Any, decoder: RequestDecoder) -> tuple[np.ndarray, bool]:
 
 def bad_request(message: str) -> Any:
     """The inference server's 400 answer with ``message`` (outside the server: ``ValueError``)."""
-    if AMLResponse is None:
-        raise ValueError(message)
+    try:  # here, not at the top: the training steps import this module's encoding too
+        from azureml_inference_server_http.api.aml_response import AMLResponse
+    except ImportError:  # outside the inference server, e.g. in a plain Python session
+        raise ValueError(message) from None
     return AMLResponse({"error": message}, 400, json_str=True)
