@@ -398,7 +398,7 @@ def bench(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, A
     # In-process: LoadedModel.predict on a ready frame (the reference the target is set against),
     # score.run on the JSON body (a worker's share of a request), the booster alone (the floor).
     score = _load_score(model_dir)
-    matrix = {n: score.parse_request(text[f"split:{n}"], score._decoder) for n in (1, 1000)}
+    matrix = {n: score.read_request(text[f"split:{n}"], score._decoder)[0] for n in (1, 1000)}
     local = {"in-process LoadedModel.predict": lambda n: partial(model.predict, frames[n]),
              "in-process score.run (records JSON)": lambda n: partial(score.run, text[f"records:{n}"]),
              "in-process score.run (split JSON)": lambda n: partial(score.run, text[f"split:{n}"]),

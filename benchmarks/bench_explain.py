@@ -44,10 +44,10 @@ from steel.features import (  # noqa: E402
     add_features,
     category_lists,
     clean,
-    encode,
     split_by_period,
 )
 from steel.model_io import LoadedModel  # noqa: E402
+from tabular.frame import encode  # noqa: E402
 from train.train import fit  # noqa: E402
 
 from mlops_azure.config import load_config  # noqa: E402

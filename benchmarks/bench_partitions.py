@@ -78,7 +78,8 @@ def train_partitions(code: Path, prepared: Path, global_model: Path, out: Path,
 def fit_only(code: Path, prepared: Path, sample: int = 200) -> float:
     """Mean seconds of ``lgb.train`` alone per partition, in-process, same parameters."""
     sys.path.insert(0, str(code))
-    from steel.features import FeatureSpec, encode, read_frame
+    from steel.features import FeatureSpec, read_frame
+    from tabular.frame import encode
     from train_partitions.train_partitions import lightgbm_params
 
     spec = FeatureSpec.load(prepared / "features.json")

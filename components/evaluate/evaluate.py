@@ -17,28 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from tabular.explain import explanations
 from tabular.frame import read_frame
 from tabular.metrics import task_metrics
-from tabular.model_io import LoadedModel, load_model
-from tabular.step import StepError, output_folder, run_step, write_json, write_text
+from tabular.model_io import candidate_and_champion, load_model
+from tabular.step import StepError, output_folder, prefixed, run_step, write_json, write_text
 
 EXPLAINED_ROWS = 5_000
-
-
-def _load(folder: Path, role: str) -> LoadedModel:
-    try:
-        return load_model(folder)
-    except StepError as exc:
-        raise StepError(f"{role} model: {exc.message}", exc.exit_code) from None
-
-
-def _score(model: LoadedModel, holdout: pd.DataFrame, role: str) -> Any:
-    try:
-        return model.predict(holdout)
-    except StepError as exc:
-        raise StepError(f"{role} model cannot score the holdout: {exc.message}", exc.exit_code) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -49,8 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
 
-    candidate = _load(args.model, "candidate")
-    champion = _load(args.champion_model, "champion") if args.champion_model is not None else None
+    candidate, champion = candidate_and_champion(load_model, args.model, args.champion_model)
     spec = candidate.spec
     holdout_file = args.prepared / "holdout.csv"
     holdout = read_frame(holdout_file, "holdout", [spec.target], spec.text_columns)
@@ -66,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for role, model in (("candidate", candidate), ("champion", champion)):
         if model is None:
             continue
-        scored = _score(model, holdout, role)
+        with prefixed(f"{role} model cannot score the holdout: "):
+            scored = model.predict(holdout)
         metrics[role] = task_metrics(spec.task, actual, scored)
         if classifier:
             predictions[f"{role}_probability"] = scored

@@ -18,26 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from tabular.frame import FEATURES_FILE, FeatureSpec, read_frame
-from tabular.step import EXIT_FAILED, StepError, names, output_folder, run_step, write_json, write_text
+from tabular.step import (
+    StepError,
+    names,
+    output_folder,
+    require_passed_check,
+    run_step,
+    write_json,
+    write_text,
+)
 
 NUMERIC_TYPES = ("integer", "float")
 TEXT_TYPES = ("string", "boolean")
-
-
-def require_passed_check(folder: Path) -> None:
-    """Stop unless ``folder/report.json`` exists and says the data passed."""
-    file = folder / "report.json"
-    try:
-        report = json.loads(file.read_text(encoding="utf-8"))
-        passed = report["passed"]
-    except FileNotFoundError:
-        raise StepError(f"no data check report at {file}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StepError(f"data check report {file} is not readable ({exc})") from None
-    if passed is not True:
-        errors = report.get("errors") or [{"message": "no reason recorded"}]
-        raise StepError(f"the data check did not pass ({len(errors)} error(s), first: "
-                        f"{errors[0].get('message')}); refusing to prepare unchecked data", EXIT_FAILED)
 
 
 def column_types(schema_file: Path) -> dict[str, str]:

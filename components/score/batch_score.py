@@ -8,7 +8,6 @@ output) and the prediction (for a classifier, the probability of the positive cl
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,23 +15,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # components/, for ``tabular``
 
 import pandas as pd
-from tabular.frame import read_frame
-from tabular.model_io import LoadedModel, load_model
-from tabular.step import StepError
+from tabular.frame import FeatureSpec, read_frame
+from tabular.model_io import LoadedModel, deployed_model, keyed_predictions, load_model
 
-_model: LoadedModel | None = None
+_model: LoadedModel[FeatureSpec] | None = None
 
 
 def init() -> None:
     """Load the model under ``$AZUREML_MODEL_DIR``."""
     global _model
-    root = os.environ.get("AZUREML_MODEL_DIR")
-    if not root:
-        raise RuntimeError("AZUREML_MODEL_DIR is not set: cannot find the model to score with")
-    try:
-        _model = load_model(Path(root))
-    except StepError as exc:
-        raise RuntimeError(f"cannot load the model: {exc.message}") from None
+    _model = deployed_model(load_model, "score with")
 
 
 def _columns() -> list[str]:
@@ -46,12 +38,7 @@ def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The identifiers of each row and its prediction."""
     keys = _columns()
     assert _model is not None
-    missing = [c for c in [*keys, *_model.spec.features] if c not in frame.columns]
-    if missing:
-        raise ValueError(f"the rows lack column(s) {', '.join(dict.fromkeys(missing))}")
-    out = frame[keys].copy()
-    out["prediction"] = _model.predict(frame)
-    return out
+    return keyed_predictions(_model, frame, keys)
 
 
 def run(mini_batch: list[str]) -> Any:

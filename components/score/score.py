@@ -18,8 +18,6 @@ regressor, the log-odds of the positive class for a classifier.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,17 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from tabular.collect import AzureMLCollector, Collector
-from tabular.explain import contributions, space
-from tabular.model_io import LoadedModel, load_model
-from tabular.request import BadRequest, RequestDecoder, decode_json, parse_request
-from tabular.step import StepError
+from tabular.explain import contributions, endpoint_explanations
+from tabular.frame import FeatureSpec
+from tabular.model_io import LoadedModel, deployed_model, load_model
+from tabular.request import BadRequest, RequestDecoder, bad_request, read_request
 
-try:
-    from azureml_inference_server_http.api.aml_response import AMLResponse
-except ImportError:  # running outside the inference server, e.g. in a plain Python session
-    AMLResponse = None
-
-_model: LoadedModel | None = None
+_model: LoadedModel[FeatureSpec] | None = None
 _decoder: RequestDecoder | None = None
 _collector: Collector | AzureMLCollector | None = None
 
@@ -49,30 +42,10 @@ def init() -> None:
     """Load the model under ``$AZUREML_MODEL_DIR`` (searched recursively: Azure ML mounts a
     model one folder deeper)."""
     global _model, _decoder, _collector
-    root = os.environ.get("AZUREML_MODEL_DIR")
-    if not root:
-        raise RuntimeError("AZUREML_MODEL_DIR is not set: cannot find the model to serve")
-    try:
-        _model = load_model(Path(root))
-    except StepError as exc:
-        raise RuntimeError(f"cannot load the model: {exc.message}") from None
+    _model = deployed_model(load_model, "serve")
     _decoder = RequestDecoder(_model.spec)
     # Off unless MLOPS_COLLECT_DIR (local) or MLOPS_COLLECT_AZUREML (Azure ML) is set.
     _collector = Collector.from_env() or AzureMLCollector.from_env()
-
-
-def _bad_request(message: str) -> Any:
-    if AMLResponse is None:
-        raise ValueError(message)
-    return AMLResponse({"error": message}, 400, json_str=True)
-
-
-def explain(model: LoadedModel, matrix: np.ndarray) -> list[dict[str, Any]]:
-    """Per row: the base value and every feature's contribution, in the model's raw space."""
-    unit = space(model.spec)
-    return [{"base_value": float(row[-1]), "space": unit,
-             "contributions": dict(zip(model.spec.features, map(float, row[:-1]), strict=True))}
-            for row in contributions(model.booster, matrix)]
 
 
 def run(raw_data: Any) -> Any:
@@ -80,13 +53,9 @@ def run(raw_data: Any) -> Any:
     if _model is None or _decoder is None:
         raise RuntimeError("init() has not loaded a model")
     try:
-        body = decode_json(raw_data) if isinstance(raw_data, str | bytes | bytearray) else raw_data
-        matrix = parse_request(body, _decoder)
-        wanted = body.get("explain", False) if isinstance(body, dict) else False
-        if not isinstance(wanted, bool):
-            raise BadRequest(f'"explain" must be true or false, not {json.dumps(wanted)[:60]}')
+        matrix, wanted = read_request(raw_data, _decoder)
     except BadRequest as exc:
-        return _bad_request(str(exc))
+        return bad_request(str(exc))
     predictions = _model.predict_matrix(matrix).tolist()
     if _collector is not None and isinstance(raw_data, str | bytes | bytearray):
         _collector.record(raw_data, predictions)
@@ -94,5 +63,5 @@ def run(raw_data: Any) -> Any:
     if _model.spec.task == "classification":
         answer["labels"] = _model.labels(np.asarray(predictions))
     if wanted:
-        answer["explanations"] = explain(_model, matrix)
+        answer["explanations"] = endpoint_explanations(_model.spec, contributions(_model.booster, matrix))
     return answer

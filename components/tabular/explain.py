@@ -3,25 +3,39 @@
 Contributions are in the booster's raw output space: for a regressor the predicted value, for a
 binary classifier the log-odds of the positive class (the probability is its logistic). Every
 explanation names its space, so a probability is never read beside log-odds contributions.
+
+A project whose endpoint serves something else than the raw output (the steel example clips at 0)
+passes its own ``serve`` to :func:`explanations`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from tabular.frame import FeatureSpec, encode
-from tabular.model_io import LoadedModel, jsonable
+from tabular.frame import Spec, encode
+from tabular.model_io import jsonable
 
 #: Rows whose contributions the SHAP summary keeps per feature (a plot, not a dataset).
 SUMMARY_ROWS = 300
 EXAMPLE_ROWS = 5
 
 
-def space(spec: FeatureSpec) -> str:
+class Explainable(Protocol):
+    """A model whose predictions can be explained: a LightGBM booster and its feature spec."""
+
+    @property
+    def booster(self) -> Any: ...
+    @property
+    def spec(self) -> Spec: ...
+
+
+def space(spec: Spec) -> str:
     """The unit of contributions and base values."""
     return f"log-odds of {spec.target}={spec.classes[1]}" if spec.task == "classification" else spec.target
 
@@ -31,14 +45,16 @@ def contributions(booster: Any, matrix: np.ndarray | pd.DataFrame) -> np.ndarray
     return np.asarray(booster.predict(matrix, pred_contrib=True), dtype="float64")
 
 
-def served(spec: FeatureSpec, raw: float) -> float:
+def served(spec: Spec, raw: float) -> float:
     """The prediction the endpoint serves for a raw output (a probability for a classifier)."""
     return 1.0 / (1.0 + math.exp(-raw)) if spec.task == "classification" else raw
 
 
-def row_explanations(spec: FeatureSpec, frame: pd.DataFrame, contrib: np.ndarray,
-                     top: int | None = None) -> list[dict[str, Any]]:
-    """Per row: its feature values, raw and served prediction, contributions by magnitude."""
+def row_explanations(spec: Spec, frame: pd.DataFrame, contrib: np.ndarray, top: int | None = None,
+                     serve: Callable[[float], float] | None = None) -> list[dict[str, Any]]:
+    """Per row: its feature values, raw and served prediction (``serve`` of the raw one, by
+    default :func:`served`), contributions by magnitude."""
+    serve = serve or partial(served, spec)
     rows = []
     for i in range(len(contrib)):
         values = contrib[i, :-1]
@@ -48,15 +64,17 @@ def row_explanations(spec: FeatureSpec, frame: pd.DataFrame, contrib: np.ndarray
             "row": {f: jsonable(frame[f].iloc[i]) for f in spec.features},
             "base_value": float(contrib[i, -1]),
             "raw_prediction": raw,
-            "prediction": served(spec, raw),
+            "prediction": serve(raw),
             "contributions": {spec.features[j]: float(values[j]) for j in order},
         })
     return rows
 
 
-def explanations(model: LoadedModel, frame: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
+def explanations(model: Explainable, frame: pd.DataFrame, *, seed: int = 0,
+                 serve: Callable[[float], float] | None = None) -> dict[str, Any]:
     """Importance (gain, mean |SHAP|), a SHAP summary sample for plots and a few individual
-    explanations: what evaluate writes to ``explanations.json``."""
+    explanations (served predictions by ``serve``, see :func:`row_explanations`): what evaluate
+    writes to ``explanations.json``."""
     spec = model.spec
     matrix = encode(frame, spec)
     contrib = contributions(model.booster, matrix)
@@ -82,5 +100,15 @@ def explanations(model: LoadedModel, frame: pd.DataFrame, *, seed: int = 0) -> d
         "mean_abs_shap": {name: float(v) for name, v in zip(spec.features, mean_abs, strict=True)},
         "base_value": float(contrib[0, -1]) if len(contrib) else 0.0,
         "summary": summary,
-        "examples": row_explanations(spec, frame.iloc[examples], contrib[examples], top=8),
+        "examples": row_explanations(spec, frame.iloc[examples], contrib[examples], top=8,
+                                     serve=serve),
     }
+
+
+def endpoint_explanations(spec: Spec, contrib: np.ndarray) -> list[dict[str, Any]]:
+    """What score.py answers to ``"explain": true``: per row the base value, its space and every
+    feature's contribution."""
+    unit = space(spec)
+    return [{"base_value": float(row[-1]), "space": unit,
+             "contributions": dict(zip(spec.features, map(float, row[:-1]), strict=True))}
+            for row in contrib]

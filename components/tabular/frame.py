@@ -1,19 +1,56 @@
 """What a model is trained on (``FeatureSpec``, saved as ``features.json``), reading data files,
-and encoding rows into the model's float matrix, the same way in every step and in scoring."""
+and encoding rows into the model's float matrix, the same way in every step and in scoring.
+
+A project with its own feature spec (the steel example's has keys and lags) uses these helpers
+too: they read only what ``Encoding`` (see ``tabular.request``) and :class:`Spec` name.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from tabular.request import Encoding
 from tabular.step import EXIT_BAD_INPUT, StepError
 
 FEATURES_FILE = "features.json"
+
+
+class Spec(Encoding, Protocol):
+    """What training, explaining and saving a model read of a feature spec besides the
+    encoding."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def classes(self) -> list[str]: ...
+    def to_json(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=Encoding)
+
+
+def load_spec(make: Callable[..., S], path: Path) -> S:
+    """``features.json`` at ``path`` as ``make(**its fields)``; ``StepError`` naming the file
+    when it is unusable (an unknown field, a categorical feature without its category list)."""
+    try:
+        spec = make(**json.loads(path.read_text(encoding="utf-8")))
+        unknown = [c for c in spec.categorical_features if c not in spec.categories]
+        if unknown or not set(spec.categorical_features) <= set(spec.features):
+            raise ValueError(f"categorical feature without a category list: {unknown}")
+    except FileNotFoundError:
+        raise StepError(f"{path} does not exist", EXIT_BAD_INPUT) from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise StepError(f"{path} is not a valid features file ({exc})", EXIT_BAD_INPUT) from None
+    return spec
 
 
 @dataclass(frozen=True)
@@ -34,6 +71,10 @@ class FeatureSpec:
     train: dict[str, Any] = field(default_factory=dict)
     holdout: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.task == "classification" and len(self.classes) != 2:
+            raise ValueError("a classifier needs exactly two classes")
+
     @property
     def text_columns(self) -> list[str]:
         """Columns read as text: categoricals, identifiers and a class label."""
@@ -46,28 +87,23 @@ class FeatureSpec:
     @classmethod
     def load(cls, path: Path) -> FeatureSpec:
         """Read ``features.json``; ``StepError`` naming the file when it is unusable."""
-        try:
-            spec = cls(**json.loads(path.read_text(encoding="utf-8")))
-            unknown = [c for c in spec.categorical_features if c not in spec.categories]
-            if unknown or not set(spec.categorical_features) <= set(spec.features):
-                raise ValueError(f"categorical feature without a category list: {unknown}")
-            if spec.task == "classification" and len(spec.classes) != 2:
-                raise ValueError("a classifier needs exactly two classes")
-        except FileNotFoundError:
-            raise StepError(f"{path} does not exist", EXIT_BAD_INPUT) from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise StepError(f"{path} is not a valid features file ({exc})", EXIT_BAD_INPUT) from None
-        return spec
+        return load_spec(cls, path)
 
     def label_codes(self, frame: pd.DataFrame) -> np.ndarray:
         """Classification: 1 where the target is the positive class, else 0."""
-        text = frame[self.target].astype("string")
-        unknown = text[text.notna() & ~text.isin(self.classes)]
-        if len(unknown):
-            raise StepError(f"{self.target} holds '{unknown.iloc[0]}', which is not one of the "
-                            f"classes {', '.join(self.classes)}")
-        codes: np.ndarray = (text == self.classes[1]).to_numpy(dtype="float64")
-        return codes
+        return label_codes(self, frame)
+
+
+def label_codes(spec: Spec, frame: pd.DataFrame) -> np.ndarray:
+    """Classification: 1 where the target is the positive class, else 0; ``StepError`` naming
+    a label that is neither class."""
+    text = frame[spec.target].astype("string")
+    unknown = text[text.notna() & ~text.isin(spec.classes)]
+    if len(unknown):
+        raise StepError(f"{spec.target} holds '{unknown.iloc[0]}', which is not one of the "
+                        f"classes {', '.join(spec.classes)}")
+    codes: np.ndarray = (text == spec.classes[1]).to_numpy(dtype="float64")
+    return codes
 
 
 def read_frame(path: Path, what: str, required: list[str],
@@ -86,7 +122,7 @@ def read_frame(path: Path, what: str, required: list[str],
     return frame
 
 
-def encode(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+def encode(frame: pd.DataFrame, spec: Encoding) -> pd.DataFrame:
     """The model matrix: numbers as floats, categoricals as their index in ``spec.categories``
     (an unknown value becomes NaN, which LightGBM treats as missing)."""
     missing = [c for c in spec.features if c not in frame.columns]

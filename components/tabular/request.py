@@ -10,8 +10,9 @@ JSON numbers; null for missing):
 - split: ``{"columns": [<feature>, ...], "data": [[value, ...], ...]}``, also accepted wrapped as
   ``{"dataframe_split": {...}}`` (MLflow clients) or ``{"input_data": {...}}`` (Azure ML clients).
 
-Extra keys or columns are ignored. A malformed request raises ``BadRequest`` with one sentence
-naming the row and the feature.
+Extra keys or columns are ignored; ``"explain": true`` asks for explanations too. A malformed
+request raises ``BadRequest`` with one sentence naming the row and the feature, which
+:func:`bad_request` turns into the server's 400 answer.
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ _SHAPE = ('the request must be a JSON object with a "data" list of rows: records
           '{"data": [{feature: value, ...}]} or split {"columns": [...], "data": [[...]]}')
 
 
-class Spec(Protocol):
-    """What decoding needs of a feature spec (this template's and the steel example's alike)."""
+class Encoding(Protocol):
+    """What encoding rows needs of a feature spec (this template's and the steel example's
+    alike), here and in ``tabular.frame.encode``."""
 
-    features: list[str]
-    categorical_features: list[str]
-    categories: dict[str, list[str]]
+    @property
+    def features(self) -> list[str]: ...
+    @property
+    def categorical_features(self) -> list[str]: ...
+    @property
+    def categories(self) -> dict[str, list[str]]: ...
 
 
 class BadRequest(ValueError):
@@ -77,7 +82,7 @@ def decode_json(raw: str | bytes | bytearray) -> Any:
 class RequestDecoder:
     """Turns a decoded request body into the model's float matrix, one column per feature."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Encoding) -> None:
         self.features = list(spec.features)
         self.text = [name in spec.categorical_features for name in self.features]
         # Category index as float, the code tabular.frame.encode gives; unknown text -> NaN.
@@ -203,3 +208,22 @@ def parse_request(raw: Any, decoder: RequestDecoder) -> np.ndarray:
     """The request (a JSON text, its bytes, or the decoded object) as the model's float matrix."""
     body = decode_json(raw) if isinstance(raw, str | bytes | bytearray) else raw
     return decoder.matrix(body)
+
+
+def read_request(raw: Any, decoder: RequestDecoder) -> tuple[np.ndarray, bool]:
+    """The request's rows as the model's float matrix, and whether it asks for explanations."""
+    body = decode_json(raw) if isinstance(raw, str | bytes | bytearray) else raw
+    matrix = decoder.matrix(body)
+    wanted = body.get("explain", False) if isinstance(body, dict) else False
+    if not isinstance(wanted, bool):
+        raise BadRequest(f'"explain" must be true or false, not {json.dumps(wanted)[:60]}')
+    return matrix, wanted
+
+
+def bad_request(message: str) -> Any:
+    """The inference server's 400 answer with ``message`` (outside the server: ``ValueError``)."""
+    try:  # here, not at the top: the training steps import this module's encoding too
+        from azureml_inference_server_http.api.aml_response import AMLResponse
+    except ImportError:  # outside the inference server, e.g. in a plain Python session
+        raise ValueError(message) from None
+    return AMLResponse({"error": message}, 400, json_str=True)

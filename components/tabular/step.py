@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,31 @@ def run_step(name: str, main: Callable[[Sequence[str] | None], None],
         print(f"{name}: {exc.message}", file=sys.stderr)
         return exc.exit_code
     return 0
+
+
+@contextmanager
+def prefixed(prefix: str) -> Iterator[None]:
+    """Put ``prefix`` before the message of a ``StepError`` raised inside (say, which model)."""
+    try:
+        yield
+    except StepError as exc:
+        raise StepError(f"{prefix}{exc.message}", exc.exit_code) from None
+
+
+def require_passed_check(folder: Path) -> None:
+    """Stop unless ``folder/report.json`` (the data check's report) says the data passed."""
+    file = folder / "report.json"
+    try:
+        report = json.loads(file.read_text(encoding="utf-8"))
+        passed = report["passed"]
+    except FileNotFoundError:
+        raise StepError(f"no data check report at {file}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StepError(f"data check report {file} is not readable ({exc})") from None
+    if passed is not True:
+        errors = report.get("errors") or [{"message": "no reason recorded"}]
+        raise StepError(f"the data check did not pass ({len(errors)} error(s), first: "
+                        f"{errors[0].get('message')}); refusing to prepare unchecked data", EXIT_FAILED)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -13,7 +13,6 @@ metric per group for both.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from tabular.frame import FEATURES_FILE, FeatureSpec, encode, read_frame
+from tabular.frame import FEATURES_FILE, FeatureSpec, read_frame
 from tabular.model_io import (
     PARITY_FILE,
     REFERENCE_PREDICTIONS_FILE,
@@ -32,66 +31,13 @@ from tabular.model_io import (
     reference_predictions,
     save_model,
 )
-from tabular.step import StepError, output_folder, run_step, write_json
+from tabular.step import output_folder, run_step, write_json
+from tabular.training import add_hyperparameters, fit, group_weights, labels, lightgbm_params
 
 MITIGATION_FILE = "mitigation.json"
 
 
-def thread_count() -> int:
-    """``OMP_NUM_THREADS`` when set (Azure ML sets it per node), else 2."""
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 2
-
-
-def lightgbm_params(args: argparse.Namespace, task: str) -> dict[str, Any]:
-    """LightGBM parameters; ``StepError`` naming the first hyper-parameter out of range."""
-    checks = (("n_estimators", args.n_estimators >= 1, "at least 1"),
-              ("learning_rate", args.learning_rate > 0, "greater than 0"),
-              ("num_leaves", args.num_leaves >= 2, "at least 2"),
-              ("min_data_in_leaf", args.min_data_in_leaf >= 1, "at least 1"))
-    for name, ok, rule in checks:
-        if not ok:
-            raise StepError(f"{name} must be {rule} (got {getattr(args, name)})")
-    return {"objective": "binary" if task == "classification" else "regression",
-            "learning_rate": args.learning_rate, "num_leaves": args.num_leaves,
-            "min_data_in_leaf": args.min_data_in_leaf, "seed": args.seed,
-            # Determinism: fixed seed, fixed thread count, row-wise histograms.
-            "deterministic": True, "force_row_wise": True, "num_threads": thread_count(),
-            "verbosity": -1}
-
-
-def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
-    """The training label: the target value, or 1/0 for the positive/negative class."""
-    if spec.task == "classification":
-        return spec.label_codes(frame)
-    values = pd.to_numeric(frame[spec.target], errors="coerce")
-    if values.isna().any():
-        raise StepError(f"{spec.target} holds a value that is not a number, so it cannot be regressed")
-    return values.to_numpy(dtype="float64")
-
-
-def fit(params: dict[str, Any], spec: FeatureSpec, train: pd.DataFrame, rounds: int,
-        weights: np.ndarray | None) -> Any:
-    """A booster trained on ``train`` (row ``weights`` when given)."""
-    dataset = lgb.Dataset(encode(train, spec), label=labels(train, spec), weight=weights,
-                          categorical_feature=spec.categorical_features, free_raw_data=True)
-    try:
-        return lgb.train(params, dataset, num_boost_round=rounds)
-    except lgb.basic.LightGBMError as exc:
-        raise StepError(f"LightGBM refused to train: {exc}") from None
-
-
-def group_weights(train: pd.DataFrame, column: str) -> np.ndarray:
-    """Weights giving every group of ``column`` the same total weight, averaging 1 per row."""
-    if column not in train.columns:
-        raise StepError(f"--reweight_by names '{column}', which is not a column of the training data")
-    groups = train[column].astype("string").fillna("<missing>")
-    counts = groups.map(groups.value_counts())
-    weights: np.ndarray = (len(groups) / (groups.nunique() * counts)).to_numpy(dtype="float64")
-    return weights
-
-
-def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel, unweighted: Any,
+def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel[FeatureSpec], unweighted: Any,
                         holdout: pd.DataFrame) -> dict[str, Any]:
     """The holdout error overall and per group of ``column``, unweighted (before) and after:
     mean absolute error for a regressor, error rate for a classifier."""
@@ -114,11 +60,7 @@ def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel, u
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="train", description=__doc__)
     parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
-    parser.add_argument("--n_estimators", type=int, default=200)
-    parser.add_argument("--learning_rate", type=float, default=0.05)
-    parser.add_argument("--num_leaves", type=int, default=31)
-    parser.add_argument("--min_data_in_leaf", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=42)
+    add_hyperparameters(parser)
     parser.add_argument("--reweight_by", default="none", help='a column to reweight by, or "none"')
     parser.add_argument("--model", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)

@@ -18,8 +18,9 @@ from tests.integration.components.conftest import COMPONENTS, RunComponent
 
 sys.path.insert(0, str(COMPONENTS))
 from steel.explain import contributions, explanations
-from steel.features import encode, read_frame
+from steel.features import read_frame
 from steel.model_io import load_model
+from tabular.frame import encode
 
 
 def _holdout(trained: dict[str, Path]) -> pd.DataFrame:
@@ -99,6 +100,8 @@ def test_explanations_rank_features_and_keep_a_summary(trained: dict[str, Path])
 def test_evaluate_writes_explanations_and_group_columns(trained: dict[str, Path]) -> None:
     found = json.loads((trained["metrics"] / "explanations.json").read_text(encoding="utf-8"))
     assert found["rows"] == len(_holdout(trained))
+    # The template's explanations name their space: here the target's own units.
+    assert found["space"] == "quantity_tonnes"
     predictions = pd.read_csv(trained["metrics"] / "predictions.csv")
     assert {"segment", "region", "company_size", "quantity_tonnes", "candidate"} <= set(
         predictions.columns)
@@ -116,6 +119,7 @@ def test_score_explains_on_request_only(trained: dict[str, Path],
     for prediction, row in zip(explained["predictions"], explained["explanations"], strict=True):
         raw = row["base_value"] + sum(row["contributions"].values())
         assert max(raw, 0.0) == pytest.approx(prediction, abs=1e-6)
+        assert row["space"] == "quantity_tonnes"
     refused = score.run(json.dumps({**request, "explain": "yes"}))
     assert refused.status_code == 400
     assert '"explain" must be true or false' in json.loads(refused.get_data(as_text=True))["error"]

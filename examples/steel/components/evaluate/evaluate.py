@@ -15,27 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from steel.cli import StepError, output_folder, run_step, write_json, write_text
 from steel.explain import explanations
 from steel.features import KEYS, RAW_COLUMNS, TARGET, read_frame
 from steel.metrics import regression_metrics
-from steel.model_io import LoadedModel, load_model
+from steel.model_io import load_model
+from tabular.model_io import candidate_and_champion
+from tabular.step import StepError, output_folder, prefixed, run_step, write_json, write_text
 
 EXPLAINED_ROWS = 5_000
-
-
-def _load(folder: Path, role: str) -> LoadedModel:
-    try:
-        return load_model(folder)
-    except StepError as exc:
-        raise StepError(f"{role} model: {exc.message}", exc.exit_code) from None
-
-
-def _predict(model: LoadedModel, holdout: Any, role: str) -> Any:
-    try:
-        return model.predict(holdout)
-    except StepError as exc:
-        raise StepError(f"{role} model cannot score the holdout: {exc.message}", exc.exit_code) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -47,8 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
 
-    candidate = _load(args.model, "candidate")
-    champion = _load(args.champion_model, "champion") if args.champion_model is not None else None
+    candidate, champion = candidate_and_champion(load_model, args.model, args.champion_model)
     holdout_file = args.prepared / "holdout.csv"
     holdout = read_frame(holdout_file, "holdout", [*KEYS, TARGET])
     if holdout.empty:
@@ -57,12 +43,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     # Every raw column the holdout has: responsible-ML checks read quality per group from here.
     predictions = holdout[[c for c in RAW_COLUMNS if c in holdout.columns]].copy()
-    predictions["candidate"] = _predict(candidate, holdout, "candidate")
-    metrics: dict[str, Any] = {"candidate": regression_metrics(actual, predictions["candidate"].to_numpy()),
-                               "champion": None}
-    if champion is not None:
-        predictions["champion"] = _predict(champion, holdout, "champion")
-        metrics["champion"] = regression_metrics(actual, predictions["champion"].to_numpy())
+    metrics: dict[str, Any] = {"champion": None}
+    for role, model in (("candidate", candidate), ("champion", champion)):
+        if model is not None:
+            with prefixed(f"{role} model cannot score the holdout: "):
+                predictions[role] = model.predict(holdout)
+            metrics[role] = regression_metrics(actual, predictions[role].to_numpy())
     periods = holdout["period"]
     metrics["holdout"] = {
         "start": str(periods.min()), "end": str(periods.max()), "rows": len(holdout),

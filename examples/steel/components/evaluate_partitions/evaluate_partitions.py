@@ -25,15 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from steel.cli import StepError, output_folder, run_step, write_json, write_text
 from steel.features import KEYS, RAW_COLUMNS, TARGET, read_frame
 from steel.metrics import regression_metrics
-from steel.model_io import (
-    PARITY_FILE,
-    REFERENCE_PREDICTIONS_FILE,
-    parity_sample,
-    reference_predictions,
-)
 from steel.partitions import (
     GLOBAL,
     PARTITIONS_DIR,
@@ -42,6 +35,13 @@ from steel.partitions import (
     partition_names,
     write_index,
 )
+from tabular.model_io import (
+    PARITY_FILE,
+    REFERENCE_PREDICTIONS_FILE,
+    parity_sample,
+    reference_predictions,
+)
+from tabular.step import StepError, output_folder, run_step, write_json, write_text
 
 IMPROVED, STAYED, REGRESSED, NEW = "improved", "stayed", "regressed", "new"
 METRICS = ("wape", "mae", "rmse")

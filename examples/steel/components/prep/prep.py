@@ -7,12 +7,10 @@ run when the data check's ``report.json`` says the data did not pass.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from steel.cli import EXIT_FAILED, StepError, output_folder, run_step, write_json, write_text
 from steel.features import (
     CATEGORICAL,
     KEYS,
@@ -28,24 +26,8 @@ from steel.features import (
     split_by_period,
 )
 from steel.mltable import write_mltable
-
-
-def require_passed_check(folder: Path) -> None:
-    """Stop unless ``folder/report.json`` exists and says the data passed."""
-    file = folder / "report.json"
-    try:
-        report = json.loads(file.read_text(encoding="utf-8"))
-        passed = report["passed"]
-    except FileNotFoundError:
-        raise StepError(f"no data check report at {file}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StepError(f"data check report {file} is not readable ({exc})") from None
-    if passed is not True:
-        errors = report.get("errors") or [{"message": "no reason recorded"}]
-        raise StepError(
-            f"the data check did not pass ({len(errors)} error(s), first: {errors[0].get('message')}); "
-            "refusing to prepare unchecked data", EXIT_FAILED,
-        )
+from tabular.frame import FEATURES_FILE
+from tabular.step import output_folder, require_passed_check, run_step, write_json, write_text
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -76,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = output_folder(args.prepared, "prepared")
     for name, part in (("train.csv", train), ("holdout.csv", holdout)):
         write_text(out / name, part.to_csv(index=False, lineterminator="\n"))
-    write_json(out / "features.json", spec.to_json())
+    write_json(out / FEATURES_FILE, spec.to_json())
     # The training rows as a table for Azure ML's parallel job (one model per partition).
     write_mltable(out, "train.csv", list(dict.fromkeys([*KEYS, *CATEGORICAL])))
     print(f"prep: {len(train)} training rows ({spec.train['start']} to {spec.train['end']}), "

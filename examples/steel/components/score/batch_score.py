@@ -8,7 +8,6 @@ the output is one row per input row: the keys and the prediction.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # components/, for ``steel``
 
 import pandas as pd
-from steel.cli import StepError
 from steel.features import KEYS, read_frame
 from steel.partitions import PartitionedModel
+from tabular.model_io import deployed_model, keyed_predictions
 
 _model: PartitionedModel | None = None
 
@@ -26,13 +25,7 @@ _model: PartitionedModel | None = None
 def init() -> None:
     """Load the model under ``$AZUREML_MODEL_DIR`` (partitioned or not)."""
     global _model
-    root = os.environ.get("AZUREML_MODEL_DIR")
-    if not root:
-        raise RuntimeError("AZUREML_MODEL_DIR is not set: cannot find the model to score with")
-    try:
-        _model = PartitionedModel(Path(root))
-    except StepError as exc:
-        raise RuntimeError(f"cannot load the model: {exc.message}") from None
+    _model = deployed_model(PartitionedModel, "score with")
 
 
 def preload() -> None:
@@ -47,12 +40,7 @@ def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The keys of each row and its prediction."""
     if _model is None:
         raise RuntimeError("init() has not loaded a model")
-    missing = [c for c in [*KEYS, *_model.spec.features] if c not in frame.columns]
-    if missing:
-        raise ValueError(f"the rows lack column(s) {', '.join(dict.fromkeys(missing))}")
-    out = frame[KEYS].copy()
-    out["prediction"] = _model.predict(frame)
-    return out
+    return keyed_predictions(_model, frame, KEYS)
 
 
 def run(mini_batch: list[str]) -> Any:

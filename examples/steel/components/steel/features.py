@@ -1,18 +1,18 @@
 """Cleaning and feature engineering, shared by prep (which builds), train, evaluate and score
-(which encode), so a model sees the same features wherever it runs."""
+(which encode with ``tabular.frame.encode``), so a model sees the same features
+wherever it runs."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tabular.frame import robust_center_scale
-
-from steel.cli import EXIT_BAD_INPUT, StepError
+from tabular import frame as tabular_frame
+from tabular.frame import load_spec, robust_center_scale
+from tabular.step import StepError
 
 TARGET = "quantity_tonnes"
 PRICE = "price_eur_per_tonne"
@@ -20,6 +20,8 @@ PERIOD = "period"
 SERIES = ["organisation_id", "customer_id", "material_id"]
 KEYS = [PERIOD, *SERIES]
 CATEGORICAL = [*SERIES, "segment", "region", "company_size"]
+#: Read as text (a customer ``007`` must not become the number 7).
+TEXT_COLUMNS = list(dict.fromkeys([*KEYS, *CATEGORICAL]))
 RAW_COLUMNS = [*KEYS, "segment", "region", "company_size", PRICE, "promotion", TARGET]
 LAGS = (1, 2, 3, 12)
 NUMERIC = ["month", "quarter", "time_index", PRICE, "price_change", "promotion",
@@ -46,6 +48,15 @@ class FeatureSpec:
     cleaning: dict[str, int] = field(default_factory=dict)
 
     @property
+    def task(self) -> str:
+        """Always a regression: purchases in tonnes."""
+        return "regression"
+
+    @property
+    def classes(self) -> list[str]:
+        return []
+
+    @property
     def numeric_features(self) -> list[str]:
         return [f for f in self.features if f not in self.categorical_features]
 
@@ -55,31 +66,12 @@ class FeatureSpec:
     @classmethod
     def load(cls, path: Path) -> FeatureSpec:
         """Read ``features.json``; ``StepError`` naming the file when it is unusable."""
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            spec = cls(**raw)
-            unknown = [c for c in spec.categorical_features if c not in spec.categories]
-            if unknown or not set(spec.categorical_features) <= set(spec.features):
-                raise ValueError(f"categorical feature without a category list: {unknown}")
-        except FileNotFoundError:
-            raise StepError(f"{path} does not exist", EXIT_BAD_INPUT) from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise StepError(f"{path} is not a valid features file ({exc})", EXIT_BAD_INPUT) from None
-        return spec
+        return load_spec(cls, path)
 
 
 def read_frame(path: Path, what: str, required: list[str]) -> pd.DataFrame:
-    """A CSV with key and categorical columns as strings; ``StepError`` if unreadable."""
-    try:
-        frame = pd.read_csv(path, dtype={c: str for c in [*KEYS, *CATEGORICAL]})
-    except FileNotFoundError:
-        raise StepError(f"{what} {path} does not exist") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise StepError(f"{what} {path} is not a readable CSV file ({exc})") from None
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise StepError(f"{what} {path} lacks column(s) {', '.join(missing)}")
-    return frame
+    """A CSV with key and categorical columns as text; ``StepError`` if unreadable."""
+    return tabular_frame.read_frame(path, what, required, TEXT_COLUMNS)
 
 
 def month_number(period: pd.Series) -> pd.Series:
@@ -149,25 +141,6 @@ def category_lists(frame: pd.DataFrame) -> dict[str, list[str]]:
     return {c: sorted(frame[c].dropna().astype(str).unique().tolist()) for c in CATEGORICAL}
 
 
-def encode(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """The model matrix: numeric features as floats, categoricals as their index in
-    ``spec.categories`` (unknown values become NaN, which LightGBM treats as missing)."""
-    missing = [c for c in spec.features if c not in frame.columns]
-    if missing:
-        raise StepError(f"missing feature column(s): {', '.join(missing)}")
-    matrix = pd.DataFrame(index=frame.index)
-    for name in spec.features:
-        if name in spec.categorical_features:
-            lookup = {value: float(i) for i, value in enumerate(spec.categories[name])}
-            matrix[name] = frame[name].map(lookup).astype("float64")
-        else:
-            values = pd.to_numeric(frame[name], errors="coerce")
-            if (values.isna() & frame[name].notna()).any():
-                raise StepError(f"feature column '{name}' holds non-numeric values")
-            matrix[name] = values.astype("float64")
-    return matrix
-
-
 def split_by_period(frame: pd.DataFrame, holdout_months: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Time-based split: the last ``holdout_months`` periods are the holdout."""
     periods = np.sort(frame[PERIOD].unique())
@@ -180,3 +153,4 @@ def split_by_period(frame: pd.DataFrame, holdout_months: int) -> tuple[pd.DataFr
         )
     is_holdout = frame[PERIOD] >= periods[-holdout_months]
     return frame[~is_holdout].reset_index(drop=True), frame[is_holdout].reset_index(drop=True)
+

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from steel.cli import StepError
+from tabular.step import StepError
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float | int]:

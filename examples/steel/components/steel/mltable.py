@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from steel.cli import write_text
+from tabular.step import write_text
 
 MLTABLE_FILE = "MLTable"
 

@@ -22,9 +22,10 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+from tabular.frame import encode
+from tabular.step import StepError, write_json
 
-from steel.cli import StepError, write_json
-from steel.features import FeatureSpec, encode
+from steel.features import FeatureSpec
 from steel.model_io import LoadedModel, load_model
 
 PARTITIONS_DIR = "partitions"

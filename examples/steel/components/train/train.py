@@ -14,7 +14,6 @@ and per group for both, the evidence the model card shows.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,70 +22,18 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from steel.cli import StepError, output_folder, run_step, write_json
-from steel.features import FeatureSpec, encode, read_frame
-from steel.model_io import (
-    FEATURES_FILE,
-    MITIGATION_FILE,
+from steel.features import FeatureSpec, read_frame
+from steel.model_io import MITIGATION_FILE, LoadedModel, load_model
+from tabular.frame import FEATURES_FILE
+from tabular.model_io import (
     PARITY_FILE,
     REFERENCE_PREDICTIONS_FILE,
-    LoadedModel,
-    load_model,
     parity_sample,
     reference_predictions,
     save_model,
 )
-
-
-def thread_count() -> int:
-    """``OMP_NUM_THREADS`` when set (Azure ML sets it per node), else 2."""
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 2
-
-
-def lightgbm_params(args: argparse.Namespace) -> dict[str, Any]:
-    """LightGBM parameters; ``StepError`` naming the first hyper-parameter out of range."""
-    checks = (("n_estimators", args.n_estimators >= 1, "at least 1"),
-              ("learning_rate", args.learning_rate > 0, "greater than 0"),
-              ("num_leaves", args.num_leaves >= 2, "at least 2"),
-              ("min_data_in_leaf", args.min_data_in_leaf >= 1, "at least 1"))
-    for name, ok, rule in checks:
-        if not ok:
-            raise StepError(f"{name} must be {rule} (got {getattr(args, name)})")
-    return {
-        "objective": "regression",
-        "learning_rate": args.learning_rate,
-        "num_leaves": args.num_leaves,
-        "min_data_in_leaf": args.min_data_in_leaf,
-        "seed": args.seed,
-        # Determinism: fixed seed, fixed thread count, row-wise histograms (LightGBM's own advice).
-        "deterministic": True,
-        "force_row_wise": True,
-        "num_threads": thread_count(),
-        "verbosity": -1,
-    }
-
-
-def fit(params: dict[str, Any], spec: FeatureSpec, train: pd.DataFrame, rounds: int,
-        weights: np.ndarray | None) -> Any:
-    """A booster trained on ``train`` (row ``weights`` when given)."""
-    dataset = lgb.Dataset(encode(train, spec), label=train[spec.target].to_numpy(dtype="float64"),
-                          weight=weights, categorical_feature=spec.categorical_features,
-                          free_raw_data=True)
-    try:
-        return lgb.train(params, dataset, num_boost_round=rounds)
-    except lgb.basic.LightGBMError as exc:
-        raise StepError(f"LightGBM refused to train: {exc}") from None
-
-
-def group_weights(train: pd.DataFrame, column: str) -> np.ndarray:
-    """Weights that give every group of ``column`` the same total weight, averaging 1 per row."""
-    if column not in train.columns:
-        raise StepError(f"--reweight_by names '{column}', which is not a column of the training data")
-    groups = train[column].astype("string").fillna("<missing>")
-    counts = groups.map(groups.value_counts())
-    weights: np.ndarray = (len(groups) / (groups.nunique() * counts)).to_numpy(dtype="float64")
-    return weights
+from tabular.step import StepError, output_folder, run_step, write_json
+from tabular.training import add_hyperparameters, fit, group_weights, lightgbm_params
 
 
 def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel, unweighted: Any,
@@ -108,19 +55,10 @@ def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel, u
             "before": wape(before), "after": wape(after)}
 
 
-def add_hyperparameters(parser: argparse.ArgumentParser) -> None:
-    """The LightGBM options every training component takes (read by :func:`lightgbm_params`)."""
-    parser.add_argument("--n_estimators", type=int, default=300)
-    parser.add_argument("--learning_rate", type=float, default=0.05)
-    parser.add_argument("--num_leaves", type=int, default=31)
-    parser.add_argument("--min_data_in_leaf", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=42)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="train", description=__doc__)
     parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
-    add_hyperparameters(parser)
+    add_hyperparameters(parser, n_estimators=300)
     parser.add_argument("--reweight_by", default="none",
                         help='weight rows inversely to the size of their group in this column '
                              '("none": unweighted)')
@@ -129,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.reweight_by.strip().lower() in ("", "none"):
         args.reweight_by = None
 
-    params = lightgbm_params(args)
+    params = lightgbm_params(args)  # a regression
     spec = FeatureSpec.load(args.prepared / FEATURES_FILE)
     train = read_frame(args.prepared / "train.csv", "training data", [*spec.features, spec.target])
     if train[spec.target].isna().any():

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from steel.cli import StepError, output_folder, run_step
 from steel.partitions import FAILED, PARTITIONS_DIR, PartitionPlan, partition_names, write_index
+from tabular.step import StepError, output_folder, run_step
 
 from train_partitions.train_partitions import report, small_partition
 

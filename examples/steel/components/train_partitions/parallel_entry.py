@@ -20,10 +20,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # components/, for ``steel``
 
 import pandas as pd
-from steel.cli import StepError, output_folder
 from steel.features import CATEGORICAL, KEYS, FeatureSpec
-from steel.model_io import FEATURES_FILE
 from steel.partitions import PartitionPlan, partition_names
+from tabular.frame import FEATURES_FILE
+from tabular.step import StepError, output_folder
 
 from train_partitions.train_partitions import Trainer, parser_for, small_partition
 

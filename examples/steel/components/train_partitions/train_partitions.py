@@ -31,9 +31,7 @@ if __name__ == "__main__":
     sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]
 
 import lightgbm as lgb
-from steel.cli import EXIT_FAILED, StepError, output_folder, run_step
-from steel.features import FeatureSpec, encode, read_frame
-from steel.model_io import FEATURES_FILE, save_model
+from steel.features import FeatureSpec, read_frame
 from steel.partitions import (
     FAILED,
     FALLBACK,
@@ -43,7 +41,10 @@ from steel.partitions import (
     partition_names,
     write_index,
 )
-from train.train import add_hyperparameters, lightgbm_params
+from tabular.frame import FEATURES_FILE, encode
+from tabular.model_io import save_model
+from tabular.step import EXIT_FAILED, StepError, output_folder, run_step
+from tabular.training import add_hyperparameters, lightgbm_params
 
 _FAIL_VARIABLE = "MLOPS_FAIL_PARTITIONS"
 
@@ -120,7 +121,7 @@ def parser_for(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--levels", required=True, help="partition columns, coarse to fine")
     parser.add_argument("--model_levels", required=True, help="the levels that get models")
     parser.add_argument("--min_rows", type=int, default=24)
-    add_hyperparameters(parser)
+    add_hyperparameters(parser, n_estimators=300)
     return parser
 
 
