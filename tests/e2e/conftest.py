@@ -13,23 +13,32 @@ from typer.testing import CliRunner
 
 from mlops_azure.cli.main import app
 from mlops_azure.cli.state import STATE
+from mlops_azure.example.demo import stop_endpoints
 from mlops_azure.example.scaffold import init_project
+from mlops_azure.local import LocalWorkspace
 from mlops_azure.testing import FakeCredential, SimulatedAzureML
 
 MODEL = "steel-purchase-forecast"
 AKS = "aks-prod"
+
+def on_simulator(config: dict[str, Any], sim: SimulatedAzureML, rollout: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a parsed mlops.yaml) on the simulated workspace: staging on a managed online
+    endpoint, production on Kubernetes, the given rollout."""
+    config["backend"] = "azure"
+    config["azure"] = sim.project_settings(kubernetes_compute=AKS)
+    config["stages"]["staging"]["target"] = "managed"
+    config["stages"]["production"]["target"] = "kubernetes"
+    config["rollout"] = rollout
+    return config
+
 
 def _configure(root: Path, sim: SimulatedAzureML) -> None:
     """Point the example project at the simulated workspace; production on Kubernetes."""
     import yaml
 
     config_file = root / "mlops.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    config["backend"] = "azure"
-    config["azure"] = sim.project_settings(kubernetes_compute=AKS)
-    config["stages"]["staging"]["target"] = "managed"
-    config["stages"]["production"]["target"] = "kubernetes"
-    config["rollout"] = {"steps": [10, 50, 100], "warmup_requests": 3, "requests_per_step": 10}
+    config = on_simulator(yaml.safe_load(config_file.read_text(encoding="utf-8")), sim,
+                          {"steps": [10, 50, 100], "warmup_requests": 3, "requests_per_step": 10})
     # These tests release deliberately weak (40-tree) models quickly; the responsible-ML gate
     # would rightly stop them. test_azure_responsible.py runs it on Azure.
     config.pop("responsible", None)
@@ -67,3 +76,15 @@ def run_mlops(*args: str, code: int | None = 0) -> Any:
 def mlops() -> Any:
     """The CLI as a function: ``mlops("train", code=0)`` → parsed ``--json`` output."""
     return run_mlops
+
+
+@pytest.fixture
+def local_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder for a project on the embedded workspace; the endpoints it starts (processes that
+    outlive the commands) are stopped afterwards."""
+    folder = tmp_path / "project"
+    try:
+        yield folder
+    finally:
+        if (folder / ".mlops").is_dir():
+            stop_endpoints(LocalWorkspace(folder / ".mlops"))

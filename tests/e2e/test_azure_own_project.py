@@ -19,10 +19,10 @@ import yaml
 
 from mlops_azure.cli.state import STATE
 from mlops_azure.testing import FakeCredential, SimulatedAzureML
+from tests.e2e.conftest import AKS, on_simulator
 
 pytestmark = pytest.mark.slow
 
-AKS = "aks-prod"
 
 
 def _diabetes(path: Path) -> str:
@@ -58,12 +58,8 @@ def _point_at(root: Path, sim: SimulatedAzureML) -> None:
     """What a user edits to go to Azure: the backend, the workspace, the stages' targets; and,
     where init named candidates, the commented responsible-ML section uncommented."""
     config_file = root / "mlops.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    config["backend"] = "azure"
-    config["azure"] = sim.project_settings(kubernetes_compute=AKS)
-    config["stages"]["staging"]["target"] = "managed"
-    config["stages"]["production"]["target"] = "kubernetes"
-    config["rollout"] = {"steps": [50, 100], "warmup_requests": 2, "requests_per_step": 4}
+    config = on_simulator(yaml.safe_load(config_file.read_text(encoding="utf-8")), sim,
+                          {"steps": [50, 100], "warmup_requests": 2, "requests_per_step": 4})
     commented = "\n".join(line.removeprefix("# ") for line in config_file.read_text(
         encoding="utf-8").splitlines() if line.startswith(("# responsible:", "#   ")))
     if "<column>" not in commented:

@@ -8,13 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from mlops_azure.example.demo import stop_endpoints
-from mlops_azure.local import LocalWorkspace
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 
@@ -36,14 +32,8 @@ def _cancer(path: Path) -> str:
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Iterator[Path]:
-    """Where the project is made; its endpoints (processes) are stopped afterwards."""
-    root = tmp_path / "mine"
-    try:
-        yield root
-    finally:
-        if (root / ".mlops").is_dir():
-            stop_endpoints(LocalWorkspace(root / ".mlops"))
+def folder(local_folder: Path) -> Path:
+    return local_folder
 
 
 def mlops(cwd: Path, *args: str, expect: int = 0) -> str:
@@ -66,11 +56,11 @@ def test_a_csv_reaches_production_in_eight_commands(folder: Path, tmp_path: Path
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
     trained = json.loads(mlops(folder, "--json", "train"))
-    assert trained["registered"] == "mine-model:1" and trained["decision"]["metric"] == metric
-    mlops(folder, "deploy", "mine-model:1", "--stage", "staging")
+    assert trained["registered"] == "project-model:1" and trained["decision"]["metric"] == metric
+    mlops(folder, "deploy", "project-model:1", "--stage", "staging")
     mlops(folder, "gate", "qa", "--stage", "staging")
-    mlops(folder, "approve", "mine-model:1", "--stage", "production", "--reason", "QA passed")
-    mlops(folder, "promote", "mine-model:1", "--stage", "production")
+    mlops(folder, "approve", "project-model:1", "--stage", "production", "--reason", "QA passed")
+    mlops(folder, "promote", "project-model:1", "--stage", "production")
     answer = json.loads(mlops(folder, "--json", "invoke", "--stage", "production", "--file",
                               "sample-request.json"))
     body = answer.get("response", answer)

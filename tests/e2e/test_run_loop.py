@@ -6,27 +6,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlops_azure.example.demo import stop_endpoints
-from mlops_azure.local import LocalWorkspace
 from mlops_azure.testing.postgres import Postgres
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Path]:
-    """Where the loop runs; its endpoints (processes that outlive `mlops run`) are stopped after."""
-    folder = tmp_path / "demo"
-    try:
-        yield folder
-    finally:
-        if (folder / ".mlops").is_dir():
-            stop_endpoints(LocalWorkspace(folder / ".mlops"))
+def demo(local_folder: Path) -> Path:
+    return local_folder
 
 
 def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> None:
