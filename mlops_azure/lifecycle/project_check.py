@@ -214,6 +214,21 @@ def _data_check(found: _Collector) -> None:
     _components(found, [component])
 
 
+#: training.params that must say what the config says elsewhere (the template's pipeline takes
+#: them as inputs; mlops.yaml names them once more for the tool).
+def _same_as(config: ProjectConfig) -> dict[str, tuple[str, str | None]]:
+    return {"target": ("data.target", config.data.target), "task": ("model.task", config.model.task),
+            "time_column": ("data.time_column", config.data.time_column or "none")}
+
+
+def _params(found: _Collector) -> None:
+    params = found.config.training.params
+    for name, (where, said) in _same_as(found.config).items():
+        if name in params and said is not None and str(params[name]) != str(said):
+            found.add("config", f"training.params.{name} is '{params[name]}' but {where} says "
+                                f"'{said}': the pipeline would train on one and mlops judge by the other")
+
+
 def check_project(config_file: Path) -> ProjectCheck:
     """Check the project of ``config_file`` against the contract; nothing is run or imported."""
     try:
@@ -222,6 +237,7 @@ def check_project(config_file: Path) -> ProjectCheck:
         return ProjectCheck(config_file, (Finding("error", "config", exc.message),), ())
     found = _Collector(config)
     found.checked.append(found.shown(config_file))
+    _params(found)
     pipeline = _pipeline(found)
     if pipeline is not None:
         _metric(found, pipeline)

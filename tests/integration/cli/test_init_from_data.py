@@ -88,3 +88,18 @@ def test_the_commented_responsible_section_is_valid_once_uncommented(tmp_path: P
     config_file.write_text(text.replace("# responsible:", "responsible:").replace("#   ", "  "),
                            encoding="utf-8")
     assert load_config(config_file).responsible.sensitive == ["sex"]
+
+
+def test_project_check_passes_a_made_project_and_catches_a_target_said_twice_differently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert init(tmp_path, "--target", "churned")[0] == 0
+    monkeypatch.chdir(tmp_path / "p")
+    done = CliRunner().invoke(app, ["project", "check"])
+    assert done.exit_code == 0, done.stdout + done.stderr
+    config = tmp_path / "p" / "mlops.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("target: churned,", "target: size,"),
+                      encoding="utf-8")
+    done = CliRunner().invoke(app, ["project", "check"])
+    assert done.exit_code == 2
+    assert "training.params.target is 'size' but data.target says 'churned'" in done.stdout
