@@ -125,7 +125,7 @@ def _flow(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
 
 
-def render_config(*, name: str, data_file: str, target: str, task: str, time_column: str | None,
+def render_config(*, name: str, source: str, data_file: str, target: str, task: str, time_column: str | None,
                   schema: InferredSchema, numeric: list[str], categorical: list[str]) -> str:
     """``mlops.yaml`` for the project, with comments saying what each section does."""
     metric = CHAMPION_METRIC[task]
@@ -140,7 +140,7 @@ def render_config(*, name: str, data_file: str, target: str, task: str, time_col
               "time_column": time_column or "none", "holdout_fraction": 0.2, "seed": 42,
               "n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20}
     lines = [
-        f"# mlops-azure project made by `mlops init --data {data_file} --target {target}`.",
+        f"# mlops-azure project made by `mlops init --data` from {source}, predicting {target}.",
         "# Relative paths are relative to this file. ${VAR} and ${VAR:-default} read the environment.",
         f"project: {name}",
         "",
@@ -272,9 +272,9 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                              "time column are set aside")
     project = _project_name(root, name)
     data_file = f"data/{_NAME.sub('-', data.stem.lower()).strip('-') or 'data'}.csv"
-    config = render_config(name=project, data_file=data_file, target=column, task=found_task,
-                           time_column=time_column, schema=schema, numeric=numeric,
-                           categorical=categorical)
+    config = render_config(name=project, source=data.name, data_file=data_file, target=column,
+                           task=found_task, time_column=time_column, schema=schema,
+                           numeric=numeric, categorical=categorical)
     request = _sample_request(frame, [*numeric, *categorical], numeric)
     with staged_project(root) as staging:
         copy_parts(generic_template_root(), staging, TEMPLATE_PARTS)
