@@ -130,7 +130,10 @@ def render_config(*, name: str, source: str, data_file: str, target: str, task: 
     """``mlops.yaml`` for the project, with comments saying what each section does."""
     metric = CHAMPION_METRIC[task]
     ids = schema.id_columns
-    monitored_text = [c for c in categorical if "allowed" in schema.columns[c]]
+    # Text with an allowed list, and booleans, are categories drift can compare.
+    monitored_text = [c for c in categorical if c not in schema.empty and (
+        "allowed" in schema.columns[c] or schema.columns[c]["type"] == "boolean")]
+    monitored_numbers = [c for c in numeric if c not in schema.empty]
     named = [c for c in [*categorical, *numeric] if _SENSITIVE.search(c)]
     # Groups are exact values: a float column (a scaled age) must be binned before it can be one.
     sensitive = [c for c in named if schema.columns[c]["type"] not in ("float", "date")]
@@ -203,10 +206,10 @@ def render_config(*, name: str, source: str, data_file: str, target: str, task: 
         "# its PSI level on its own, or the predictions drifted; the output names the rule. A window of",
         "# fewer than min_rows rows gets no verdict. The tool's own QA and rollout requests never count.",
         "monitoring:",
-        f"  numeric: {_flow(numeric)}",
+        f"  numeric: {_flow(monitored_numbers)}",
         f"  categorical: {_flow(monitored_text)}",
         "  # drifted_share: 0.5",
-        f"  # critical: {{{(numeric or monitored_text or ['<feature>'])[0]}: 1.0}}",
+        f"  # critical: {{{json.dumps((monitored_numbers or monitored_text or ['<feature>'])[0])}: 1.0}}",
         "  # min_rows: 500",
         "",
         "# Responsible ML: quality per group of sensitive columns, the worst cohorts and a model card",

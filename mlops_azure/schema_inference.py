@@ -36,6 +36,8 @@ class InferredSchema:
     unique_key: list[str]
     min_rows: int
     notes: list[str] = field(default_factory=list)
+    #: Columns without a single value: nothing to learn from or to monitor.
+    empty: list[str] = field(default_factory=list)
 
     def to_config(self) -> dict[str, Any]:
         """As ``mlops.yaml``'s ``data.schema``."""
@@ -112,11 +114,15 @@ def infer_schema(frame: pd.DataFrame, *, target: str, id_columns: list[str],
     rows = len(frame)
     ids = list(id_columns)
     notes: list[str] = []
+    empty: list[str] = []
     columns: dict[str, dict[str, Any]] = {}
     for name in frame.columns:
         text = frame[name]
         kind = column_type(text)
         distinct = text.nunique(dropna=True)
+        if distinct == 0 and name not in (target, time_column):
+            empty.append(str(name))
+            notes.append(f"'{name}' has no values at all: declared in the schema, never monitored")
         looks_like_id = name not in (target, time_column) and name not in ids and (
             (kind == "string" and distinct > MAX_ALLOWED_VALUES and distinct > ID_LIKE_SHARE * rows)
             or (kind in ("integer", "string") and distinct == rows and bool(_ID_NAME.search(name))))
@@ -130,14 +136,14 @@ def infer_schema(frame: pd.DataFrame, *, target: str, id_columns: list[str],
         spec = _column_spec(name, text, kind, name in ids)
         if name == target:
             spec.pop("min", None), spec.pop("max", None)
-        if kind == "string" and name not in ids and "allowed" not in spec and name != target:
+        if kind == "string" and name not in ids and "allowed" not in spec and name != target and distinct:
             notes.append(f"'{name}' is text with {distinct} distinct values: a categorical feature "
                          "without an allowed list")
         columns[str(name)] = spec
     key = [c for c in ids if frame[c].notna().all()]
     unique = bool(key) and not frame.duplicated(subset=[*key, *([time_column] if time_column else [])]).any()
     return InferredSchema(columns, ids, [*key, *([time_column] if time_column else [])] if unique else [],
-                          max(1, rows // 2), notes)
+                          max(1, rows // 2), notes, empty)
 
 
 def infer_task(target: pd.Series, name: str) -> str:

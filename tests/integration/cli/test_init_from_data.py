@@ -103,3 +103,13 @@ def test_project_check_passes_a_made_project_and_catches_a_target_said_twice_dif
     done = CliRunner().invoke(app, ["project", "check"])
     assert done.exit_code == 2
     assert "training.params.target is 'size' but data.target says 'churned'" in done.stdout
+
+
+def test_a_column_without_values_is_never_monitored(tmp_path: Path) -> None:
+    (tmp_path / "table.csv").write_text(TABLE.replace("month\n", "month,blank\n").replace(
+        "-01\n", "-01,\n"), encoding="utf-8")
+    code, out, _ = init(tmp_path, "--target", "size")
+    assert code == 0 and "'blank' has no values at all" in " ".join(json.loads(out)["notes"])
+    config = load_config(tmp_path / "p" / "mlops.yaml")
+    assert "blank" in config.data.data_schema.columns
+    assert "blank" not in [*(config.monitoring.numeric or []), *(config.monitoring.categorical or [])]
