@@ -86,7 +86,7 @@ def init(
                        f"({made.split}); champion metric {made.metric}")
             for note in made.notes:
                 output.say(f"[yellow]note:[/] {note}")
-            output.say(f"next: cd {directory} && mlops train")
+            output.say(f"next: cd {directory} && mlops project check && mlops train")
         return
     given = [flag for flag, value in (("--target", target), ("--task", task),
                                       ("--time-column", time_column), ("--name", name)) if value]

@@ -96,6 +96,7 @@ def build_card(ws: Workspace, config: ProjectConfig, model: ModelVersion,
         metrics=dict(model.metrics), champion=champion,
         gates=tuple(GateResult.parse(g) for g in _gates(ws, model, report)),
         responsible=data, group_limits=_group_limits(config, data) if data else {},
+        task=config.model.task,
     )
 
 

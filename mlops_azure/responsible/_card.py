@@ -76,6 +76,8 @@ class ModelCard:
     gates: Sequence[GateResult] = ()
     responsible: Mapping[str, Any] | None = None
     group_limits: Mapping[str, float] = field(default_factory=dict)
+    #: regression or classification (``model.task``), shown when no report states it.
+    task: str = ""
 
     @property
     def created_text(self) -> str:

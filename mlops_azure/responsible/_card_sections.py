@@ -56,7 +56,7 @@ def _summary(card: ModelCard, report: Mapping[str, Any]) -> tuple[Block, ...]:
     overall = report_part(report, "overall")
     rows = [("Model", f"{card.name}:{card.version}"), ("Created", card.created_text),
             ("Creator", card.creator or "unknown"),
-            ("Task", str(report.get("task") or "not stated")),
+            ("Task", str(report.get("task") or card.task or "not stated")),
             ("Evaluation rows", str(overall.get("rows", "not computed")) if overall else "not computed"),
             ("Responsible-ML verdict", status)]
     blocks: list[Block] = [table(("", ""), rows, (False, False))]

@@ -165,3 +165,9 @@ def test_a_classifiers_explanations_name_their_space() -> None:
     assert "prediction 0.818 (log-odds 1.5)" in text
     plain = render_markdown(sample_card())
     assert "the prediction is the base value" in plain and "log-odds" not in plain
+
+
+def test_the_task_comes_from_the_config_when_no_report_states_it() -> None:
+    card = dataclasses.replace(sample_card(), responsible=None, task="classification")
+    assert "| Task | classification |" in render_markdown(card)
+    assert "| Task | not stated |" in render_markdown(dataclasses.replace(card, task=""))
