@@ -395,6 +395,16 @@ def read_document(model: type[D], path: Path, where: str | None = None,
     return validate(model, load_json(path, shown, error), shown, error)
 
 
+def find_in_model(folder: Path, name: str) -> Path | None:
+    """The file ``name`` of the model in ``folder``: directly in it, or (Azure ML mounts a model
+    one folder deeper) the shallowest below it; partition models lie deeper still. None when absent."""
+    direct = folder / name
+    if direct.is_file():
+        return direct
+    found = sorted(folder.rglob(name), key=lambda p: (len(p.parts), p)) if folder.is_dir() else []
+    return found[0] if found else None
+
+
 def declared_metrics(tags: Mapping[str, Any], task: str | None = None) -> tuple[str, ...] | None:
     """The metrics a component's :data:`METRICS_TAG` declares (``mlops.metrics.<task>`` first,
     for a component that serves several tasks); None without the tag."""
@@ -414,6 +424,6 @@ __all__ = [
     "MetricValues", "MetricsFile", "MitigationFile", "MitigationInputs", "Number",
     "ParityFile", "PartitionIndexFile", "PartitionInputs", "PartitionOutcomes",
     "PredictionsPointer", "ReferencePredictionsFile", "ReservedInputs", "RowExplanation",
-    "ScoreRequest", "ScoreResponse", "Variable", "declared_metrics", "load_json",
+    "ScoreRequest", "ScoreResponse", "Variable", "declared_metrics", "find_in_model", "load_json",
     "read_document", "validate", "violation",
 ]

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
-from mlops_azure.contract import FEATURES_FILE, FeaturesFile, read_document
+from mlops_azure.contract import FEATURES_FILE, FeaturesFile, find_in_model, read_document
 from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle._batch_input import Layout, scan
 from mlops_azure.lifecycle._batch_work import Pool, Task, load_script, score, start
@@ -90,10 +90,10 @@ def serving_or_latest(ws: Workspace, config: ProjectConfig, model: str | None) -
 
 def _text_columns(model_dir: Path) -> tuple[str, ...]:
     """Columns to read as text: keys and categoricals (so 007 stays "007")."""
-    found = sorted(model_dir.rglob(FEATURES_FILE), key=lambda p: (len(p.parts), p))
-    if not found:
+    found = find_in_model(model_dir, FEATURES_FILE)
+    if found is None:
         return ()
-    spec = read_document(FeaturesFile, found[0], f"{FEATURES_FILE} of the model at {model_dir}",
+    spec = read_document(FeaturesFile, found, f"{FEATURES_FILE} of the model at {model_dir}",
                          UserInputError)
     return tuple(dict.fromkeys([*spec.keys, *spec.id_columns, *spec.categorical_features]))
 

@@ -27,6 +27,7 @@ from mlops_azure.contract import (
     ParityFile,
     ReferencePredictionsFile,
     declared_metrics,
+    find_in_model,
     load_json,
     read_document,
     validate,
@@ -103,21 +104,12 @@ def check_metrics(config: ProjectConfig, folder: Path, where: str) -> dict[str, 
     return dict(document)
 
 
-def _in_model(folder: Path, name: str) -> Path | None:
-    direct = folder / name
-    if direct.is_file():
-        return direct
-    # Azure ML may nest a model one folder deeper; shallowest wins (partitions lie deeper).
-    found = sorted(folder.rglob(name), key=lambda p: (len(p.parts), p)) if folder.is_dir() else []
-    return found[0] if found else None
-
-
 def check_model_folder(folder: Path, where: str) -> None:
     """The model folder holds the required files and every file the tool reads is valid."""
     if not folder.is_dir() or not any(folder.iterdir()):
         raise UserInputError(f"{where.rstrip('/ ')} is empty: the step wrote no model")
     for name, model in MODEL_FILES.items():
-        found = _in_model(folder, name) if name in REQUIRED_MODEL_FILES else folder / name
+        found = find_in_model(folder, name) if name in REQUIRED_MODEL_FILES else folder / name
         if found is None or not found.is_file():
             if name in REQUIRED_MODEL_FILES:
                 raise UserInputError(f"{where}{name} does not exist (every model folder needs it: "

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from mlops_azure.config import ProjectConfig
-from mlops_azure.contract import REFERENCE_PREDICTIONS_FILE, ReferencePredictionsFile, read_document
+from mlops_azure.contract import (
+    REFERENCE_PREDICTIONS_FILE,
+    ReferencePredictionsFile,
+    find_in_model,
+    read_document,
+)
 from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import live_deployment, parse_ref
@@ -74,11 +79,11 @@ def reference_predictions(ws: Workspace, model: ModelVersion) -> Any:
     import numpy as np
 
     folder = ws.model_local_path(model.name, model.version)
-    found = sorted(folder.rglob(REFERENCE_PREDICTIONS_FILE), key=lambda p: (len(p.parts), p))
-    if not found:
+    found = find_in_model(folder, REFERENCE_PREDICTIONS_FILE)
+    if found is None:
         return None
-    shown = f"{found[0].relative_to(folder).as_posix()} of {model.ref}"
-    document = read_document(ReferencePredictionsFile, found[0], shown, UserInputError)
+    shown = f"{found.relative_to(folder).as_posix()} of {model.ref}"
+    document = read_document(ReferencePredictionsFile, found, shown, UserInputError)
     return np.asarray(document.predictions, dtype=np.float64)
 
 

@@ -352,7 +352,7 @@ def _lineage(
         job_id=job.id,
         params=params,
         # Every environment definition of the project: the steps' conda files are among them.
-        environment_hash=environment_hash(*sorted(config.resolve(Path("environments")).glob("*.yml"))),
+        environment_hash=environment_hash(*config.resolve(Path("environments")).glob("*.yml")),
         creator=actor,
         pipeline=str(config.training.pipeline),
         extra={**{f"holdout_{k}": str(v) for k, v in holdout.items()},
