@@ -65,13 +65,17 @@ def _is_date(text: pd.Series) -> bool:
     return bool(pd.to_datetime(present.str.strip(), format="ISO8601", errors="coerce").notna().all())
 
 
-def column_type(text: pd.Series) -> str:
-    """``string``, ``integer``, ``float``, ``date`` or ``boolean`` for a column read as text.
-
-    Judged on the distinct values, with pandas' C parsers: a 100,000-row column costs one pass."""
+def _distinct(text: pd.Series) -> pd.Series:
+    """The column's distinct present values: what every inference below is judged on, so a
+    100,000-row column costs one pass (pandas' C hashing) and the rest scales with its values."""
     import pandas as pd
 
-    distinct = pd.Series(text.dropna().unique(), dtype=object)
+    return pd.Series(text.dropna().unique(), dtype=object)
+
+
+def _type_of(distinct: pd.Series) -> str:
+    import pandas as pd
+
     if distinct.empty:
         return "string"
     if len(distinct) <= len(_BOOLEAN) and set(distinct.str.strip().str.lower()) <= _BOOLEAN:
@@ -83,7 +87,12 @@ def column_type(text: pd.Series) -> str:
     return "date" if _is_date(distinct) else "string"
 
 
-def _column_spec(name: str, text: pd.Series, kind: str, is_id: bool) -> dict[str, Any]:
+def column_type(text: pd.Series) -> str:
+    """``string``, ``integer``, ``float``, ``date`` or ``boolean`` for a column read as text."""
+    return _type_of(_distinct(text))
+
+
+def _column_spec(text: pd.Series, distinct: pd.Series, kind: str, is_id: bool) -> dict[str, Any]:
     import pandas as pd
 
     spec: dict[str, Any] = {"type": kind}
@@ -92,8 +101,7 @@ def _column_spec(name: str, text: pd.Series, kind: str, is_id: bool) -> dict[str
         # Room above what was seen, so a slightly gappier month is not refused.
         spec["max_null_fraction"] = min(1.0, round(nulls * 1.5 + 0.01, 3))
     if kind in ("integer", "float") and not is_id:
-        # The range of the distinct values is the range of all of them, at a fraction of the cost.
-        numbers = pd.to_numeric(pd.Series(text.dropna().unique()), errors="coerce").dropna()
+        numbers = pd.to_numeric(distinct, errors="coerce").dropna()
         if len(numbers):
             low, high = float(numbers.min()), float(numbers.max())
             margin = (high - low) * RANGE_MARGIN or abs(high) * RANGE_MARGIN or 1.0
@@ -101,7 +109,7 @@ def _column_spec(name: str, text: pd.Series, kind: str, is_id: bool) -> dict[str
             spec["min"] = _nice(max(low - margin, 0.0) if low >= 0 else low - margin)
             spec["max"] = _nice(high + margin)
     if kind == "string" and not is_id:
-        values = sorted(text.dropna().astype(str).unique().tolist())
+        values = sorted(distinct.astype(str).tolist())
         if len(values) <= MAX_ALLOWED_VALUES:
             spec["allowed"] = values
     return spec
@@ -118,8 +126,9 @@ def infer_schema(frame: pd.DataFrame, *, target: str, id_columns: list[str],
     columns: dict[str, dict[str, Any]] = {}
     for name in frame.columns:
         text = frame[name]
-        kind = column_type(text)
-        distinct = text.nunique(dropna=True)
+        values = _distinct(text)
+        kind = _type_of(values)
+        distinct = len(values)
         if distinct == 0 and name not in (target, time_column):
             empty.append(str(name))
             notes.append(f"'{name}' has no values at all: declared in the schema, never monitored")
@@ -133,7 +142,7 @@ def infer_schema(frame: pd.DataFrame, *, target: str, id_columns: list[str],
         if name == time_column and kind != "date":
             raise UserInputError(f"--time-column '{name}' holds values that are not dates written "
                                  f"as YYYY-MM-DD (e.g. '{text.dropna().iloc[0] if distinct else ''}')")
-        spec = _column_spec(name, text, kind, name in ids)
+        spec = _column_spec(text, values, kind, name in ids)
         if name == target:
             spec.pop("min", None), spec.pop("max", None)
         if kind == "string" and name not in ids and "allowed" not in spec and name != target and distinct:
