@@ -26,8 +26,7 @@ from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig, QaPolicy
 from mlops_azure.contract import PARITY_FILE, ParityFile, read_document
 from mlops_azure.errors import MlopsError, NotFoundError, UserInputError
-from mlops_azure.lifecycle.refs import parse_ref
-from mlops_azure.lifecycle.release import live_deployment
+from mlops_azure.lifecycle.refs import busiest_deployment, parse_ref
 from mlops_azure.lifecycle.scoring import ScoreResponse, ScoringClient, percentile
 from mlops_azure.probes import QA_PROBE
 from mlops_azure.workspace import Deployment, DeploymentState, Endpoint, Workspace
@@ -124,7 +123,7 @@ def _target(ws: Workspace, config: ProjectConfig, stage: str,
         serving = ", ".join(f"{d.name} serves {d.model_ref}" for d in deployments) or "it has none"
         raise NotFoundError(f"no deployment of endpoint '{endpoint_name}' (stage '{stage}') serves "
                             f"{ref} ({serving}): deploy it there before gating it")
-    live = live_deployment(endpoint)
+    live = busiest_deployment(endpoint)
     for dep in deployments:
         if dep.name == live:
             return endpoint, dep

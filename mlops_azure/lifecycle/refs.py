@@ -4,7 +4,7 @@ one names, and the deployment an endpoint serves from."""
 from __future__ import annotations
 
 from mlops_azure.errors import UserInputError
-from mlops_azure.workspace import ModelVersion, ServingDeployment, Workspace, is_asset_name
+from mlops_azure.workspace import Endpoint, ModelVersion, ServingDeployment, Workspace, is_asset_name
 
 
 def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) -> tuple[str, int | None]:
@@ -29,6 +29,13 @@ def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
     """The registered version ``NAME:VERSION`` names; releases never take 'latest'."""
     name, version = parse_ref(ref, version_required=True)
     return ws.get_model(name, version)
+
+
+def busiest_deployment(endpoint: Endpoint) -> str | None:
+    """The name of the deployment taking the most live traffic of ``endpoint`` as read (None
+    when none takes any)."""
+    live = [(share, name) for name, share in endpoint.traffic.items() if share > 0]
+    return max(live)[1] if live else None
 
 
 def live_deployment(ws: Workspace, endpoint: str) -> ServingDeployment | None:

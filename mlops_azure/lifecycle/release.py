@@ -19,7 +19,8 @@ from mlops_azure.errors import DeploymentFailed, GateFailed, MlopsError, UserInp
 from mlops_azure.lifecycle import rollout
 from mlops_azure.lifecycle.approval import find_approval
 from mlops_azure.lifecycle.provenance import current_actor
-from mlops_azure.lifecycle.refs import resolve_model
+from mlops_azure.lifecycle.qa import load_sample
+from mlops_azure.lifecycle.refs import busiest_deployment, resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.probes import ROLLOUT_PROBE
@@ -79,12 +80,6 @@ class ReleaseOutcome:
                 "removed": self.removed}
 
 
-def live_deployment(endpoint: Endpoint) -> str | None:
-    """The deployment taking the most live traffic (None when none takes any)."""
-    live = [(share, name) for name, share in endpoint.traffic.items() if share > 0]
-    return max(live)[1] if live else None
-
-
 def start_deployment(ws: Workspace, config: ProjectConfig, stage_name: str, model: ModelVersion,
                      actor: str, say: Say) -> tuple[StageConfig, Endpoint, Deployment]:
     """Ensure the stage's endpoint and a healthy deployment of ``model`` at whatever traffic it
@@ -138,7 +133,7 @@ def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
                              f"'mlops promote {ref} --stage {stage_name}'")
     model = resolve_model(ws, ref)
     stage, endpoint, deployment = start_deployment(ws, config, stage_name, model, actor, say)
-    previous = live_deployment(endpoint)
+    previous = busiest_deployment(endpoint)
     endpoint = ws.set_traffic(stage.endpoint, {deployment.name: 100})
     removed = prune(ws, stage.endpoint, {deployment.name, *([previous] if previous else [])})
     ws.record_event("deploy", model.ref, {
@@ -183,14 +178,11 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
             raise
     policy = config.rollout
     stage, endpoint, new = start_deployment(ws, config, stage_name, model, actor, say)
-    previous = live_deployment(endpoint)
+    previous = busiest_deployment(endpoint)
     if endpoint.traffic.get(new.name, 0) == 100:
         say(f"{model.ref} already takes all traffic of {stage.endpoint}")
         return ReleaseOutcome("promote", stage_name, stage.endpoint, model.ref, new.name,
                               endpoint.scoring_uri, endpoint.traffic, None)
-    # Here, not at the top: the QA gate imports this module's live_deployment.
-    from mlops_azure.lifecycle.qa import load_sample
-
     before = {name: share for name, share in endpoint.traffic.items() if share > 0}
     old = {name: share for name, share in before.items() if name != new.name}
     sample = load_sample(ws, config, new)
@@ -251,7 +243,7 @@ def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: st
     actor = actor or current_actor()
     stage = config.stage(stage_name)
     endpoint = ws.get_endpoint(stage.endpoint)
-    current = live_deployment(endpoint)
+    current = busiest_deployment(endpoint)
     target: str | None = None
     # Only the traffic events are read (on Azure each event is a blob to download).
     events = sorted((e for action in TRAFFIC_ACTIONS for e in ws.list_events(500, action=action)),
