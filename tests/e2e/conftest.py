@@ -88,3 +88,14 @@ def local_folder(tmp_path: Path) -> Iterator[Path]:
     finally:
         if (folder / ".mlops").is_dir():
             stop_endpoints(LocalWorkspace(folder / ".mlops"))
+
+
+def write_cancer(path: Path) -> str:
+    """scikit-learn's breast cancer table (30 features, 569 rows) with its 0/1 target as text
+    labels, written to ``path``; returns the target column."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame["diagnosis"] = frame.pop("target").map({0: "malignant", 1: "benign"})
+    frame.to_csv(path, index=False)
+    return "diagnosis"

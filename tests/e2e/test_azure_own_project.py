@@ -19,7 +19,7 @@ import yaml
 
 from mlops_azure.cli.state import STATE
 from mlops_azure.testing import FakeCredential, SimulatedAzureML
-from tests.e2e.conftest import AKS, on_simulator
+from tests.e2e.conftest import AKS, on_simulator, write_cancer
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +42,7 @@ def _diabetes(path: Path) -> str:
 
 #: What `mlops init` is told beside --data and --target, per table.
 _INIT: dict[str, dict[str, Any]] = {
-    "_cancer": {}, "_diabetes": {"id_columns": ["patient_id"], "time_column": "visit_date"}}
-
-
-def _cancer(path: Path) -> str:
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
-    frame["diagnosis"] = frame.pop("target").map({0: "malignant", 1: "benign"})
-    frame.to_csv(path, index=False)
-    return "diagnosis"
+    "write_cancer": {}, "_diabetes": {"id_columns": ["patient_id"], "time_column": "visit_date"}}
 
 
 def _point_at(root: Path, sim: SimulatedAzureML) -> None:
@@ -89,7 +80,7 @@ def own_project(azure_sim: SimulatedAzureML, tmp_path: Path,
     STATE.__init__()  # type: ignore[misc]  # the CLI keeps global state per process
 
 
-@pytest.mark.parametrize(("writer", "task"), [(_cancer, "classification"),
+@pytest.mark.parametrize(("writer", "task"), [(write_cancer, "classification"),
                                               (_diabetes, "regression")],
                          ids=["classification", "regression"])
 def test_an_init_data_project_runs_the_loop_on_azure(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import write_cancer
+
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 
 
@@ -20,15 +22,6 @@ def _diabetes(path: Path) -> str:
 
     load_diabetes(as_frame=True).frame.to_csv(path, index=False)
     return "target"
-
-
-def _cancer(path: Path) -> str:
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
-    frame["diagnosis"] = frame.pop("target").map({0: "malignant", 1: "benign"})
-    frame.to_csv(path, index=False)
-    return "diagnosis"
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ def mlops(cwd: Path, *args: str, expect: int = 0) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("make", "task", "metric"), [(_diabetes, "regression", "rmse"),
-                                                      (_cancer, "classification", "auc")],
+                                                      (write_cancer, "classification", "auc")],
                          ids=["regression", "classification"])
 def test_a_csv_reaches_production_in_eight_commands(folder: Path, tmp_path: Path, make, task: str,
                                                     metric: str) -> None:
