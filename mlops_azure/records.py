@@ -241,6 +241,14 @@ class EndpointKeys:
 
 
 @dataclass(frozen=True)
+class LockHolder:
+    """Who holds a workspace lock, as they described themselves when they took it."""
+
+    holder: str
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     """One entry of the audit trail: who did what to which subject, and the evidence."""
 

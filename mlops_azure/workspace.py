@@ -33,6 +33,7 @@ from mlops_azure.records import (
     JobEvent,
     JobStatus,
     Lineage,
+    LockHolder,
     ModelVersion,
     PipelineSubmission,
     ProgressCallback,
@@ -292,11 +293,16 @@ class Workspace(ABC):
 
     # -- coordination ----------------------------------------------------------------------------
     @abstractmethod
-    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+    def exclusive(self, name: str, holder: str = "") -> AbstractContextManager[bool]:
         """Hold the workspace-wide lock ``name`` while the block runs. Yields False at once,
         without waiting, when another holder has it (say, a second data watcher), so the caller
         can stand aside. A holder that dies releases it (local: the OS; Azure: a blob lease
-        that is renewed while held and expires a minute after its holder stops renewing)."""
+        that is renewed while held and expires a minute after its holder stops renewing).
+        ``holder`` describes the taker (command, actor, process) for :meth:`lock_holder`."""
+
+    @abstractmethod
+    def lock_holder(self, name: str) -> LockHolder | None:
+        """Who holds lock ``name`` now and since when; None when nobody does."""
 
     # -- monitoring ------------------------------------------------------------------------------
     def create_drift_monitor(self, monitor: DriftMonitor) -> None:
@@ -338,6 +344,7 @@ __all__ = [
     "JobEvent",
     "JobStatus",
     "Lineage",
+    "LockHolder",
     "ModelVersion",
     "PipelineSubmission",
     "ProgressCallback",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -11,7 +13,7 @@ from typing import Any
 from mlops_azure.errors import UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.rules import check_lock_name
-from mlops_azure.workspace import AuditEvent
+from mlops_azure.workspace import AuditEvent, LockHolder
 
 
 def check_limit(limit: int) -> None:
@@ -21,7 +23,7 @@ def check_limit(limit: int) -> None:
 
 
 class LocalAudit:
-    """``exclusive`` / ``record_event`` / ``list_events``."""
+    """``exclusive`` / ``lock_holder`` / ``record_event`` / ``list_events``."""
 
     root: Path  # provided by LocalWorkspace
 
@@ -31,25 +33,48 @@ class LocalAudit:
     def _db(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError  # provided by LocalWorkspace
 
-    @contextmanager
-    def exclusive(self, name: str) -> Iterator[bool]:
-        """A ``flock`` on ``locks/<name>.lock``: the OS drops it when its holder dies."""
-        import fcntl
-
+    def _lock_file(self, name: str) -> Path:
         check_lock_name(name)
         self._ensure()
         folder = self.root / "locks"
         folder.mkdir(exist_ok=True)
-        with (folder / f"{name}.lock").open("a") as handle:
+        return folder / f"{name}.lock"
+
+    @contextmanager
+    def exclusive(self, name: str, holder: str = "") -> Iterator[bool]:
+        """A ``flock`` on ``locks/<name>.lock``: the OS drops it when its holder dies. The file
+        holds the holder's description while it is held."""
+        with self._lock_file(name).open("a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
             try:
+                handle.truncate(0)
+                handle.write(json.dumps({"holder": holder, "since": db.to_iso(db.utc_now())}))
+                handle.flush()
                 yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def lock_holder(self, name: str) -> LockHolder | None:
+        """The description the holder of ``name`` wrote; None when the lock is free."""
+        path = self._lock_file(name)
+        with path.open("a") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # held: read who by
+            else:
+                fcntl.flock(probe, fcntl.LOCK_UN)
+                return None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except ValueError:  # caught between truncate and write
+            raw = {}
+        return LockHolder(str(raw.get("holder", "")) or "another process",
+                          db.from_iso(raw.get("since")))
 
     def record_event(
         self, action: str, subject: str, details: Mapping[str, Any], *, actor: str

@@ -324,6 +324,17 @@ def test_an_exclusive_lock_has_one_holder_at_a_time(workspace: Workspace) -> Non
         pass
 
 
+def test_a_lock_names_its_holder_while_held(workspace: Workspace) -> None:
+    assert workspace.lock_holder("endpoint-prod") is None  # never taken
+    with workspace.exclusive("endpoint-prod", holder="mlops promote by ana (pid 7 on h1) ü") as mine:
+        assert mine is True
+        held = workspace.lock_holder("endpoint-prod")
+        assert held is not None
+        assert held.holder == "mlops promote by ana (pid 7 on h1) ü"
+        assert held.since is not None
+    assert workspace.lock_holder("endpoint-prod") is None  # released
+
+
 def test_documents_are_stored_beside_a_model_version(
     workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage]
 ) -> None:
