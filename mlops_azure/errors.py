@@ -53,3 +53,10 @@ class DeploymentFailed(BackendError):
     def __init__(self, message: str, logs: str = "") -> None:
         super().__init__(message)
         self.logs = logs
+
+
+class Busy(MlopsError):
+    """Another command holds what this one needs (an endpoint's writer lock) and did not let go
+    within the wait (exit 1: try again later, nothing was changed)."""
+
+    exit_code = 1

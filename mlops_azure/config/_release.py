@@ -118,6 +118,9 @@ class RolloutPolicy(_Strict):
     p95_ms: float = Field(500.0, gt=0)
     #: Keep the previous deployment (at 0 %) so ``mlops rollback`` is instant.
     keep_previous: bool = True
+    #: Seconds deploy / promote / rollback wait for another one changing the same endpoint
+    #: before giving up (exit 1, naming the holder).
+    lock_wait_s: float = Field(120.0, ge=0)
 
     @field_validator("steps")
     @classmethod
