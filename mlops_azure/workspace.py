@@ -66,8 +66,10 @@ class Workspace(ABC):
 
     # -- data assets ---------------------------------------------------------------------------
     @abstractmethod
-    def upload_data(self, name: str, path: Path, *, description: str = "") -> DataAsset:
-        """Store ``path`` (file or folder) as the next version of data asset ``name``.
+    def upload_data(self, name: str, path: Path, *, description: str = "",
+                    actor: str | None = None) -> DataAsset:
+        """Store ``path`` (file or folder) as the next version of data asset ``name``, recorded
+        for ``actor`` (the audit trail's actor rule decides when None).
 
         Uploading content identical to the latest version returns that version unchanged.
         """

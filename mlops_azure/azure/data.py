@@ -7,11 +7,11 @@ content hash rides along as a tag and is checked again after every download.
 
 from __future__ import annotations
 
-import getpass
 import shutil
 from pathlib import Path
 from typing import Any
 
+from mlops_azure.audit_events import DataUploadEvent, resolve_actor
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
@@ -31,7 +31,8 @@ class AzureData(AzureConnection):
     def record_event(self, action: str, subject: str, details: Any, *, actor: str) -> AuditEvent:
         raise NotImplementedError  # provided by AzureEvents; declared for the type checker
 
-    def upload_data(self, name: str, path: Path, *, description: str = "") -> DataAsset:
+    def upload_data(self, name: str, path: Path, *, description: str = "",
+                    actor: str | None = None) -> DataAsset:
         """Upload ``path`` as the next version of ``name``; unchanged content returns the latest."""
         from azure.ai.ml.constants import AssetTypes
         from azure.ai.ml.entities import Data
@@ -58,9 +59,9 @@ class AzureData(AzureConnection):
         with self.call(f"registering data asset {name}:{version}"):
             created = self.ml.data.create_or_update(asset)
         result = self._to_asset(created)
-        self.record_event("data.upload", result.ref,
-                          {"source": str(path.resolve()), "sha256": digest.sha256,
-                           "size_bytes": digest.size_bytes}, actor=_os_user())
+        event = DataUploadEvent(subject=result.ref, source=str(path.resolve()),
+                                sha256=digest.sha256, size_bytes=digest.size_bytes)
+        self.record_event(event.ACTION, event.subject, event.details(), actor=resolve_actor(actor))
         return result
 
     def _latest_data(self, name: str) -> DataAsset | None:
@@ -128,10 +129,3 @@ def _single(folder: Path) -> Path:
     if (folder / KIND_FILE).read_text() == "file":
         return next(content.iterdir())
     return content
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

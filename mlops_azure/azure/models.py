@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops_azure.audit_events import ArchiveEvent, RegisterEvent
 from mlops_azure.azure.blobs import parse_datastore_uri
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
@@ -83,9 +84,9 @@ class AzureModels(AzureConnection):
         with self.call(f"registering model {name}:{version} from job {job_id}"):
             created = self.ml.models.create_or_update(model)
         result = self._to_model(created)
-        self.record_event("register", result.ref,
-                          {"job_id": job_id, "sha256": digest.sha256, "metrics": numbers},
-                          actor=lineage.creator)
+        event = RegisterEvent(subject=result.ref, job_id=job_id, sha256=digest.sha256,
+                              metrics=numbers)
+        self.record_event(event.ACTION, event.subject, event.details(), actor=lineage.creator)
         return result
 
     def get_model(self, name: str, version: int | None = None) -> ModelVersion:
@@ -114,7 +115,8 @@ class AzureModels(AzureConnection):
         self.get_model(name, version)  # our not-found sentence
         with self.call(f"archiving model {name}:{version}"):
             self.ml.models.archive(name, version=str(version))
-        self.record_event("archive", f"{name}:{version}", {}, actor=actor)
+        event = ArchiveEvent(subject=f"{name}:{version}")
+        self.record_event(event.ACTION, event.subject, event.details(), actor=actor)
 
     def _next_version(self, name: str) -> int:
         """One past the highest version ever registered, archived ones included."""

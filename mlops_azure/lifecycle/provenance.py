@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import subprocess
@@ -10,9 +9,6 @@ import sys
 from pathlib import Path
 
 NOT_A_GIT_CHECKOUT = "not a git checkout"
-
-#: Azure DevOps and GitHub Actions name the person behind a pipeline run in these variables.
-_REQUESTER_VARIABLES = ("BUILD_REQUESTEDFOREMAIL", "BUILD_REQUESTEDFOR", "GITHUB_ACTOR")
 
 
 def git_commit(folder: Path) -> str:
@@ -58,19 +54,8 @@ def environment_hash(*conda_files: Path) -> str:
 
 
 def current_actor() -> str:
-    """The person on whose behalf mlops acts: the DevOps requester, else the git user, else the OS user."""
-    for var in _REQUESTER_VARIABLES:
-        if os.environ.get(var):
-            return os.environ[var]
-    try:
-        name = subprocess.run(
-            ["git", "config", "user.email"], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        name = ""
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    """The person on whose behalf mlops acts, by the audit trail's one actor rule
+    (:func:`mlops_azure.audit_events.resolve_actor`)."""
+    from mlops_azure.audit_events import resolve_actor
+
+    return resolve_actor()

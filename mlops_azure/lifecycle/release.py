@@ -14,11 +14,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlops_azure.audit_events import (
+    TRAFFIC_EVENTS,
+    DeployEvent,
+    PromoteEvent,
+    RollbackEvent,
+    read_all,
+    record,
+    resolve_actor,
+)
 from mlops_azure.config import ProjectConfig, StageConfig
 from mlops_azure.errors import DeploymentFailed, GateFailed, MlopsError, UserInputError
 from mlops_azure.lifecycle import rollout
 from mlops_azure.lifecycle.approval import find_approval
-from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.qa import load_sample
 from mlops_azure.lifecycle.refs import busiest_deployment, resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
@@ -34,7 +42,7 @@ from mlops_azure.workspace import (
 )
 
 #: Audit actions that move a stage's traffic; each records ``deployment`` and ``previous``.
-TRAFFIC_ACTIONS = ("deploy", "promote", "rollback")
+TRAFFIC_ACTIONS = tuple(kind.ACTION for kind in TRAFFIC_EVENTS)
 
 Say = Callable[[str], None]
 
@@ -98,10 +106,9 @@ def start_deployment(ws: Workspace, config: ProjectConfig, stage_name: str, mode
         deployment = ws.create_deployment(stage.endpoint, name, deployment_spec(config, stage, model),
                                           timeout_s=max(60.0, stage.request_timeout_ms / 1000 * 4))
     except DeploymentFailed as exc:
-        ws.record_event("deploy", model.ref, {"stage": stage_name, "endpoint": stage.endpoint,
-                                              "deployment": name, "outcome": "failed",
-                                              "error": exc.message, "logs": exc.logs[-2000:]},
-                        actor=actor)
+        record(ws, DeployEvent(subject=model.ref, stage=stage_name, endpoint=stage.endpoint,
+                               deployment=name, outcome="failed", error=exc.message,
+                               logs=exc.logs[-2000:]), actor=actor)
         tail = f"; last log lines:\n{exc.logs}" if exc.logs else ""
         raise GateFailed(f"deployment {name} of {model.ref} failed: {exc.message} (traffic of "
                          f"{stage.endpoint} unchanged){tail}") from None
@@ -126,7 +133,7 @@ def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
 
     The deployment that served before is kept at 0 % so ``mlops rollback`` can return to it.
     """
-    actor = actor or current_actor()
+    actor = resolve_actor(actor)
     stage = config.stage(stage_name)
     if stage.requires_approval:
         raise UserInputError(f"stage '{stage_name}' requires approval: release to it with "
@@ -136,10 +143,10 @@ def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
     previous = busiest_deployment(endpoint)
     endpoint = ws.set_traffic(stage.endpoint, {deployment.name: 100})
     removed = prune(ws, stage.endpoint, {deployment.name, *([previous] if previous else [])})
-    ws.record_event("deploy", model.ref, {
-        "stage": stage_name, "endpoint": stage.endpoint, "deployment": deployment.name,
-        "previous": previous if previous != deployment.name else None, "outcome": "succeeded",
-        "traffic": dict(endpoint.traffic)}, actor=actor)
+    record(ws, DeployEvent(
+        subject=model.ref, stage=stage_name, endpoint=stage.endpoint, deployment=deployment.name,
+        previous=previous if previous != deployment.name else None, outcome="succeeded",
+        traffic=dict(endpoint.traffic)), actor=actor)
     return ReleaseOutcome("deploy", stage_name, stage.endpoint, model.ref, deployment.name,
                           endpoint.scoring_uri, endpoint.traffic,
                           previous if previous != deployment.name else None, removed=removed)
@@ -157,14 +164,13 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
     reason. Probes target the new deployment by name, so a broken version is caught at 0 %
     before any client reaches it.
     """
-    actor = actor or current_actor()
+    actor = resolve_actor(actor)
     stage = config.stage(stage_name)
     model = resolve_model(ws, ref)
     approval = find_approval(ws, model, stage_name) if stage.requires_approval else None
     if stage.requires_approval and approval is None:
-        ws.record_event("promote", model.ref, {"stage": stage_name, "endpoint": stage.endpoint,
-                                               "outcome": "refused", "reason": "no approval"},
-                        actor=actor)
+        record(ws, PromoteEvent(subject=model.ref, stage=stage_name, endpoint=stage.endpoint,
+                                outcome="refused", reason="no approval"), actor=actor)
         raise GateFailed(f"{model.ref} has no approval for stage '{stage_name}': run 'mlops approve "
                          f"{model.ref} --stage {stage_name} --reason TEXT' first")
     if stage.requires_approval:
@@ -172,9 +178,8 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         try:
             check_promotion(ws, config, model)
         except GateFailed as exc:
-            ws.record_event("promote", model.ref, {"stage": stage_name, "endpoint": stage.endpoint,
-                                                   "outcome": "refused", "reason": exc.message},
-                            actor=actor)
+            record(ws, PromoteEvent(subject=model.ref, stage=stage_name, endpoint=stage.endpoint,
+                                    outcome="refused", reason=exc.message), actor=actor)
             raise
     policy = config.rollout
     stage, endpoint, new = start_deployment(ws, config, stage_name, model, actor, say)
@@ -210,50 +215,47 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
             steps.append(result)
             say(f"{new.name} at {share} %: {result.requests} requests, {result.errors} errors, "
                 f"p95 {result.p95_ms:.1f} ms" + (f" — {result.problem}" if result.problem else ""))
-    record = [asdict(s) for s in steps]
+    steps_record = [asdict(s) for s in steps]
     if not result.ok:
         endpoint = ws.set_traffic(stage.endpoint, before)
         removed = prune(ws, stage.endpoint, set(before))
         say(f"rolled back: traffic of {stage.endpoint} restored to {before or 'none'}")
-        ws.record_event("rollback", model.ref, {
-            "stage": stage_name, "endpoint": stage.endpoint, "deployment": previous,
-            "previous": None, "outcome": "succeeded", "trigger": "automatic",
-            "reason": result.problem, "traffic": dict(endpoint.traffic), "removed": removed},
+        record(ws, RollbackEvent(
+            subject=model.ref, stage=stage_name, endpoint=stage.endpoint, deployment=previous,
+            previous=None, outcome="succeeded", trigger="automatic",
+            reason=result.problem, traffic=dict(endpoint.traffic), removed=tuple(removed)),
             actor=actor)
-        ws.record_event("promote", model.ref, {
-            "stage": stage_name, "endpoint": stage.endpoint, "deployment": new.name,
-            "outcome": "rolled back", "reason": result.problem, "steps": record}, actor=actor)
+        record(ws, PromoteEvent(
+            subject=model.ref, stage=stage_name, endpoint=stage.endpoint, deployment=new.name,
+            outcome="rolled back", reason=result.problem, steps=tuple(steps_record)), actor=actor)
         raise GateFailed(f"promotion of {model.ref} to '{stage_name}' rolled back: {result.problem}")
     keep = {new.name} | ({previous} if previous and policy.keep_previous else set())
     removed = prune(ws, stage.endpoint, keep)
     endpoint = ws.get_endpoint(stage.endpoint)
-    ws.record_event("promote", model.ref, {
-        "stage": stage_name, "endpoint": stage.endpoint, "deployment": new.name,
-        "previous": previous, "outcome": "succeeded", "steps": record,
-        "approval": approval.event_id if approval else None, "traffic": dict(endpoint.traffic)},
+    record(ws, PromoteEvent(
+        subject=model.ref, stage=stage_name, endpoint=stage.endpoint, deployment=new.name,
+        previous=previous, outcome="succeeded", steps=tuple(steps_record),
+        approval=approval.event_id if approval else None, traffic=dict(endpoint.traffic)),
         actor=actor)
     return ReleaseOutcome("promote", stage_name, stage.endpoint, model.ref, new.name,
-                          endpoint.scoring_uri, endpoint.traffic, previous, record, removed)
+                          endpoint.scoring_uri, endpoint.traffic, previous, steps_record, removed)
 
 
 def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: str | None = None,
              say: Say = quiet) -> ReleaseOutcome:
     """Send all traffic back to the deployment that served before the last deploy, promotion or
     rollback of this stage (kept at 0 % for exactly this). Instant: nothing is started."""
-    actor = actor or current_actor()
+    actor = resolve_actor(actor)
     stage = config.stage(stage_name)
     endpoint = ws.get_endpoint(stage.endpoint)
     current = busiest_deployment(endpoint)
     target: str | None = None
     # Only the traffic events are read (on Azure each event is a blob to download).
-    events = sorted((e for action in TRAFFIC_ACTIONS for e in ws.list_events(500, action=action)),
-                    key=lambda e: (e.time, e.id), reverse=True)
-    for event in events:
+    for found in read_all(ws, TRAFFIC_EVENTS, 500):
+        event = found.event
         # An automatic rollback only undid a failed promotion: look past it.
-        if event.action in TRAFFIC_ACTIONS and event.details.get("endpoint") == stage.endpoint \
-                and event.details.get("outcome") == "succeeded" \
-                and event.details.get("trigger") != "automatic":
-            target = event.details.get("previous")
+        if event.endpoint == stage.endpoint and event.moved_traffic_on_purpose:
+            target = event.previous
             break
     if not target:
         raise UserInputError(f"stage '{stage_name}' has no earlier deployment to roll back to")
@@ -264,8 +266,9 @@ def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: st
         raise GateFailed(f"cannot roll back stage '{stage_name}' to deployment {target}: it is {state}")
     say(f"moving all traffic of {stage.endpoint} from {current} to {target} ({chosen.model_ref})")
     endpoint = ws.set_traffic(stage.endpoint, {target: 100})
-    ws.record_event("rollback", chosen.model_ref, {
-        "stage": stage_name, "endpoint": stage.endpoint, "deployment": target, "previous": current,
-        "outcome": "succeeded", "trigger": "manual", "traffic": dict(endpoint.traffic)}, actor=actor)
+    record(ws, RollbackEvent(
+        subject=chosen.model_ref, stage=stage_name, endpoint=stage.endpoint, deployment=target,
+        previous=current, outcome="succeeded", trigger="manual", traffic=dict(endpoint.traffic)),
+        actor=actor)
     return ReleaseOutcome("rollback", stage_name, stage.endpoint, chosen.model_ref, target,
                           endpoint.scoring_uri, endpoint.traffic, current)

@@ -10,7 +10,6 @@ unreferenced artifact, never a half-registered version.
 
 from __future__ import annotations
 
-import getpass
 import os
 import secrets
 import shutil
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlops_azure._files import atomic_write
+from mlops_azure.audit_events import ArchiveEvent, DataUploadEvent, RegisterEvent, resolve_actor
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
@@ -101,7 +101,8 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
         return path
 
     # -- data assets -----------------------------------------------------------------------------
-    def upload_data(self, name: str, path: Path, *, description: str = "") -> DataAsset:
+    def upload_data(self, name: str, path: Path, *, description: str = "",
+                    actor: str | None = None) -> DataAsset:
         """Store ``path`` as the next version of ``name``; unchanged content returns the latest."""
         check_asset_name(name, "data asset")
         path = Path(path)
@@ -117,6 +118,7 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
         ):
             return db.data_from_row(latest)
         stored = self.artifacts.put(path)  # also repairs an altered copy of identical content
+        who = resolve_actor(actor)  # before the transaction: it may ask git
         with self._db() as conn, db.write_transaction(conn):
             latest = db.fetch_version(conn, "data_assets", name, None)
             if latest is not None and latest["sha256"] == stored.sha256:
@@ -128,9 +130,9 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
                 (name, version, str(stored.path), stored.sha256, stored.size_bytes, description,
                  db.to_iso(db.utc_now())),
             )
-            db.insert_event(conn, "data.upload", f"{name}:{version}",
-                            {"source": str(path.resolve()), "sha256": stored.sha256,
-                             "size_bytes": stored.size_bytes}, _os_user())
+            event = DataUploadEvent(subject=f"{name}:{version}", source=str(path.resolve()),
+                                    sha256=stored.sha256, size_bytes=stored.size_bytes)
+            db.insert_event(conn, event.ACTION, event.subject, event.details(), who)
             new = db.fetch_version(conn, "data_assets", name, version)
         assert new is not None  # inserted just above, in this transaction
         return db.data_from_row(new)
@@ -303,9 +305,9 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
                  db.to_json(numbers), db.to_json(lineage.to_dict()), db.to_json(dict(tags or {})),
                  description, job_id, output, db.to_iso(db.utc_now())),
             )
-            db.insert_event(conn, "register", f"{name}:{version}",
-                            {"job_id": job_id, "output": output, "sha256": stored.sha256,
-                             "metrics": numbers}, lineage.creator)
+            event = RegisterEvent(subject=f"{name}:{version}", job_id=job_id, output=output,
+                                  sha256=stored.sha256, metrics=numbers)
+            db.insert_event(conn, event.ACTION, event.subject, event.details(), lineage.creator)
             row = db.fetch_version(conn, "models", name, version)
         assert row is not None  # inserted just above, in this transaction
         return db.model_from_row(row)
@@ -326,7 +328,8 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
                                 (name, version)).rowcount
             if not done:
                 raise NotFoundError(f"model '{name}' has no version {version}")
-            db.insert_event(conn, "archive", f"{name}:{version}", {}, actor)
+            event = ArchiveEvent(subject=f"{name}:{version}")
+            db.insert_event(conn, event.ACTION, event.subject, event.details(), actor)
 
     def put_model_document(self, name: str, version: int, filename: str, content: bytes) -> None:
         """Written atomically to ``model-docs/<name>/<version>/<filename>``."""
@@ -346,13 +349,6 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
     def model_local_path(self, name: str, version: int) -> Path:
         """The stored folder of a model version, verified against its content hash."""
         return self._verified(self._row("models", "model", name, version), "model")
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
 
 
 def _read_log(log_path: str | None) -> str:
