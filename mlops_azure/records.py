@@ -241,6 +241,22 @@ class EndpointKeys:
 
 
 @dataclass(frozen=True)
+class TrafficCounts:
+    """Answers to clients' requests (not the tool's probes) from one deployment, counted by the
+    endpoint since it started: compare two readings with :meth:`since`."""
+
+    requests: int = 0
+    ok: int = 0
+    client_errors: int = 0
+    failed: int = 0
+
+    def since(self, earlier: TrafficCounts) -> TrafficCounts:
+        """The counts between ``earlier`` and this reading."""
+        return TrafficCounts(self.requests - earlier.requests, self.ok - earlier.ok,
+                             self.client_errors - earlier.client_errors, self.failed - earlier.failed)
+
+
+@dataclass(frozen=True)
 class LockHolder:
     """Who holds a workspace lock, as they described themselves when they took it."""
 

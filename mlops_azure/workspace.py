@@ -41,6 +41,7 @@ from mlops_azure.records import (
     ScheduleTrigger,
     ServingDeployment,
     StepRun,
+    TrafficCounts,
 )
 from mlops_azure.rules import (
     ASSET_NAME,
@@ -302,6 +303,11 @@ class Workspace(ABC):
         that is renewed while held and expires a minute after its holder stops renewing).
         ``holder`` describes the taker (command, actor, process) for :meth:`lock_holder`."""
 
+    def live_traffic(self, endpoint: str) -> dict[str, TrafficCounts] | None:
+        """The clients' answers per deployment of ``endpoint`` as counted by it; None when the
+        backend cannot count them."""
+        return None
+
     @abstractmethod
     def lock_holder(self, name: str) -> LockHolder | None:
         """Who holds lock ``name`` now and since when; None when nobody does."""
@@ -354,6 +360,7 @@ __all__ = [
     "ScheduleTrigger",
     "ServingDeployment",
     "StepRun",
+    "TrafficCounts",
     "Workspace",
     "check_endpoint_name",
     "check_traffic",

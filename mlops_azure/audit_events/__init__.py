@@ -54,6 +54,7 @@ from mlops_azure.audit_events.release import (
     RollbackEvent,
     TrafficEvent,
 )
+from mlops_azure.audit_events.traffic import OperationBegun, OperationEnded, TrafficChanged
 from mlops_azure.audit_events.training import (
     ArchiveEvent,
     BatchScoredEvent,
@@ -84,6 +85,8 @@ __all__ = [
     "EndpointDeleteEvent",
     "EventUnreadable",
     "MonitorSetupEvent",
+    "OperationBegun",
+    "OperationEnded",
     "PromoteEvent",
     "QaCheck",
     "QaGateEvent",
@@ -94,6 +97,7 @@ __all__ = [
     "ScheduleCreateEvent",
     "ScheduleDeleteEvent",
     "ScheduleRunEvent",
+    "TrafficChanged",
     "TrafficEvent",
     "TrainEvent",
     "WatchEvent",
