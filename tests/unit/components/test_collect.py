@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "components"))
 
-import tabular.collect as collect  # noqa: E402
+import tabular.collect as collect
 
 
 def _refuse(*_: Any) -> Any:

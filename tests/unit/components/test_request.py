@@ -14,8 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "components"))
 
-import tabular.request as tabular_request  # noqa: E402
-from tabular.request import TOO_DEEP, BadRequest, RequestDecoder, decode_json  # noqa: E402
+import tabular.request as tabular_request
+from tabular.request import TOO_DEEP, BadRequest, RequestDecoder, decode_json
 
 
 @dataclass(frozen=True)
