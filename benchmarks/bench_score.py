@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SIZES = (1, 1000)
 FORMATS = ("records", "split")
-REPS = 7
+REPS = 5
 
 
 def trained_projects(work: Path) -> dict[str, Path]:
@@ -116,11 +116,11 @@ def served(run: Callable[[str], Any], body: str) -> Callable[[], bytes]:
 
 
 def per_call_ms(fn: Callable[[], Any]) -> float:
-    """Milliseconds per call over a ~40 ms batch."""
+    """Milliseconds per call over a ~25 ms batch."""
     fn()
     start = time.perf_counter()
     fn()
-    number = max(1, int(0.04 / max(time.perf_counter() - start, 1e-6)))
+    number = max(1, int(0.025 / max(time.perf_counter() - start, 1e-6)))
     start = time.perf_counter()
     for _ in range(number):
         fn()
