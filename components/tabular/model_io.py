@@ -77,8 +77,10 @@ class LoadedModel(Generic[SpecT]):
 
     def labels(self, predictions: np.ndarray) -> list[str]:
         """Classification: the class each probability decides (positive from 0.5 on)."""
-        negative, positive = self.spec.classes
-        return [positive if p >= 0.5 else negative for p in predictions]
+        # One numpy comparison, then a C-level pick per row (iterating numpy scalars in Python
+        # costs ~0.2 ms per 1,000 rows).
+        picks = (self.spec.classes[0], self.spec.classes[1])
+        return list(map(picks.__getitem__, (np.asarray(predictions) >= 0.5).tolist()))
 
 
 def read_booster(model_file: Path, features: Sequence[str]) -> Any:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from itertools import repeat
 from operator import itemgetter
 from types import NoneType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -35,6 +35,8 @@ except ImportError:
 MAX_ROWS = 10_000
 _NUMBER_TYPES = frozenset({int, float, NoneType})
 _TEXT_TYPES = frozenset({str, NoneType})
+#: What a body nested deeper than the JSON parser goes gets (a scoring request needs 4 levels).
+TOO_DEEP = "the request body nests arrays or objects too deeply to be a scoring request"
 _SHAPE = ('the request must be a JSON object with a "data" list of rows: records '
           '{"data": [{feature: value, ...}]} or split {"columns": [...], "data": [[...]]}')
 
@@ -64,7 +66,8 @@ def _is_number(value: Any) -> bool:
 
 
 def decode_json(raw: str | bytes | bytearray) -> Any:
-    """The JSON document in ``raw``; ``BadRequest`` when it is not JSON."""
+    """The JSON document in ``raw``; ``BadRequest`` when it is not JSON or nests deeper than the
+    parser goes (orjson stops at 1,024 levels, the stdlib at the interpreter's recursion limit)."""
     if orjson is not None:
         try:
             return orjson.loads(raw)
@@ -75,6 +78,8 @@ def decode_json(raw: str | bytes | bytearray) -> Any:
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes | bytearray) else raw
     try:
         return json.loads(text)
+    except RecursionError:  # e.g. "[" * 100_000: a 400, not the server's 500
+        raise BadRequest(TOO_DEEP) from None
     except ValueError as exc:
         raise BadRequest(f"the request body is not valid JSON ({exc})") from None
 
@@ -168,7 +173,9 @@ class RequestDecoder:
     # -- per column, vectorised ------------------------------------------------------------------
     def _to_matrix(self, columns: Sequence[Sequence[Any]], n_rows: int,
                    label: Callable[[int, str], str]) -> np.ndarray:
-        matrix = np.empty((n_rows, len(self.features)), dtype=np.float64)
+        # Filled one feature per row of the transpose (contiguous writes), then laid out row-major
+        # in one copy: LightGBM reads rows.
+        transposed = np.empty((len(self.features), n_rows), dtype=np.float64)
         for j, (name, is_text, values) in enumerate(zip(self.features, self.text, columns, strict=True)):
             allowed = _TEXT_TYPES if is_text else _NUMBER_TYPES
             if not set(map(type, values)) <= allowed:
@@ -176,15 +183,15 @@ class RequestDecoder:
                 _check_column(values, name, is_text, label)
             if is_text:
                 lookup = self.lookups[name]
-                matrix[:, j] = np.fromiter(map(lookup.get, values, repeat(math.nan)),
-                                           dtype=np.float64, count=n_rows)
+                transposed[j] = np.fromiter(map(lookup.get, values, repeat(math.nan)),
+                                            dtype=np.float64, count=n_rows)
             else:
                 try:
-                    matrix[:, j] = np.array(values, dtype=np.float64)  # None -> NaN
+                    transposed[j] = values  # None -> NaN
                 except OverflowError:
                     index = next(i for i, v in enumerate(values) if v is not None and _overflows(v))
                     raise BadRequest(f"{label(index, name)} is too large for a number") from None
-        return matrix
+        return np.ascontiguousarray(transposed.T)
 
 
 def _check_column(values: Sequence[Any], name: str, is_text: bool,
@@ -193,7 +200,17 @@ def _check_column(values: Sequence[Any], name: str, is_text: bool,
     for index, value in enumerate(values):
         if not accepts(value):
             kind = "text" if is_text else "a number"
-            raise BadRequest(f"{label(index, name)} must be {kind} or null, not {json.dumps(value)[:60]}")
+            raise BadRequest(f"{label(index, name)} must be {kind} or null, not {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A wrong value as an error message shows it: scalars as JSON, containers by kind (never
+    encoded: one may be nested as deep as the parser went, or be huge)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return json.dumps(value)[:60]
 
 
 def _overflows(value: Any) -> bool:
@@ -210,14 +227,53 @@ def parse_request(raw: Any, decoder: RequestDecoder) -> np.ndarray:
     return decoder.matrix(body)
 
 
-def read_request(raw: Any, decoder: RequestDecoder) -> tuple[np.ndarray, bool]:
-    """The request's rows as the model's float matrix, and whether it asks for explanations."""
+class ScoringRequest(NamedTuple):
+    """A request read: its decoded ``body`` (for the collector: no second parse), the model's
+    float ``matrix`` and whether it asks for explanations."""
+
+    body: Any
+    matrix: np.ndarray
+    explain: bool
+
+
+def read_scoring_request(raw: Any, decoder: RequestDecoder) -> ScoringRequest:
+    """The request (a JSON text, its bytes, or the decoded object) read; ``BadRequest`` when
+    malformed."""
     body = decode_json(raw) if isinstance(raw, str | bytes | bytearray) else raw
     matrix = decoder.matrix(body)
     wanted = body.get("explain", False) if isinstance(body, dict) else False
     if not isinstance(wanted, bool):
-        raise BadRequest(f'"explain" must be true or false, not {json.dumps(wanted)[:60]}')
-    return matrix, wanted
+        raise BadRequest(f'"explain" must be true or false, not {_shown(wanted)}')
+    return ScoringRequest(body, matrix, wanted)
+
+
+def read_request(raw: Any, decoder: RequestDecoder) -> tuple[np.ndarray, bool]:
+    """The request's rows as the model's float matrix, and whether it asks for explanations."""
+    request = read_scoring_request(raw, decoder)
+    return request.matrix, request.explain
+
+
+def json_answer(answer: dict[str, Any]) -> Any:
+    """``answer`` as ``run()`` returns it: inside the inference server (a Flask request) and with
+    orjson, a 200 response already encoded, because the server's own ``json.dumps`` costs ~0.4 ms
+    per 1,000 predictions (orjson: ~0.02); elsewhere, e.g. a plain Python call, the dict itself."""
+    if orjson is None or not _serving():
+        return answer
+    try:
+        encoded = orjson.dumps(answer)
+    except TypeError:  # a value orjson does not encode (a numpy scalar): the server's json does
+        return answer
+    from azureml_inference_server_http.api.aml_response import AMLResponse
+
+    return AMLResponse(encoded, 200, {"Content-Type": "application/json"})
+
+
+def _serving() -> bool:
+    try:  # Flask comes with the inference server; a training step may not have it
+        from flask import has_request_context
+    except ImportError:
+        return False
+    return has_request_context()
 
 
 def bad_request(message: str) -> Any:

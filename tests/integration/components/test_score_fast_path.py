@@ -174,12 +174,14 @@ def test_split_body_through_the_inference_server(
     bad = _split(rows, features)
     bad["data"][5][features.index("customer_id")] = 3.5
     bodies = [json.dumps(_split(rows, features)), json.dumps({"dataframe_split": _split(rows, features)}),
-              json.dumps(bad)]
+              json.dumps(bad), "[" * 100_000]
     out = through_server(
         "out = [[r.status_code, r.get_json()] for r in\n"
         "       (client.post('/score', data=body, content_type='application/json') for body in payload)]",
         trained["model"], bodies)
-    (split, wrapped, wrong) = out
+    (split, wrapped, wrong, deep) = out
+    assert deep == [400, {"error": "the request body nests arrays or objects too deeply to be a "
+                                   "scoring request"}]
     assert split == [200, {"predictions": parity["predictions"][:20]}]
     assert wrapped == split
     column = features.index("customer_id")

@@ -68,6 +68,8 @@ def test_endpoint_scores_through_one_url_with_key_auth(two_deployments: LocalWor
         missing = client.score(request, deployment="v999")
         assert missing.status == 404 and "v999" in missing.message()
         assert client.score(b"{not json").status == 400
+        too_deep = client.score(b"[" * 100_000)  # a 500 (RecursionError) in score.py before
+        assert too_deep.status == 400 and "nests arrays or objects too deeply" in too_deep.message()
         no_feature = client.score({"data": [{"price_eur_per_tonne": 1.0}]})
         assert no_feature.status == 400 and "lacks feature" in no_feature.message()
     status, body = processes.get(int(endpoint.scoring_uri.split(":")[2].split("/")[0]), "/")

@@ -38,7 +38,7 @@ from steel.partitions import PartitionedModel
 from tabular.collect import AzureMLCollector, Collector
 from tabular.explain import contributions, endpoint_explanations
 from tabular.model_io import deployed_model
-from tabular.request import BadRequest, RequestDecoder, bad_request, read_request
+from tabular.request import BadRequest, RequestDecoder, bad_request, json_answer, read_scoring_request
 
 _model: LoadedModel | None = None
 #: Many models: routes each row to its partition's model (None for a single model).
@@ -72,12 +72,13 @@ def run(raw_data: Any) -> Any:
     if _model is None or _decoder is None:
         raise RuntimeError("init() has not loaded a model")
     try:
-        matrix, wanted = read_request(raw_data, _decoder)
+        request = read_scoring_request(raw_data, _decoder)
     except BadRequest as exc:
         return bad_request(str(exc))
-    predictions = (_router if _router is not None else _model).predict_matrix(matrix).tolist()
+    predictions = (_router if _router is not None else _model).predict_matrix(request.matrix).tolist()
     if _collector is not None and isinstance(raw_data, str | bytes | bytearray):
-        _collector.record(raw_data, predictions)
-    if wanted:
-        return {"predictions": predictions, "explanations": explain(_model, _router, matrix)}
-    return {"predictions": predictions}
+        _collector.record(raw_data, predictions, decoded=request.body)
+    answer: dict[str, Any] = {"predictions": predictions}
+    if request.explain:
+        answer["explanations"] = explain(_model, _router, request.matrix)
+    return json_answer(answer)
