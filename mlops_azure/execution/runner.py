@@ -232,6 +232,47 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+#: The watchdog of a step: it blocks reading a pipe only the runner writes to. The read ends when
+#: the runner's end closes, which the kernel does however the runner dies (kill -9 included); the
+#: watchdog then kills the step's process group. Plain ``sh``: it starts in about a millisecond.
+_WATCHDOG = 'read -r _ignored; kill -KILL -"$1" 2>/dev/null'  # no "--": dash's kill misreads it
+
+
+@contextmanager
+def _group_ends_with_us(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """End the step's process group when the block ends, and also if this process is killed outright.
+
+    The step runs in its own session (so Ctrl-C reaches us, not it, and we can kill its whole
+    group), which also means nothing ended it when we were killed with SIGKILL: it ran on for
+    seconds. ``prctl(PR_SET_PDEATHSIG)`` would reach the step's first process only, not what it
+    starts, and exists on Linux only; a watchdog process covers the whole group on any POSIX system.
+    """
+    read_end, write_end = os.pipe()  # not inherited by the step: Python's pipes are close-on-exec
+    watchdog: subprocess.Popen[bytes] | None = None
+    try:
+        try:
+            watchdog = subprocess.Popen(
+                ["/bin/sh", "-c", _WATCHDOG, "mlops-step-watchdog", str(process.pid)],
+                stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            pass  # no sh: the step still runs, it just may outlive a runner killed outright
+        finally:
+            os.close(read_end)
+        yield
+    finally:
+        try:
+            _kill_group(process)
+        finally:
+            # The watchdog goes only once the group is dead, and before its pipe closes: the
+            # group's number may be reused by then, so the watchdog must never act on a normal end.
+            if watchdog is not None:
+                watchdog.kill()
+                watchdog.wait()
+            os.close(write_end)
+
+
 def _environment(job_dir: Path, step: str, env: Mapping[str, str] | None) -> dict[str, str]:
     full = {**os.environ, **(env or {})}
     # `python` in a command must be this interpreter: the environment lineage records.
@@ -262,10 +303,8 @@ def _run_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None,
             error = f"step '{plan.name}' could not be started: {exc}"
             notify(plan.name, JobStatus.FAILED, error)
             return StepResult(plan.name, JobStatus.FAILED, started, _now(), None, plan.log_path, error)
-        try:
+        with _group_ends_with_us(process):
             exit_code = process.wait()
-        finally:
-            _kill_group(process)
     ended = _now()
     if exit_code == 0:
         notify(plan.name, JobStatus.COMPLETED, f"completed in {time.monotonic() - clock:.1f} s")
