@@ -6,6 +6,9 @@ job behind. Layout of a job folder::
 
     <job_dir>/steps/<step>/user_logs/std_log.txt   stdout + stderr of the step
     <job_dir>/steps/<step>/outputs/<output>/       one folder per component output
+
+A private job folder (0700, as in the embedded workspace) keeps what the run writes private:
+folders 0700, files 0600, steps run with umask 077.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from mlops_azure._files import PRIVATE_UMASK, is_private, make_dirs, open_new
 from mlops_azure.errors import UserInputError
 from mlops_azure.execution.command_template import (
     PATH_TYPES,
@@ -287,16 +291,17 @@ def _environment(job_dir: Path, step: str, env: Mapping[str, str] | None) -> dic
 def _run_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None,
               notify: StepCallback) -> StepResult:
     for folder in plan.output_dirs.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    plan.log_path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder)
+    make_dirs(plan.log_path.parent)
     notify(plan.name, JobStatus.RUNNING, f"running component {plan.component}")
     started = _now()
     clock = time.monotonic()
-    with plan.log_path.open("wb") as log, _sigterm_interrupts():
+    with open_new(plan.log_path, "wb") as log, _sigterm_interrupts():
         try:
             process = subprocess.Popen(
                 ["bash", "-c", plan.command], cwd=plan.cwd, env=_environment(job_dir, plan.name, env),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                umask=PRIVATE_UMASK if is_private(job_dir) else -1,
             )
         except OSError as exc:
             log.write(f"cannot start the command: {exc}\n".encode())
