@@ -70,7 +70,7 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
             self.root.mkdir(mode=0o700, exist_ok=True)
             self._keep_private()
         except OSError as exc:
-            raise BackendError(f"cannot create the workspace folder {self.root}: {exc}") from None
+            raise BackendError(f"cannot prepare the workspace folder {self.root}: {exc}") from None
         db.open_database(self.db_path).close()
         self.artifacts.sweep()
         self._ready = True

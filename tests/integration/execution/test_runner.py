@@ -361,7 +361,7 @@ def test_an_interrupted_run_kills_the_running_step(project: Project, tmp_path: P
         assert _wait_until(lambda: (out / "child").exists(), 20), "the step never started"
         step_pids = [int((out / "child").read_text()), int((out / "shell").read_text())]
         assert not any(_gone(pid) for pid in step_pids)
-        assert len(_watchdogs(step_pids[1])) == 1
+        assert _wait_until(lambda: len(_watchdogs(step_pids[1])) == 1, 20)  # started just after the step
         runner.send_signal(signum)
         _, stderr = runner.communicate(timeout=20)
         assert runner.returncode != 0
