@@ -124,10 +124,10 @@ def _yaml_mapping(file: Path) -> dict[str, Any] | None:
     """A YAML file's top-level mapping, or None when it cannot be read as one."""
     import yaml
 
-    from mlops_azure._yaml import SAFE_LOADER
+    from mlops_azure import _yaml
 
     try:
-        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        doc = _yaml.load(file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     return doc if isinstance(doc, dict) else None

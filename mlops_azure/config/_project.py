@@ -10,13 +10,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from mlops_azure._yaml import SAFE_LOADER
+from mlops_azure import _yaml
 from mlops_azure.config._backends import AzureConfig, LocalConfig
 from mlops_azure.config._base import _check_asset_name, _Strict
 from mlops_azure.config._batch import BatchConfig
 from mlops_azure.config._data import DataConfig
 from mlops_azure.config._monitoring import MonitoringConfig
 from mlops_azure.config._partitions import PartitionsConfig
+from mlops_azure.config._problems import describe
 from mlops_azure.config._release import (
     ACI_NOTE,
     ChampionPolicy,
@@ -219,16 +220,6 @@ def _expand(value: Any, where: str, file: Path) -> Any:
     return _ENV_REF.sub(substitute, value)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
 def load_config(path: Path | None = None) -> ProjectConfig:
     """Read and validate ``mlops.yaml``; raise ``UserInputError`` with one sentence on any problem."""
     file = Path(path) if path is not None else DEFAULT_CONFIG
@@ -237,7 +228,10 @@ def load_config(path: Path | None = None) -> ProjectConfig:
             f"{file}: no such config file (run 'mlops init' to create a project, or pass --config)"
         )
     try:
-        raw = yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        text = file.read_text(encoding="utf-8")
+        raw = _yaml.load(text)
+    except _yaml.AliasExpansionError as exc:
+        raise UserInputError(f"{file}: refused: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -252,11 +246,4 @@ def load_config(path: Path | None = None) -> ProjectConfig:
     try:
         return ProjectConfig.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        message = str(first["msg"]).removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown setting"
-        elif first["type"] == "missing":
-            message = "required setting is missing"
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise UserInputError(f"{file}: {_location(first['loc'])}: {message}{more}") from None
+        raise UserInputError(describe(exc, file, text)) from None

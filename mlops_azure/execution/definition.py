@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mlops_azure._yaml import SAFE_LOADER
+from mlops_azure import _yaml
 from mlops_azure.errors import UserInputError
 from mlops_azure.execution.command_template import (
     PATH_TYPES,
@@ -125,7 +125,9 @@ def _read_yaml(file: Path, shown: str, what: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserInputError(f"{shown}: cannot read the {what} file ({exc})") from None
     try:
-        return yaml.load(text, Loader=SAFE_LOADER)
+        return _yaml.load(text)
+    except _yaml.AliasExpansionError as exc:
+        raise UserInputError(f"{shown}: refused: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

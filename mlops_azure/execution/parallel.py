@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from mlops_azure import _yaml
 from mlops_azure.errors import UserInputError
 
 COMMAND_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json"
@@ -125,7 +126,7 @@ def _int(value: Any, default: int) -> int:
 
 def has_parallel_steps(pipeline_file: Path) -> bool:
     try:
-        raw = yaml.safe_load(Path(pipeline_file).read_text(encoding="utf-8"))
+        raw = _yaml.load(Path(pipeline_file).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return False  # load_pipeline reports it in its own words
     jobs = raw.get("jobs") if isinstance(raw, dict) else None
@@ -137,7 +138,7 @@ def command_view(pipeline_file: Path, work: Path) -> Path:
     """A copy of the pipeline in ``work`` with each parallel step as its command step (every
     component path made absolute); the file to give the embedded runner or its checks."""
     source = Path(pipeline_file).resolve()
-    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    raw = _yaml.load(source.read_text(encoding="utf-8"))
     for step, job in dict(raw.get("jobs") or {}).items():
         if not isinstance(job, dict) or not isinstance(job.get("component"), str):
             continue
@@ -146,7 +147,7 @@ def command_view(pipeline_file: Path, work: Path) -> Path:
         if job.get("type") != "parallel":
             continue
         try:
-            component = yaml.safe_load(component_file.read_text(encoding="utf-8"))
+            component = _yaml.load(component_file.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise UserInputError(f"{source.name}: jobs.{step}.component {component_file} "
                                  f"cannot be read ({exc})") from None

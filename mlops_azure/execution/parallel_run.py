@@ -33,7 +33,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-import yaml
+from mlops_azure import _yaml
 
 DEFAULT_APPEND_FILE = "parallel_run_step.txt"
 _entry: ModuleType | None = None
@@ -52,7 +52,7 @@ def read_mltable(folder: Path) -> Any:
     """The table an MLTable file describes (the subset of the format mlops writes and reads)."""
     import pandas as pd
 
-    spec = yaml.safe_load((folder / "MLTable").read_text(encoding="utf-8")) or {}
+    spec = _yaml.load((folder / "MLTable").read_text(encoding="utf-8")) or {}
     files: list[Path] = []
     for entry in spec.get("paths") or []:
         if "file" in entry:

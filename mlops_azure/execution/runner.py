@@ -6,6 +6,9 @@ job behind. Layout of a job folder::
 
     <job_dir>/steps/<step>/user_logs/std_log.txt   stdout + stderr of the step
     <job_dir>/steps/<step>/outputs/<output>/       one folder per component output
+
+A private job folder (0700, as in the embedded workspace) keeps what the run writes private:
+folders 0700, files 0600, steps run with umask 077.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from mlops_azure._files import PRIVATE_UMASK, is_private, make_dirs, open_new
 from mlops_azure.errors import UserInputError
 from mlops_azure.execution.command_template import (
     PATH_TYPES,
@@ -232,6 +236,47 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+#: The watchdog of a step: it blocks reading a pipe only the runner writes to. The read ends when
+#: the runner's end closes, which the kernel does however the runner dies (kill -9 included); the
+#: watchdog then kills the step's process group. Plain ``sh``: it starts in about a millisecond.
+_WATCHDOG = 'read -r _ignored; kill -KILL -"$1" 2>/dev/null'  # no "--": dash's kill misreads it
+
+
+@contextmanager
+def _group_ends_with_us(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """End the step's process group when the block ends, and also if this process is killed outright.
+
+    The step runs in its own session (so Ctrl-C reaches us, not it, and we can kill its whole
+    group), which also means nothing ended it when we were killed with SIGKILL: it ran on for
+    seconds. ``prctl(PR_SET_PDEATHSIG)`` would reach the step's first process only, not what it
+    starts, and exists on Linux only; a watchdog process covers the whole group on any POSIX system.
+    """
+    read_end, write_end = os.pipe()  # not inherited by the step: Python's pipes are close-on-exec
+    watchdog: subprocess.Popen[bytes] | None = None
+    try:
+        try:
+            watchdog = subprocess.Popen(
+                ["/bin/sh", "-c", _WATCHDOG, "mlops-step-watchdog", str(process.pid)],
+                stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            pass  # no sh: the step still runs, it just may outlive a runner killed outright
+        finally:
+            os.close(read_end)
+        yield
+    finally:
+        try:
+            _kill_group(process)
+        finally:
+            # The watchdog goes only once the group is dead, and before its pipe closes: the
+            # group's number may be reused by then, so the watchdog must never act on a normal end.
+            if watchdog is not None:
+                watchdog.kill()
+                watchdog.wait()
+            os.close(write_end)
+
+
 def _environment(job_dir: Path, step: str, env: Mapping[str, str] | None) -> dict[str, str]:
     full = {**os.environ, **(env or {})}
     # `python` in a command must be this interpreter: the environment lineage records.
@@ -246,26 +291,25 @@ def _environment(job_dir: Path, step: str, env: Mapping[str, str] | None) -> dic
 def _run_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None,
               notify: StepCallback) -> StepResult:
     for folder in plan.output_dirs.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    plan.log_path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder)
+    make_dirs(plan.log_path.parent)
     notify(plan.name, JobStatus.RUNNING, f"running component {plan.component}")
     started = _now()
     clock = time.monotonic()
-    with plan.log_path.open("wb") as log, _sigterm_interrupts():
+    with open_new(plan.log_path, "wb") as log, _sigterm_interrupts():
         try:
             process = subprocess.Popen(
                 ["bash", "-c", plan.command], cwd=plan.cwd, env=_environment(job_dir, plan.name, env),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                umask=PRIVATE_UMASK if is_private(job_dir) else -1,
             )
         except OSError as exc:
             log.write(f"cannot start the command: {exc}\n".encode())
             error = f"step '{plan.name}' could not be started: {exc}"
             notify(plan.name, JobStatus.FAILED, error)
             return StepResult(plan.name, JobStatus.FAILED, started, _now(), None, plan.log_path, error)
-        try:
+        with _group_ends_with_us(process):
             exit_code = process.wait()
-        finally:
-            _kill_group(process)
     ended = _now()
     if exit_code == 0:
         notify(plan.name, JobStatus.COMPLETED, f"completed in {time.monotonic() - clock:.1f} s")

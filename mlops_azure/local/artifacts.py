@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from mlops_azure._files import make_dirs, open_new
 from mlops_azure.errors import BackendError, UserInputError
 
 _SCHEME = "mlops-tree-v1"
@@ -86,7 +87,7 @@ def _hash_file(path: Path, copy_to: Path | None = None) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as src:
-        out = copy_to.open("xb") if copy_to is not None else None
+        out = open_new(copy_to, "xb") if copy_to is not None else None
         try:
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
@@ -157,11 +158,12 @@ class ArtifactStore:
         staging = self._tmp / f"{os.getpid()}-{secrets.token_hex(6)}-{socket.gethostname()}"
         try:
             kind, pairs = _walk_pairs(source)
-            staging.mkdir(parents=True)
+            make_dirs(self._tmp)
+            staging.mkdir(mode=0o700)
             lines = []
             for rel, path in pairs:
                 target = staging.joinpath(*rel.parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
+                make_dirs(target.parent)
                 lines.append((rel, *_hash_file(path, copy_to=target)))
             sha = _digest(kind, lines)
             final = self.location(sha)
@@ -169,7 +171,7 @@ class ArtifactStore:
             artifact = StoredArtifact(sha, sum(size for _, size, _ in lines), stored)
             if final.exists() and self._intact(stored, sha):
                 return artifact
-            final.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(final.parent)
             if final.exists():
                 self._discard(final)  # altered in place: replace it with the good copy
             self._publish(staging, final)

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._files import make_dirs, open_new
 from mlops_azure.errors import UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.rules import check_lock_name
@@ -37,8 +38,11 @@ class LocalAudit:
         check_lock_name(name)
         self._ensure()
         folder = self.root / "locks"
-        folder.mkdir(exist_ok=True)
-        return folder / f"{name}.lock"
+        make_dirs(folder)
+        path = folder / f"{name}.lock"
+        if not path.exists():
+            open_new(path, "ab").close()  # private in a private workspace (it names its holder)
+        return path
 
     @contextmanager
     def exclusive(self, name: str, holder: str = "") -> Iterator[bool]:

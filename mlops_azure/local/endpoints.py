@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlops_azure._files import atomic_write
+from mlops_azure._files import atomic_write, make_dirs, open_new
 from mlops_azure.errors import DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local import processes
@@ -57,8 +57,8 @@ class LocalEndpoints:
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
         folder = self._endpoint_dir(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / ".lock").open("a") as handle:
+        make_dirs(folder)
+        with open_new(folder / ".lock", "ab") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlops_azure._files import PRIVATE_UMASK, is_private, make_dirs, open_new
 from mlops_azure.errors import DeploymentFailed
 from mlops_azure.local.artifacts import process_alive
 
@@ -34,11 +35,13 @@ def free_port() -> int:
 
 
 def _spawn(argv: list[str], env: Mapping[str, str], log_file: Path, cwd: Path) -> int:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
+    make_dirs(log_file.parent)
+    with open_new(log_file, "ab") as log:
+        # What a server writes in a private workspace (logs, collected requests) stays private.
+        umask = PRIVATE_UMASK if is_private(log_file.parent) else -1
         proc = subprocess.Popen(
             argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, umask=umask,
         )
     return proc.pid
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlops_azure._files import atomic_write
+from mlops_azure._files import OTHERS, atomic_write, is_private, make_dirs, make_private
 from mlops_azure.audit_events import ArchiveEvent, DataUploadEvent, RegisterEvent, resolve_actor
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
@@ -66,12 +66,26 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
         if self.root.exists() and not self.root.is_dir():
             raise BackendError(f"workspace folder {self.root} is a file, not a folder")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(mode=0o700, exist_ok=True)
+            self._keep_private()
         except OSError as exc:
-            raise BackendError(f"cannot create the workspace folder {self.root}: {exc}") from None
+            raise BackendError(f"cannot prepare the workspace folder {self.root}: {exc}") from None
         db.open_database(self.db_path).close()
         self.artifacts.sweep()
         self._ready = True
+
+    def _keep_private(self) -> None:
+        """The workspace holds endpoint keys: its folder is 0700 and what it writes 0600.
+
+        A workspace made before that (0755 / 0644) is tightened in place the first time it is
+        opened. Explicit modes rather than a process umask: the same process writes reports and
+        exports outside the workspace that must keep their usual modes.
+        """
+        if not is_private(self.root) or (self.db_path.exists() and self.db_path.stat().st_mode & OTHERS):
+            make_private(self.root)
+        # SQLite gives its -wal and -shm files the mode of the database file, so create that first.
+        os.close(os.open(self.db_path, os.O_RDWR | os.O_CREAT, 0o600))
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -166,7 +180,8 @@ class LocalWorkspace(LocalAudit, LocalSchedules, LocalEndpoints, Workspace):
         job_id = f"{experiment}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
         job_dir = self.jobs_dir / job_id
         try:
-            job_dir.mkdir(parents=True)
+            make_dirs(self.jobs_dir)
+            job_dir.mkdir(mode=0o700)
         except OSError as exc:
             raise BackendError(f"cannot create the job folder {job_dir}: {exc}") from None
         with self._db() as conn, db.write_transaction(conn):

@@ -67,7 +67,7 @@ def test_environment_variables_expand_with_defaults(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (MINIMAL + "champion: {direction: down}\n", "champion.direction: Input should be"),
+        (MINIMAL + "champion: {direction: down}\n", "champion.direction: must be"),
         (MINIMAL + "colour: red\n", "colour: unknown setting"),
         (MINIMAL.replace("model: {name: m}", ""), "model: required setting is missing"),
         (MINIMAL.replace("{name: m}", "{name: 'bad name!'}"), "model.name: 'bad name!' is not a valid"),
@@ -90,6 +90,31 @@ def test_bad_config_names_file_key_and_problem(tmp_path: Path, text: str, expect
     assert message.startswith(str(tmp_path / "mlops.yaml"))
     assert expected in message
     assert "\n" not in message
+
+
+def test_every_problem_is_listed_with_its_key_path_in_file_order(tmp_path: Path) -> None:
+    file = write(tmp_path, "backend: moon\nstages:\n  prod: {endpoint: 3, colour: red}\n")
+    with pytest.raises(UserInputError) as caught:
+        load_config(file)
+    assert caught.value.message == (
+        f"{file} has 6 problems: backend: must be 'local' or 'azure', got 'moon'; "
+        "stages.prod.endpoint: must be a valid string, got 3; stages.prod.colour: unknown setting; "
+        "data: required setting is missing; model: required setting is missing; "
+        "project: required setting is missing"
+    )
+
+
+def test_one_problem_reads_as_one_plain_sentence(tmp_path: Path) -> None:
+    file = write(tmp_path, MINIMAL + "backend: moon\n")
+    with pytest.raises(UserInputError) as caught:
+        load_config(file)
+    assert caught.value.message == f"{file}: backend: must be 'local' or 'azure', got 'moon'"
+
+
+def test_a_long_offending_value_is_shortened(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError) as caught:
+        load_config(write(tmp_path, MINIMAL + f"backend: {'x' * 500}\n"))
+    assert caught.value.message.endswith(", got '" + "x" * 35 + "...'")
 
 
 def test_missing_config_file_says_how_to_get_one(tmp_path: Path) -> None:
