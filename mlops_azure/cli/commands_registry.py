@@ -150,6 +150,8 @@ def status() -> None:
         uri = found.scoring_uri(stage_name)
         output.say(f"{stage_name}: endpoint {stage.endpoint}" + (f" at {uri}" if uri else " (not deployed)"))
     output.say(f"latest registered: {found.latest_registered or 'none'}")
+    for endpoint, operation in found.operations.items():
+        output.say(f"[bold yellow]{endpoint}[/]: {operation}")
 
 
 def history(limit: Annotated[int, typer.Option(min=1, help="How many events.")] = 50) -> None:

@@ -3,11 +3,13 @@ which state, and the latest registered version."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import NotFoundError
+from mlops_azure.lifecycle.endpoint_lock import lock_name
+from mlops_azure.lifecycle.traffic_journal import unfinished
 from mlops_azure.workspace import Workspace
 
 
@@ -33,6 +35,8 @@ class ProjectStatus:
 
     stages: list[StageDeployment]
     latest_registered: str | None
+    #: Per endpoint, a traffic operation running now or left unfinished by a killed command.
+    operations: dict[str, str] = field(default_factory=dict)
 
     def scoring_uri(self, stage: str) -> str | None:
         """The URL of ``stage``'s endpoint, None when it is not deployed."""
@@ -40,18 +44,22 @@ class ProjectStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"stages": [asdict(r) for r in self.stages],
-                "latest_registered": self.latest_registered}
+                "latest_registered": self.latest_registered, "operations": self.operations}
 
 
 def project_status(ws: Workspace, config: ProjectConfig) -> ProjectStatus:
     """Read the status of every stage named in ``config`` from the workspace."""
     rows: list[StageDeployment] = []
+    operations: dict[str, str] = {}
     for stage_name, stage in config.stages.items():
         try:
             endpoint = ws.get_endpoint(stage.endpoint)
         except NotFoundError:
             rows.append(StageDeployment(stage_name, stage.endpoint, None, None, 0, "not deployed", None))
             continue
+        operation = operation_state(ws, stage.endpoint)
+        if operation:
+            operations[stage.endpoint] = operation
         deployments = ws.list_deployments(stage.endpoint)
         if endpoint.state != "Succeeded" or not deployments:
             state = f"endpoint {endpoint.state}" + (f": {endpoint.error}" if endpoint.error else "")
@@ -63,4 +71,19 @@ def project_status(ws: Workspace, config: ProjectConfig) -> ProjectStatus:
                 d.state.value + (f": {d.error}" if d.error else ""), endpoint.scoring_uri,
                 endpoint.mirror_traffic.get(d.name, 0)))
     versions = ws.list_models(config.model.name)
-    return ProjectStatus(rows, versions[0].ref if versions else None)
+    return ProjectStatus(rows, versions[0].ref if versions else None, operations)
+
+
+def operation_state(ws: Workspace, endpoint: str) -> str:
+    """What is changing ``endpoint`` now, or what a killed command left unfinished; '' when
+    neither."""
+    holder = ws.lock_holder(lock_name(endpoint))
+    if holder is not None:
+        since = f" since {holder.since.isoformat(timespec='seconds')}" if holder.since else ""
+        return f"in progress: {holder.holder}{since}"
+    found = unfinished(ws, endpoint)
+    if found is None:
+        return ""
+    return (f"unfinished {found.event.command} by {found.event.holder or found.audit.actor}, begun "
+            f"{found.audit.time.isoformat(timespec='seconds')} (its process is gone): the next "
+            f"deploy, promote or rollback of this endpoint undoes it first")

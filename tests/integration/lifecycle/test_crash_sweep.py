@@ -225,6 +225,9 @@ def test_promote_killed_at_random_times_recovers(project: ProjectConfig) -> None
 def test_a_killed_recovery_is_recovered_in_turn(project: ProjectConfig) -> None:
     ws = open_workspace(project)
     assert mlops(project, "promote", V2, "--stage", "production", kill_at=5).returncode == KILLED
+    status = json.loads(mlops(project, "--json", "status").stdout)
+    assert status["operations"][PRODUCTION].startswith("unfinished promote by mlops promote")
+    assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 90, "v002": 10}  # killed mid-canary
     # The re-run is killed inside its recovery (its 2nd checkpoint: the restoring change).
     assert mlops(project, "promote", V2, "--stage", "production", kill_at=2).returncode == KILLED
     done = mlops(project, "promote", V2, "--stage", "production")
