@@ -17,6 +17,7 @@ from mlops_azure.errors import GateFailed
 from mlops_azure.example.generator import Bias, write_purchases
 from mlops_azure.example.scaffold import init_project
 from mlops_azure.lifecycle.approval import approve
+from mlops_azure.lifecycle.model_card import build_card
 from mlops_azure.lifecycle.responsible import CARD_HTML, CARD_MARKDOWN, REPORT_DOC, check_promotion
 from mlops_azure.lifecycle.training import train
 from mlops_azure.testing.chromium import Chromium
@@ -139,6 +140,11 @@ def test_loosening_the_policy_to_approve_leaves_a_trace(released_project: Projec
     assert policy_in_force(load_config(released_project.root / "mlops.yaml").responsible)[1] \
         == earlier.policy_sha256
     assert f"(policy {later.policy_sha256[:12]})" in summary_of(ws.list_events(1)[0]).note
+    card = build_card(ws, loose, model)
+    approvals = [g.detail for g in card.gates if g.gate == "approval"]
+    assert approvals == [f"stage: production, reason: fair, policy sha256: {earlier.policy_sha256[:12]}",
+                         f"stage: production, reason: again, policy sha256: {later.policy_sha256[:12]}"]
+    assert [g.verdict for g in card.gates if g.gate == "QA gate"] == ["passed"]
 
 
 def test_the_stored_card_of_a_trained_model_renders_clean_in_chromium(
