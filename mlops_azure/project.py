@@ -156,7 +156,7 @@ class Project:
             write_report(result, report)
         if junit is not None:
             write_junit(result, junit)
-        record_qa(self.workspace, result, actor=actor)
+        record_qa(self.workspace, result, actor=actor, config=self.config)
         return result
 
     def approve(self, ref: str, stage: str, *, reason: str | None = None, by: str | None = None,

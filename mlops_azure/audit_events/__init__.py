@@ -32,6 +32,7 @@ from mlops_azure.audit_events._core import (
     AuditRecord,
     EventUnreadable,
     Recorded,
+    Summary,
     decode,
     event_types,
     latest,
@@ -41,6 +42,7 @@ from mlops_azure.audit_events._core import (
     read_all,
     record,
     resolve_actor,
+    summary_of,
     typed,
 )
 from mlops_azure.audit_events.release import (
@@ -97,6 +99,7 @@ __all__ = [
     "ScheduleCreateEvent",
     "ScheduleDeleteEvent",
     "ScheduleRunEvent",
+    "Summary",
     "TrafficChanged",
     "TrafficEvent",
     "TrainEvent",
@@ -110,5 +113,6 @@ __all__ = [
     "read_all",
     "record",
     "resolve_actor",
+    "summary_of",
     "typed",
 ]

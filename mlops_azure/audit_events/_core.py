@@ -87,6 +87,39 @@ class AuditRecord:
         """The stored ``details``: every field but ``subject``, as plain JSON values."""
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "subject"}
 
+    def summary(self) -> Summary:
+        """Stage, outcome and a note for one line of ``mlops history``."""
+        return summary_of_details(self.details())
+
+
+class Summary(NamedTuple):
+    """One event in a few words: which stage, what came of it, why (each possibly empty)."""
+
+    stage: str
+    outcome: str
+    note: str
+
+
+def summary_of_details(details: Mapping[str, Any]) -> Summary:
+    """The common keys read off any event's details, typed or not (``stage``, ``outcome`` or
+    ``passed``, ``reason`` or ``status``)."""
+    if "outcome" in details:
+        outcome = str(details["outcome"])
+    elif "passed" in details:
+        outcome = "passed" if details["passed"] else "failed"
+    else:
+        outcome = ""
+    return Summary(str(details.get("stage") or ""), outcome,
+                   str(details.get("reason") or details.get("status") or ""))
+
+
+def summary_of(entry: AuditEvent) -> Summary:
+    """``entry`` summarised by its type, or from its raw details when it has none."""
+    event = parse(entry)
+    if event is not None:
+        return event.summary()
+    return summary_of_details(entry.details if isinstance(entry.details, Mapping) else {})
+
 
 E = TypeVar("E", bound=AuditRecord)
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_azure.audit_events._core import AuditRecord
+from mlops_azure.audit_events._core import AuditRecord, Summary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +119,12 @@ class ApproveEvent(AuditRecord):
     #: to get an approval through shows as a new hash. None in events recorded before.
     policy: Mapping[str, Any] | None = None
     policy_sha256: str | None = None
+
+    def summary(self) -> Summary:
+        found = super().summary()
+        if self.policy_sha256 is None:
+            return found
+        return found._replace(note=f"{found.note} (policy {self.policy_sha256[:12]})")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -164,8 +164,9 @@ class DriftCheckEvent(AuditRecord):
 
     ACTION = "monitor.drift"
 
-    stage: str
     drifted: bool
+    #: None when a model version was checked without a stage.
+    stage: str | None = None
     reference: str | None = None
     #: The window compared, in words.
     current: str | None = None

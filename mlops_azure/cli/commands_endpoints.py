@@ -56,7 +56,7 @@ def endpoints_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete an endpoint with all its deployments (local: stops their processes)."""
-    from mlops_azure.lifecycle.provenance import current_actor
+    from mlops_azure.audit_events import EndpointDeleteEvent, record
 
     ws = STATE.workspace()
     endpoint = ws.get_endpoint(name)
@@ -64,8 +64,7 @@ def endpoints_delete(
     if not yes and not typer.confirm(f"delete endpoint {name} ({serving})?"):
         raise typer.Exit(1)
     ws.delete_endpoint(name)
-    ws.record_event("endpoint.delete", name, {"endpoint": name, "traffic": dict(endpoint.traffic)},
-                    actor=current_actor())
+    record(ws, EndpointDeleteEvent(subject=name, endpoint=name, traffic=dict(endpoint.traffic)))
     output.say(f"deleted endpoint {name}")
 
 

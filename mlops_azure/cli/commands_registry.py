@@ -83,12 +83,12 @@ def models_list(name: Annotated[str | None, typer.Argument(help="Only this model
 @models_app.command("archive")
 def models_archive(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> None:
     """Hide a version from listings and from "latest" (it stays readable and keeps serving)."""
-    from mlops_azure.lifecycle.provenance import current_actor
+    from mlops_azure.audit_events import resolve_actor
     from mlops_azure.lifecycle.refs import parse_ref
 
     name, version = parse_ref(ref, version_required=True)
     assert version is not None  # version_required
-    STATE.workspace().archive_model(name, version, actor=current_actor())
+    STATE.workspace().archive_model(name, version, actor=resolve_actor())
     if STATE.json:
         output.emit_json({"archived": f"{name}:{version}"})
     else:
@@ -128,11 +128,11 @@ def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> Non
     })
     output.table("Serving now", ["endpoint", "deployment", "traffic", "state"],
                  [(s["endpoint"], s["deployment"], f"{s['traffic']}%", s["state"]) for s in serving])
+    from mlops_azure.audit_events import summary_of
+
     output.table("Where it has been", ["time", "action", "stage", "outcome", "actor"],
-                 [(output.when(e.time), e.action, e.details.get("stage", ""),
-                   e.details.get("outcome") or ("passed" if e.details.get("passed") else
-                                                "failed" if "passed" in e.details else ""),
-                   e.actor) for e in reversed(events)])
+                 [(output.when(e.time), e.action, *summary_of(e)[:2], e.actor)
+                  for e in reversed(events)])
 
 
 def status() -> None:
@@ -160,15 +160,8 @@ def history(limit: Annotated[int, typer.Option(min=1, help="How many events.")] 
     if STATE.json:
         output.emit_json([asdict(e) for e in events])
         return
+    from mlops_azure.audit_events import summary_of
+
     output.table("History", ["time", "actor", "action", "subject", "stage", "outcome", "details"],
-                 [(output.when(e.time), e.actor, e.action, e.subject, e.details.get("stage", ""),
-                   _outcome(e.details), e.details.get("reason") or e.details.get("status") or "")
+                 [(output.when(e.time), e.actor, e.action, e.subject, *summary_of(e))
                   for e in events])
-
-
-def _outcome(details: Any) -> str:
-    if "outcome" in details:
-        return str(details["outcome"])
-    if "passed" in details:
-        return "passed" if details["passed"] else "failed"
-    return ""

@@ -74,8 +74,26 @@ app = typer.Typer(
 )
 
 
+def _set_actor(ctx: typer.Context, actor: str) -> None:
+    """The audit trail's one actor rule reads ``$MLOPS_ACTOR`` in every writer; restored when
+    the command ends, so an in-process caller (tests, ``CliRunner``) keeps its environment."""
+    from mlops_azure.audit_events import ACTOR_VARIABLE
+
+    before = os.environ.get(ACTOR_VARIABLE)
+    os.environ[ACTOR_VARIABLE] = actor
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(ACTOR_VARIABLE, None)
+        else:
+            os.environ[ACTOR_VARIABLE] = before
+
+    ctx.call_on_close(restore)
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     config: Annotated[
         Path, typer.Option("--config", "-c", help="The project config file.")
     ] = Path("mlops.yaml"),
@@ -87,8 +105,15 @@ def main(
         bool, typer.Option("--json", help="Machine-readable output on stdout.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    actor: Annotated[str | None, typer.Option(
+        "--actor", help="Who acts, as recorded in the audit trail (default: $MLOPS_ACTOR, the "
+        "CI requester, the git user, the OS user).")] = None,
 ) -> None:
     """Global options apply to every command."""
+    if actor is not None:
+        if not actor.strip():
+            raise typer.BadParameter("must not be empty", param_hint="'--actor'")
+        _set_actor(ctx, actor.strip())
     STATE.config_path = config
     STATE.backend = backend
     STATE.json = json_output

@@ -128,7 +128,7 @@ def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
         "bad requests")
     report = run_qa_gate(ws, config, "staging", model=ref)
     write_report(report, root / "qa-report.json")
-    record_qa(ws, report)
+    record_qa(ws, report, config=config)
     for check in report.checks:
         say(f"      {'[green]pass[/]' if check.passed else '[red]FAIL[/]'} {check.name}: "
             f"{escape(check.detail)}")

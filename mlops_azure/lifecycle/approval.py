@@ -3,7 +3,9 @@ and on which evidence.
 
 Evidence is the version's latest passing QA gate report (a ``gate.qa`` audit event) and, for a
 stage that requires approval, the responsible-ML verdict on the report stored with the version
-(a violation of the policy blocks the approval). In Azure
+(a violation of the policy blocks the approval). Every approval also records the
+responsible-ML policy in force and its hash, so loosening ``mlops.yaml`` to let a version
+through leaves a trace. In Azure
 DevOps the approval may come from an Environment approval instead of a person running
 ``mlops approve``: then the pipeline run that passed the Environment's checks is the evidence.
 """
@@ -11,13 +13,22 @@ DevOps the approval may come from an Environment approval instead of a person ru
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mlops_azure.audit_events import (
+    ApproveEvent,
+    QaCheck,
+    QaGateEvent,
+    Recorded,
+    latest,
+    policy_in_force,
+    record,
+)
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import GateFailed, UserInputError
-from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.workspace import AuditEvent, ModelVersion, Workspace
@@ -25,8 +36,8 @@ from mlops_azure.workspace import AuditEvent, ModelVersion, Workspace
 if TYPE_CHECKING:
     from mlops_azure.lifecycle.qa import QaReport
 
-APPROVE = "approve"
-QA_GATE = "gate.qa"
+APPROVE = ApproveEvent.ACTION
+QA_GATE = QaGateEvent.ACTION
 
 
 @dataclass(frozen=True)
@@ -40,31 +51,40 @@ class Approval:
     time: datetime
     evidence: dict[str, Any]
     event_id: int
+    #: The responsible-ML policy in force when it was given (``responsible:`` of mlops.yaml)
+    #: and its sha256; None for approvals recorded before policies were.
+    policy: Mapping[str, Any] | None = None
+    policy_sha256: str | None = None
 
     @classmethod
-    def from_event(cls, event: AuditEvent) -> Approval:
-        return cls(model=event.subject, stage=str(event.details.get("stage", "")), by=event.actor,
-                   reason=str(event.details.get("reason", "")), time=event.time,
-                   evidence=dict(event.details.get("evidence", {})), event_id=event.id)
+    def from_event(cls, found: Recorded[ApproveEvent]) -> Approval:
+        event = found.event
+        return cls(model=event.subject, stage=event.stage, by=found.audit.actor,
+                   reason=event.reason, time=found.audit.time, evidence=dict(event.evidence),
+                   event_id=found.audit.id, policy=event.policy, policy_sha256=event.policy_sha256)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "stage": self.stage, "by": self.by, "reason": self.reason,
-                "time": self.time.isoformat(), "evidence": self.evidence, "event_id": self.event_id}
+                "time": self.time.isoformat(), "evidence": self.evidence, "event_id": self.event_id,
+                "policy": None if self.policy is None else dict(self.policy),
+                "policy_sha256": self.policy_sha256}
 
 
-def latest_qa_report(ws: Workspace, model: ModelVersion) -> AuditEvent | None:
+def latest_qa_report(ws: Workspace, model: ModelVersion) -> Recorded[QaGateEvent] | None:
     """The newest ``gate.qa`` event of ``model``, passed or not."""
-    found = ws.list_events(1, action=QA_GATE, subject=model.ref)
-    return found[0] if found else None
+    return latest(ws, QaGateEvent, subject=model.ref, limit=1)
 
 
-def record_qa(ws: Workspace, report: QaReport, *, actor: str | None = None) -> AuditEvent:
-    """Put a QA gate report in the audit trail, where approvals find it as evidence."""
-    return ws.record_event(QA_GATE, report.model, {
-        "stage": report.stage, "endpoint": report.endpoint, "deployment": report.deployment,
-        "passed": report.passed, "failed": [c.name for c in report.failed],
-        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in report.checks],
-    }, actor=actor or current_actor())
+def record_qa(ws: Workspace, report: QaReport, *, actor: str | None = None,
+              config: ProjectConfig | None = None) -> AuditEvent:
+    """Put a QA gate report in the audit trail, where approvals find it as evidence; with
+    ``config``, with the responsible-ML policy in force beside it."""
+    policy, digest = policy_in_force(config.responsible) if config is not None else (None, None)
+    return record(ws, QaGateEvent(
+        subject=report.model, stage=report.stage, endpoint=report.endpoint,
+        deployment=report.deployment, passed=report.passed, failed=tuple(c.name for c in report.failed),
+        checks=tuple(QaCheck(name=c.name, passed=c.passed, detail=c.detail) for c in report.checks),
+        policy=policy, policy_sha256=digest), actor=actor)
 
 
 def devops_run() -> dict[str, str] | None:
@@ -98,12 +118,12 @@ def approve(ws: Workspace, config: ProjectConfig, ref: str, stage: str, *, reaso
     if report is None:
         raise GateFailed(f"{model.ref} has no QA gate report: run 'mlops gate qa --model {model.ref}' "
                          "against a stage where it is deployed before approving it")
-    if not report.details.get("passed"):
-        failed = ", ".join(report.details.get("failed", [])) or "some checks"
-        raise GateFailed(f"{model.ref}'s latest QA gate report (event {report.id}) failed {failed}: "
-                         "it cannot be approved")
-    evidence: dict[str, Any] = {"qa_event": report.id, "qa_stage": report.details.get("stage"),
-                                "qa_time": report.time.isoformat()}
+    if not report.event.passed:
+        failed = ", ".join(report.event.failed) or "some checks"
+        raise GateFailed(f"{model.ref}'s latest QA gate report (event {report.audit.id}) failed "
+                         f"{failed}: it cannot be approved")
+    evidence: dict[str, Any] = {"qa_event": report.audit.id, "qa_stage": report.event.stage,
+                                "qa_time": report.audit.time.isoformat()}
     if config.stage(stage).requires_approval:
         # Production: the responsible-ML policy blocks here (GateFailed naming group and number)
         # and its verdict becomes part of the evidence.
@@ -116,21 +136,19 @@ def approve(ws: Workspace, config: ProjectConfig, ref: str, stage: str, *, reaso
             raise UserInputError("--devops-environment records an Azure DevOps Environment approval, "
                                  "so it must run inside a pipeline (TF_BUILD and BUILD_BUILDID unset)")
         evidence["devops_run"] = run
-        actor = by or run.get("requested_for") or current_actor()
         reason = reason or (f"approved through Azure DevOps environment "
                             f"'{run.get('environment', '?')}' in run {run['run_id']}")
-    else:
-        actor = by or current_actor()
     if not reason or not reason.strip():
         raise UserInputError("an approval needs a reason: pass --reason TEXT")
-    event = ws.record_event(APPROVE, model.ref, {"stage": stage, "reason": reason.strip(),
-                                                 "evidence": evidence}, actor=actor)
-    return Approval.from_event(event)
+    # The one actor rule: in a pipeline it finds the run's requester (BUILD_REQUESTEDFOR...).
+    policy, digest = policy_in_force(config.responsible)
+    event = ApproveEvent(subject=model.ref, stage=stage, reason=reason.strip(), evidence=evidence,
+                         policy=policy, policy_sha256=digest)
+    stored = record(ws, event, actor=by)
+    return Approval.from_event(Recorded(stored, event))
 
 
 def find_approval(ws: Workspace, model: ModelVersion, stage: str) -> Approval | None:
     """The newest approval of ``model`` for ``stage``, if any."""
-    for event in ws.list_events(200, action=APPROVE, subject=model.ref):
-        if event.details.get("stage") == stage:
-            return Approval.from_event(event)
-    return None
+    found = latest(ws, ApproveEvent, subject=model.ref, where=lambda e: e.stage == stage)
+    return Approval.from_event(found) if found is not None else None

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlops_azure._files import atomic_write
+from mlops_azure.audit_events import BatchScoredEvent, record
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle._batch_work import frame_csv
@@ -75,9 +76,8 @@ def score_with_endpoint(
     if say:
         say(f"batch endpoint {endpoint}: scoring {asset.ref} with {found.ref} (job batch-{run_id})")
     done = ws.score_with_batch_endpoint(spec, asset, job_name=f"batch-{run_id}")
-    ws.record_event("batch_scored", endpoint, {
-        "job_id": done.job_id, "status": done.status.value, "model": found.ref,
-        "input": asset.ref, "run_id": run_id}, actor="mlops")
+    record(ws, BatchScoredEvent(subject=endpoint, job_id=done.job_id, status=done.status.value,
+                                model=found.ref, input=asset.ref, run_id=run_id))
     if done.status is not JobStatus.COMPLETED or done.output_file is None:
         raise BackendError(f"batch job {done.job_id} on endpoint {endpoint} ended "
                            f"{done.status.value}: {done.error or 'no error recorded'}")

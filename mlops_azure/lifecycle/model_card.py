@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mlops_azure.audit_events import ApproveEvent, PromoteEvent, QaGateEvent, parse
 from mlops_azure.config import ProjectConfig
 from mlops_azure.lifecycle.refs import resolve_model
 from mlops_azure.lifecycle.responsible import CARD_HTML, CARD_MARKDOWN, stored_report
@@ -15,8 +16,6 @@ from mlops_azure.workspace import ModelVersion, Workspace
 if TYPE_CHECKING:
     from mlops_azure.responsible import ModelCard, ResponsibleReport
 
-#: Audit actions that are gates a version went through, and how the card names them.
-_GATE_EVENTS = {"gate.qa": "QA gate", "approve": "approval", "promote": "promotion"}
 
 
 def _gates(ws: Workspace, model: ModelVersion, report: ResponsibleReport | None
@@ -30,17 +29,24 @@ def _gates(ws: Workspace, model: ModelVersion, report: ResponsibleReport | None
     if report is not None and report.verdict is not None:
         gates.append({"gate": "responsible ML", "verdict": report.verdict.status,
                       "at": created, "detail": report.verdict.summary()})
-    for event in reversed(ws.list_events(200, subject=model.ref)):
-        name = _GATE_EVENTS.get(event.action)
-        if name is None:
+    for entry in reversed(ws.list_events(200, subject=model.ref)):
+        event = parse(entry)
+        facts: list[tuple[str, object]]
+        # The gates a version went through, as the card names them.
+        if isinstance(event, QaGateEvent):
+            name, verdict = "QA gate", "passed" if event.passed else "failed"
+            facts = [("stage", event.stage), ("failed", list(event.failed))]
+        elif isinstance(event, ApproveEvent):
+            name, verdict = "approval", "recorded"
+            facts = [("stage", event.stage), ("reason", event.reason),
+                     ("policy sha256", (event.policy_sha256 or "")[:12])]
+        elif isinstance(event, PromoteEvent):
+            name, verdict = "promotion", event.outcome or "recorded"
+            facts = [("stage", event.stage), ("reason", event.reason)]
+        else:
             continue
-        details = event.details
-        verdict = ("passed" if details.get("passed") else "failed") if event.action == "gate.qa" \
-            else str(details.get("outcome") or "recorded")
-        detail = ", ".join(f"{k}: {details[k]}" for k in ("stage", "reason", "failed")
-                           if details.get(k))
-        gates.append({"gate": name, "verdict": verdict, "detail": detail,
-                      "at": event.time.isoformat()})
+        gates.append({"gate": name, "verdict": verdict, "at": entry.time.isoformat(),
+                      "detail": ", ".join(f"{k}: {v}" for k, v in facts if v)})
     return gates
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_azure.audit_events import MonitorSetupEvent, record
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
-from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import live_deployment
 from mlops_azure.lifecycle.schedules import as_cron, in_project
 from mlops_azure.monitoring.collected import window_seconds
@@ -21,7 +21,7 @@ from mlops_azure.records import DriftMonitor, ScheduleTrigger
 from mlops_azure.rules import check_trigger
 from mlops_azure.workspace import Workspace
 
-SETUP_EVENT = "monitor.setup"
+SETUP_EVENT = MonitorSetupEvent.ACTION
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,7 @@ def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: Sch
         chi2_p=config.monitoring.chi2_p,
         emails=tuple(config.monitoring.alert_emails))
     ws.create_drift_monitor(monitor)
-    ws.record_event(SETUP_EVENT, monitor.name, {
-        "stage": stage, "deployment": monitor.deployment, "model": model.ref,
-        "reference_data": monitor.reference_data, "when": trigger.describe()},
-        actor=actor or current_actor())
+    record(ws, MonitorSetupEvent(subject=monitor.name, stage=stage, deployment=monitor.deployment,
+                                 model=model.ref, reference_data=monitor.reference_data,
+                                 when=trigger.describe()), actor=actor)
     return MonitorSetup(stage, monitor, command, crontab)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_azure.audit_events import DriftCheckEvent, record
 from mlops_azure.config import ProjectConfig
 from mlops_azure.contract import (
     REFERENCE_PREDICTIONS_FILE,
@@ -22,12 +23,11 @@ from mlops_azure.contract import (
     read_document,
 )
 from mlops_azure.errors import UserInputError
-from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.refs import live_deployment, parse_ref
 from mlops_azure.monitoring.drift import DriftReport, DriftThresholds, compute_drift
 from mlops_azure.workspace import ModelVersion, Workspace
 
-DRIFT_EVENT = "monitor.drift"
+DRIFT_EVENT = DriftCheckEvent.ACTION
 #: The column of the current window holding the model's predictions.
 PREDICTION_COLUMN = "prediction"
 
@@ -142,13 +142,12 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None
                                    critical=dict(policy.critical), min_rows=policy.min_rows),
         predictions=predictions)
     verdict = report.verdict
-    event = ws.record_event(DRIFT_EVENT, found.ref, {
-        "stage": stage, "reference": asset.ref, "current": described,
-        "drifted": report.drifted, "rules": list(verdict.rules), "verdict": verdict.reason,
-        "drifted_share": report.drifted_share,
-        "critical_features": list(report.critical_features),
-        "drifted_features": list(report.drifted_features),
-        "prediction_drifted": report.prediction.drifted if report.prediction else None,
-        "metrics": {f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)} for f in report.compared},
-    }, actor=actor or current_actor())
+    event = record(ws, DriftCheckEvent(
+        subject=found.ref, stage=stage, reference=asset.ref, current=described,
+        drifted=report.drifted, rules=tuple(verdict.rules), verdict=verdict.reason,
+        drifted_share=report.drifted_share, critical_features=tuple(report.critical_features),
+        drifted_features=tuple(report.drifted_features),
+        prediction_drifted=report.prediction.drifted if report.prediction else None,
+        metrics={f.feature: {"psi": round(f.psi, 6), "js": round(f.js, 6)} for f in report.compared},
+    ), actor=actor)
     return DriftCheck(report, found, asset.ref, described, event.id)

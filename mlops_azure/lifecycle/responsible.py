@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from mlops_azure.audit_events import ResponsibleGateEvent
 from mlops_azure.config import ProjectConfig
 from mlops_azure.contract import (
     EXPLANATIONS_FILE,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 REPORT_DOC = "responsible.json"
 CARD_MARKDOWN = "card.md"
 CARD_HTML = "card.html"
-GATE_EVENT = "gate.responsible"
+GATE_EVENT = ResponsibleGateEvent.ACTION
 
 
 def _json_file(path: Path, model: type[BaseModel], where: str) -> Any:

@@ -19,15 +19,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mlops_azure.audit_events import ScheduleRunEvent, read, record, resolve_actor
 from mlops_azure.config import ProjectConfig
 from mlops_azure.contract import RESERVED_INPUTS
 from mlops_azure.errors import GateFailed, UserInputError
-from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.training import train
 from mlops_azure.records import InputValue, ProgressCallback, Schedule, ScheduleTrigger
 from mlops_azure.workspace import Workspace
 
-RUN_EVENT = "schedule.run"
+RUN_EVENT = ScheduleRunEvent.ACTION
 _STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
           "week": timedelta(weeks=1)}
 
@@ -83,8 +83,8 @@ class ScheduledRun:
 
 def _last_runs(ws: Workspace) -> dict[str, datetime]:
     runs: dict[str, datetime] = {}
-    for event in ws.list_events(limit=1_000_000, action=RUN_EVENT):
-        runs.setdefault(event.subject, datetime.fromisoformat(str(event.details["due"])))
+    for found in read(ws, ScheduleRunEvent, limit=1_000_000):
+        runs.setdefault(found.event.subject, found.event.due)
     return runs
 
 
@@ -127,7 +127,7 @@ def run_due(
     if ws.backend != "local":
         raise UserInputError(f"the {ws.backend} workspace fires its schedules itself: run-due is "
                              "for the embedded workspace")
-    actor = actor or current_actor()
+    actor = resolve_actor(actor)
     with ws.exclusive("schedule-run-due") as mine:
         if not mine:
             if say:
@@ -154,6 +154,8 @@ def _run_due(ws: Workspace, config: ProjectConfig, now: datetime | None,
             run = ScheduledRun(schedule.name, fired, outcome.job.id, outcome.data.ref,
                                outcome.model.ref if outcome.model else None,
                                outcome.decision.verdict)
-        ws.record_event(RUN_EVENT, schedule.name, run.to_dict(), actor=actor)
+        record(ws, ScheduleRunEvent(subject=run.schedule, schedule=run.schedule, due=run.due,
+                                    job_id=run.job_id, data=run.data, registered=run.registered,
+                                    verdict=run.verdict, error=run.error), actor=actor)
         done.append(run)
     return done

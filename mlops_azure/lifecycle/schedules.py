@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_azure.audit_events import ScheduleCreateEvent, ScheduleDeleteEvent, record
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
-from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.workspace import (
     InputValue,
     PipelineSubmission,
@@ -97,17 +97,16 @@ def create_schedule(
     # creation), so a temporary copy is enough here.
     with tempfile.TemporaryDirectory(prefix="mlops-schedule-") as tmp:
         schedule = ws.create_schedule(name, training_submission(config, asset, Path(tmp)), trigger)
-    ws.record_event("schedule.create", name, {"trigger": trigger.describe(),
-                                              "data": latest_data_reference(asset),
-                                              "pipeline": schedule.pipeline},
-                    actor=actor or current_actor())
+    record(ws, ScheduleCreateEvent(subject=name, trigger=trigger.describe(),
+                                   data=latest_data_reference(asset), pipeline=schedule.pipeline),
+           actor=actor)
     return schedule
 
 
 def delete_schedule(ws: Workspace, name: str, *, actor: str | None = None) -> None:
     """Delete schedule ``name`` and record it in the audit trail."""
     ws.delete_schedule(name)
-    ws.record_event("schedule.delete", name, {}, actor=actor or current_actor())
+    record(ws, ScheduleDeleteEvent(subject=name), actor=actor)
 
 
 def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:

@@ -15,6 +15,13 @@ from typing import Any, Literal
 
 from mlops_azure._files import atomic_write
 from mlops_azure._prefetch import Prefetch
+from mlops_azure.audit_events import (
+    ChampionGateEvent,
+    ResponsibleGateEvent,
+    TrainEvent,
+    record,
+    resolve_actor,
+)
 from mlops_azure.config import ProjectConfig
 from mlops_azure.contract import RESERVED_INPUTS, MitigationInputs, PartitionInputs
 from mlops_azure.errors import (
@@ -29,10 +36,9 @@ from mlops_azure.lifecycle.champion import GateDecision, decide, decide_partitio
 from mlops_azure.lifecycle.contract_checks import check_declared_metric, check_training_outputs
 from mlops_azure.lifecycle.data import resolve_training_data
 from mlops_azure.lifecycle.model_card import store_card
-from mlops_azure.lifecycle.provenance import current_actor, environment_hash, git_commit
+from mlops_azure.lifecycle.provenance import environment_hash, git_commit
 from mlops_azure.lifecycle.refs import parse_ref
 from mlops_azure.lifecycle.responsible import (
-    GATE_EVENT,
     blocking_message,
     job_report,
     store_report,
@@ -182,7 +188,7 @@ def train(
     (keys of :data:`REASON_TAGS`) says why it runs, on the job and in the model's lineage. The
     same as :func:`submit_training` followed by :func:`finish_training`, in one process.
     """
-    actor = actor or current_actor()
+    actor = resolve_actor(actor)
     with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
         prepared = _prepare(ws, config, data, params or {}, Path(tmp), because)
         # The gates' imports load while the steps run (they are ~1.5 s of mlops's own time).
@@ -227,7 +233,7 @@ def finish_training(
     Raises ``TrainingStillRunning`` when the job has not ended in time. Finishing a job whose model
     is already registered returns that version instead of registering it twice.
     """
-    actor = actor or current_actor()
+    actor = resolve_actor(actor)
     job = ws.wait_for_job(job_id, progress, timeout_s)
     if not job.status.is_terminal:
         raise TrainingStillRunning(job)
@@ -272,8 +278,7 @@ def _judge(
     ``attached``: the job may have been finished before (a retried attach), so look for its model.
     """
     if job.status is not JobStatus.COMPLETED:
-        ws.record_event("train", job.id, {"status": job.status.value, "error": job.error},
-                        actor=actor)
+        record(ws, TrainEvent(subject=job.id, status=job.status.value, error=job.error), actor=actor)
         raise TrainingFailed(f"training job {job.id} failed: {job.error or 'no error recorded'}")
 
     metrics = check_training_outputs(ws, config, job)
@@ -297,17 +302,22 @@ def _judge(
     if model is not None:
         # An attach that is retried after it registered: same answer, nothing recorded twice.
         return TrainingOutcome(job, asset, decision, baseline, model, metrics)
-    ws.record_event(
-        "gate.champion",
-        job.id,
-        {**decision.to_dict(), "champion": baseline.model.ref if baseline else None,
-         "champion_source": baseline.source if baseline else None, "data": asset.ref},
-        actor=actor,
-    )
+    record(ws, ChampionGateEvent(
+        subject=job.id, verdict=decision.verdict, metric=decision.metric,
+        direction=decision.direction, candidate=decision.candidate,
+        abs_improvement=decision.abs_improvement, rel_improvement=decision.rel_improvement,
+        reason=decision.reason, partitions=decision.partitions, register=decision.register,
+        champion=baseline.model.ref if baseline else None,
+        champion_source=baseline.source if baseline else None, data=asset.ref), actor=actor)
     report = job_report(ws, config, job, metrics) if decision.register else None
     responsible = verdict(report).to_dict() if report is not None else None
     if report is not None and responsible is not None:
-        ws.record_event(GATE_EVENT, job.id, {**responsible, "data": asset.ref}, actor=actor)
+        judged = verdict(report)
+        record(ws, ResponsibleGateEvent(
+            subject=job.id, status=judged.status, at=judged.at,
+            findings=tuple(f.to_dict() for f in judged.findings),
+            policy=None if judged.policy is None else dict(judged.policy), data=asset.ref),
+            actor=actor)
         if verdict(report).blocked:
             # The champion gate's "better" stands, but the version is not registered.
             message = blocking_message(verdict(report), f"job {job.id}'s candidate")

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlops_azure.audit_events import WatchEvent, read, record, resolve_actor
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import GateFailed
-from mlops_azure.lifecycle.provenance import current_actor
 from mlops_azure.lifecycle.training import (
     TrainingOutcome,
     finish_training,
@@ -34,7 +34,7 @@ from mlops_azure.lifecycle.training import (
 from mlops_azure.records import BlobInfo, JobStatus, ProgressCallback
 from mlops_azure.workspace import Workspace
 
-WATCH_EVENT = "watch.data"
+WATCH_EVENT = WatchEvent.ACTION
 #: The job tag naming the blob a run was started for (``container/name@etag``).
 BLOB_TAG = "data_blob"
 #: How many recent jobs are searched for one already started for a blob.
@@ -72,13 +72,13 @@ def blob_key(container: str, blob: BlobInfo) -> str:
     return f"{container}/{blob.name}@{blob.etag}"
 
 
-def cursor(ws: Workspace, container: str) -> dict[str, Mapping[str, Any]]:
-    """The newest ``watch.data`` event's details per blob key of ``container``."""
-    latest: dict[str, Mapping[str, Any]] = {}
-    for event in ws.list_events(limit=1_000_000, action=WATCH_EVENT):
-        key = str(event.details.get("blob", ""))
+def cursor(ws: Workspace, container: str) -> dict[str, WatchEvent]:
+    """The newest ``watch.data`` event per blob key of ``container``."""
+    latest: dict[str, WatchEvent] = {}
+    for found in read(ws, WatchEvent, limit=1_000_000):
+        key = found.event.blob
         if key.startswith(f"{container}/"):
-            latest.setdefault(key, event.details)  # newest first: the first one wins
+            latest.setdefault(key, found.event)  # newest first: the first one wins
     return latest
 
 
@@ -92,13 +92,17 @@ def _started_job(ws: Workspace, key: str) -> str | None:
 
 
 def pending(ws: Workspace, source: BlobSource, prefix: str = "",
-            seen: Mapping[str, Mapping[str, Any]] | None = None) -> list[BlobInfo]:
+            seen: Mapping[str, WatchEvent] | None = None) -> list[BlobInfo]:
     """Blobs under ``prefix`` not yet done or failed, oldest first (``seen``: the cursor, when
     the caller has read it already)."""
     seen = cursor(ws, source.container) if seen is None else seen
     blobs = sorted(source.list(prefix), key=lambda b: (b.last_modified, b.name))
     return [b for b in blobs
-            if seen.get(blob_key(source.container, b), {}).get("phase") not in ("done", "failed")]
+            if _phase(seen.get(blob_key(source.container, b))) not in ("done", "failed")]
+
+
+def _phase(event: WatchEvent | None) -> str | None:
+    return event.phase if event is not None else None
 
 
 def watch_once(
@@ -127,7 +131,7 @@ def watch_once(
                 say(f"another watcher of container {source.container} is running: nothing done")
             return []
         return _pass(ws, config, source, prefix, asset=asset, progress=progress, say=say,
-                     actor=actor or current_actor(), timeout_s=timeout_s)
+                     actor=resolve_actor(actor), timeout_s=timeout_s)
 
 
 def _pass(ws: Workspace, config: ProjectConfig, source: BlobSource, prefix: str, *,
@@ -139,22 +143,22 @@ def _pass(ws: Workspace, config: ProjectConfig, source: BlobSource, prefix: str,
     results = []
     for blob in pending(ws, source, prefix, seen):
         key = blob_key(source.container, blob)
-        record = dict(blob=key, last_modified=blob.last_modified.isoformat(), size=blob.size)
-        last = seen.get(key, {})
-        job_id = last.get("job") if last.get("phase") == "submitted" else _started_job(ws, key)
-        data = last.get("data")
+        submitted = WatchEvent(subject=key, blob=key, phase="submitted", size=blob.size,
+                               last_modified=blob.last_modified.isoformat())
+        last = seen.get(key)
+        job_id = last.job if last is not None and last.phase == "submitted" else _started_job(ws, key)
+        data = last.data if last is not None else None
         if job_id is None:
             with tempfile.TemporaryDirectory(prefix="mlops-watch-") as tmp:
                 file = source.download(blob, Path(tmp))
-                registered = ws.upload_data(name, file, description=f"from {key}")
+                registered = ws.upload_data(name, file, description=f"from {key}", actor=actor)
             data = registered.ref
             if say:
                 say(f"{key}: new data {data}; training")
             job = submit_training(ws, config, data=data,
                                   because={"trigger": "data", BLOB_TAG: key})
             job_id = job.id
-            ws.record_event(WATCH_EVENT, key, {**record, "phase": "submitted", "job": job_id,
-                                               "data": data}, actor=actor)
+            record(ws, replace(submitted, job=job_id, data=data), actor=actor)
         elif say:
             say(f"{key}: resuming job {job_id}")
         try:
@@ -166,6 +170,8 @@ def _pass(ws: Workspace, config: ProjectConfig, source: BlobSource, prefix: str,
             result = WatchResult(key, "done", outcome.job.id, outcome.data.ref,
                                  outcome.model.ref if outcome.model else None,
                                  outcome.decision.verdict)
-        ws.record_event(WATCH_EVENT, key, {**record, **result.to_dict()}, actor=actor)
+        record(ws, replace(submitted, phase=result.phase, job_id=result.job_id, data=result.data,
+                           registered=result.registered, verdict=result.verdict,
+                           error=result.error), actor=actor)
         results.append(result)
     return results

@@ -97,6 +97,20 @@ def test_data_upload_versions_by_content(runner: CliRunner, project_dir: Path) -
     assert code == 2 and "nope.csv" in err
 
 
+def test_actor_option_names_who_acts_and_is_gone_afterwards(
+    runner: CliRunner, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLOPS_ACTOR", raising=False)
+    code, _, _ = invoke(runner, "--actor", "ana@contoso.com", "data", "upload",
+                        "data/purchases.csv", "--name", "raw")
+    assert code == 0 and "MLOPS_ACTOR" not in os.environ
+    code, out, _ = invoke(runner, "--json", "history")
+    [upload] = [e for e in json.loads(out) if e["action"] == "data.upload"]
+    assert upload["actor"] == "ana@contoso.com"
+    code, _, err = invoke(runner, "--actor", " ", "history")
+    assert code == 2 and "--actor" in err
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

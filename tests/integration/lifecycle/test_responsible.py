@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from mlops_azure.audit_events import ApproveEvent, policy_in_force, read, summary_of
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.errors import GateFailed
 from mlops_azure.example.generator import Bias, write_purchases
 from mlops_azure.example.scaffold import init_project
 from mlops_azure.lifecycle.approval import approve
+from mlops_azure.lifecycle.model_card import build_card
 from mlops_azure.lifecycle.responsible import CARD_HTML, CARD_MARKDOWN, REPORT_DOC, check_promotion
 from mlops_azure.lifecycle.training import train
 from mlops_azure.testing.chromium import Chromium
@@ -120,6 +122,29 @@ def test_a_fair_model_passes_and_its_verdict_is_approval_evidence(
     strict = _with_policy(released_project, worst_cohort_metric=0.05)
     with pytest.raises(GateFailed, match=r"above the limit 0\.05"):
         check_promotion(ws, strict, model)
+
+
+def test_loosening_the_policy_to_approve_leaves_a_trace(released_project: ProjectConfig) -> None:
+    ws = open_workspace(released_project)
+    model = ws.get_model(released_project.model.name, 2)
+    _passed_qa(ws, model.ref)
+    first = approve(ws, released_project, model.ref, "production", reason="fair", by="reviewer")
+    loose = _with_policy(released_project, worst_cohort_metric=5.0)
+    second = approve(ws, loose, model.ref, "production", reason="again", by="reviewer")
+    [(_, later), (_, earlier)] = read(ws, ApproveEvent, subject=model.ref)
+    assert earlier.policy is not None and later.policy is not None
+    assert earlier.policy["policy"]["worst_cohort_metric"] == 0.9
+    assert later.policy["policy"]["worst_cohort_metric"] == 5.0
+    assert earlier.policy_sha256 == first.policy_sha256 != later.policy_sha256 == second.policy_sha256
+    # The same policy read again hashes the same: only a change shows.
+    assert policy_in_force(load_config(released_project.root / "mlops.yaml").responsible)[1] \
+        == earlier.policy_sha256
+    assert f"(policy {later.policy_sha256[:12]})" in summary_of(ws.list_events(1)[0]).note
+    card = build_card(ws, loose, model)
+    approvals = [g.detail for g in card.gates if g.gate == "approval"]
+    assert approvals == [f"stage: production, reason: fair, policy sha256: {earlier.policy_sha256[:12]}",
+                         f"stage: production, reason: again, policy sha256: {later.policy_sha256[:12]}"]
+    assert [g.verdict for g in card.gates if g.gate == "QA gate"] == ["passed"]
 
 
 def test_the_stored_card_of_a_trained_model_renders_clean_in_chromium(
