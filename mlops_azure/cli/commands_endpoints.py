@@ -55,16 +55,17 @@ def endpoints_delete(
     name: EndpointArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete an endpoint with all its deployments (local: stops their processes)."""
-    from mlops_azure.audit_events import EndpointDeleteEvent, record
+    """Delete an endpoint with all its deployments (local: stops their processes). Waits for a
+    deploy, promotion or rollback running on it to finish first."""
+    from mlops_azure.lifecycle.endpoint_delete import delete_endpoint
 
-    ws = STATE.workspace()
+    config = STATE.config()
+    ws = STATE.workspace(config)
     endpoint = ws.get_endpoint(name)
     serving = ", ".join(f"{d}={s}%" for d, s in endpoint.traffic.items() if s) or "no traffic"
     if not yes and not typer.confirm(f"delete endpoint {name} ({serving})?"):
         raise typer.Exit(1)
-    ws.delete_endpoint(name)
-    record(ws, EndpointDeleteEvent(subject=name, endpoint=name, traffic=dict(endpoint.traffic)))
+    delete_endpoint(ws, name, wait_s=config.rollout.lock_wait_s, say=output.say)
     output.say(f"deleted endpoint {name}")
 
 

@@ -30,14 +30,12 @@ from mlops_azure.audit_events import (
     resolve_actor,
 )
 from mlops_azure.config import ProjectConfig, StageConfig
-from mlops_azure.errors import DeploymentFailed, GateFailed, MlopsError, UserInputError
+from mlops_azure.errors import DeploymentFailed, GateFailed, UserInputError
 from mlops_azure.lifecycle import rollout
 from mlops_azure.lifecycle.approval import find_approval
 from mlops_azure.lifecycle.endpoint_lock import describe, endpoint_writer
-from mlops_azure.lifecycle.qa import load_sample
 from mlops_azure.lifecycle.refs import resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
-from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.lifecycle.traffic_journal import (
     Operation,
     Recovery,
@@ -46,14 +44,12 @@ from mlops_azure.lifecycle.traffic_journal import (
     live,
     recover,
 )
-from mlops_azure.probes import ROLLOUT_PROBE
 from mlops_azure.workspace import (
     Deployment,
     DeploymentSpec,
     DeploymentState,
     Endpoint,
     ModelVersion,
-    TrafficCounts,
     Workspace,
 )
 
@@ -282,7 +278,7 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         except GateFailed as exc:
             op.end("failed", reason=exc.message)
             raise
-        steps, result = _canary(ws, config, stage, op, new, old, held, shares, say)
+        steps, result = rollout.run_canary(ws, config, stage, op, new, old, held, shares, say)
         record_steps = [asdict(s) for s in steps]
         if not result.ok:
             _undo(ws, stage, stage_name, op, model, previous, result.problem, known, actor, say)
@@ -304,60 +300,6 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
     return ReleaseOutcome("promote", stage_name, stage.endpoint, model.ref, name,
                           endpoint.scoring_uri, endpoint.traffic, previous, record_steps, removed,
                           recovered=note)
-
-
-def _canary(ws: Workspace, config: ProjectConfig, stage: StageConfig, op: Operation,
-            new: Deployment, old: Mapping[str, int], held: int, shares: list[int],
-            say: Say) -> tuple[list[rollout.ProbeResult], rollout.ProbeResult]:
-    """Warm ``new`` up, then give it each share in turn while probes and live counts agree."""
-    policy = config.rollout
-    sample = load_sample(ws, config, new)
-    if sample.offline is None:  # probing needs the model's own requests, as the QA gate does
-        raise MlopsError(f"cannot probe {new.model_ref}: {sample.problem}")
-    request = {"data": sample.rows[:5]}
-    steps: list[rollout.ProbeResult] = []
-    # Marked as the tool's own requests: the warm-up and canary probes are not production data.
-    with ScoringClient.for_endpoint(ws, stage.endpoint, probe=ROLLOUT_PROBE,
-                                    timeout_s=stage.request_timeout_ms / 1000 + 5) as client:
-        result = rollout.probe(client, request, new.name, policy.warmup_requests, policy, held,
-                               _live_counts(ws, stage.endpoint, new.name))
-        steps.append(result)
-        say(f"warm-up of {new.name}: {result.requests} requests, {result.errors} errors, "
-            f"p95 {result.p95_ms:.1f} ms" + (f" — {result.problem}" if result.problem else ""))
-        for share in shares:
-            if not result.ok:
-                break
-            live_counts = _live_counts(ws, stage.endpoint, new.name)
-            op.change(rollout.split_traffic(old, new.name, share), f"canary {share} %")
-            state = ws.get_deployment(stage.endpoint, new.name)
-            if state.state is not DeploymentState.SUCCEEDED:
-                result = rollout.ProbeResult(share, 0, 0, 0.0, f"deployment {new.name} became "
-                                             f"{state.state.value}: {state.error}")
-            else:
-                result = rollout.probe(client, request, new.name, policy.requests_per_step, policy,
-                                       share, live_counts)
-            steps.append(result)
-            say(f"{new.name} at {share} %: {result.requests} requests, {result.errors} errors, "
-                f"p95 {result.p95_ms:.1f} ms" + (f" — {result.problem}" if result.problem else ""))
-    return steps, result
-
-
-def _live_counts(ws: Workspace, endpoint: str,
-                 deployment: str) -> Callable[[], TrafficCounts | None] | None:
-    """Reads the clients' answers from ``deployment`` since now; None when the backend cannot
-    count them."""
-    start = ws.live_traffic(endpoint)
-    if start is None:
-        return None
-    before = start.get(deployment)
-
-    def since() -> TrafficCounts | None:
-        now = (ws.live_traffic(endpoint) or {}).get(deployment)
-        if now is None:
-            return None
-        return now if before is None else now.since(before)
-
-    return since
 
 
 def _undo(ws: Workspace, stage: StageConfig, stage_name: str, op: Operation, model: ModelVersion,

@@ -1,7 +1,7 @@
-"""The canary mechanics of a promotion: how traffic is split at each step and how the new
-deployment is probed before and after it. :func:`mlops_azure.lifecycle.release.promote` runs the
-steps. Its client marks the probes (:data:`mlops_azure.probes.ROLLOUT_PROBE`), so monitoring never
-counts them as production data.
+"""The canary of a promotion: how traffic is split at each step, how the new deployment is
+probed before and after it, and the run of the steps (:func:`run_canary`, called by
+:func:`mlops_azure.lifecycle.release.promote`). Its client marks the probes
+(:data:`mlops_azure.probes.ROLLOUT_PROBE`), so monitoring never counts them as production data.
 """
 
 from __future__ import annotations
@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from mlops_azure.config import RolloutPolicy
+from mlops_azure.config import ProjectConfig, RolloutPolicy, StageConfig
+from mlops_azure.errors import MlopsError
+from mlops_azure.lifecycle.qa import load_sample
 from mlops_azure.lifecycle.scoring import ScoringClient, percentile
-from mlops_azure.workspace import TrafficCounts
+from mlops_azure.lifecycle.traffic_journal import Operation
+from mlops_azure.probes import ROLLOUT_PROBE
+from mlops_azure.workspace import Deployment, DeploymentState, TrafficCounts, Workspace
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,59 @@ def judge_live(counts: TrafficCounts | None, policy: RolloutPolicy, share: int) 
 
 def _p95(seconds: list[float]) -> float:
     return round(percentile(seconds, 95) * 1000, 3) if seconds else 0.0
+
+
+def run_canary(ws: Workspace, config: ProjectConfig, stage: StageConfig, op: Operation,
+            new: Deployment, old: Mapping[str, int], held: int, shares: list[int],
+            say: Callable[[str], None]) -> tuple[list[ProbeResult], ProbeResult]:
+    """Warm ``new`` up, then give it each share in turn (a journaled change of ``op``) while
+    its probes and the clients' answers it gave stay within the policy; the results per step
+    and the last one."""
+    policy = config.rollout
+    sample = load_sample(ws, config, new)
+    if sample.offline is None:  # probing needs the model's own requests, as the QA gate does
+        raise MlopsError(f"cannot probe {new.model_ref}: {sample.problem}")
+    request = {"data": sample.rows[:5]}
+    steps: list[ProbeResult] = []
+    # Marked as the tool's own requests: the warm-up and canary probes are not production data.
+    with ScoringClient.for_endpoint(ws, stage.endpoint, probe=ROLLOUT_PROBE,
+                                    timeout_s=stage.request_timeout_ms / 1000 + 5) as client:
+        result = probe(client, request, new.name, policy.warmup_requests, policy, held,
+                               live_counts(ws, stage.endpoint, new.name))
+        steps.append(result)
+        say(f"warm-up of {new.name}: {result.requests} requests, {result.errors} errors, "
+            f"p95 {result.p95_ms:.1f} ms" + (f" — {result.problem}" if result.problem else ""))
+        for share in shares:
+            if not result.ok:
+                break
+            clients = live_counts(ws, stage.endpoint, new.name)
+            op.change(split_traffic(old, new.name, share), f"canary {share} %")
+            state = ws.get_deployment(stage.endpoint, new.name)
+            if state.state is not DeploymentState.SUCCEEDED:
+                result = ProbeResult(share, 0, 0, 0.0, f"deployment {new.name} became "
+                                             f"{state.state.value}: {state.error}")
+            else:
+                result = probe(client, request, new.name, policy.requests_per_step, policy,
+                                       share, clients)
+            steps.append(result)
+            say(f"{new.name} at {share} %: {result.requests} requests, {result.errors} errors, "
+                f"p95 {result.p95_ms:.1f} ms" + (f" — {result.problem}" if result.problem else ""))
+    return steps, result
+
+
+def live_counts(ws: Workspace, endpoint: str,
+                 deployment: str) -> Callable[[], TrafficCounts | None] | None:
+    """Reads the clients' answers from ``deployment`` since now; None when the backend cannot
+    count them."""
+    start = ws.live_traffic(endpoint)
+    if start is None:
+        return None
+    before = start.get(deployment)
+
+    def since() -> TrafficCounts | None:
+        now = (ws.live_traffic(endpoint) or {}).get(deployment)
+        if now is None:
+            return None
+        return now if before is None else now.since(before)
+
+    return since

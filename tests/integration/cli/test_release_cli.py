@@ -83,6 +83,28 @@ def test_endpoints_delete_stops_the_processes(released_project: ProjectConfig) -
     assert "endpoint.delete" in mlops(released_project, "history").stdout
 
 
+def test_a_second_writer_of_an_endpoint_exits_1_naming_the_first(
+    released_project: ProjectConfig,
+) -> None:
+    from mlops_azure.config._edit import set_settings
+    from mlops_azure.lifecycle.endpoint_lock import describe, lock_name
+
+    assert mlops(released_project, "deploy", V1, "--stage", "staging").returncode == 0
+    set_settings(released_project.root / "mlops.yaml", {"rollout.lock_wait_s": 0.5})
+    ws = open_workspace(released_project)
+    with ws.exclusive(lock_name("steel-staging"), holder=describe("promote x:1", "ana")):
+        for args in (["deploy", V1, "--stage", "staging"], ["rollback", "--stage", "staging"],
+                     ["endpoints", "delete", "steel-staging", "--yes"]):
+            done = mlops(released_project, *args)
+            assert done.returncode == 1, (args, done.stderr)
+            assert "endpoint 'steel-staging' is being changed by mlops promote x:1 by ana" \
+                in done.stderr
+            assert "Traceback" not in done.stderr
+        status = json.loads(mlops(released_project, "--json", "status").stdout)
+        assert status["operations"]["steel-staging"].startswith("in progress: mlops promote x:1")
+    assert ws.get_endpoint("steel-staging").traffic == {"v001": 100}  # nothing was changed
+
+
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["deploy", "steel-purchase-forecast", "--stage", "staging"], 2, "never 'latest'"),
     (["deploy", "steel-purchase-forecast:9", "--stage", "staging"], 2, "has no version 9"),
