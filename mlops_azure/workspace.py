@@ -40,6 +40,7 @@ from mlops_azure.records import (
     ScheduleTrigger,
     ServingDeployment,
     StepRun,
+    TrafficCounts,
 )
 from mlops_azure.rules import (
     ASSET_NAME,
@@ -234,6 +235,14 @@ class Workspace(ABC):
         (all when None), one JSON line per request; None where the backend cannot read them."""
         return None
 
+    def live_traffic(self, endpoint: str) -> dict[str, TrafficCounts] | None:
+        """Answers each deployment behind ``endpoint`` gave to client requests (probes left out),
+        cumulative since the endpoint's front started counting: compare two readings with
+        ``TrafficCounts.since``. None where the backend cannot say: Azure ML exposes no such
+        per-request counts to read back at once (its metrics arrive minutes late), and a local
+        endpoint whose router is not running has none."""
+        return None
+
     def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
         """The deployments behind an endpoint with their traffic, most traffic first; empty when
         the endpoint does not exist."""
@@ -345,6 +354,7 @@ __all__ = [
     "ScheduleTrigger",
     "ServingDeployment",
     "StepRun",
+    "TrafficCounts",
     "Workspace",
     "check_endpoint_name",
     "check_traffic",
