@@ -37,16 +37,23 @@ def is_probe(body: bytes) -> bool:
 
 def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether ``body`` nests arrays/objects deeper than ``limit`` (malformed JSON: False, the
-    deployment answers it). Costs a few C-speed passes, no parsing: strings are cut out (so
-    brackets inside them do not count), everything but brackets is dropped, then innermost
-    pairs are removed level by level."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    if b"\\" in body:  # escaped quotes: strings need the full pattern on the whole body
+    deployment answers it). A few C-speed passes, no parsing: everything but brackets and quotes
+    is dropped in one pass; when every string then reads ``""`` (no bracket inside any string,
+    the common case, checked by counting) the quotes go too, else strings are cut out with a
+    regular expression on the whole body; finally innermost pairs are removed level by level."""
+    if b"\\" in body:  # escaped quotes: only the full string pattern tells where strings end
         skeleton = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    else:  # common case: keep brackets and quotes first, then cut quoted runs
-        skeleton = _BARE_STRING.sub(b"", body.translate(None, _NOT_BRACKETS_OR_QUOTES))
-        skeleton = skeleton.replace(b'"', b"")
+    else:
+        skeleton = body.translate(None, _NOT_BRACKETS_OR_QUOTES)
+        quotes = skeleton.count(b'"')
+        # Counted left to right, the pairs of adjacent quotes are the strings themselves only
+        # if no string holds a bracket (an opening quote followed by a bracket breaks the run).
+        if 2 * skeleton.count(b'""') == quotes:
+            skeleton = skeleton.translate(None, b'"')
+        elif quotes:
+            skeleton = _BARE_STRING.sub(b"", skeleton).replace(b'"', b"")
+    if len(skeleton) <= 2 * limit:
+        return False
     for _ in range(limit):
         shorter = _INNERMOST.sub(b"", skeleton)
         if not shorter or shorter == skeleton:
