@@ -124,9 +124,9 @@ def score(port: int, body: bytes = b'{"data": [1]}', conn: http.client.HTTPConne
           **headers: str) -> tuple[int, dict[str, str], bytes]:
     own = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        own.request("POST", "/score", body=body, headers={"Authorization": f"Bearer {KEY}",
-                                                         "Content-Type": "application/json",
-                                                         **{k.replace("_", "-"): v for k, v in headers.items()}})
+        sent = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json",
+                **{k.replace("_", "-"): v for k, v in headers.items()}}
+        own.request("POST", "/score", body=body, headers=sent)
         answer = own.getresponse()
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
     finally:

@@ -15,7 +15,7 @@ def nested(depth: int, inner: str = "1") -> bytes:
 
 
 def test_the_probe_marker_is_the_contract_key() -> None:
-    assert PROBE_MARKER == json.dumps(PROBE_KEY).encode()
+    assert json.dumps(PROBE_KEY).encode() == PROBE_MARKER
     assert is_probe(json.dumps({PROBE_KEY: "qa", "data": [1]}).encode())
     assert not is_probe(b'{"data": [1]}')
 
