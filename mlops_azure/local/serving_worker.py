@@ -11,8 +11,9 @@ connection, still one at a time in the main thread, so the timeout keeps working
   while it holds an idle connection;
 - SIGTERM (graceful stop) ends the connection after the request in flight;
 - while it idles, a new connection waiting on the listening socket that no free worker takes
-  within :data:`STEAL_AFTER_S` makes it drop its idle connection and serve the newcomer: a
-  worker holding an idle connection can never starve other clients.
+  within :data:`STEAL_AFTER_S` makes it drop its idle connection and serve the newcomer; and an
+  answer given while a connection waits says ``Connection: close``. So a client holding a
+  connection can never starve the others (the router opens no more than one per worker).
 
 Use it with ``gunicorn --worker-class mlops_azure.local.serving_worker.KeepAliveWorker``.
 """
@@ -127,6 +128,11 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]  # gunicorn ships no ty
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
             body = self.wsgi(environ, resp.start_response)
+            if _pending(listener):
+                # Others wait for a worker: this answer (its head is not sent yet) ends the
+                # connection, so one client cannot keep the worker to itself. The router opens
+                # no more connections than there are workers: this happens when others call.
+                resp.force_close()
             try:
                 for chunk in body:
                     resp.write(chunk)
@@ -149,6 +155,14 @@ class KeepAliveWorker(SyncWorker):  # type: ignore[misc]  # gunicorn ships no ty
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:
                 self.log.exception("Exception in post_request hook")
+
+
+def _pending(listener: socket.socket) -> bool:
+    """Whether a connection waits on the listening socket."""
+    try:
+        return bool(select.select([listener], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
 
 
 def _buffered(parser: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import pytest
 from mlops_azure.local import processes
 
 APP = """\
-import signal, threading
+import threading, time
 
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(0.5)
     # the scoring timeout of azureml-inference-server-http needs SIGALRM, i.e. the main thread
     main = threading.current_thread() is threading.main_thread()
     body = b"main" if main else b"other"
@@ -42,8 +45,8 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[int]:
         processes.stop(proc.pid)
 
 
-def get(sock: socket.socket) -> bytes:
-    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+def get(sock: socket.socket, path: str = "/") -> bytes:
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     data = b""
     while not data.endswith((b"main", b"other")):
         chunk = sock.recv(4096)
@@ -74,3 +77,15 @@ def test_a_worker_holding_an_idle_connection_still_serves_a_newcomer(server: int
         with socket.create_connection(("127.0.0.1", server), timeout=10) as newcomer:
             assert get(newcomer).endswith(b"main")
         assert idle.recv(100) == b""
+
+
+@pytest.mark.parametrize("server", [60], indirect=True)
+def test_a_busy_connection_is_closed_after_its_answer_when_another_client_waits(server: int) -> None:
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as busy:
+        get(busy)
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)  # the worker is in the app now
+        with socket.create_connection(("127.0.0.1", server), timeout=10) as waiting:
+            answer = busy.recv(4096)  # one small answer: one segment
+            assert answer.endswith(b"main") and b"connection: close" in answer.lower()
+            assert get(waiting).endswith(b"main")
