@@ -7,8 +7,13 @@ own venv, benchmarks/.venv-mlflow, made on first use: never a project dependency
 deployments behind the same endpoint, reached with the `azureml-model-deployment` header, measure
 settings worth recommending. Every server's predictions are first checked bit for bit.
 
-The load generator is this file run with --client, in its own process. Prints a markdown table,
-writes benchmarks/results/endpoint.json. Details and how to read it: benchmarks/README.md.
+The load generator is this file run with --client, in its own process. Prints a markdown table
+and the router's cost at 1 row against the issue's targets, writes
+benchmarks/results/endpoint.json. Details and how to read it: benchmarks/README.md.
+
+Every server it starts is stopped when it ends, fails, or is interrupted (Ctrl-C, SIGTERM,
+SIGHUP): the endpoints of the project it made (`mlops run` deploys some), then, as a last
+resort, any process whose command line or log is in its temp folder.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -38,8 +44,9 @@ RESULTS = HERE / "results" / "endpoint.json"
 MODEL = "steel-purchase-forecast"
 CELLS = [(1, 1), (1, 8), (1000, 1), (1000, 8)]  # (rows per request, concurrent clients)
 NO_PHONE_HOME = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}  # 127.0.0.1 only
-GTHREAD = "--worker-class gthread --threads 1 --keep-alive 75"
-TUNED = "tuned: keep-alive router, gthread, quiet"
+#: What the issue asks of the router and the endpoint at 1 row (router_adds_p50_ms,
+#: rps_vs_direct, endpoint p50 ms).
+TARGETS = {"router_adds_p50_ms": 0.2, "rps_vs_direct": 0.9, "endpoint_p50_ms": 1.2}
 Target = tuple[int, str, dict[str, str], str]  # port, path, headers, body format
 
 
@@ -228,60 +235,47 @@ def start_mlflow(model_dir: Path, sample: Path, work: Path, stack: ExitStack) ->
     return port
 
 
-# -- experiment: a router that keeps connections to the deployment open ------------------------
-# mlops_azure/local/router.py opens one connection per forwarded request (the sync worker closes
-# it anyway). This copy reuses idle ones, for a deployment whose gunicorn runs the gthread worker
-# (which keeps them open). Textual edits: if router.py changed, the experiment is skipped.
-_POOL = '''
+# -- the servers ---------------------------------------------------------------------------------
+def stop_endpoints(workspace_dir: Path) -> None:
+    """Delete every endpoint of a workspace this benchmark made (`mlops run` deploys some)."""
+    from mlops_azure.local import LocalWorkspace
 
-_IDLE: dict[int, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
-
-
-async def _checkout(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    idle = _IDLE.setdefault(port, [])
-    while idle:
-        reader, writer = idle.pop()
-        if not reader.at_eof() and not writer.is_closing():  # the server may have closed it
-            return reader, writer
-        writer.close()
-    return await asyncio.open_connection("127.0.0.1", port)
-'''
-_EDITS = [
-    ('await asyncio.open_connection("127.0.0.1", port)', "await _checkout(port)"),
-    (r"\r\nConnection: close\r\n", r"\r\n"),
-    ("            return status, passed, payload\n        finally:\n            writer.close()\n",
-     "            if length is not None and b'connection: close' not in head.lower():\n"
-     "                _IDLE.setdefault(port, []).append((reader, writer))\n"
-     "            else:\n                writer.close()\n            return status, passed, payload\n"
-     "        except BaseException:\n            writer.close()\n            raise\n"),
-]
+    if (workspace_dir / "workspace.db").is_file():
+        ws = LocalWorkspace(workspace_dir)
+        for endpoint in ws.list_endpoints():
+            ws.delete_endpoint(endpoint.name)
 
 
-def keepalive_router(routes: Path, work: Path, stack: ExitStack) -> int | None:
-    """Start the patched router over the endpoint's routes file; its port (None: not patchable)."""
+def stop_strays(folders: list[Path]) -> None:
+    """Last resort, whatever failed before: stop every process of ours whose command line names
+    one of ``folders`` or whose output goes to a file in one (every server logs there)."""
     from mlops_azure.local import processes
 
-    source = (REPO / "mlops_azure" / "local" / "router.py").read_text(encoding="utf-8")
-    for old, new in _EDITS:
-        if source.count(old) != 1:
-            print("router.py has changed: skipping the keep-alive router experiment", file=sys.stderr)
-            return None
-        source = source.replace(old, new)
-    script, ready = work / "router_keepalive.py", work / "router_keepalive.port"
-    script.write_text(source.replace("\n\ndef _error(", _POOL + "\n\ndef _error(", 1), encoding="utf-8")
-    port = processes.free_port()
-    with (work / "router_keepalive.log").open("ab") as log:
-        proc = subprocess.Popen([sys.executable, str(script), str(routes), str(port), str(ready)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    stack.callback(processes.stop, proc.pid)
-    deadline = time.monotonic() + 30
-    while not ready.is_file() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return port
+    marks = [str(f.resolve()) for f in folders]
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            seen = entry.joinpath("cmdline").read_bytes().decode(errors="replace")
+            seen += " " + os.readlink(entry / "fd" / "1")
+        except OSError:
+            continue  # gone, or not ours
+        if any(m in seen for m in marks):
+            found.append(int(entry.name))
+    for pid in found:
+        try:
+            leader = os.getpgid(pid) == pid
+        except ProcessLookupError:
+            continue
+        if leader:  # a server's session: its workers go with it
+            processes.stop(pid, grace_s=5.0)
+    for pid in found:
+        if processes.alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
-# -- the servers ---------------------------------------------------------------------------------
-def workspace(args: argparse.Namespace, work: Path) -> Any:
+def workspace(args: argparse.Namespace, work: Path, stack: ExitStack) -> Any:
     from mlops_azure.local import LocalWorkspace
 
     if args.model_dir:
@@ -290,6 +284,8 @@ def workspace(args: argparse.Namespace, work: Path) -> Any:
                 return Path(args.model_dir).resolve()
         return OneModel(work / ".mlops")
     project = Path(args.project) if args.project else work / "project"
+    if not args.project:  # before `mlops run`: its own endpoints go too, even if it fails
+        stack.callback(stop_endpoints, project / ".mlops")
     if not (project / ".mlops").is_dir():
         print(f"mlops run {project} --force", file=sys.stderr)
         subprocess.run([str(Path(sys.executable).with_name("mlops")), "run", str(project), "--force"],
@@ -300,6 +296,7 @@ def workspace(args: argparse.Namespace, work: Path) -> Any:
 def start_endpoint(ws: Any, args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, Target]:
     """The endpoint and its deployments, all serving the working tree's components/ (so this
     measures the score.py being tuned); the HTTP targets by name."""
+    from mlops_azure.local.processes import TOKEN_HEADER
     from mlops_azure.workspace import DeploymentSpec
 
     endpoint = "bench-ep"
@@ -308,11 +305,10 @@ def start_endpoint(ws: Any, args: argparse.Namespace, work: Path, stack: ExitSta
     shim = work / "no-orjson"
     shim.mkdir()
     (shim / "orjson.py").write_text("raise ImportError('hidden by bench_endpoint.py')\n")
+    shim_path = os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))
     deployments: dict[str, dict[str, Any]] = {"v002": {}} if args.no_variants else {
         "v002": {}, "quiet": {"env": {"AZUREML_LOG_LEVEL": "WARNING"}},
-        "stdjson": {"env": {"PYTHONPATH": str(shim)}}, "workers2": {"instances": 2},
-        # gunicorn takes extra flags from GUNICORN_CMD_ARGS: processes.py stays as it is.
-        "tuned": {"env": {"AZUREML_LOG_LEVEL": "WARNING", "GUNICORN_CMD_ARGS": GTHREAD}}}
+        "stdjson": {"env": {"PYTHONPATH": shim_path}}, "workers2": {"instances": 2}}
     for name, extra in deployments.items():
         ws.create_deployment(endpoint, name, DeploymentSpec(
             MODEL, args.version, STEEL_COMPONENTS, "score/score.py",
@@ -320,20 +316,17 @@ def start_endpoint(ws: Any, args: argparse.Namespace, work: Path, stack: ExitSta
     ws.set_traffic(endpoint, {"v002": 100})
     auth = {"Authorization": f"Bearer {ws.endpoint_keys(endpoint).primary}"}
     front = int(ws.get_endpoint(endpoint).scoring_uri.rsplit(":", 1)[1].split("/")[0])
-    routes = ws.root / "endpoints" / endpoint / "routes.json"
-    direct = json.loads(routes.read_text(encoding="utf-8"))["ports"]["v002"]
+    routes = json.loads((ws.root / "endpoints" / endpoint / "routes.json").read_text(encoding="utf-8"))
+    # A deployment answers its router only: the direct client shows the router's token.
+    direct, token = routes["ports"]["v002"], {TOKEN_HEADER: routes["tokens"]["v002"]}
     targets: dict[str, Target] = {}
     for fmt in ("records", "split"):
         targets[f"endpoint {fmt}"] = (front, "/score", auth, fmt)
-        targets[f"deployment direct {fmt}"] = (direct, "/score", {}, fmt)
+        targets[f"deployment direct {fmt}"] = (direct, "/score", token, fmt)
     for name, formats in (("quiet", ["split"]), ("stdjson", ["records", "split"]), ("workers2", ["split"])):
         for fmt in formats if name in deployments else []:
             pick = {**auth, "azureml-model-deployment": name}
             targets[f"endpoint {fmt} [{name}]"] = (front, "/score", pick, fmt)
-    if "tuned" in deployments and (port := keepalive_router(routes, work, stack)):
-        for fmt in ("records", "split"):
-            targets[f"endpoint {fmt} [{TUNED}]"] = (port, "/score",
-                                                    {**auth, "azureml-model-deployment": "tuned"}, fmt)
     return targets
 
 
@@ -373,7 +366,7 @@ def bench(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, A
     sys.path.insert(0, str(STEEL_COMPONENTS))
     from steel.model_io import load_model
 
-    ws = workspace(args, work)
+    ws = workspace(args, work, stack)
     model_dir = ws.model_local_path(MODEL, args.version)
     model = load_model(model_dir)
     rows = json.loads((model_dir / "parity.json").read_text(encoding="utf-8"))["request"]["data"]
@@ -438,7 +431,7 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
     body format, and what the router adds over the deployment's own port."""
     out: dict[str, Any] = {}
     ref, floor = results["in-process LoadedModel.predict"], results["in-process booster.predict (floats)"]
-    for name in (n for n in results if n.startswith("endpoint ") and ("[" not in n or TUNED in n)):
+    for name in (n for n in results if n.startswith("endpoint ") and "[" not in n):
         for n, c in CELLS:
             cell, mine = f"{n}x{c}", results[name][f"{n}x{c}"]
             entry = out.setdefault(name, {}).setdefault(cell, {})
@@ -474,6 +467,22 @@ def table(results: dict[str, Any], rel: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def against_targets(results: dict[str, Any], rel: dict[str, Any]) -> str:
+    """The router's cost at 1 row, 1 client, measured side by side, against the issue's targets."""
+    lines = []
+    for fmt in ("records", "split"):
+        mine = rel.get(f"endpoint {fmt}", {}).get("1x1", {})
+        cell = results.get(f"endpoint {fmt}", {}).get("1x1")
+        if not mine or cell is None:
+            continue
+        adds, kept, p50 = mine["router_adds_p50_ms"], mine["rps_vs_direct"], cell["p50_ms"]
+        lines.append(
+            f"{fmt}, 1 row: router adds {adds:.3f} ms p50 (target <= {TARGETS['router_adds_p50_ms']}), "
+            f"keeps {kept:.0%} of the deployment's req/s (>= {TARGETS['rps_vs_direct']:.0%}), "
+            f"endpoint p50 {p50:.3f} ms (<= {TARGETS['endpoint_p50_ms']})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", help="a project made by `mlops run DIR --force` (default: a temp one)")
@@ -493,8 +502,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_mlflow:
         save_mlflow_model(*(Path(p) for p in args.save_mlflow))
         return 0
+    # SIGTERM / SIGHUP unwind like Ctrl-C, so the clean-up below runs.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda number, _: sys.exit(128 + number))
     with tempfile.TemporaryDirectory(prefix="bench-endpoint-") as tmp, ExitStack() as stack:
-        results = bench(args, Path(tmp), stack)
+        work = Path(tmp)
+        strays = [work] + ([Path(args.project) / ".mlops" / "endpoints" / "bench-ep"] if args.project else [])
+        stack.callback(stop_strays, strays)  # registered first: runs last
+        results = bench(args, work, stack)
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                "loadavg_at_end": os.getloadavg()}
     report = {"model": f"{MODEL}:{args.version}", "machine": machine,
@@ -503,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(table(results, report["ratios"]))
+    print("\n" + against_targets(results, report["ratios"]))
     print(f"\nJSON: {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -242,18 +242,47 @@ class EndpointKeys:
 
 @dataclass(frozen=True)
 class TrafficCounts:
-    """Answers to clients' requests (not the tool's probes) from one deployment, counted by the
-    endpoint since it started: compare two readings with :meth:`since`."""
+    """Answers one deployment gave to client requests (probes excluded), cumulative since the
+    endpoint's front started counting at ``started_at``. ``latency_counts[i]`` counts answers
+    that took at most ``latency_bounds_ms[i]`` ms (and more than the bound before); its one
+    extra last entry counts slower ones."""
 
     requests: int = 0
-    ok: int = 0
-    client_errors: int = 0
-    failed: int = 0
+    status_2xx: int = 0
+    status_4xx: int = 0
+    status_5xx: int = 0
+    latency_bounds_ms: tuple[float, ...] = ()
+    latency_counts: tuple[int, ...] = ()
+    started_at: datetime | None = None
+
+    @property
+    def failed(self) -> int:
+        """Answers that were server errors (the deployment's, or the front's 502/504 for it)."""
+        return self.status_5xx
 
     def since(self, earlier: TrafficCounts) -> TrafficCounts:
-        """The counts between ``earlier`` and this reading."""
-        return TrafficCounts(self.requests - earlier.requests, self.ok - earlier.ok,
-                             self.client_errors - earlier.client_errors, self.failed - earlier.failed)
+        """The answers counted after ``earlier`` was read (all of these when counting restarted)."""
+        if earlier.started_at != self.started_at or earlier.requests > self.requests:
+            return self
+        return TrafficCounts(
+            self.requests - earlier.requests, self.status_2xx - earlier.status_2xx,
+            self.status_4xx - earlier.status_4xx, self.status_5xx - earlier.status_5xx,
+            self.latency_bounds_ms,
+            tuple(a - b for a, b in zip(self.latency_counts, earlier.latency_counts, strict=True)),
+            self.started_at)
+
+    def p95_ms(self) -> float | None:
+        """The 95th percentile latency, as the upper bound of the bucket holding it (``inf``:
+        slower than the last bound); None without answers."""
+        total = sum(self.latency_counts)
+        if total == 0:
+            return None
+        seen = 0
+        for i, count in enumerate(self.latency_counts):
+            seen += count
+            if seen >= 0.95 * total:
+                return self.latency_bounds_ms[i] if i < len(self.latency_bounds_ms) else float("inf")
+        return float("inf")
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,14 @@ class Workspace(ABC):
         (all when None), one JSON line per request; None where the backend cannot read them."""
         return None
 
+    def live_traffic(self, endpoint: str) -> dict[str, TrafficCounts] | None:
+        """Answers each deployment behind ``endpoint`` gave to client requests (probes left out),
+        cumulative since the endpoint's front started counting: compare two readings with
+        ``TrafficCounts.since``. None where the backend cannot say: Azure ML exposes no such
+        per-request counts to read back at once (its metrics arrive minutes late), and a local
+        endpoint whose router is not running has none."""
+        return None
+
     def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
         """The deployments behind an endpoint with their traffic, most traffic first; empty when
         the endpoint does not exist."""
@@ -302,11 +310,6 @@ class Workspace(ABC):
         can stand aside. A holder that dies releases it (local: the OS; Azure: a blob lease
         that is renewed while held and expires a minute after its holder stops renewing).
         ``holder`` describes the taker (command, actor, process) for :meth:`lock_holder`."""
-
-    def live_traffic(self, endpoint: str) -> dict[str, TrafficCounts] | None:
-        """The clients' answers per deployment of ``endpoint`` as counted by it; None when the
-        backend cannot count them."""
-        return None
 
     @abstractmethod
     def lock_holder(self, name: str) -> LockHolder | None:

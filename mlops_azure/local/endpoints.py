@@ -27,6 +27,7 @@ from mlops_azure._files import atomic_write, make_dirs, open_new
 from mlops_azure.errors import DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local import processes
+from mlops_azure.local.router import TRAFFIC_PATH
 from mlops_azure.workspace import (
     Deployment,
     DeploymentSpec,
@@ -34,6 +35,7 @@ from mlops_azure.workspace import (
     Endpoint,
     EndpointKeys,
     ServingDeployment,
+    TrafficCounts,
     check_endpoint_name,
     check_traffic,
 )
@@ -112,15 +114,21 @@ class LocalEndpoints:
         half-written file)."""
         row = self._endpoint_row(conn, name)
         live = [d for d in self._deployment_rows(conn, name) if d["state"] == "Succeeded"]
-        timeouts = [int(db.from_json(d["spec"]).get("request_timeout_ms", 5000)) for d in live]
+        specs = {d["name"]: db.from_json(d["spec"]) for d in live}
+        timeouts = {n: int(spec.get("request_timeout_ms", 5000)) / 1000.0 for n, spec in specs.items()}
         routes = {
             "key_sha256": [hashlib.sha256(row[k].encode()).hexdigest()
                            for k in ("primary_key", "secondary_key")],
             "ports": {d["name"]: int(d["port"]) for d in live},
             "traffic": {d["name"]: int(d["traffic"]) for d in live},
             "mirror": {d["name"]: int(d["mirror"]) for d in live if d["mirror"]},
-            "timeout_s": max(timeouts, default=5000) / 1000.0,
+            "timeout_s": max(timeouts.values(), default=5.0),
+            "timeouts_s": timeouts,
+            # the router opens at most one connection per server worker (see router_pool)
+            "workers": {n: int(spec.get("instance_count", 1)) for n, spec in specs.items()},
+            "tokens": {d["name"]: d["router_token"] for d in live if d["router_token"]},
         }
+        # atomic_write creates the file 0600: it holds the deployments' tokens.
         atomic_write(self._endpoint_dir(name) / "routes.json", json.dumps(routes, indent=1).encode())
 
     # -- endpoints -------------------------------------------------------------------------------
@@ -169,6 +177,7 @@ class LocalEndpoints:
             processes.stop(row["router_pid"])
             for dep in deployments:
                 processes.stop(dep["pid"])
+                processes.stop(dep["pending_pid"])
             with self._db() as conn, db.write_transaction(conn):
                 conn.execute("DELETE FROM deployments WHERE endpoint = ?", (name,))
                 conn.execute("DELETE FROM endpoints WHERE name = ?", (name,))
@@ -205,6 +214,7 @@ class LocalEndpoints:
         if not script.is_file():
             raise UserInputError(f"scoring script {script} does not exist")
         model_dir = self.model_local_path(spec.model_name, spec.model_version)
+        what = f"deployment '{name}' of endpoint '{endpoint}'"
         with self._locked(endpoint):
             with self._db() as conn:
                 self._endpoint_row(conn, endpoint)
@@ -212,38 +222,53 @@ class LocalEndpoints:
                                    (endpoint, name)).fetchone()
             log_file = self._endpoint_dir(endpoint) / name / "server.log"
             port = processes.free_port()
+            token = secrets.token_urlsafe(32)
             extra_env = dict(spec.environment_variables)
             if spec.collect:  # read by the scoring script's collector (components/tabular/collect.py)
                 extra_env.update({"MLOPS_COLLECT_DIR": str(self.collected_data_dir(endpoint)),
                                   "MLOPS_DEPLOYMENT": name,
                                   "MLOPS_MODEL": f"{spec.model_name}:{spec.model_version}"})
-            pid = processes.start_inference_server(
-                code_dir=spec.code_dir.resolve(), scoring_script=spec.scoring_script,
-                model_dir=model_dir, port=port, workers=spec.instance_count,
-                timeout_ms=spec.request_timeout_ms, log_file=log_file, extra_env=extra_env)
             record = _spec_json(spec)
             now = db.to_iso(db.utc_now())
+            key = (endpoint, name)
             if old is None:
+                # The row comes first: a deploy killed from here on leaves a 'Creating' row that
+                # names its server (pid, once started) for recovery to stop and remove.
                 with self._db() as conn, db.write_transaction(conn):
                     conn.execute(
                         "INSERT INTO deployments (endpoint, name, model_name, model_version, traffic, "
-                        "state, port, pid, spec, created_at) VALUES (?, ?, ?, ?, 0, 'Creating', ?, ?, ?, ?)",
-                        (endpoint, name, spec.model_name, spec.model_version, port, pid, record, now))
+                        "state, port, pid, spec, created_at, router_token) "
+                        "VALUES (?, ?, ?, ?, 0, 'Creating', ?, NULL, ?, ?, ?)",
+                        (endpoint, name, spec.model_name, spec.model_version, port, record, now, token))
+            pid = processes.start_inference_server(
+                code_dir=spec.code_dir.resolve(), scoring_script=spec.scoring_script,
+                model_dir=model_dir, port=port, workers=spec.instance_count,
+                timeout_ms=spec.request_timeout_ms, log_file=log_file, extra_env=extra_env,
+                token=token)
+            # A replacement server is 'pending' on the serving row until it is swapped in.
+            column = "pid" if old is None else "pending_pid"
+            with self._db() as conn, db.write_transaction(conn):
+                conn.execute(f"UPDATE deployments SET {column} = ? WHERE endpoint = ? AND name = ?",
+                             (pid, *key))
             try:
-                processes.wait_until_healthy(pid, port, log_file, timeout_s,
-                                             f"deployment '{name}' of endpoint '{endpoint}'")
-            except DeploymentFailed as exc:
+                processes.wait_until_healthy(pid, port, log_file, timeout_s, what, token)
+            except BaseException as exc:
                 processes.stop(pid)
-                if old is None:
-                    with self._db() as conn, db.write_transaction(conn):
+                message = exc.message if isinstance(exc, DeploymentFailed) else "interrupted"
+                with self._db() as conn, db.write_transaction(conn):
+                    if old is None:
                         conn.execute("UPDATE deployments SET state = 'Failed', error = ? "
-                                     "WHERE endpoint = ? AND name = ?", (exc.message, endpoint, name))
+                                     "WHERE endpoint = ? AND name = ?", (message, *key))
+                    else:
+                        conn.execute("UPDATE deployments SET pending_pid = NULL "
+                                     "WHERE endpoint = ? AND name = ?", key)
                 raise
             with self._db() as conn, db.write_transaction(conn):
                 conn.execute(
                     "UPDATE deployments SET model_name = ?, model_version = ?, state = 'Succeeded', "
-                    "error = '', port = ?, pid = ?, spec = ?, created_at = ? WHERE endpoint = ? AND name = ?",
-                    (spec.model_name, spec.model_version, port, pid, record, now, endpoint, name))
+                    "error = '', port = ?, pid = ?, spec = ?, created_at = ?, router_token = ?, "
+                    "pending_pid = NULL WHERE endpoint = ? AND name = ?",
+                    (spec.model_name, spec.model_version, port, pid, record, now, token, *key))
                 self._write_routes(conn, endpoint)
             if old is not None:
                 processes.stop(old["pid"])
@@ -280,6 +305,7 @@ class LocalEndpoints:
                 conn.execute("DELETE FROM deployments WHERE endpoint = ? AND name = ?", (endpoint, name))
                 self._write_routes(conn, endpoint)
             processes.stop(row["pid"])
+            processes.stop(row["pending_pid"])
         shutil.rmtree(self._endpoint_dir(endpoint) / name, ignore_errors=True)
 
     def set_traffic(
@@ -298,6 +324,28 @@ class LocalEndpoints:
                               db.to_iso(db.utc_now()), endpoint, dep))
             self._write_routes(conn, endpoint)
         return self.get_endpoint(endpoint)
+
+    def live_traffic(self, endpoint: str) -> dict[str, TrafficCounts] | None:
+        """What the endpoint's router counted per deployment since it started (client requests
+        only, probes left out); None when the router is not running or does not answer."""
+        with self._db() as conn:
+            row = self._endpoint_row(conn, endpoint)
+        if not row["port"] or not processes.alive(row["router_pid"], "mlops_azure.local.router"):
+            return None
+        auth = {"Authorization": f"Bearer {self.endpoint_keys(endpoint).primary}"}
+        try:
+            status, body = processes.get(int(row["port"]), TRAFFIC_PATH, timeout_s=5.0, headers=auth)
+            doc = json.loads(body) if status == 200 else None
+        except (OSError, ValueError):
+            return None
+        if not isinstance(doc, dict):
+            return None
+        started = db.from_iso(doc.get("started_at"))
+        bounds = tuple(float(b) for b in doc.get("latency_bounds_ms", []))
+        return {str(name): TrafficCounts(
+            int(c["requests"]), int(c["status_2xx"]), int(c["status_4xx"]), int(c["status_5xx"]),
+            bounds, tuple(int(n) for n in c["latency_ms_counts"]), started)
+            for name, c in doc.get("deployments", {}).items()}
 
     def deployment_logs(self, endpoint: str, name: str, lines: int = 100) -> str:
         """The tail of the deployment's server log."""

@@ -89,6 +89,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE models ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: a deployment's router token (its server answers only requests carrying it; '' for
+    # servers started before tokens existed) and the pid of a replacement server still starting.
+    """
+    ALTER TABLE deployments ADD COLUMN router_token TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deployments ADD COLUMN pending_pid INTEGER;
+    """,
 )
 
 #: The schema version this code writes and understands.

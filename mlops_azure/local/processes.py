@@ -25,6 +25,15 @@ from mlops_azure.local.artifacts import process_alive
 #: The WSGI app of ``azureml-inference-server-http``; its own CLI binds 0.0.0.0, so we run the app
 #: under gunicorn ourselves with the flags that CLI builds, but bound to loopback.
 INFERENCE_APP = "azureml_inference_server_http.server.entry:app"
+#: What deployments actually serve: the inference app behind the router-token check.
+SERVING_APP = "mlops_azure.local.serving_app:app"
+#: The gunicorn worker class: sync (the scoring timeout needs the main thread) with keep-alive.
+SERVING_WORKER = "mlops_azure.local.serving_worker.KeepAliveWorker"
+#: Seconds a deployment keeps an idle connection from the router open.
+KEEP_ALIVE_S = 5
+#: Environment variable and header of a deployment's router token (see :mod:`.serving_app`).
+TOKEN_ENV = "MLOPS_ROUTER_TOKEN"
+TOKEN_HEADER = "x-mlops-router-token"
 
 
 def free_port() -> int:
@@ -48,8 +57,9 @@ def _spawn(argv: list[str], env: Mapping[str, str], log_file: Path, cwd: Path) -
 
 def start_inference_server(*, code_dir: Path, scoring_script: str, model_dir: Path, port: int,
                            workers: int, timeout_ms: int, log_file: Path,
-                           extra_env: Mapping[str, str]) -> int:
-    """Start ``azureml-inference-server-http`` serving ``scoring_script`` on 127.0.0.1:``port``."""
+                           extra_env: Mapping[str, str], token: str) -> int:
+    """Start ``azureml-inference-server-http`` serving ``scoring_script`` on 127.0.0.1:``port``,
+    answering only requests that carry ``token`` in the :data:`TOKEN_HEADER` header."""
     env = dict(os.environ)
     env.update({
         "AZUREML_ENTRY_SCRIPT": str(code_dir / scoring_script),
@@ -63,9 +73,11 @@ def start_inference_server(*, code_dir: Path, scoring_script: str, model_dir: Pa
         # slower measured); one thread per worker is the measured optimum.
         env.setdefault("OMP_NUM_THREADS", "1")
     env.update(extra_env)
+    env[TOKEN_ENV] = token  # after extra_env: a deployment's variables cannot replace it
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--worker-class", SERVING_WORKER, "--keep-alive", str(KEEP_ALIVE_S),
             "--timeout", str(max(30, timeout_ms // 1000 + 10)), "--graceful-timeout", "10",
-            "--error-logfile", "-", INFERENCE_APP]
+            "--error-logfile", "-", SERVING_APP]
     return _spawn(argv, env, log_file, code_dir)
 
 
@@ -130,27 +142,30 @@ def stop(pid: int | None, grace_s: float = 15.0) -> None:
     _reap(pid)
 
 
-def get(port: int, path: str = "/", timeout_s: float = 2.0) -> tuple[int, bytes]:
+def get(port: int, path: str = "/", timeout_s: float = 2.0,
+        headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
     """GET http://127.0.0.1:``port````path``; (status, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=dict(headers or {}))
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
 
 
-def wait_until_healthy(pid: int, port: int, log_file: Path, timeout_s: float, what: str) -> None:
-    """Poll ``GET /`` until it answers 200; ``DeploymentFailed`` with the log tail when the
-    process exits or ``timeout_s`` passes."""
+def wait_until_healthy(pid: int, port: int, log_file: Path, timeout_s: float, what: str,
+                       token: str | None = None) -> None:
+    """Poll ``GET /`` (with the deployment's router ``token``, when it has one) until it answers
+    200; ``DeploymentFailed`` with the log tail when the process exits or ``timeout_s`` passes."""
+    headers = {TOKEN_HEADER: token} if token else {}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not alive(pid):
             _reap(pid)
             raise DeploymentFailed(f"{what} exited while starting", tail(log_file))
         try:
-            status, _ = get(port, timeout_s=1.0)
+            status, _ = get(port, timeout_s=1.0, headers=headers)
             if status == 200:
                 return
         except OSError:

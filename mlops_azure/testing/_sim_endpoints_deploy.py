@@ -180,6 +180,7 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
                 raise DeploymentFailed("the simulated service is shutting down")
             previous = deployment.pid
             deployment.pid, deployment.port, deployment.timeout_ms = pid, port, spec.timeout_ms
+            deployment.token, deployment.workers = spec.token, spec.workers
             deployment.state = "Succeeded"
             write_routes(endpoint)
         if previous and previous != pid:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ class ServerSpec:
     workers: int
     timeout_ms: int
     env: dict[str, str]
+    #: The server answers only requests carrying it (the router sends it).
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
 
 @dataclass
@@ -53,6 +56,8 @@ class SimDeployment:
     pid: int | None = None
     port: int | None = None
     timeout_ms: int = DEFAULT_TIMEOUT_MS
+    token: str = ""
+    workers: int = 1
     log_file: Path | None = None
     attempts: int = 0
 
@@ -112,6 +117,9 @@ def write_routes(endpoint: SimEndpoint) -> None:
         "traffic": {n: int(v) for n, v in (props.get("traffic") or {}).items() if n in served},
         "mirror": {n: int(v) for n, v in (props.get("mirrorTraffic") or {}).items() if n in served},
         "timeout_s": max((d.timeout_ms for d in served.values()), default=DEFAULT_TIMEOUT_MS) / 1000.0,
+        "timeouts_s": {n: d.timeout_ms / 1000.0 for n, d in served.items()},
+        "workers": {n: d.workers for n, d in served.items()},
+        "tokens": {n: d.token for n, d in served.items() if d.token},
     }
     atomic_write(endpoint.folder / "routes.json", json.dumps(routes, indent=1).encode())
 
@@ -136,10 +144,10 @@ def start_server(spec: ServerSpec, log_file: Path, timeout_s: float, what: str,
     pid = processes.start_inference_server(
         code_dir=spec.code_dir, scoring_script=spec.scoring_script, model_dir=spec.model_dir,
         port=port, workers=spec.workers, timeout_ms=spec.timeout_ms, log_file=log_file,
-        extra_env=spec.env)
+        extra_env=spec.env, token=spec.token)
     started.add(pid)
     try:
-        processes.wait_until_healthy(pid, port, log_file, timeout_s, what)
+        processes.wait_until_healthy(pid, port, log_file, timeout_s, what, spec.token)
     except DeploymentFailed:
         processes.stop(pid)
         raise
