@@ -391,7 +391,8 @@ def bench(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, A
     # In-process: LoadedModel.predict on a ready frame (the reference the target is set against),
     # score.run on the JSON body (a worker's share of a request), the booster alone (the floor).
     score = _load_score(model_dir)
-    matrix = {n: score.read_request(text[f"split:{n}"], score._decoder)[0] for n in (1, 1000)}
+    read_request = sys.modules["tabular.request"].read_request  # loaded by score.py
+    matrix = {n: read_request(text[f"split:{n}"], score._decoder)[0] for n in (1, 1000)}
     local = {"in-process LoadedModel.predict": lambda n: partial(model.predict, frames[n]),
              "in-process score.run (records JSON)": lambda n: partial(score.run, text[f"records:{n}"]),
              "in-process score.run (split JSON)": lambda n: partial(score.run, text[f"split:{n}"]),

@@ -19,15 +19,9 @@ from typing import Any
 from mlops_azure.errors import UserInputError
 from mlops_azure.records import (
     AuditEvent,
-    BatchDeploymentSpec,
     BatchScoringRun,
     DataAsset,
-    Deployment,
-    DeploymentSpec,
-    DeploymentState,
     DriftMonitor,
-    Endpoint,
-    EndpointKeys,
     InputValue,
     Job,
     JobEvent,
@@ -39,8 +33,16 @@ from mlops_azure.records import (
     ProgressCallback,
     Schedule,
     ScheduleTrigger,
-    ServingDeployment,
     StepRun,
+)
+from mlops_azure.records_serving import (
+    BatchDeploymentSpec,
+    Deployment,
+    DeploymentSpec,
+    DeploymentState,
+    Endpoint,
+    EndpointKeys,
+    ServingDeployment,
     TrafficCounts,
 )
 from mlops_azure.rules import (

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_azure.azure.connection import AzureConnection, utc
-from mlops_azure.records import Deployment
+from mlops_azure.records_serving import Deployment
 
 MDC_ROOT = "modelDataCollector"
 #: The collections mlops turns on and score.py logs to (components/tabular/collect.py).
