@@ -87,16 +87,16 @@ def test_a_deployment_that_dies_during_the_canary_is_rolled_back(
         mlops("approve", ref, "--stage", "production", "--by", "alice", "--reason", "ok")
     mlops("promote", f"{MODEL}:1", "--stage", "production")
 
-    from mlops_azure.lifecycle import rollout
+    from mlops_azure.lifecycle.traffic_journal import Operation
 
-    real_split = rollout.split_traffic
+    real_change = Operation.change
 
-    def split_then_crash(old: Any, new: str, share: int) -> Any:
-        if share == 50:  # v002 took 10 % and answered; now its server dies
-            azure_sim.endpoints.crash_deployment("steel-production", new)
-        return real_split(old, new, share)
+    def crash_then_change(op: Operation, traffic: Any, reason: str, mirror: Any = None) -> Any:
+        if reason == "canary 50 %":  # v002 took 10 % and answered; now its server dies
+            azure_sim.endpoints.crash_deployment("steel-production", "v002")
+        return real_change(op, traffic, reason, mirror)
 
-    monkeypatch.setattr(rollout, "split_traffic", split_then_crash)
+    monkeypatch.setattr(Operation, "change", crash_then_change)
     before = len(azure_sim.calls)
     result = CliRunner().invoke(app, ["promote", f"{MODEL}:2", "--stage", "production"])
     assert result.exit_code == 1, result.output

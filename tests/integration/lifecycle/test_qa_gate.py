@@ -49,6 +49,9 @@ def test_a_skewed_scoring_script_fails_parity_only(
     skewed = with_script(project, "staging", "score_skewed.py",
                      "init = real.init\n"
                      "def run(raw):\n    out = real.run(raw)\n"
+                     # inside the server a good answer comes back already encoded
+                     "    if getattr(out, 'status_code', None) == 200:\n"
+                     "        import json\n        out = json.loads(out.get_data())\n"
                      "    if isinstance(out, dict):\n"
                      "        out = {'predictions': [p * 1.01 for p in out['predictions']]}\n"
                      "    return out\n")
