@@ -123,7 +123,7 @@ def _target(ws: Workspace, config: ProjectConfig, stage: str,
         serving = ", ".join(f"{d.name} serves {d.model_ref}" for d in deployments) or "it has none"
         raise NotFoundError(f"no deployment of endpoint '{endpoint_name}' (stage '{stage}') serves "
                             f"{ref} ({serving}): deploy it there before gating it")
-    live = busiest_deployment(endpoint)
+    live = busiest_deployment(endpoint.traffic)
     for dep in deployments:
         if dep.name == live:
             return endpoint, dep

@@ -3,8 +3,10 @@ one names, and the deployment an endpoint serves from."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mlops_azure.errors import UserInputError
-from mlops_azure.workspace import Endpoint, ModelVersion, ServingDeployment, Workspace, is_asset_name
+from mlops_azure.workspace import ModelVersion, ServingDeployment, Workspace, is_asset_name
 
 
 def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) -> tuple[str, int | None]:
@@ -31,11 +33,11 @@ def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
     return ws.get_model(name, version)
 
 
-def busiest_deployment(endpoint: Endpoint) -> str | None:
-    """The name of the deployment taking the most live traffic of ``endpoint`` as read (None
-    when none takes any)."""
-    live = [(share, name) for name, share in endpoint.traffic.items() if share > 0]
-    return max(live)[1] if live else None
+def busiest_deployment(traffic: Mapping[str, int], *, besides: str | None = None) -> str | None:
+    """The deployment taking the largest live share of a traffic table (ties: the last name),
+    other than ``besides``; None when none takes any."""
+    shares = [(share, name) for name, share in traffic.items() if share > 0 and name != besides]
+    return max(shares)[1] if shares else None
 
 
 def live_deployment(ws: Workspace, endpoint: str) -> ServingDeployment | None:

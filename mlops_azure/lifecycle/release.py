@@ -34,7 +34,7 @@ from mlops_azure.errors import DeploymentFailed, GateFailed, UserInputError
 from mlops_azure.lifecycle import rollout
 from mlops_azure.lifecycle.approval import find_approval
 from mlops_azure.lifecycle.endpoint_lock import describe, endpoint_writer
-from mlops_azure.lifecycle.refs import resolve_model
+from mlops_azure.lifecycle.refs import busiest_deployment, resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.lifecycle.traffic_journal import (
     Operation,
@@ -163,12 +163,6 @@ def prune(ws: Workspace, endpoint: str, keep: set[str]) -> list[str]:
     return removed
 
 
-def busiest(traffic: Mapping[str, int], *, besides: str | None = None) -> str | None:
-    """The deployment with the largest share (ties: the last name), other than ``besides``."""
-    shares = [(share, name) for name, share in traffic.items() if share > 0 and name != besides]
-    return max(shares)[1] if shares else None
-
-
 def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
            actor: str | None = None, say: Say = quiet) -> ReleaseOutcome:
     """Deploy ``ref`` to a stage that needs no approval and give it all traffic once it answers.
@@ -190,7 +184,7 @@ def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
             say(f"{model.ref} already takes all traffic of {stage.endpoint}: nothing to do")
             return ReleaseOutcome("deploy", stage_name, stage.endpoint, model.ref, name,
                                   endpoint.scoring_uri, endpoint.traffic, recovered=note)
-        previous = busiest(endpoint.traffic, besides=name)
+        previous = busiest_deployment(endpoint.traffic, besides=name)
         known = {d.name for d in ws.list_deployments(stage.endpoint)}
         op = Operation.begin(ws, stage.endpoint, command="deploy", stage=stage_name, actor=actor,
                              holder=describe(f"deploy {model.ref}", actor), model=model.ref,
@@ -267,7 +261,7 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         old = {n: s for n, s in live(endpoint.traffic).items() if n != name}
         held = endpoint.traffic.get(name, 0)
         shares = [s for s in policy.steps if s > held] if old else [100]
-        previous = busiest(old)
+        previous = busiest_deployment(old)
         known = {d.name for d in ws.list_deployments(stage.endpoint)}
         op = Operation.begin(ws, stage.endpoint, command="promote", stage=stage_name, actor=actor,
                              holder=describe(command, actor), model=model.ref,
@@ -334,7 +328,7 @@ def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: st
         endpoint = ws.get_endpoint(stage.endpoint)
         # Undoing a killed deploy or promotion is the rollback; a killed rollback is done again.
         if recovered is not None and recovered.command != "rollback":
-            serving = busiest(endpoint.traffic) or ""
+            serving = busiest_deployment(endpoint.traffic) or ""
             return ReleaseOutcome("rollback", stage_name, stage.endpoint,
                                   _model_of(ws, stage.endpoint, serving), serving,
                                   endpoint.scoring_uri, endpoint.traffic,
@@ -347,8 +341,8 @@ def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: st
                 state = "gone" if chosen is None else f"{chosen.state.value}: {chosen.error}"
                 raise GateFailed(f"cannot roll back stage '{stage_name}' to deployment {name}: "
                                  f"it is {state}")
-        current = busiest(endpoint.traffic)
-        main = busiest(target) or ""
+        current = busiest_deployment(endpoint.traffic)
+        main = busiest_deployment(target) or ""
         say(f"moving the traffic of {stage.endpoint} from {live(endpoint.traffic) or 'none'} back "
             f"to {live(target)}")
         op = Operation.begin(ws, stage.endpoint, command="rollback", stage=stage_name, actor=actor,

@@ -177,6 +177,7 @@ def test_promote_killed_at_every_checkpoint_recovers_and_costs_no_client_request
     with steady_clients(ws, PRODUCTION) as statuses:
         kills = sweep(project, ws, PRODUCTION, ["promote", V2, "--stage", "production"],
                       back_to_v1(project, ws, "production", PRODUCTION), {V1, V2})
+    print(f"promote: {kills} kills, {len(statuses)} client requests")  # shown with -s
     assert kills >= 8  # begun, started, each share journaled and made, ended
     assert statuses and set(statuses) == {200}, f"{len(statuses) - statuses.count(200)} failed"
 
@@ -197,6 +198,8 @@ def test_deploy_and_rollback_killed_at_every_checkpoint_recover(project: Project
         # Rollback killed at every checkpoint: the re-run undoes the killed one and rolls back.
         rollback_kills = sweep(project, ws, STAGING, ["rollback", "--stage", "staging"],
                                forward, {V1, V2})
+    print(f"deploy: {deploy_kills} kills, rollback: {rollback_kills} kills, "
+          f"{len(statuses)} client requests")
     assert deploy_kills >= 4 and rollback_kills >= 3
     assert statuses and set(statuses) == {200}
 
