@@ -69,6 +69,27 @@ def endpoints_delete(
     output.say(f"deleted endpoint {name}")
 
 
+def _silent(_: str) -> None:
+    pass
+
+
+@app.command("recover")
+def endpoints_recover(name: EndpointArgument) -> None:
+    """Undo what a killed deploy, promote or rollback left on an endpoint: its traffic table back
+    as the command found it, the deployment it started removed (waits for one still running)."""
+    from mlops_azure.lifecycle.traffic_journal import recover_endpoint
+
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    found = recover_endpoint(ws, name, wait_s=config.rollout.lock_wait_s,
+                             say=_silent if STATE.json else output.say)
+    if STATE.json:
+        output.emit_json({"endpoint": name, "recovered": found.describe() if found else None,
+                          "traffic": dict(ws.get_endpoint(name).traffic)})
+    elif found is None:
+        output.say(f"endpoint {name}: nothing to recover")
+
+
 @app.command("keys")
 def endpoints_keys(
     name: EndpointArgument,

@@ -35,8 +35,10 @@ from mlops_azure.audit_events import (
     TrafficChanged,
     read,
     record,
+    resolve_actor,
 )
 from mlops_azure.errors import NotFoundError
+from mlops_azure.lifecycle.endpoint_lock import describe, endpoint_writer
 from mlops_azure.workspace import Endpoint, Workspace
 
 #: The test hook: kill this process at the k-th checkpoint (counted from 1).
@@ -196,3 +198,16 @@ def recover(ws: Workspace, endpoint: str, *, actor: str, holder: str = "",
     outcome = Recovery(command, dead.holder, ws.get_endpoint(endpoint).traffic, removed)
     say(outcome.describe())
     return outcome
+
+
+def recover_endpoint(ws: Workspace, endpoint: str, *, actor: str | None = None,
+                     wait_s: float = 120.0,
+                     say: Callable[[str], None] = lambda _: None) -> Recovery | None:
+    """Take ``endpoint``'s lock (waiting for a writer still at work) and undo what a killed one
+    left; None when nothing was left. ``mlops endpoints recover`` runs it, e.g. in a pipeline's
+    failure step, so a split left by a cancelled agent does not wait for the next release."""
+    actor = resolve_actor(actor)
+    command = f"endpoints recover {endpoint}"
+    with endpoint_writer(ws, endpoint, command=command, actor=actor, wait_s=wait_s, say=say):
+        ws.get_endpoint(endpoint)  # a name that does not exist: NotFoundError, exit 2
+        return recover(ws, endpoint, actor=actor, holder=describe(command, actor), say=say)

@@ -240,6 +240,22 @@ def test_a_killed_recovery_is_recovered_in_turn(project: ProjectConfig) -> None:
     assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 0, "v002": 100}
 
 
+def test_endpoints_recover_undoes_a_killed_promotion_unattended(project: ProjectConfig) -> None:
+    ws = open_workspace(project)
+    assert mlops(project, "promote", V2, "--stage", "production", kill_at=4).returncode == KILLED
+    assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 90, "v002": 10}
+    recovered = mlops(project, "--json", "endpoints", "recover", PRODUCTION)
+    assert recovered.returncode == 0, recovered.stderr
+    answer = json.loads(recovered.stdout)
+    assert answer["recovered"].startswith("an unfinished promote")
+    assert answer["traffic"] == {"v001": 100}  # the canary it had started is gone
+    assert_sound(ws, PRODUCTION, {V1, V2})
+    again = mlops(project, "endpoints", "recover", PRODUCTION)
+    assert again.returncode == 0 and "nothing to recover" in again.stdout + again.stderr
+    missing = mlops(project, "endpoints", "recover", "no-such-endpoint")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
 def test_promote_racing_rollback_and_two_promotes_at_once(project: ProjectConfig) -> None:
     ws = open_workspace(project)
     env = {**os.environ, "COLUMNS": "200"}
