@@ -248,8 +248,16 @@ class Router:
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
         tried: set[str] = set()
+        refreshed = 0
         while True:
             name: str | None = wanted if wanted is not None else routes.pick(tried)
+            if name is None and tried and refreshed < 2:
+                # Every deployment this request could use is gone: the table it started with may
+                # be stale (a rollback moved the traffic, then the old deployment was removed).
+                fresh = self.current()
+                if fresh is not routes:
+                    routes, refreshed = fresh, refreshed + 1
+                    continue
             if name is None:
                 why = ("the endpoint has no deployment taking traffic" if not tried
                        else f"no deployment answered (tried {', '.join(sorted(tried))})")

@@ -43,6 +43,8 @@ class FakeDeployment:
         self.connections = self.requests = self.active = self.max_active = 0
         self.tokens: set[str] = set()
         self.lock = threading.Lock()
+        #: Called with each request it reads, before it answers (or dies).
+        self.on_request: Callable[[], None] = lambda: None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -78,6 +80,7 @@ class FakeDeployment:
                 with self.lock:
                     self.requests += 1
                     self.tokens.add(fields.get("x-mlops-router-token", ""))
+                self.on_request()
                 if self.behaviour == "reset":
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return
@@ -164,6 +167,28 @@ def test_a_deployment_dying_before_it_answers_costs_no_client_request(
     assert dying.requests > 0  # it was tried, and its failure retried elsewhere
     pinned = score(port, azureml_model_deployment="dying")
     assert pinned[0] == 502 and b"not running" in pinned[2]
+
+
+def test_a_request_whose_deployment_left_with_a_rollback_is_sent_by_the_new_table(
+    router: Callable[..., int], tmp_path: Path
+) -> None:
+    # The request reached `old` by the table it started with; meanwhile traffic moved to `new`
+    # and `old` was removed (it closes unanswered): the router reads the table again.
+    old, new = FakeDeployment("eof"), FakeDeployment()
+    port = router({"old": (old, 100, 1), "new": (new, 0, 1)})
+    routes = tmp_path / "routes.json"
+
+    def roll_back() -> None:
+        table = json.loads(routes.read_text(encoding="utf-8"))
+        table["traffic"] = {"old": 0, "new": 100}
+        staged = tmp_path / "routes.tmp"
+        staged.write_text(json.dumps(table), encoding="utf-8")
+        staged.replace(routes)
+
+    old.on_request = roll_back
+    status, headers, _ = score(port)
+    assert (status, headers["azureml-model-deployment"]) == (200, "new")
+    assert old.requests == 1
 
 
 def test_a_kept_alive_connection_the_deployment_dropped_is_retried_on_a_fresh_one(
