@@ -81,8 +81,8 @@ class Operation:
               baseline_from: OperationBegun | None = None) -> Operation:
         """Record the endpoint's current tables (or, for a recovery, those of the operation it
         undoes) and the plan, before anything changes."""
-        found = ws.get_endpoint(endpoint)
         if baseline_from is None:
+            found = ws.get_endpoint(endpoint)
             baseline, mirror = dict(found.traffic), dict(found.mirror_traffic)
             deployments = sorted(d.name for d in ws.list_deployments(endpoint))
         else:
@@ -165,7 +165,7 @@ def recover(ws: Workspace, endpoint: str, *, actor: str, holder: str = "",
         return None
     dead = found.event
     try:
-        ws.get_endpoint(endpoint)
+        current = ws.get_endpoint(endpoint)
     except NotFoundError:  # deleted since: nothing to restore
         Operation(ws, dead, actor).end("recovered", reason="the endpoint no longer exists")
         return None
@@ -177,7 +177,6 @@ def recover(ws: Workspace, endpoint: str, *, actor: str, holder: str = "",
     existing = {d.name for d in ws.list_deployments(endpoint)}
     restored = {name: share for name, share in dead.baseline.items() if name in existing}
     mirror = {name: share for name, share in dead.baseline_mirror.items() if name in existing}
-    current = ws.get_endpoint(endpoint)
     if live(current.traffic) != live(restored) or live(current.mirror_traffic) != live(mirror):
         op.change(restored, f"recovery of {dead.command} {dead.operation}", mirror)
     keep = set(dead.deployments)
