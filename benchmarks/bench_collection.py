@@ -61,13 +61,13 @@ def through_endpoint(project: Path, bodies: dict[str, str], rounds: int) -> None
 
     config = load_config(project / "mlops.yaml")
     ws = open_workspace(config, "local")
-    ws.create_endpoint("bench-collect")
+    ws.endpoints.create("bench-collect")
     try:
         for name, collect in (("plain", False), ("recording", True)):
-            ws.create_deployment("bench-collect", name, DeploymentSpec(
+            ws.endpoints.create_deployment("bench-collect", name, DeploymentSpec(
                 "steel-purchase-forecast", 1, project / "components", "score/score.py",
                 collect=collect))
-        ws.set_traffic("bench-collect", {"plain": 50, "recording": 50})
+        ws.endpoints.set_traffic("bench-collect", {"plain": 50, "recording": 50})
         print("\n| through the endpoint | off (req/s) | on (req/s) | throughput change |")
         print("|---|---:|---:|---:|")
         with ScoringClient.for_endpoint(ws, "bench-collect") as client:
@@ -83,11 +83,11 @@ def through_endpoint(project: Path, bodies: dict[str, str], rounds: int) -> None
                         rates[name].append(calls / (time.perf_counter() - started))
                 off, on = statistics.median(rates["plain"]), statistics.median(rates["recording"])
                 print(f"| {label} | {off:,.0f} | {on:,.0f} | {on / off - 1:+.1%} |")
-        recorded = ws.collected_data_dir("bench-collect")
+        recorded = ws.endpoints.collected_data_dir("bench-collect")
         assert recorded is not None and any(recorded.glob("recording-*.jsonl"))
         assert not any(recorded.glob("plain-*.jsonl"))
     finally:
-        ws.delete_endpoint("bench-collect")
+        ws.endpoints.delete("bench-collect")
 
 
 def main(rounds: int) -> None:

@@ -242,8 +242,8 @@ def stop_endpoints(workspace_dir: Path) -> None:
 
     if (workspace_dir / "workspace.db").is_file():
         ws = LocalWorkspace(workspace_dir)
-        for endpoint in ws.list_endpoints():
-            ws.delete_endpoint(endpoint.name)
+        for endpoint in ws.endpoints.all():
+            ws.endpoints.delete(endpoint.name)
 
 
 def stop_strays(folders: list[Path]) -> None:
@@ -279,10 +279,14 @@ def workspace(args: argparse.Namespace, work: Path, stack: ExitStack) -> Any:
     from mlops_azure.local import LocalWorkspace
 
     if args.model_dir:
-        class OneModel(LocalWorkspace):  # a fresh workspace serving the given folder
-            def model_local_path(self, name: str, version: int) -> Path:
+        from mlops_azure.local.models import LocalModels
+
+        class OneModel(LocalModels):  # every version is the given folder
+            def local_path(self, name: str, version: int) -> Path:
                 return Path(args.model_dir).resolve()
-        return OneModel(work / ".mlops")
+        fresh = LocalWorkspace(work / ".mlops")
+        fresh.endpoints.models = OneModel(fresh.store, fresh.jobs)
+        return fresh
     project = Path(args.project) if args.project else work / "project"
     if not args.project:  # before `mlops run`: its own endpoints go too, even if it fails
         stack.callback(stop_endpoints, project / ".mlops")
@@ -300,8 +304,8 @@ def start_endpoint(ws: Any, args: argparse.Namespace, work: Path, stack: ExitSta
     from mlops_azure.workspace import DeploymentSpec
 
     endpoint = "bench-ep"
-    ws.create_endpoint(endpoint)
-    stack.callback(ws.delete_endpoint, endpoint)
+    ws.endpoints.create(endpoint)
+    stack.callback(ws.endpoints.delete, endpoint)
     shim = work / "no-orjson"
     shim.mkdir()
     (shim / "orjson.py").write_text("raise ImportError('hidden by bench_endpoint.py')\n")
@@ -310,12 +314,12 @@ def start_endpoint(ws: Any, args: argparse.Namespace, work: Path, stack: ExitSta
         "v002": {}, "quiet": {"env": {"AZUREML_LOG_LEVEL": "WARNING"}},
         "stdjson": {"env": {"PYTHONPATH": shim_path}}, "workers2": {"instances": 2}}
     for name, extra in deployments.items():
-        ws.create_deployment(endpoint, name, DeploymentSpec(
+        ws.endpoints.create_deployment(endpoint, name, DeploymentSpec(
             MODEL, args.version, STEEL_COMPONENTS, "score/score.py",
             instance_count=extra.get("instances", 1), environment_variables=extra.get("env", {})))
-    ws.set_traffic(endpoint, {"v002": 100})
-    auth = {"Authorization": f"Bearer {ws.endpoint_keys(endpoint).primary}"}
-    front = int(ws.get_endpoint(endpoint).scoring_uri.rsplit(":", 1)[1].split("/")[0])
+    ws.endpoints.set_traffic(endpoint, {"v002": 100})
+    auth = {"Authorization": f"Bearer {ws.endpoints.keys(endpoint).primary}"}
+    front = int(ws.endpoints.get(endpoint).scoring_uri.rsplit(":", 1)[1].split("/")[0])
     routes = json.loads((ws.root / "endpoints" / endpoint / "routes.json").read_text(encoding="utf-8"))
     # A deployment answers its router only: the direct client shows the router's token.
     direct, token = routes["ports"]["v002"], {TOKEN_HEADER: routes["tokens"]["v002"]}
@@ -367,7 +371,7 @@ def bench(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict[str, A
     from steel.model_io import load_model
 
     ws = workspace(args, work, stack)
-    model_dir = ws.model_local_path(MODEL, args.version)
+    model_dir = ws.models.local_path(MODEL, args.version)
     model = load_model(model_dir)
     rows = json.loads((model_dir / "parity.json").read_text(encoding="utf-8"))["request"]["data"]
     files = bodies(list(model.spec.features), rows, work)

@@ -131,8 +131,8 @@ def main(customers: int) -> None:
         pipeline_s = time.perf_counter() - started
         assert outcome.model is not None, outcome.decision.reason
         job = outcome.job.id
-        prepared = ws.job_output_path(job, "prepared")
-        global_model = ws.job_output_path(job, "global_model")
+        prepared = ws.jobs.output_path(job, "prepared")
+        global_model = ws.jobs.output_path(job, "global_model")
         code = root / "components"
         runs = {w: train_partitions(code, prepared, global_model, Path(tmp) / f"p{w}", w)
                 for w in (1, cores)}
@@ -150,7 +150,7 @@ def main(customers: int) -> None:
         print(f"whole training pipeline through mlops (data check, prep, global model, "
               f"partitions, gate, registration): {pipeline_s:.1f} s")
 
-        batch_scoring(ws, root, code, ws.model_local_path(outcome.model.name,
+        batch_scoring(ws, root, code, ws.models.local_path(outcome.model.name,
                                                           outcome.model.version),
                       pd.read_csv(prepared / "holdout.csv", dtype=str), Path(tmp), cores)
 

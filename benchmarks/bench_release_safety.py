@@ -70,10 +70,10 @@ def reset(ws: Any, config: Any) -> None:
     """Back to V1 alone at 100 %, V2's deployment gone."""
     from mlops_azure.lifecycle.release import rollback
 
-    if ws.get_endpoint(ENDPOINT).traffic.get("v002", 0):
+    if ws.endpoints.get(ENDPOINT).traffic.get("v002", 0):
         rollback(ws, config, "production")
-    if "v002" in {d.name for d in ws.list_deployments(ENDPOINT)}:
-        ws.delete_deployment(ENDPOINT, "v002")
+    if "v002" in {d.name for d in ws.endpoints.list_deployments(ENDPOINT)}:
+        ws.endpoints.delete_deployment(ENDPOINT, "v002")
 
 
 def scenario(ws: Any, request: dict[str, Any], action: Callable[[], Any]) -> dict[str, Any]:
@@ -110,10 +110,10 @@ def main() -> int:
         for size in (60, 200):
             train(ws, config, params={"n_estimators": size}, actor="bench")
         for ref in (V1, V2):
-            ws.record_event("gate.qa", ref, {"stage": "staging", "passed": True, "failed": []},
+            ws.events.record("gate.qa", ref, {"stage": "staging", "passed": True, "failed": []},
                             actor="bench")
             approve(ws, config, ref, "production", reason="benchmark")
-        request = {"data": json.loads((ws.model_local_path(MODEL, 1) / "parity.json")
+        request = {"data": json.loads((ws.models.local_path(MODEL, 1) / "parity.json")
                                       .read_text())["request"]["data"][:3]}
         try:
             promote(ws, config, V1, "production")
@@ -140,8 +140,8 @@ def main() -> int:
             rows["kill -9 at 10 % of a failing canary, then rollback"] = killed(
                 root, ws, request, fail_after)
         finally:
-            for endpoint in ws.list_endpoints():
-                ws.delete_endpoint(endpoint.name)
+            for endpoint in ws.endpoints.all():
+                ws.endpoints.delete(endpoint.name)
     print("| scenario | client requests | failed | seconds | outcome |")
     print("|---|---:|---:|---:|---|")
     for label, row in rows.items():
@@ -175,7 +175,7 @@ def killed(root: Path, ws: Any, request: dict[str, Any], fail_after: int) -> dic
     after = statuses[at_kill:]  # from the start of the recovering command
     return {"requests": len(after), "failed": sum(1 for s in after if s != 200),
             "seconds": round(seconds, 3),
-            "outcome": f"recovered by 'mlops rollback'; traffic {ws.get_endpoint(ENDPOINT).traffic}"}
+            "outcome": f"recovered by 'mlops rollback'; traffic {ws.endpoints.get(ENDPOINT).traffic}"}
 
 
 if __name__ == "__main__":

@@ -61,14 +61,14 @@ def trained_projects(work: Path) -> dict[str, Path]:
                 init_from_data(root, work / "table.csv", column="outcome", time_column="day")
         config = load_config(root / "mlops.yaml")
         ws = open_workspace(config)
-        models = ws.list_models(config.model.name)
+        models = ws.models.versions(config.model.name)
         if not models:
             print(f"training {name} ...", file=sys.stderr)
             outcome = train(ws, config, actor="bench")
             assert outcome.model is not None, outcome.decision.reason
             models = [outcome.model]
         latest = max(models, key=lambda m: m.version)
-        found[name] = ws.model_local_path(config.model.name, latest.version)
+        found[name] = ws.models.local_path(config.model.name, latest.version)
     return found
 
 

@@ -236,7 +236,7 @@ class Project:
         ``model`` defaults to what production serves, else the latest version.
         """
         ws = self.workspace
-        if endpoint is not None or (ws.backend == "azure" and source.startswith("azureml:")
+        if endpoint is not None or (ws.batch is not None and source.startswith("azureml:")
                                     and not here):
             from mlops_azure.lifecycle.batch_endpoint import score_with_endpoint
 
@@ -278,18 +278,18 @@ class Project:
     # -- reading the workspace ---------------------------------------------------------------
     def models(self, name: str | None = None) -> list[ModelVersion]:
         """Registered versions of model ``name`` (default: every model), newest first."""
-        return self.workspace.list_models(name)
+        return self.workspace.models.versions(name)
 
     def model(self, ref: str) -> ModelVersion:
         """One registered version, ``NAME:VERSION`` (or ``NAME`` for the latest), with its lineage."""
         from mlops_azure.lifecycle.refs import parse_ref
 
         name, version = parse_ref(ref)
-        return self.workspace.get_model(name, version)
+        return self.workspace.models.get(name, version)
 
     def history(self, limit: int = 50) -> list[AuditEvent]:
         """The audit trail, newest first."""
-        return self.workspace.list_events(limit)
+        return self.workspace.events.recent(limit)
 
     def status(self) -> ProjectStatus:
         """Which version serves at each stage, with traffic and health, and the latest registered."""

@@ -162,7 +162,7 @@ def event_types() -> dict[str, type[AuditRecord]]:
 
 def record(ws: Workspace, event: AuditRecord, *, actor: str | None = None) -> AuditEvent:
     """Append ``event`` to the audit trail, for ``actor`` as :func:`resolve_actor` decides."""
-    return ws.record_event(event.ACTION, event.subject, event.details(), actor=resolve_actor(actor))
+    return ws.events.record(event.ACTION, event.subject, event.details(), actor=resolve_actor(actor))
 
 
 def decode(entry: AuditEvent, kind: type[E]) -> E:
@@ -214,7 +214,7 @@ def read(ws: Workspace, kind: type[E], limit: int = 50, *,
          subject: str | None = None) -> list[Recorded[E]]:
     """The newest ``limit`` events of ``kind`` (of ``subject`` when given), newest first;
     unreadable ones are skipped (see :func:`typed`)."""
-    return typed(ws.list_events(limit, action=kind.ACTION, subject=subject), kind)
+    return typed(ws.events.recent(limit, action=kind.ACTION, subject=subject), kind)
 
 
 def read_all(ws: Workspace, kinds: Iterable[type[E]], limit: int = 50) -> list[Recorded[E]]:

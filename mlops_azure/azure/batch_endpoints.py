@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
-from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.azure.connection import AzureConnection, AzurePart
+from mlops_azure.azure.infrastructure import AzureInfrastructure
+from mlops_azure.azure.jobs import AzureJobs
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.workspace import (
     BatchDeploymentSpec,
+    BatchEndpoints,
     BatchScoringRun,
     DataAsset,
     JobEvent,
     JobStatus,
+    ModelRegistry,
     ProgressCallback,
     check_endpoint_name,
 )
@@ -32,24 +35,19 @@ from mlops_azure.workspace import (
 SCORE_OUTPUT = "score"
 
 
-class AzureBatchEndpoints(AzureConnection):
-    """``score_with_batch_endpoint`` on Azure ML batch endpoints."""
+class AzureBatchEndpoints(AzurePart, BatchEndpoints):
+    """Azure ML batch endpoints scoring ``models`` on ``compute``; their jobs are read through
+    ``jobs``."""
 
-    compute: str
+    def __init__(self, conn: AzureConnection, models: ModelRegistry, jobs: AzureJobs,
+                 infrastructure: AzureInfrastructure, *, compute: str = "cpu-cluster") -> None:
+        super().__init__(conn)
+        self.models = models
+        self.jobs = jobs
+        self.infrastructure = infrastructure
+        self.compute = compute
 
-    def environment_for(self, conda_file: Any) -> str:
-        raise NotImplementedError  # provided by AzureInfrastructure
-
-    def get_model(self, name: str, version: int | None = None) -> Any:
-        raise NotImplementedError  # provided by AzureModels
-
-    def job_state(self, job_id: str) -> JobStatus:
-        raise NotImplementedError  # provided by AzureJobs
-
-    def _operation(self, start: Any, doing: str, timeout_s: float | None = None) -> Any:
-        raise NotImplementedError  # provided by AzureEndpoints
-
-    def score_with_batch_endpoint(
+    def score(
         self, spec: BatchDeploymentSpec, data: DataAsset, *, job_name: str,
         progress: ProgressCallback | None = None,
     ) -> BatchScoringRun:
@@ -57,7 +55,7 @@ class AzureBatchEndpoints(AzureConnection):
         check_endpoint_name(spec.deployment, "batch deployment")
         output = datastore_uri(self.datastore_name, f"azureml/{job_name}/{SCORE_OUTPUT}/")
         try:
-            status = self.job_state(job_name)  # resumed: the job was submitted before
+            status = self.jobs.job_state(job_name)  # resumed: the job was submitted before
         except NotFoundError:
             self._deploy(spec)
             self._invoke(spec, data, job_name, output)
@@ -66,7 +64,7 @@ class AzureBatchEndpoints(AzureConnection):
             progress(JobEvent(job_name, None, status, f"batch job {job_name}"))
         while not status.is_terminal:
             time.sleep(self.poll_interval_s)
-            status = self.job_state(job_name)
+            status = self.jobs.job_state(job_name)
         if progress is not None:
             progress(JobEvent(job_name, None, status, ""))
         if status is not JobStatus.COMPLETED:
@@ -87,7 +85,7 @@ class AzureBatchEndpoints(AzureConnection):
             raise UserInputError(f"batch scoring script {script} does not exist")
         if spec.mini_batch_size < 1 or spec.error_threshold < -1:
             raise UserInputError("mini_batch_size must be at least 1 and error_threshold -1 or more")
-        self.get_model(spec.model_name, spec.model_version)  # NotFoundError before any upload
+        self.models.get(spec.model_name, spec.model_version)  # NotFoundError before any upload
         endpoint = BatchEndpoint(name=spec.endpoint, description="mlops score batch")
         self._operation(lambda: self.ml.batch_endpoints.begin_create_or_update(endpoint),
                         f"creating batch endpoint {spec.endpoint}")
@@ -96,7 +94,7 @@ class AzureBatchEndpoints(AzureConnection):
             model=f"azureml:{spec.model_name}:{spec.model_version}",
             code_configuration=CodeConfiguration(code=str(spec.code_dir),
                                                  scoring_script=spec.scoring_script),
-            environment=self.environment_for(spec.environment), compute=self.compute,
+            environment=self.infrastructure.environment_for(spec.environment), compute=self.compute,
             settings=ModelBatchDeploymentSettings(
                 mini_batch_size=spec.mini_batch_size, instance_count=spec.instance_count,
                 output_action="append_row", output_file_name=spec.output_file_name,

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops_azure.azure.connection import AzureConnection, utc
-from mlops_azure.records_serving import Deployment
+from mlops_azure.azure.connection import AzureConnection, AzurePart, utc
+from mlops_azure.workspace import OnlineEndpoints
 
 MDC_ROOT = "modelDataCollector"
 #: The collections mlops turns on and score.py logs to (components/tabular/collect.py).
@@ -48,11 +48,12 @@ def _stamp(value: object) -> float:
         return 0.0
 
 
-class AzureCollected(AzureConnection):
-    """``collected_data_dir`` for the Azure workspace."""
+class AzureCollected(AzurePart):
+    """What the data collector of ``endpoints``' deployments recorded."""
 
-    def list_deployments(self, endpoint: str) -> list[Deployment]:
-        raise NotImplementedError  # provided by AzureEndpoints
+    def __init__(self, conn: AzureConnection, endpoints: OnlineEndpoints) -> None:
+        super().__init__(conn)
+        self.endpoints = endpoints
 
     def _collector_lines(self, names: list[str]) -> Iterator[dict[str, Any]]:
         for name in names:
@@ -89,7 +90,7 @@ class AzureCollected(AzureConnection):
         folder = self.cached("collected", endpoint)
         staging = self.staging("collected")
         with self.call(f"reading the data collected by endpoint {endpoint}"):
-            models = {d.name: d.model_ref for d in self.list_deployments(endpoint)}
+            models = {d.name: d.model_ref for d in self.endpoints.list_deployments(endpoint)}
             blobs = self._collector_blobs(endpoint, cutoff)
             for deployment in sorted({d for d, _ in blobs}):
                 outputs = {r.get("correlationid"): r for r in

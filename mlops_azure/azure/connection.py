@@ -55,8 +55,6 @@ def as_version(value: object, what: str) -> int:
 class AzureConnection:
     """The MLClient, the default and artifact datastores, and a local download cache."""
 
-    backend = "azure"
-
     def __init__(
         self,
         coords: AzureCoordinates,
@@ -125,3 +123,67 @@ class AzureConnection:
         folder = self.cache / kind / f".partial-{secrets.token_hex(6)}"
         folder.mkdir(parents=True)
         return folder
+
+
+class AzurePart:
+    """One service of the Azure workspace (models, endpoints, ...): shares the workspace's
+    :class:`AzureConnection`, so every part talks through one client and one cache."""
+
+    def __init__(self, conn: AzureConnection) -> None:
+        self.conn = conn
+
+    @property
+    def coords(self) -> AzureCoordinates:
+        return self.conn.coords
+
+    @property
+    def cache(self) -> Path:
+        return self.conn.cache
+
+    @property
+    def poll_interval_s(self) -> float:
+        return self.conn.poll_interval_s
+
+    @property
+    def credential(self) -> TokenCredential:
+        return self.conn.credential
+
+    @property
+    def ml(self) -> MLClient:
+        return self.conn.ml
+
+    @property
+    def store(self) -> BlobFolder:
+        return self.conn.store
+
+    @property
+    def datastore_name(self) -> str:
+        return self.conn.datastore_name
+
+    @property
+    def artifact_store(self) -> BlobFolder:
+        return self.conn.artifact_store
+
+    def call(self, doing: str) -> AbstractContextManager[None]:
+        return self.conn.call(doing)
+
+    def folder(self, datastore: str) -> BlobFolder:
+        return self.conn.folder(datastore)
+
+    def cached(self, kind: str, key: str) -> Path:
+        return self.conn.cached(kind, key)
+
+    def staging(self, kind: str) -> Path:
+        return self.conn.staging(kind)
+
+    def _operation(self, start: Any, doing: str, timeout_s: float | None = None) -> Any:
+        """Start a long-running operation and wait for it, within one ``call`` (so the SDK's
+        poll output never reaches stdout), at most ``azure.operation_timeout_s``."""
+        limit = timeout_s or self.coords.operation_timeout_s
+        with self.call(doing):
+            poller = start()
+            result = poller.result(timeout=limit)
+        if not poller.done():
+            raise BackendError(f"{doing} did not finish within {limit:.0f} s "
+                               "(azure.operation_timeout_s); it may still complete on Azure ML")
+        return result

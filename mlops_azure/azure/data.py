@@ -13,11 +13,11 @@ from typing import Any
 
 from mlops_azure.audit_events import DataUploadEvent, resolve_actor
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
-from mlops_azure.azure.connection import AzureConnection, as_version, created_at
+from mlops_azure.azure.connection import AzureConnection, AzurePart, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.rules import check_asset_name
-from mlops_azure.workspace import AuditEvent, DataAsset, InputValue
+from mlops_azure.workspace import AuditTrail, DataAsset, DataAssets, InputValue
 
 SHA_TAG = "mlops.sha256"
 SIZE_TAG = "mlops.size_bytes"
@@ -25,13 +25,14 @@ SIZE_TAG = "mlops.size_bytes"
 KIND_FILE = ".kind"
 
 
-class AzureData(AzureConnection):
-    """``upload_data`` / ``get_data`` / ``list_data`` / ``data_local_path`` on Azure ML."""
+class AzureData(AzurePart, DataAssets):
+    """Data assets on Azure ML; each upload is recorded in ``events``."""
 
-    def record_event(self, action: str, subject: str, details: Any, *, actor: str) -> AuditEvent:
-        raise NotImplementedError  # provided by AzureEvents; declared for the type checker
+    def __init__(self, conn: AzureConnection, events: AuditTrail) -> None:
+        super().__init__(conn)
+        self.events = events
 
-    def upload_data(self, name: str, path: Path, *, description: str = "",
+    def upload(self, name: str, path: Path, *, description: str = "",
                     actor: str | None = None) -> DataAsset:
         """Upload ``path`` as the next version of ``name``; unchanged content returns the latest."""
         from azure.ai.ml.constants import AssetTypes
@@ -61,16 +62,16 @@ class AzureData(AzureConnection):
         result = self._to_asset(created)
         event = DataUploadEvent(subject=result.ref, source=str(path.resolve()),
                                 sha256=digest.sha256, size_bytes=digest.size_bytes)
-        self.record_event(event.ACTION, event.subject, event.details(), actor=resolve_actor(actor))
+        self.events.record(event.ACTION, event.subject, event.details(), actor=resolve_actor(actor))
         return result
 
     def _latest_data(self, name: str) -> DataAsset | None:
         try:
-            return self.get_data(name)
+            return self.get(name)
         except NotFoundError:
             return None
 
-    def get_data(self, name: str, version: int | None = None) -> DataAsset:
+    def get(self, name: str, version: int | None = None) -> DataAsset:
         """One version of a data asset; the latest when ``version`` is None."""
         ref = f"{name}:{version}" if version is not None else f"{name} (latest)"
         try:
@@ -82,7 +83,7 @@ class AzureData(AzureConnection):
                                 else f"data asset '{name}' has no version {version}") from None
         return self._to_asset(found)
 
-    def list_data(self, name: str | None = None) -> list[DataAsset]:
+    def versions(self, name: str | None = None) -> list[DataAsset]:
         """Data asset versions, newest first (only those uploaded by mlops, with a hash tag)."""
         with self.call("listing data assets"):
             names = [name] if name else [str(c.name) for c in self.ml.data.list()]
@@ -90,7 +91,7 @@ class AzureData(AzureConnection):
         assets = [self._to_asset(d) for d in found if SHA_TAG in (d.tags or {})]
         return sorted(assets, key=lambda a: (a.created_at, a.version), reverse=True)
 
-    def data_local_path(self, asset: DataAsset) -> Path:
+    def local_path(self, asset: DataAsset) -> Path:
         """The asset's content in the local cache, downloaded once and verified by hash."""
         final = self.cached("data", asset.sha256)
         if final.exists():
@@ -107,7 +108,7 @@ class AzureData(AzureConnection):
         staging.replace(final)
         return _single(final)
 
-    def data_input(self, asset: DataAsset) -> InputValue:
+    def input(self, asset: DataAsset) -> InputValue:
         """Jobs read the asset where it is stored: ``azureml:<name>:<version>``."""
         return f"azureml:{asset.name}:{asset.version}"
 

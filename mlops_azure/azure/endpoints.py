@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from mlops_azure.azure.collected import MDC_COLLECTIONS
-from mlops_azure.azure.connection import MODEL_ID, AzureConnection, as_version, created_at, utc
+from mlops_azure.azure.collected import MDC_COLLECTIONS, AzureCollected
+from mlops_azure.azure.connection import (
+    MODEL_ID,
+    AzureConnection,
+    AzurePart,
+    as_version,
+    created_at,
+    utc,
+)
+from mlops_azure.azure.infrastructure import AzureInfrastructure
 from mlops_azure.errors import BackendError, DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.workspace import (
     Deployment,
@@ -20,6 +29,8 @@ from mlops_azure.workspace import (
     DeploymentState,
     Endpoint,
     EndpointKeys,
+    ModelRegistry,
+    OnlineEndpoints,
     ServingDeployment,
     check_endpoint_name,
     check_traffic,
@@ -35,37 +46,27 @@ _DEPLOYMENT_STATES = {"Creating": DeploymentState.CREATING, "Updating": Deployme
                       "Deleting": DeploymentState.DELETING}
 
 
-class AzureEndpoints(AzureConnection):
-    """The serving half of the ``Workspace`` on Azure ML online endpoints."""
+class AzureEndpoints(AzurePart, OnlineEndpoints):
+    """Azure ML online endpoints serving ``models`` in the environments ``infrastructure``
+    registers; Kubernetes endpoints default to ``kubernetes_compute``."""
 
-    kubernetes_compute: str | None = None
+    def __init__(self, conn: AzureConnection, models: ModelRegistry,
+                 infrastructure: AzureInfrastructure, *,
+                 kubernetes_compute: str | None = None) -> None:
+        super().__init__(conn)
+        self.models = models
+        self.infrastructure = infrastructure
+        self.kubernetes_compute = kubernetes_compute
+        self.collected = AzureCollected(conn, self)
 
-    def environment_for(self, conda_file: Any) -> str:
-        raise NotImplementedError  # provided by AzureInfrastructure
-
-    def get_model(self, name: str, version: int | None = None) -> Any:
-        raise NotImplementedError  # provided by AzureModels
-
-    def _operation(self, start: Any, doing: str, timeout_s: float | None = None) -> Any:
-        """Start a long-running operation and wait for it, within one ``call`` (so the SDK's
-        poll output never reaches stdout), at most ``azure.operation_timeout_s``."""
-        limit = timeout_s or self.coords.operation_timeout_s
-        with self.call(doing):
-            poller = start()
-            result = poller.result(timeout=limit)
-        if not poller.done():
-            raise BackendError(f"{doing} did not finish within {limit:.0f} s "
-                               "(azure.operation_timeout_s); it may still complete on Azure ML")
-        return result
-
-    def create_endpoint(self, name: str, *, kind: str = "managed", description: str = "",
+    def create(self, name: str, *, kind: str = "managed", description: str = "",
                         compute: str | None = None) -> Endpoint:
         """Create the endpoint (key auth, no traffic), or return it when it exists."""
         from azure.ai.ml.entities import KubernetesOnlineEndpoint, ManagedOnlineEndpoint
 
         check_endpoint_name(name, "endpoint")
         try:
-            return self.get_endpoint(name)
+            return self.get(name)
         except NotFoundError:
             pass
         # The SDK's endpoint entity carries no creation time: mlops records it as a tag.
@@ -84,7 +85,7 @@ class AzureEndpoints(AzureConnection):
                                   f"creating endpoint {name}")
         return self._to_endpoint(created, [])
 
-    def get_endpoint(self, name: str) -> Endpoint:
+    def get(self, name: str) -> Endpoint:
         """The endpoint; its traffic lists every deployment, 0 % included, as locally."""
         raw = self._raw_endpoint(name)
         return self._to_endpoint(raw, [d.name for d in self.list_deployments(name)])
@@ -96,7 +97,7 @@ class AzureEndpoints(AzureConnection):
         except NotFoundError:
             raise NotFoundError(f"endpoint '{name}' does not exist") from None
 
-    def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
+    def traffic(self, endpoint: str) -> list[ServingDeployment]:
         """As the seam's, in two requests (the endpoint and its deployments) instead of three."""
         try:
             raw = self._raw_endpoint(endpoint)
@@ -108,15 +109,19 @@ class AzureEndpoints(AzureConnection):
                                   int(found.traffic.get(d.name, 0))) for d in deployments]
         return sorted(rows, key=lambda d: (-d.traffic, d.deployment))
 
-    def list_endpoints(self) -> list[Endpoint]:
+    def all(self) -> list[Endpoint]:
         with self.call("listing endpoints"):
             found = list(self.ml.online_endpoints.list())
         return sorted((self._to_endpoint(e) for e in found), key=lambda e: e.name)
 
-    def delete_endpoint(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         self._raw_endpoint(name)  # NotFoundError with our sentence, not a poller error
         self._operation(lambda: self.ml.online_endpoints.begin_delete(name=name),
                         f"deleting endpoint {name}")
+
+    def collected_data_dir(self, endpoint: str, since_s: float | None = None) -> Path:
+        """See :meth:`AzureCollected.collected_data_dir`."""
+        return self.collected.collected_data_dir(endpoint, since_s)
 
     @staticmethod
     def _data_collector(spec: DeploymentSpec) -> dict[str, Any]:
@@ -145,13 +150,13 @@ class AzureEndpoints(AzureConnection):
         script = spec.code_dir / spec.scoring_script
         if not script.is_file():
             raise UserInputError(f"scoring script {script} does not exist")
-        self.get_model(spec.model_name, spec.model_version)  # NotFoundError before any upload
+        self.models.get(spec.model_name, spec.model_version)  # NotFoundError before any upload
         common: dict[str, Any] = dict(
             name=name, endpoint_name=endpoint,
             model=f"azureml:{spec.model_name}:{spec.model_version}",
             code_configuration=CodeConfiguration(code=str(spec.code_dir),
                                                  scoring_script=spec.scoring_script),
-            environment=self.environment_for(spec.environment),
+            environment=self.infrastructure.environment_for(spec.environment),
             instance_count=spec.instance_count,
             request_settings=OnlineRequestSettings(request_timeout_ms=spec.request_timeout_ms),
             environment_variables=dict(spec.environment_variables) or None,
@@ -201,7 +206,7 @@ class AzureEndpoints(AzureConnection):
         return sorted((self._to_deployment(d) for d in found), key=lambda d: d.name)
 
     def delete_deployment(self, endpoint: str, name: str) -> None:
-        current = self.get_endpoint(endpoint)
+        current = self.get(endpoint)
         self.get_deployment(endpoint, name)
         if current.traffic.get(name, 0) > 0:
             raise UserInputError(
@@ -227,7 +232,7 @@ class AzureEndpoints(AzureConnection):
                                   doing)
         return self._to_endpoint(updated, list(states))
 
-    def endpoint_keys(self, endpoint: str) -> EndpointKeys:
+    def keys(self, endpoint: str) -> EndpointKeys:
         with self.call(f"reading the keys of endpoint {endpoint}"):
             keys = self.ml.online_endpoints.get_keys(endpoint)
         return EndpointKeys(str(keys.primary_key), str(keys.secondary_key))

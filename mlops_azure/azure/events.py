@@ -17,19 +17,19 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
-from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.azure.connection import AzurePart
 from mlops_azure.errors import UserInputError
-from mlops_azure.workspace import AuditEvent
+from mlops_azure.workspace import AuditEvent, AuditTrail
 
 PREFIX = "mlops/events/"
 #: Microseconds are inverted against this bound so that names sort newest first.
 _BOUND = 10**17
 
 
-class AzureEvents(AzureConnection):
-    """``record_event`` / ``list_events`` on blob storage."""
+class AzureEvents(AzurePart, AuditTrail):
+    """The audit trail on blob storage: one blob per event, named to list newest first."""
 
-    def record_event(
+    def record(
         self, action: str, subject: str, details: Mapping[str, Any], *, actor: str
     ) -> AuditEvent:
         """Append an event to the audit trail."""
@@ -48,7 +48,7 @@ class AzureEvents(AzureConnection):
                                                    "subject": quote(subject, safe="")})
         return event
 
-    def list_events(
+    def recent(
         self, limit: int = 50, *, action: str | None = None, subject: str | None = None
     ) -> list[AuditEvent]:
         """Audit events, newest first; only those with that ``action`` / ``subject`` when given."""

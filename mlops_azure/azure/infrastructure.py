@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mlops_azure.azure.client import quiet_sdk
-from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.azure.connection import AzureConnection, AzurePart
 from mlops_azure.errors import NotFoundError, UserInputError
+from mlops_azure.workspace import Infrastructure
 
 #: Azure ML's curated minimal inference environment, for a deployment that names no conda file.
 CURATED_INFERENCE = "azureml://registries/azureml/environments/minimal-py311-inference/labels/latest"
@@ -30,13 +31,17 @@ def environment_version(image: str, conda: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-class AzureInfrastructure(AzureConnection):
+class AzureInfrastructure(AzurePart, Infrastructure):
     """Get-or-create the compute cluster and the environments."""
 
-    compute: str = "cpu-cluster"
-    compute_size: str = "Standard_DS3_v2"
-    compute_max_nodes: int = 4
-    environments_dir: Path | None = None
+    def __init__(self, conn: AzureConnection, *, compute: str = "cpu-cluster",
+                 compute_size: str = "Standard_DS3_v2", compute_max_nodes: int = 4,
+                 environments_dir: Path | None = None) -> None:
+        super().__init__(conn)
+        self.compute = compute
+        self.compute_size = compute_size
+        self.compute_max_nodes = compute_max_nodes
+        self.environments_dir = environments_dir
 
     def ensure_compute(self) -> str:
         """The training cluster, created (0 nodes when idle) when missing; says which."""
@@ -112,7 +117,7 @@ class AzureInfrastructure(AzureConnection):
         env = Environment(name=name, image=DEFAULT_IMAGE, conda_file=conda)
         return f"azureml:{name}:{self._ensure_environment(env)}"
 
-    def ensure_infrastructure(self) -> list[str]:
+    def ensure(self) -> list[str]:
         """The compute and every environment, created where missing; one line per resource."""
         lines = [self.ensure_compute()]
         lines += [f"environment {name}:{version}: ready"

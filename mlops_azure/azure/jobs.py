@@ -20,14 +20,17 @@ from typing import Any
 
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
 from mlops_azure.azure.client import quiet_sdk
-from mlops_azure.azure.connection import AzureConnection, created_at, utc
+from mlops_azure.azure.connection import AzureConnection, AzurePart, created_at, utc
+from mlops_azure.azure.infrastructure import AzureInfrastructure
 from mlops_azure.azure.parallel import bind_parallel_steps, variant_of
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.workspace import (
+    DataAssets,
     InputValue,
     Job,
     JobEvent,
+    Jobs,
     JobStatus,
     PipelineSubmission,
     ProgressCallback,
@@ -58,18 +61,19 @@ def job_status(value: object) -> JobStatus:
     return _STATES.get(str(getattr(value, "value", value)), JobStatus.RUNNING)
 
 
-class AzureJobs(AzureConnection):
-    """``run_pipeline`` and friends on Azure ML pipeline jobs."""
+class AzureJobs(AzurePart, Jobs):
+    """Azure ML pipeline jobs: submitted on ``compute``, steps pinned to the environments
+    ``infrastructure`` registers, ``@latest`` data inputs resolved through ``data``."""
 
-    compute: str
-    #: Pipelines submitted in place of others (``azure_variants``).
-    pipeline_variants: dict[Path, Path] = {}  # noqa: RUF012  # replaced per instance
-
-    def get_data(self, name: str, version: int | None = None) -> Any:
-        raise NotImplementedError  # provided by AzureData
-
-    def ensure_environments(self) -> dict[str, str]:
-        raise NotImplementedError  # provided by AzureInfrastructure
+    def __init__(self, conn: AzureConnection, data: DataAssets, infrastructure: AzureInfrastructure,
+                 *, compute: str = "cpu-cluster",
+                 pipeline_variants: Mapping[Path, Path] | None = None) -> None:
+        super().__init__(conn)
+        self.data = data
+        self.infrastructure = infrastructure
+        self.compute = compute
+        #: Pipelines submitted in place of others (``azure_variants``).
+        self.pipeline_variants = dict(pipeline_variants or {})
 
     def upload_input(self, path: Path) -> str:
         """Upload a local file or folder once (content-addressed); its ``azureml://`` path."""
@@ -119,7 +123,7 @@ class AzureJobs(AzureConnection):
             for output, spec in definition_outputs(job).items():
                 setattr(job.outputs, output, Output(
                     type=spec, path=datastore_uri(self.datastore_name, f"azureml/{name}/{output}/")))
-        environments = self.ensure_environments()
+        environments = self.infrastructure.ensure_environments()
         for node in job.jobs.values():
             wanted = str(getattr(node.component, "environment", "") or "")
             base = wanted.removeprefix("azureml:").split("@")[0].split(":")[0]
@@ -143,7 +147,7 @@ class AzureJobs(AzureConnection):
         if not isinstance(value, Path) and latest:
             # azure-ai-ml resolves labels on the client anyway (and mis-parses this form in
             # schedules): pin the newest version here, visibly.
-            return f"azureml:{latest['name']}:{self.get_data(latest['name']).version}"
+            return f"azureml:{latest['name']}:{self.data.get(latest['name']).version}"
         if not isinstance(value, Path) and (text.startswith("azureml:") or "://" in text):
             return text
         path = Path(text)
@@ -167,9 +171,9 @@ class AzureJobs(AzureConnection):
         job = self.submit_pipeline(submission)
         if progress is not None:
             progress(JobEvent(job.id, None, job.status, f"submitted {job.id}"))
-        return self.wait_for_job(job.id, progress)
+        return self.wait(job.id, progress)
 
-    def wait_for_job(
+    def wait(
         self, job_id: str, progress: ProgressCallback | None = None, timeout_s: float | None = None
     ) -> Job:
         """Poll the job (one GET per interval; its steps too while someone shows progress)."""
@@ -231,12 +235,12 @@ class AzureJobs(AzureConnection):
         return (utc(start) if start else None, utc(end) if end else None,
                 int(found[1]) if found else None, message)
 
-    def get_job(self, job_id: str) -> Job:
+    def get(self, job_id: str) -> Job:
         """One job with its steps."""
         raw = self._get_raw(job_id)
         return self._to_job(raw, steps=self._steps(job_id), timed=True)
 
-    def list_jobs(self, limit: int = 20) -> list[Job]:
+    def recent(self, limit: int = 20) -> list[Job]:
         """Jobs mlops submitted, newest first (their steps are not listed here)."""
         if limit < 1:
             raise UserInputError(f"limit must be at least 1, got {limit}")
@@ -254,7 +258,7 @@ class AzureJobs(AzureConnection):
             return [(str(c.display_name or c.name), str(c.name))
                     for c in self.ml.jobs.list(parent_job_name=job_id)]
 
-    def job_logs(self, job_id: str, step: str | None = None) -> str:
+    def logs(self, job_id: str, step: str | None = None) -> str:
         """Each step's ``user_logs/std_log.txt`` from the workspace artifact store."""
         self._get_raw(job_id)  # an unknown job is "not found", not "no steps"
         children = self._child_names(job_id)
@@ -272,7 +276,7 @@ class AzureJobs(AzureConnection):
             parts.append(text if step is not None else f"===== {shown} =====\n{text}")
         return "".join(parts)
 
-    def job_output_path(self, job_id: str, output: str) -> Path:
+    def output_path(self, job_id: str, output: str) -> Path:
         """A finished job's output folder, downloaded once into the local cache."""
         final = self.cached("jobs", f"{job_id}/{output}")
         if final.exists():

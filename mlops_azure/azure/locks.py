@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.azure.connection import AzurePart
 from mlops_azure.records import LockHolder
 from mlops_azure.rules import check_lock_name
+from mlops_azure.workspace import Locks
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient
@@ -25,7 +26,7 @@ LEASE_S = 60
 RENEW_EVERY_S = 20.0
 
 
-class AzureLocks(AzureConnection):
+class AzureLocks(AzurePart, Locks):
     """Workspace-wide locks as blob leases."""
 
     def _lock_blob(self, name: str) -> BlobClient:
@@ -69,7 +70,7 @@ class AzureLocks(AzureConnection):
             with suppress(HttpResponseError):
                 lease.release()
 
-    def lock_holder(self, name: str) -> LockHolder | None:
+    def holder(self, name: str) -> LockHolder | None:
         """The holder's description from the lock blob's metadata; None when it has no lease."""
         from azure.core.exceptions import ResourceNotFoundError
 

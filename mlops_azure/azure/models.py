@@ -17,15 +17,17 @@ from typing import Any
 
 from mlops_azure.audit_events import ArchiveEvent, RegisterEvent
 from mlops_azure.azure.blobs import parse_datastore_uri
-from mlops_azure.azure.connection import AzureConnection, as_version, created_at
+from mlops_azure.azure.connection import AzureConnection, AzurePart, as_version, created_at
+from mlops_azure.azure.jobs import AzureJobs
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.rules import check_asset_name, check_document_name, check_metrics
 from mlops_azure.workspace import (
-    AuditEvent,
+    AuditTrail,
     InputValue,
     JobStatus,
     Lineage,
+    ModelRegistry,
     ModelVersion,
 )
 
@@ -38,19 +40,15 @@ LINEAGE_TAGS = ("data_asset", "data_version", "data_sha256", "code_commit", "job
                 "environment_hash", "creator", "pipeline")
 
 
-class AzureModels(AzureConnection):
-    """``register_model`` / ``get_model`` / ``list_models`` / ``model_local_path``."""
+class AzureModels(AzurePart, ModelRegistry):
+    """Registered models on Azure ML, made from ``jobs``' outputs and recorded in ``events``."""
 
-    def job_output_path(self, job_id: str, output: str) -> Path:
-        raise NotImplementedError  # provided by AzureJobs
+    def __init__(self, conn: AzureConnection, jobs: AzureJobs, events: AuditTrail) -> None:
+        super().__init__(conn)
+        self.jobs = jobs
+        self.events = events
 
-    def job_state(self, job_id: str) -> JobStatus:
-        raise NotImplementedError  # provided by AzureJobs
-
-    def record_event(self, action: str, subject: str, details: Any, *, actor: str) -> AuditEvent:
-        raise NotImplementedError  # provided by AzureEvents
-
-    def register_model(
+    def register(
         self,
         name: str,
         *,
@@ -67,11 +65,11 @@ class AzureModels(AzureConnection):
 
         check_asset_name(name, "model")
         numbers = check_metrics(metrics, name)
-        status = self.job_state(job_id)  # one request: the steps are not needed here
+        status = self.jobs.job_state(job_id)  # one request: the steps are not needed here
         if status is not JobStatus.COMPLETED:
             raise UserInputError(f"job '{job_id}' is {status.value}: only a Completed job "
                                  "can be registered as a model")
-        digest = tree_hash(self.job_output_path(job_id, output))
+        digest = tree_hash(self.jobs.output_path(job_id, output))
         version = self._next_version(name)
         lineage_dict = lineage.to_dict()
         all_tags = {**dict(tags or {}), SHA_TAG: digest.sha256,
@@ -86,10 +84,10 @@ class AzureModels(AzureConnection):
         result = self._to_model(created)
         event = RegisterEvent(subject=result.ref, job_id=job_id, sha256=digest.sha256,
                               metrics=numbers)
-        self.record_event(event.ACTION, event.subject, event.details(), actor=lineage.creator)
+        self.events.record(event.ACTION, event.subject, event.details(), actor=lineage.creator)
         return result
 
-    def get_model(self, name: str, version: int | None = None) -> ModelVersion:
+    def get(self, name: str, version: int | None = None) -> ModelVersion:
         """One model version; the latest when ``version`` is None."""
         ref = f"{name}:{version}" if version is not None else f"{name} (latest)"
         try:
@@ -101,7 +99,7 @@ class AzureModels(AzureConnection):
                                 else f"model '{name}' has no version {version}") from None
         return self._to_model(found)
 
-    def list_models(self, name: str | None = None) -> list[ModelVersion]:
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
         """Active model versions registered by mlops, newest first."""
         with self.call("listing models"):
             names = [name] if name else [str(c.name) for c in self.ml.models.list()]
@@ -110,13 +108,13 @@ class AzureModels(AzureConnection):
         return sorted(models, key=lambda m: (m.name, m.version), reverse=True) if name is None \
             else sorted(models, key=lambda m: m.version, reverse=True)
 
-    def archive_model(self, name: str, version: int, *, actor: str) -> None:
+    def archive(self, name: str, version: int, *, actor: str) -> None:
         """Hide a version from listings and ``latest`` (it stays readable by name and version)."""
-        self.get_model(name, version)  # our not-found sentence
+        self.get(name, version)  # our not-found sentence
         with self.call(f"archiving model {name}:{version}"):
             self.ml.models.archive(name, version=str(version))
         event = ArchiveEvent(subject=f"{name}:{version}")
-        self.record_event(event.ACTION, event.subject, event.details(), actor=actor)
+        self.events.record(event.ACTION, event.subject, event.details(), actor=actor)
 
     def _next_version(self, name: str) -> int:
         """One past the highest version ever registered, archived ones included."""
@@ -128,28 +126,28 @@ class AzureModels(AzureConnection):
         numbers = [int(v) for v in found if str(v).isdigit()]
         return max(numbers, default=0) + 1
 
-    def put_model_document(self, name: str, version: int, filename: str, content: bytes) -> None:
+    def put_document(self, name: str, version: int, filename: str, content: bytes) -> None:
         """A blob under ``mlops/model-docs/<name>/<version>/`` in the default datastore: the
         registered model points at its job's output, which stays as the job wrote it."""
         check_document_name(filename)
-        self.get_model(name, version)
+        self.get(name, version)
         with self.call(f"storing document '{filename}' of model {name}:{version}"):
             self.store.container.upload_blob(_document_blob(name, version, filename), content,
                                              overwrite=True)
 
-    def get_model_document(self, name: str, version: int, filename: str) -> bytes:
+    def get_document(self, name: str, version: int, filename: str) -> bytes:
         """A document stored with ``put_model_document``."""
         check_document_name(filename)
-        self.get_model(name, version)  # an unknown version is its own NotFoundError
+        self.get(name, version)  # an unknown version is its own NotFoundError
         try:
             with self.call(f"reading document '{filename}' of model {name}:{version}"):
                 return self.store.read(_document_blob(name, version, filename))
         except NotFoundError:
             raise NotFoundError(f"model {name}:{version} has no document '{filename}'") from None
 
-    def model_local_path(self, name: str, version: int) -> Path:
+    def local_path(self, name: str, version: int) -> Path:
         """The model version's folder in the local cache, downloaded once, verified by hash."""
-        model = self.get_model(name, version)
+        model = self.get(name, version)
         final = self.cached("models", model.sha256)
         if final.exists():
             return final
@@ -157,7 +155,7 @@ class AzureModels(AzureConnection):
         from_job = JOB_OUTPUT_URI.match(model.path)
         if from_job:  # the service may keep the job-output form instead of the datastore path
             shutil.rmtree(staging)
-            shutil.copytree(self.job_output_path(from_job["job"], from_job["output"]), staging)
+            shutil.copytree(self.jobs.output_path(from_job["job"], from_job["output"]), staging)
         else:
             datastore, blob_path = parse_datastore_uri(model.path)
             with self.call(f"downloading model {model.ref}"):
@@ -169,7 +167,7 @@ class AzureModels(AzureConnection):
         staging.replace(final)
         return final
 
-    def model_input(self, model: ModelVersion) -> InputValue:
+    def input(self, model: ModelVersion) -> InputValue:
         """Jobs read the model's folder where it is stored (its datastore path: a ``uri_folder``
         input given ``azureml:NAME:VERSION`` would be looked up as a data asset)."""
         return model.path

@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from mlops_azure.azure.blobs import parse_datastore_uri
-from mlops_azure.azure.connection import AzureConnection
+from mlops_azure.azure.connection import AzurePart
 from mlops_azure.azure.schedules import sdk_trigger
 from mlops_azure.errors import NotFoundError
 from mlops_azure.records import DriftMonitor
 from mlops_azure.rules import check_schedule_name, check_trigger
+from mlops_azure.workspace import DriftMonitors
 
 #: Serverless Spark for the monitoring jobs (the smallest size Azure ML offers for them).
 SPARK_INSTANCE_TYPE = "standard_e4s_v3"
@@ -33,7 +34,7 @@ def mltable_text(csv_uri: str) -> str:
             "      delimiter: ','\n      header: all_files_same_headers\n      encoding: utf8\n")
 
 
-class AzureMonitoring(AzureConnection):
+class AzureMonitoring(AzurePart, DriftMonitors):
     """Drift monitors as Azure ML ``MonitorSchedule`` resources."""
 
     def _reference_table(self, reference: str) -> str:
@@ -66,7 +67,7 @@ class AzureMonitoring(AzureConnection):
             self.ml.data.create_or_update(asset)
         return f"azureml:{table}:{version}"
 
-    def create_drift_monitor(self, monitor: DriftMonitor) -> None:
+    def create(self, monitor: DriftMonitor) -> None:
         """Create or replace the ``MonitorSchedule`` named ``monitor.name``."""
         from azure.ai.ml import Input
         from azure.ai.ml.entities import (

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlops_azure.azure.connection import AzureConnection, created_at
-from mlops_azure.azure.jobs import INPUTS_TAG, PIPELINE_TAG
+from mlops_azure.azure.connection import AzureConnection, AzurePart, created_at
+from mlops_azure.azure.jobs import INPUTS_TAG, PIPELINE_TAG, AzureJobs
 from mlops_azure.errors import UserInputError
 from mlops_azure.rules import check_schedule_name, check_trigger
-from mlops_azure.workspace import PipelineSubmission, Schedule, ScheduleTrigger
+from mlops_azure.workspace import PipelineSubmission, Schedule, Schedules, ScheduleTrigger
 
 
 def windows_time_zone(iana: str) -> str:
@@ -46,13 +46,16 @@ def sdk_trigger(trigger: ScheduleTrigger, what: str) -> Any:
     raise UserInputError(f"{what} needs a cron expression or a frequency")
 
 
-class AzureSchedules(AzureConnection):
-    """``create_schedule`` / ``list_schedules`` / ``delete_schedule`` on ``JobSchedule``."""
+class AzureSchedules(AzurePart, Schedules):
+    """Schedules as Azure ML ``JobSchedule`` resources, which Azure ML fires by itself."""
 
-    def build_pipeline_job(self, submission: PipelineSubmission, name: str | None) -> Any:
-        raise NotImplementedError  # provided by AzureJobs
+    fires_itself = True
 
-    def create_schedule(
+    def __init__(self, conn: AzureConnection, jobs: AzureJobs) -> None:
+        super().__init__(conn)
+        self.jobs = jobs
+
+    def create(
         self, name: str, submission: PipelineSubmission, trigger: ScheduleTrigger
     ) -> Schedule:
         """Create or replace the schedule; each firing submits a fresh pipeline job."""
@@ -60,7 +63,7 @@ class AzureSchedules(AzureConnection):
 
         check_schedule_name(name)
         check_trigger(trigger)  # the embedded workspace's rules, so both refuse alike
-        job = self.build_pipeline_job(submission, None)
+        job = self.jobs.build_pipeline_job(submission, None)
         fires = sdk_trigger(trigger, f"schedule '{name}'")
         schedule = JobSchedule(name=name, trigger=fires, create_job=job,
                                tags={PIPELINE_TAG: str(submission.pipeline_file)})
@@ -70,7 +73,7 @@ class AzureSchedules(AzureConnection):
             created = poller.result(timeout=self.coords.operation_timeout_s)
         return self._to_schedule(created)
 
-    def list_schedules(self) -> list[Schedule]:
+    def all(self) -> list[Schedule]:
         """Training schedules (``JobSchedule``); monitors are schedules too, and left out."""
         from azure.ai.ml.entities import JobSchedule
 
@@ -78,7 +81,7 @@ class AzureSchedules(AzureConnection):
             found = [s for s in self.ml.schedules.list() if isinstance(s, JobSchedule)]
         return sorted((self._to_schedule(s) for s in found), key=lambda s: s.name)
 
-    def delete_schedule(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         with self.call(f"reading schedule {name}"):
             self.ml.schedules.get(name)
         with self.call(f"deleting schedule {name}"):

@@ -1,4 +1,4 @@
-"""``AzureWorkspace``: the ``Workspace`` on Azure ML, assembled from one module per concern."""
+"""``AzureWorkspace``: the ``Workspace`` on Azure ML, one service per module, composed here."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from mlops_azure.azure.batch_endpoints import AzureBatchEndpoints
 from mlops_azure.azure.client import AzureCoordinates
-from mlops_azure.azure.collected import AzureCollected
+from mlops_azure.azure.connection import AzureConnection
 from mlops_azure.azure.data import AzureData
 from mlops_azure.azure.endpoints import AzureEndpoints
 from mlops_azure.azure.events import AzureEvents
@@ -27,17 +27,13 @@ if TYPE_CHECKING:
     from mlops_azure.config import ProjectConfig
 
 
-class AzureWorkspace(
-    # Order matters: a mixin that only declares another's method (raising NotImplementedError,
-    # for the type checker) must come after the mixin that provides it.
-    AzureEvents, AzureInfrastructure, AzureData, AzureJobs, AzureModels, AzureEndpoints,
-    AzureBatchEndpoints, AzureCollected, AzureMonitoring, AzureSchedules, AzureLocks, Workspace,
-):
+class AzureWorkspace(Workspace):
     """An Azure ML workspace through ``azure-ai-ml``, ``azure-identity`` and
     ``azure-storage-blob``. Nothing touches the network until the first operation.
 
     ``credential`` defaults to ``DefaultAzureCredential``; ``blobs`` to the default datastore's
-    storage account (or ``AZURE_STORAGE_CONNECTION_STRING``).
+    storage account (or ``AZURE_STORAGE_CONNECTION_STRING``). Every service shares one
+    :class:`AzureConnection` (one client, one download cache).
     """
 
     backend = "azure"
@@ -57,14 +53,25 @@ class AzureWorkspace(
         poll_interval_s: float = 10.0,
         pipeline_variants: dict[Path, Path] | None = None,
     ) -> None:
-        super().__init__(coords, cache_dir, credential=credential, blobs=blobs,
-                         poll_interval_s=poll_interval_s)
-        self.compute = compute
-        self.compute_size = compute_size
-        self.compute_max_nodes = compute_max_nodes
-        self.kubernetes_compute = kubernetes_compute
-        self.environments_dir = environments_dir
-        self.pipeline_variants = dict(pipeline_variants or {})
+        self.conn = conn = AzureConnection(coords, cache_dir, credential=credential, blobs=blobs,
+                                           poll_interval_s=poll_interval_s)
+        self.events = AzureEvents(conn)
+        self.locks = AzureLocks(conn)
+        self.infrastructure = infrastructure = AzureInfrastructure(
+            conn, compute=compute, compute_size=compute_size,
+            compute_max_nodes=compute_max_nodes, environments_dir=environments_dir)
+        self.data = data = AzureData(conn, self.events)
+        self.jobs = jobs = AzureJobs(conn, data, infrastructure, compute=compute,
+                                     pipeline_variants=pipeline_variants)
+        self.models = models = AzureModels(conn, jobs, self.events)
+        self.endpoints = AzureEndpoints(conn, models, infrastructure,
+                                        kubernetes_compute=kubernetes_compute)
+        self.batch = AzureBatchEndpoints(conn, models, jobs, infrastructure, compute=compute)
+        self.schedules = AzureSchedules(conn, jobs)
+        self.monitors = AzureMonitoring(conn)
+
+    def __repr__(self) -> str:
+        return f"AzureWorkspace({self.conn.coords.where!r})"
 
     @classmethod
     def from_config(cls, config: ProjectConfig, *, credential: TokenCredential | None = None,

@@ -52,7 +52,7 @@ def upload(
     description: Annotated[str, typer.Option(help="Free text.")] = "",
 ) -> None:
     """Store a file or folder as the next version of a data asset (with its content hash)."""
-    asset = STATE.workspace().upload_data(name, path, description=description)
+    asset = STATE.workspace().data.upload(name, path, description=description)
     if STATE.json:
         output.emit_json(asdict(asset))
     else:
@@ -65,7 +65,7 @@ def list_assets(
     name: Annotated[str | None, typer.Argument(help="Only this asset.")] = None,
 ) -> None:
     """Data asset versions, newest first."""
-    assets = STATE.workspace().list_data(name)
+    assets = STATE.workspace().data.versions(name)
     if STATE.json:
         output.emit_json([asdict(a) for a in assets])
         return

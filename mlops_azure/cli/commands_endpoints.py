@@ -17,7 +17,7 @@ EndpointArgument = Annotated[str, typer.Argument(help="The endpoint name.")]
 
 def endpoint_rows(ws: Any, endpoint: Any) -> list[tuple[str, ...]]:
     """One row per deployment (or one for an endpoint without any): for tables."""
-    deployments = ws.list_deployments(endpoint.name)
+    deployments = ws.endpoints.list_deployments(endpoint.name)
     if not deployments:
         return [(endpoint.name, endpoint.state, "", "", "", "", endpoint.scoring_uri)]
     rows: list[tuple[str, ...]] = []
@@ -33,7 +33,8 @@ def endpoint_rows(ws: Any, endpoint: Any) -> list[tuple[str, ...]]:
 
 def endpoint_dict(ws: Any, endpoint: Any) -> dict[str, Any]:
     found = asdict(endpoint)
-    found["deployments"] = [asdict(d) | {"model": d.model_ref} for d in ws.list_deployments(endpoint.name)]
+    found["deployments"] = [asdict(d) | {"model": d.model_ref}
+                            for d in ws.endpoints.list_deployments(endpoint.name)]
     return found
 
 
@@ -41,7 +42,7 @@ def endpoint_dict(ws: Any, endpoint: Any) -> dict[str, Any]:
 def endpoints_list() -> None:
     """Endpoints with their deployments, traffic and health."""
     ws = STATE.workspace()
-    endpoints = ws.list_endpoints()
+    endpoints = ws.endpoints.all()
     if STATE.json:
         output.emit_json([endpoint_dict(ws, e) for e in endpoints])
         return
@@ -61,7 +62,7 @@ def endpoints_delete(
 
     config = STATE.config()
     ws = STATE.workspace(config)
-    endpoint = ws.get_endpoint(name)
+    endpoint = ws.endpoints.get(name)
     serving = ", ".join(f"{d}={s}%" for d, s in endpoint.traffic.items() if s) or "no traffic"
     if not yes and not typer.confirm(f"delete endpoint {name} ({serving})?"):
         raise typer.Exit(1)
@@ -85,7 +86,7 @@ def endpoints_recover(name: EndpointArgument) -> None:
                              say=_silent if STATE.json else output.say)
     if STATE.json:
         output.emit_json({"endpoint": name, "recovered": found.describe() if found else None,
-                          "traffic": dict(ws.get_endpoint(name).traffic)})
+                          "traffic": dict(ws.endpoints.get(name).traffic)})
     elif found is None:
         output.say(f"endpoint {name}: nothing to recover")
 
@@ -96,7 +97,7 @@ def endpoints_keys(
     show: Annotated[bool, typer.Option("--show", help="Print the keys themselves.")] = False,
 ) -> None:
     """The endpoint's auth keys: masked unless --show (they are secrets)."""
-    keys = STATE.workspace().endpoint_keys(name)
+    keys = STATE.workspace().endpoints.keys(name)
 
     def shown(key: str) -> str:
         return key if show else "hidden (pass --show to print it)"
@@ -115,7 +116,7 @@ def endpoints_logs(
     lines: Annotated[int, typer.Option(min=1, help="How many lines from the end.")] = 100,
 ) -> None:
     """The tail of a deployment's server log."""
-    text = STATE.workspace().deployment_logs(name, deployment, lines)
+    text = STATE.workspace().endpoints.deployment_logs(name, deployment, lines)
     if STATE.json:
         output.emit_json({"endpoint": name, "deployment": deployment, "log": text})
     else:

@@ -14,7 +14,9 @@ app = typer.Typer(help="Compute and environments on the backend.", no_args_is_he
 def ensure() -> None:
     """Create the training cluster and register environments/ where missing (idempotent)."""
     ws = STATE.workspace()
-    lines = ws.ensure_infrastructure()
+    lines = (ws.infrastructure.ensure() if ws.infrastructure is not None else
+             [f"{ws.backend} workspace: steps and deployments run in this Python environment, "
+              "nothing to create"])
     if STATE.json:
         output.emit_json({"backend": ws.backend, "resources": lines})
         return

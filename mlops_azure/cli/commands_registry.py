@@ -17,7 +17,7 @@ models_app = typer.Typer(help="Registered model versions and their lineage.", no
 @jobs_app.command("list")
 def jobs_list(limit: Annotated[int, typer.Option(min=1, help="How many.")] = 20) -> None:
     """Jobs, newest first."""
-    jobs = STATE.workspace().list_jobs(limit)
+    jobs = STATE.workspace().jobs.recent(limit)
     if STATE.json:
         output.emit_json([asdict(j) for j in jobs])
         return
@@ -29,7 +29,7 @@ def jobs_list(limit: Annotated[int, typer.Option(min=1, help="How many.")] = 20)
 @jobs_app.command("show")
 def jobs_show(job_id: Annotated[str, typer.Argument(help="Job id.")]) -> None:
     """One job: inputs, steps, outputs."""
-    job = STATE.workspace().get_job(job_id)
+    job = STATE.workspace().jobs.get(job_id)
     if STATE.json:
         output.emit_json(asdict(job))
         return
@@ -53,7 +53,7 @@ def jobs_logs(
     step: Annotated[str | None, typer.Option(help="Only this step.")] = None,
 ) -> None:
     """The captured output of a job's steps."""
-    text = STATE.workspace().job_logs(job_id, step)
+    text = STATE.workspace().jobs.logs(job_id, step)
     if STATE.json:
         output.emit_json({"job_id": job_id, "step": step, "log": text})
     else:
@@ -88,7 +88,7 @@ def models_archive(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> 
 
     name, version = parse_ref(ref, version_required=True)
     assert version is not None  # version_required
-    STATE.workspace().archive_model(name, version, actor=resolve_actor())
+    STATE.workspace().models.archive(name, version, actor=resolve_actor())
     if STATE.json:
         output.emit_json({"archived": f"{name}:{version}"})
     else:
@@ -103,9 +103,9 @@ def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> Non
     ws = project.workspace
     serving = [{"endpoint": e.name, "deployment": d.name, "traffic": e.traffic.get(d.name, 0),
                 "state": d.state.value}
-               for e in ws.list_endpoints() for d in ws.list_deployments(e.name)
+               for e in ws.endpoints.all() for d in ws.endpoints.list_deployments(e.name)
                if d.model_ref == model.ref]
-    events = ws.list_events(200, subject=model.ref)
+    events = ws.events.recent(200, subject=model.ref)
     if STATE.json:
         output.emit_json(model_dict(model) | {"serving": serving,
                                               "history": [asdict(e) for e in events]})

@@ -37,7 +37,7 @@ def create(
     trigger = schedules.build_trigger(cron=cron, every=every, unit=unit, time_zone=time_zone)
     schedule = schedules.create_schedule(ws, config, name, trigger, data=data)
     asset = data or config.data.asset
-    fires = ws.backend != "local"
+    fires = ws.schedules.fires_itself
     hints = None if fires else schedules.local_alternatives(schedule, config, asset)
     if STATE.json:
         document = {**schedules.schedule_to_dict(schedule), "fires": fires}
@@ -98,7 +98,7 @@ def list_schedules(
     from mlops_azure.lifecycle.schedules import schedule_to_dict
 
     STATE.json = STATE.json or json_output
-    found = STATE.workspace().list_schedules()
+    found = STATE.workspace().schedules.all()
     if STATE.json:
         output.emit_json([schedule_to_dict(s) for s in found])
         return

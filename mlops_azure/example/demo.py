@@ -94,14 +94,14 @@ def run_demo(
             say(f"      registered [bold green]{outcome.model.ref}[/]")
             if outcome.responsible is not None:
                 card = created.root / "model-card.html"
-                card.write_bytes(ws.get_model_document(outcome.model.name, outcome.model.version,
+                card.write_bytes(ws.models.get_document(outcome.model.name, outcome.model.version,
                                                        CARD_HTML))
                 summary["model_card"] = str(card)
                 say(f"      model card stored with it; a copy in {card.name} "
                     f"('mlops models card {outcome.model.ref}')")
         summary["trainings"].append(outcome.to_dict())
 
-    latest = ws.get_model(config.model.name)
+    latest = ws.models.get(config.model.name)
     summary["latest_registered"] = latest.ref
     summary["release"] = release(ws, config, latest.ref, created.root, say)
     summary.update(closed_loop(ws, config, created.root, say, progress,
@@ -157,8 +157,8 @@ def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
 
 def stop_endpoints(ws: Workspace) -> None:
     """Delete every endpoint of ``ws`` (stopping local server processes)."""
-    for endpoint in ws.list_endpoints():
-        ws.delete_endpoint(endpoint.name)
+    for endpoint in ws.endpoints.all():
+        ws.endpoints.delete(endpoint.name)
 
 
 def regime_requests(config: ProjectConfig, data: Path, months: int) -> list[dict[str, Any]]:

@@ -46,8 +46,8 @@ def many_models(ws: Workspace, config: ProjectConfig, say: Callable[[str], None]
         say(f"      registered [bold green]{outcome.model.ref}[/]")
 
     step("batch forecast of the holdout months with the latest model")
-    rows = ws.job_output_path(outcome.job.id, "prepared") / "holdout.csv"
-    latest = ws.get_model(config.model.name)
+    rows = ws.jobs.output_path(outcome.job.id, "prepared") / "holdout.csv"
+    latest = ws.models.get(config.model.name)
     sink = None
     if os.environ.get(DSN_VARIABLE):
         from mlops_azure.sinks import PostgresSink

@@ -37,13 +37,13 @@ def find_baseline(ws: Workspace, config: ProjectConfig) -> Baseline | None:
     production = config.production_stage
     if production is not None:
         live = [
-            d for d in ws.endpoint_traffic(production.endpoint)
+            d for d in ws.endpoints.traffic(production.endpoint)
             if d.traffic > 0 and d.model_name == name
         ]
         if live:
             serving = max(live, key=lambda d: d.traffic)
             try:
-                model = ws.get_model(serving.model_name, serving.model_version)
+                model = ws.models.get(serving.model_name, serving.model_version)
             except NotFoundError:
                 raise BaselineMissingError(
                     f"production endpoint '{production.endpoint}' serves "
@@ -52,12 +52,12 @@ def find_baseline(ws: Workspace, config: ProjectConfig) -> Baseline | None:
                 ) from None
             source = "production"
     if model is None:
-        versions = ws.list_models(name)
+        versions = ws.models.versions(name)
         if not versions:
             return None
         model = versions[0]
     try:
-        path = ws.model_local_path(model.name, model.version)
+        path = ws.models.local_path(model.name, model.version)
     except (BackendError, NotFoundError) as exc:
         raise BaselineMissingError(
             f"champion {model.ref} ({source}) cannot be loaded, so the candidate cannot be "

@@ -80,12 +80,12 @@ def serving_or_latest(ws: Workspace, config: ProjectConfig, model: str | None) -
     """``model`` (NAME:VERSION), else what production serves most, else the latest version."""
     if model:
         name, version = parse_ref(model)
-        return ws.get_model(name, version)
+        return ws.models.get(name, version)
     production = config.production_stage
     serving = live_deployment(ws, production.endpoint) if production else None
     if serving is not None:
-        return ws.get_model(serving.model_name, serving.model_version)
-    return ws.get_model(config.model.name)
+        return ws.models.get(serving.model_name, serving.model_version)
+    return ws.models.get(config.model.name)
 
 
 def _text_columns(model_dir: Path) -> tuple[str, ...]:
@@ -183,7 +183,7 @@ def score_batch(
     fresh = False
     try:
         found = serving_or_latest(ws, config, model)
-        model_dir = ws.model_local_path(found.name, found.version)
+        model_dir = ws.models.local_path(found.name, found.version)
         if pool is not None:
             pool.load(model_dir)
         layout = scan(path, chunk_rows)

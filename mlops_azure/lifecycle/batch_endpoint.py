@@ -51,13 +51,17 @@ def score_with_endpoint(
     """Score data asset ``source`` (``azureml:NAME[:VERSION]``) on a batch endpoint into
     ``output`` (see the module docstring); ``chunk_rows`` defaults to ``batch.chunk_rows``."""
     chunk_rows = config.batch.chunk_rows if chunk_rows is None else chunk_rows
+    batch = ws.batch
+    if batch is None:
+        raise UserInputError(f"the {ws.backend} workspace has no batch endpoints: "
+                             "mlops score batch scores here instead")
     if not source.startswith("azureml:"):
         raise UserInputError(f"--input {source}: a batch endpoint scores a data asset "
                              "(azureml:NAME[:VERSION]); score a local file without --endpoint")
     if chunk_rows < 1:
         raise UserInputError(f"--chunk-rows must be at least 1 (got {chunk_rows})")
     name, version = parse_ref(source.removeprefix("azureml:"), what="data asset")
-    asset = ws.get_data(name, version)
+    asset = ws.data.get(name, version)
     found = serving_or_latest(ws, config, model)
     endpoint = endpoint or default_endpoint(config)
     if not is_endpoint_name(endpoint):
@@ -75,7 +79,7 @@ def score_with_endpoint(
     started = time.perf_counter()
     if say:
         say(f"batch endpoint {endpoint}: scoring {asset.ref} with {found.ref} (job batch-{run_id})")
-    done = ws.score_with_batch_endpoint(spec, asset, job_name=f"batch-{run_id}")
+    done = batch.score(spec, asset, job_name=f"batch-{run_id}")
     record(ws, BatchScoredEvent(subject=endpoint, job_id=done.job_id, status=done.status.value,
                                 model=found.ref, input=asset.ref, run_id=run_id))
     if done.status is not JobStatus.COMPLETED or done.output_file is None:

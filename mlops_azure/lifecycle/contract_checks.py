@@ -125,7 +125,7 @@ def check_training_outputs(ws: Workspace, config: ProjectConfig, job: Job) -> di
     outputs = {}
     for name in ("metrics", "model"):
         try:
-            outputs[name] = ws.job_output_path(job.id, name)
+            outputs[name] = ws.jobs.output_path(job.id, name)
         except UserInputError as exc:
             raise UserInputError(f"job {job.id}: the pipeline has no output '{name}' that mlops "
                                  f"reads ({exc.message})") from None

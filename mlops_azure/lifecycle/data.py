@@ -21,14 +21,14 @@ def resolve_training_data(ws: Workspace, config: ProjectConfig, ref: str | None)
     """The data asset to train on: ``NAME[:VERSION]`` when given, else ``data.path`` uploaded."""
     if ref:
         name, version = parse_ref(ref, what="data asset")
-        return ws.get_data(name, version)
+        return ws.data.get(name, version)
     path = config.resolve(config.data.path)
     if not path.exists():
         raise UserInputError(
             f"data.path {config.data.path} does not exist under {config.root} "
             "(generate it with 'mlops init', or pass --data NAME:VERSION)"
         )
-    return ws.upload_data(config.data.asset, path)
+    return ws.data.upload(config.data.asset, path)
 
 
 def local_data(ws: Workspace | None, source: str | Path) -> tuple[Path, str]:
@@ -40,8 +40,8 @@ def local_data(ws: Workspace | None, source: str | Path) -> tuple[Path, str]:
     name, version = parse_ref(text.removeprefix("azureml:"), what="data asset")
     if ws is None:
         raise UserInputError(f"{text}: a data asset needs a workspace")
-    asset = ws.get_data(name, version)
-    return ws.data_local_path(asset), f"data asset {asset.ref}"
+    asset = ws.data.get(name, version)
+    return ws.data.local_path(asset), f"data asset {asset.ref}"
 
 
 @dataclass(frozen=True)

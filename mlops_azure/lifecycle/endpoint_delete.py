@@ -19,9 +19,9 @@ def delete_endpoint(ws: Workspace, name: str, *, actor: str | None = None, wait_
     actor = resolve_actor(actor)
     with endpoint_writer(ws, name, command=f"endpoints delete {name}", actor=actor, wait_s=wait_s,
                          say=say):
-        traffic = dict(ws.get_endpoint(name).traffic)
+        traffic = dict(ws.endpoints.get(name).traffic)
         left = unfinished(ws, name)
-        ws.delete_endpoint(name)
+        ws.endpoints.delete(name)
         if left is not None:
             Operation(ws, left.event, actor).end("recovered", reason="the endpoint was deleted")
         record(ws, EndpointDeleteEvent(subject=name, endpoint=name, traffic=traffic), actor=actor)

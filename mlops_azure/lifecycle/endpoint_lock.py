@@ -45,7 +45,7 @@ def endpoint_writer(ws: Workspace, endpoint: str, *, command: str, actor: str, w
     deadline = time.monotonic() + wait_s
     told = False
     while True:
-        with ws.exclusive(name, holder=holder) as mine:
+        with ws.locks.exclusive(name, holder=holder) as mine:
             if mine:
                 yield
                 return
@@ -61,7 +61,7 @@ def endpoint_writer(ws: Workspace, endpoint: str, *, command: str, actor: str, w
 
 
 def _holder(ws: Workspace, name: str) -> str:
-    found = ws.lock_holder(name)
+    found = ws.locks.holder(name)
     if found is None:
         return "another command (it has just finished)"
     since = f" since {found.since.isoformat(timespec='seconds')}" if found.since else ""

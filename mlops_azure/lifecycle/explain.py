@@ -107,7 +107,7 @@ def explain(ws: Workspace, config: ProjectConfig, ref: str, rows: Sequence[Mappi
             *, stage: str | None = None, where: str = "rows") -> list[RowExplanation]:
     """Explanations of ``rows`` (default: the first rows of the model's parity sample)."""
     model = resolve_model(ws, ref)
-    folder = ws.model_local_path(model.name, model.version)
+    folder = ws.models.local_path(model.name, model.version)
     if rows is None:
         parity = folder / "parity.json"
         if not parity.is_file():

@@ -29,7 +29,7 @@ def _gates(ws: Workspace, model: ModelVersion, report: ResponsibleReport | None
     if report is not None and report.verdict is not None:
         gates.append({"gate": "responsible ML", "verdict": report.verdict.status,
                       "at": created, "detail": report.verdict.summary()})
-    for entry in reversed(ws.list_events(200, subject=model.ref)):
+    for entry in reversed(ws.events.recent(200, subject=model.ref)):
         event = parse(entry)
         facts: list[tuple[str, object]]
         # The gates a version went through, as the card names them.
@@ -86,7 +86,7 @@ def build_card(ws: Workspace, config: ProjectConfig, model: ModelVersion,
     if ":" in champion_ref:
         name, version = champion_ref.rsplit(":", 1)
         try:
-            champion = Champion(name, version, dict(ws.get_model(name, int(version)).metrics))
+            champion = Champion(name, version, dict(ws.models.get(name, int(version)).metrics))
         except Exception:
             champion = None
     data = report.to_dict() if report is not None else None
@@ -112,8 +112,8 @@ def store_card(ws: Workspace, config: ProjectConfig, model: ModelVersion,
     from mlops_azure.responsible import render_html, render_markdown
 
     card = build_card(ws, config, model, report)
-    ws.put_model_document(model.name, model.version, CARD_MARKDOWN, render_markdown(card).encode())
-    ws.put_model_document(model.name, model.version, CARD_HTML, render_html(card).encode())
+    ws.models.put_document(model.name, model.version, CARD_MARKDOWN, render_markdown(card).encode())
+    ws.models.put_document(model.name, model.version, CARD_HTML, render_html(card).encode())
     return card
 
 

@@ -61,13 +61,14 @@ def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: Sch
     command = drift_command(config, stage, window)
     cron = as_cron(trigger)
     crontab = None if cron is None else f"{cron} {command}"
-    if ws.backend == "local":
+    monitors = ws.monitors
+    if monitors is None:  # no monitoring service: cron runs the drift check
         return MonitorSetup(stage, None, command, crontab)
     serving = live_deployment(ws, endpoint)
     if serving is None:
         raise UserInputError(f"stage '{stage}' serves no model yet: promote one before "
                              "monitoring it")
-    model = ws.get_model(serving.model_name, serving.model_version)
+    model = ws.models.get(serving.model_name, serving.model_version)
     numeric, categorical = config.monitoring.features(config.data)
     monitor = DriftMonitor(
         name=f"{endpoint}-drift", endpoint=endpoint, deployment=serving.deployment,
@@ -78,7 +79,7 @@ def setup_monitor(ws: Workspace, config: ProjectConfig, stage: str, trigger: Sch
         wasserstein=config.monitoring.wasserstein, ks_p=config.monitoring.ks_p,
         chi2_p=config.monitoring.chi2_p,
         emails=tuple(config.monitoring.alert_emails))
-    ws.create_drift_monitor(monitor)
+    monitors.create(monitor)
     record(ws, MonitorSetupEvent(subject=monitor.name, stage=stage, deployment=monitor.deployment,
                                  model=model.ref, reference_data=monitor.reference_data,
                                  when=trigger.describe()), actor=actor)

@@ -53,13 +53,13 @@ def monitored_model(ws: Workspace, config: ProjectConfig, stage: str | None,
     latest registered version."""
     if model:
         name, version = parse_ref(model)
-        return ws.get_model(name, version)
+        return ws.models.get(name, version)
     if stage:
         serving = live_deployment(ws, config.stage(stage).endpoint)
         if serving is None:
             raise UserInputError(f"stage '{stage}' serves no model: pass --model NAME:VERSION")
-        return ws.get_model(serving.model_name, serving.model_version)
-    return ws.get_model(config.model.name)
+        return ws.models.get(serving.model_name, serving.model_version)
+    return ws.models.get(config.model.name)
 
 
 def _read_csv(path: Path, what: str) -> Any:
@@ -78,7 +78,7 @@ def reference_predictions(ws: Workspace, model: ModelVersion) -> Any:
     kept (or by a train step that does not write them)."""
     import numpy as np
 
-    folder = ws.model_local_path(model.name, model.version)
+    folder = ws.models.local_path(model.name, model.version)
     found = find_in_model(folder, REFERENCE_PREDICTIONS_FILE)
     if found is None:
         return None
@@ -92,7 +92,7 @@ def collected_window(ws: Workspace, config: ProjectConfig, stage: str, window: s
     from mlops_azure.monitoring.collected import read_collected, window_seconds
 
     seconds = window_seconds(window)
-    folder = ws.collected_data_dir(config.stage(stage).endpoint, seconds)
+    folder = ws.endpoints.collected_data_dir(config.stage(stage).endpoint, seconds)
     if folder is None:
         raise UserInputError(f"the {ws.backend} workspace does not collect inference data yet: "
                              "pass --current FILE")
@@ -115,8 +115,8 @@ def check_drift(ws: Workspace, config: ProjectConfig, current: str | Path | None
                              "it recorded")
     found = monitored_model(ws, config, stage, model)
     lineage = found.lineage
-    asset = ws.get_data(lineage.data_asset, lineage.data_version)
-    reference = _read_csv(ws.data_local_path(asset), f"training data {asset.ref} at")
+    asset = ws.data.get(lineage.data_asset, lineage.data_version)
+    reference = _read_csv(ws.data.local_path(asset), f"training data {asset.ref} at")
     if current is not None:
         from mlops_azure.lifecycle.data import local_data
 

@@ -110,11 +110,11 @@ def _target(ws: Workspace, config: ProjectConfig, stage: str,
     endpoint_name = config.stage(stage).endpoint
     wanted = parse_ref(model, version_required=True) if model is not None else None
     try:
-        endpoint = ws.get_endpoint(endpoint_name)
+        endpoint = ws.endpoints.get(endpoint_name)
     except NotFoundError:
         raise NotFoundError(f"stage '{stage}' has no endpoint '{endpoint_name}' yet: deploy a model "
                             f"to it first ('mlops deploy NAME:VERSION --stage {stage}')") from None
-    deployments = ws.list_deployments(endpoint_name)
+    deployments = ws.endpoints.list_deployments(endpoint_name)
     if wanted is not None:
         ref = f"{wanted[0]}:{wanted[1]}"
         for dep in deployments:
@@ -173,7 +173,7 @@ def load_sample(ws: Workspace, config: ProjectConfig, dep: Deployment) -> Sample
     rows_wanted = config.qa.parity_rows
     problem = ""
     try:
-        file = ws.model_local_path(dep.model_name, dep.model_version) / PARITY_FILE
+        file = ws.models.local_path(dep.model_name, dep.model_version) / PARITY_FILE
         if not file.is_file():
             raise FileNotFoundError
         parity = read_document(ParityFile, file, f"the {PARITY_FILE} of {dep.model_ref}",
@@ -231,7 +231,7 @@ def _health(ws: Workspace, endpoint: Endpoint, dep: Deployment, client: ScoringC
                         + (f" ({endpoint.error})" if endpoint.error else ""))
     try:
         # Fresh state: the listing that chose the deployment may predate a crash.
-        current = ws.get_deployment(endpoint.name, dep.name)
+        current = ws.endpoints.get_deployment(endpoint.name, dep.name)
     except MlopsError as exc:
         problems.append(f"deployment {dep.name} cannot be read ({exc.message})")
     else:

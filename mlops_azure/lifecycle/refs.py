@@ -30,7 +30,7 @@ def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) 
 def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
     """The registered version ``NAME:VERSION`` names; releases never take 'latest'."""
     name, version = parse_ref(ref, version_required=True)
-    return ws.get_model(name, version)
+    return ws.models.get(name, version)
 
 
 def busiest_deployment(traffic: Mapping[str, int], *, besides: str | None = None) -> str | None:
@@ -42,5 +42,5 @@ def busiest_deployment(traffic: Mapping[str, int], *, besides: str | None = None
 
 def live_deployment(ws: Workspace, endpoint: str) -> ServingDeployment | None:
     """The deployment taking the most traffic at ``endpoint``, or None when none takes any."""
-    serving = ws.endpoint_traffic(endpoint)  # most traffic first
+    serving = ws.endpoints.traffic(endpoint)  # most traffic first
     return serving[0] if serving and serving[0].traffic > 0 else None

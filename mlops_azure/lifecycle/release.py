@@ -112,7 +112,7 @@ def writing(ws: Workspace, config: ProjectConfig, stage: StageConfig, command: s
     with endpoint_writer(ws, stage.endpoint, command=command, actor=actor,
                          wait_s=config.rollout.lock_wait_s, say=say):
         if create:
-            ws.create_endpoint(stage.endpoint, kind=stage.kind, compute=stage.compute)
+            ws.endpoints.create(stage.endpoint, kind=stage.kind, compute=stage.compute)
         yield recover(ws, stage.endpoint, actor=actor, holder=holder, say=say)
 
 
@@ -120,7 +120,7 @@ def serving_already(ws: Workspace, endpoint: Endpoint, name: str, model: ModelVe
     """Whether deployment ``name`` is healthy, serves ``model`` and takes all traffic."""
     if endpoint.traffic.get(name, 0) != 100:
         return False
-    found = {d.name: d for d in ws.list_deployments(endpoint.name)}.get(name)
+    found = {d.name: d for d in ws.endpoints.list_deployments(endpoint.name)}.get(name)
     return (found is not None and found.state is DeploymentState.SUCCEEDED
             and found.model_ref == model.ref)
 
@@ -130,15 +130,16 @@ def start_deployment(ws: Workspace, config: ProjectConfig, stage: StageConfig, s
     """A healthy deployment of ``model`` at whatever traffic it had (0 % when new). One that
     cannot start is an audit event and ``GateFailed``."""
     name = deployment_name(model)
-    current = {d.name: d for d in ws.list_deployments(stage.endpoint)}.get(name)
+    current = {d.name: d for d in ws.endpoints.list_deployments(stage.endpoint)}.get(name)
     if (current is not None and current.state is DeploymentState.SUCCEEDED
             and current.model_ref == model.ref):
         say(f"deployment {name} of {stage.endpoint} already serves {model.ref}")
         return current
     say(f"starting deployment {name} ({model.ref}) on endpoint {stage.endpoint}")
     try:
-        deployment = ws.create_deployment(stage.endpoint, name, deployment_spec(config, stage, model),
-                                          timeout_s=max(60.0, stage.request_timeout_ms / 1000 * 4))
+        deployment = ws.endpoints.create_deployment(
+            stage.endpoint, name, deployment_spec(config, stage, model),
+            timeout_s=max(60.0, stage.request_timeout_ms / 1000 * 4))
     except DeploymentFailed as exc:
         record(ws, DeployEvent(subject=model.ref, stage=stage_name, endpoint=stage.endpoint,
                                deployment=name, outcome="failed", error=exc.message,
@@ -153,11 +154,11 @@ def start_deployment(ws: Workspace, config: ProjectConfig, stage: StageConfig, s
 def prune(ws: Workspace, endpoint: str, keep: set[str]) -> list[str]:
     """Delete the deployments of ``endpoint`` that take no traffic and are not in ``keep``."""
     removed = []
-    found = ws.get_endpoint(endpoint)
-    for dep in ws.list_deployments(endpoint):
+    found = ws.endpoints.get(endpoint)
+    for dep in ws.endpoints.list_deployments(endpoint):
         if dep.name not in keep and found.traffic.get(dep.name, 0) == 0 \
                 and found.mirror_traffic.get(dep.name, 0) == 0:
-            ws.delete_deployment(endpoint, dep.name)
+            ws.endpoints.delete_deployment(endpoint, dep.name)
             removed.append(dep.name)
             checkpoint(f"{dep.name} removed")
     return removed
@@ -178,14 +179,14 @@ def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
     model = resolve_model(ws, ref)
     name = deployment_name(model)
     with writing(ws, config, stage, f"deploy {model.ref}", actor, say, create=True) as recovered:
-        endpoint = ws.get_endpoint(stage.endpoint)
+        endpoint = ws.endpoints.get(stage.endpoint)
         note = recovered.describe() if recovered else None
         if serving_already(ws, endpoint, name, model):
             say(f"{model.ref} already takes all traffic of {stage.endpoint}: nothing to do")
             return ReleaseOutcome("deploy", stage_name, stage.endpoint, model.ref, name,
                                   endpoint.scoring_uri, endpoint.traffic, recovered=note)
         previous = busiest_deployment(endpoint.traffic, besides=name)
-        known = {d.name for d in ws.list_deployments(stage.endpoint)}
+        known = {d.name for d in ws.endpoints.list_deployments(stage.endpoint)}
         op = Operation.begin(ws, stage.endpoint, command="deploy", stage=stage_name, actor=actor,
                              holder=describe(f"deploy {model.ref}", actor), model=model.ref,
                              new_deployment=None if name in known else name, plan=[{name: 100}])
@@ -200,7 +201,7 @@ def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
                                deployment=name, previous=previous, outcome="succeeded",
                                traffic=dict(endpoint.traffic)), actor=actor)
         removed = prune(ws, stage.endpoint, {name, *([previous] if previous else [])})
-        endpoint = ws.get_endpoint(stage.endpoint)
+        endpoint = ws.endpoints.get(stage.endpoint)
     return ReleaseOutcome("deploy", stage_name, stage.endpoint, model.ref, name,
                           endpoint.scoring_uri, endpoint.traffic, previous, removed=removed,
                           recovered=note)
@@ -253,7 +254,7 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
     command = f"promote {model.ref}"
     with writing(ws, config, stage, command, actor, say, create=True) as recovered:
         note = recovered.describe() if recovered else None
-        endpoint = ws.get_endpoint(stage.endpoint)
+        endpoint = ws.endpoints.get(stage.endpoint)
         if serving_already(ws, endpoint, name, model):
             say(f"{model.ref} already takes all traffic of {stage.endpoint}")
             return ReleaseOutcome("promote", stage_name, stage.endpoint, model.ref, name,
@@ -262,7 +263,7 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         held = endpoint.traffic.get(name, 0)
         shares = [s for s in policy.steps if s > held] if old else [100]
         previous = busiest_deployment(old)
-        known = {d.name for d in ws.list_deployments(stage.endpoint)}
+        known = {d.name for d in ws.endpoints.list_deployments(stage.endpoint)}
         op = Operation.begin(ws, stage.endpoint, command="promote", stage=stage_name, actor=actor,
                              holder=describe(command, actor), model=model.ref,
                              new_deployment=None if name in known else name,
@@ -283,14 +284,14 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
             raise GateFailed(f"promotion of {model.ref} to '{stage_name}' rolled back: "
                              f"{result.problem}")
         op.end("succeeded")
-        endpoint = ws.get_endpoint(stage.endpoint)
+        endpoint = ws.endpoints.get(stage.endpoint)
         record(ws, PromoteEvent(
             subject=model.ref, stage=stage_name, endpoint=stage.endpoint, deployment=name,
             previous=previous, outcome="succeeded", steps=tuple(record_steps), approval=approval,
             traffic=dict(endpoint.traffic)), actor=actor)
         keep = {name} | ({previous} if previous and policy.keep_previous else set())
         removed = prune(ws, stage.endpoint, keep)
-        endpoint = ws.get_endpoint(stage.endpoint)
+        endpoint = ws.endpoints.get(stage.endpoint)
     return ReleaseOutcome("promote", stage_name, stage.endpoint, model.ref, name,
                           endpoint.scoring_uri, endpoint.traffic, previous, record_steps, removed,
                           recovered=note)
@@ -304,7 +305,7 @@ def _undo(ws: Workspace, stage: StageConfig, stage_name: str, op: Operation, mod
     op.change(baseline, f"automatic rollback: {problem}", op.begun.baseline_mirror)
     removed = []
     if op.begun.new_deployment and op.begun.new_deployment not in known:
-        ws.delete_deployment(stage.endpoint, op.begun.new_deployment)
+        ws.endpoints.delete_deployment(stage.endpoint, op.begun.new_deployment)
         removed.append(op.begun.new_deployment)
         checkpoint(f"{op.begun.new_deployment} removed")
     op.end("rolled back", removed=removed, reason=problem)
@@ -312,7 +313,7 @@ def _undo(ws: Workspace, stage: StageConfig, stage_name: str, op: Operation, mod
     record(ws, RollbackEvent(
         subject=model.ref, stage=stage_name, endpoint=stage.endpoint, deployment=previous,
         previous=None, outcome="succeeded", trigger="automatic", reason=problem,
-        traffic=dict(ws.get_endpoint(stage.endpoint).traffic), removed=tuple(removed)),
+        traffic=dict(ws.endpoints.get(stage.endpoint).traffic), removed=tuple(removed)),
         actor=actor)
 
 
@@ -325,7 +326,7 @@ def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: st
     actor = resolve_actor(actor)
     stage = config.stage(stage_name)
     with writing(ws, config, stage, "rollback", actor, say) as recovered:
-        endpoint = ws.get_endpoint(stage.endpoint)
+        endpoint = ws.endpoints.get(stage.endpoint)
         # Undoing a killed deploy or promotion is the rollback; a killed rollback is done again.
         if recovered is not None and recovered.command != "rollback":
             serving = busiest_deployment(endpoint.traffic) or ""
@@ -334,7 +335,7 @@ def rollback(ws: Workspace, config: ProjectConfig, stage_name: str, *, actor: st
                                   endpoint.scoring_uri, endpoint.traffic,
                                   recovered=recovered.describe())
         target, mirror = _rollback_target(ws, stage.endpoint, stage_name)
-        deployments = {d.name: d for d in ws.list_deployments(stage.endpoint)}
+        deployments = {d.name: d for d in ws.endpoints.list_deployments(stage.endpoint)}
         for name in live(target):
             chosen = deployments.get(name)
             if chosen is None or chosen.state is not DeploymentState.SUCCEEDED:
@@ -377,7 +378,7 @@ def _rollback_target(ws: Workspace, endpoint: str,
 
 
 def _model_of(ws: Workspace, endpoint: str, deployment: str) -> str:
-    found = {d.name: d for d in ws.list_deployments(endpoint)}.get(deployment)
+    found = {d.name: d for d in ws.endpoints.list_deployments(endpoint)}.get(deployment)
     return found.model_ref if found is not None else ""
 
 

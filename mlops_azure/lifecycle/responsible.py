@@ -68,7 +68,7 @@ def job_report(ws: Workspace, config: ProjectConfig, job: Job, metrics: Mapping[
     if where is None:
         raise UserInputError(f"job {job.id}: {METRICS_FILE} has no field 'predictions' (the "
                              "per-row holdout predictions), so the responsible-ML checks cannot run")
-    folder = ws.job_output_path(job.id, "metrics")
+    folder = ws.jobs.output_path(job.id, "metrics")
     columns = settings.features
     try:
         predictions = pd.read_csv(folder / where.file, dtype={c: str for c in columns})
@@ -76,7 +76,7 @@ def job_report(ws: Workspace, config: ProjectConfig, job: Job, metrics: Mapping[
         raise BackendError(f"job {job.id}: {where.file} is unreadable ({exc})") from None
     explanations = _json_file(folder / EXPLANATIONS_FILE, ExplanationsFile,
                               f"job {job.id}: output metrics/{EXPLANATIONS_FILE}")
-    mitigation = _json_file(ws.job_output_path(job.id, "model") / MITIGATION_FILE, MitigationFile,
+    mitigation = _json_file(ws.jobs.output_path(job.id, "model") / MITIGATION_FILE, MitigationFile,
                             f"job {job.id}: output model/{MITIGATION_FILE}")
     report = analyse(predictions, settings, y_true=where.actual, y_pred=where.predicted,
                      allowed=allowed_values(config.data.data_schema),
@@ -100,13 +100,13 @@ def blocking_message(found: Verdict, ref: str) -> str:
 def store_report(ws: Workspace, model: ModelVersion, report: ResponsibleReport) -> None:
     """Keep the report beside the model version: promotion re-judges it, the card shows it."""
     body = json.dumps(report.to_dict(), indent=2, sort_keys=True, allow_nan=False)
-    ws.put_model_document(model.name, model.version, REPORT_DOC, (body + "\n").encode())
+    ws.models.put_document(model.name, model.version, REPORT_DOC, (body + "\n").encode())
 
 
 def stored_document(ws: Workspace, model: ModelVersion) -> bytes | None:
     """The report's bytes as stored with ``model``; None for a model registered without one."""
     try:
-        return ws.get_model_document(model.name, model.version, REPORT_DOC)
+        return ws.models.get_document(model.name, model.version, REPORT_DOC)
     except NotFoundError:
         return None
 

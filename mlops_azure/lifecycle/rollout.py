@@ -125,7 +125,7 @@ def run_canary(ws: Workspace, config: ProjectConfig, stage: StageConfig, op: Ope
                 break
             clients = live_counts(ws, stage.endpoint, new.name)
             op.change(split_traffic(old, new.name, share), f"canary {share} %")
-            state = ws.get_deployment(stage.endpoint, new.name)
+            state = ws.endpoints.get_deployment(stage.endpoint, new.name)
             if state.state is not DeploymentState.SUCCEEDED:
                 result = ProbeResult(share, 0, 0, 0.0, f"deployment {new.name} became "
                                              f"{state.state.value}: {state.error}")
@@ -142,13 +142,14 @@ def live_counts(ws: Workspace, endpoint: str,
                  deployment: str) -> Callable[[], TrafficCounts | None] | None:
     """Reads the clients' answers from ``deployment`` since now; None when the backend cannot
     count them."""
-    start = ws.live_traffic(endpoint)
-    if start is None:
+    counter = ws.live_traffic
+    start = None if counter is None else counter.counts(endpoint)
+    if counter is None or start is None:
         return None
     before = start.get(deployment)
 
     def since() -> TrafficCounts | None:
-        now = (ws.live_traffic(endpoint) or {}).get(deployment)
+        now = (counter.counts(endpoint) or {}).get(deployment)
         if now is None:
             return None
         return now if before is None else now.since(before)

@@ -93,7 +93,7 @@ def due_schedules(ws: Workspace, now: datetime | None = None) -> list[tuple[Sche
     now = now or datetime.now(UTC)
     ran = _last_runs(ws)
     due = []
-    for schedule in ws.list_schedules():
+    for schedule in ws.schedules.all():
         fired = last_firing(schedule.trigger, schedule.created_at, now)
         last = ran.get(schedule.name)
         if schedule.enabled and fired is not None and (last is None or fired > last):
@@ -124,11 +124,11 @@ def run_due(
     """Run every due schedule once (see the module docstring). A failed run is recorded and
     waits for the next firing; infrastructure errors propagate before anything is recorded.
     One run-due at a time (a workspace lock): an overlapping one does nothing."""
-    if ws.backend != "local":
+    if ws.schedules.fires_itself:
         raise UserInputError(f"the {ws.backend} workspace fires its schedules itself: run-due is "
                              "for the embedded workspace")
     actor = resolve_actor(actor)
-    with ws.exclusive("schedule-run-due") as mine:
+    with ws.locks.exclusive("schedule-run-due") as mine:
         if not mine:
             if say:
                 say("another run-due is running: nothing done")

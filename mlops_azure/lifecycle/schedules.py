@@ -90,13 +90,13 @@ def create_schedule(
     if not is_asset_name(asset):
         raise UserInputError(f"--data '{asset}' is not a data asset name (no version: each run "
                              "takes the newest)")
-    if not ws.list_data(asset):
+    if not ws.data.versions(asset):
         raise UserInputError(f"data asset '{asset}' has no version yet: upload one first "
                              f"with 'mlops data upload PATH --name {asset}'")
     # The workspace keeps the schema file itself (local: artifact store; Azure ML: uploaded at
     # creation), so a temporary copy is enough here.
     with tempfile.TemporaryDirectory(prefix="mlops-schedule-") as tmp:
-        schedule = ws.create_schedule(name, training_submission(config, asset, Path(tmp)), trigger)
+        schedule = ws.schedules.create(name, training_submission(config, asset, Path(tmp)), trigger)
     record(ws, ScheduleCreateEvent(subject=name, trigger=trigger.describe(),
                                    data=latest_data_reference(asset), pipeline=schedule.pipeline),
            actor=actor)
@@ -105,7 +105,7 @@ def create_schedule(
 
 def delete_schedule(ws: Workspace, name: str, *, actor: str | None = None) -> None:
     """Delete schedule ``name`` and record it in the audit trail."""
-    ws.delete_schedule(name)
+    ws.schedules.delete(name)
     record(ws, ScheduleDeleteEvent(subject=name), actor=actor)
 
 

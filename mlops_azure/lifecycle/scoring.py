@@ -75,8 +75,8 @@ class ScoringClient:
     def for_endpoint(cls, ws: Workspace, endpoint: str, *, timeout_s: float = 30.0,
                      probe: str | None = None) -> ScoringClient:
         """A client for ``endpoint`` of workspace ``ws`` with its primary key."""
-        found = ws.get_endpoint(endpoint)
-        return cls(found.scoring_uri, ws.endpoint_keys(endpoint).primary, timeout_s=timeout_s,
+        found = ws.endpoints.get(endpoint)
+        return cls(found.scoring_uri, ws.endpoints.keys(endpoint).primary, timeout_s=timeout_s,
                    probe=probe)
 
     def __repr__(self) -> str:

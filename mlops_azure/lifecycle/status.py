@@ -53,14 +53,14 @@ def project_status(ws: Workspace, config: ProjectConfig) -> ProjectStatus:
     operations: dict[str, str] = {}
     for stage_name, stage in config.stages.items():
         try:
-            endpoint = ws.get_endpoint(stage.endpoint)
+            endpoint = ws.endpoints.get(stage.endpoint)
         except NotFoundError:
             rows.append(StageDeployment(stage_name, stage.endpoint, None, None, 0, "not deployed", None))
             continue
         operation = operation_state(ws, stage.endpoint)
         if operation:
             operations[stage.endpoint] = operation
-        deployments = ws.list_deployments(stage.endpoint)
+        deployments = ws.endpoints.list_deployments(stage.endpoint)
         if endpoint.state != "Succeeded" or not deployments:
             state = f"endpoint {endpoint.state}" + (f": {endpoint.error}" if endpoint.error else "")
             rows.append(StageDeployment(stage_name, stage.endpoint, None, None, 0, state,
@@ -70,14 +70,14 @@ def project_status(ws: Workspace, config: ProjectConfig) -> ProjectStatus:
                 stage_name, stage.endpoint, d.name, d.model_ref, endpoint.traffic.get(d.name, 0),
                 d.state.value + (f": {d.error}" if d.error else ""), endpoint.scoring_uri,
                 endpoint.mirror_traffic.get(d.name, 0)))
-    versions = ws.list_models(config.model.name)
+    versions = ws.models.versions(config.model.name)
     return ProjectStatus(rows, versions[0].ref if versions else None, operations)
 
 
 def operation_state(ws: Workspace, endpoint: str) -> str:
     """What is changing ``endpoint`` now, or what a killed command left unfinished; '' when
     neither."""
-    holder = ws.lock_holder(lock_name(endpoint))
+    holder = ws.locks.holder(lock_name(endpoint))
     if holder is not None:
         since = f" since {holder.since.isoformat(timespec='seconds')}" if holder.since else ""
         return f"in progress: {holder.holder}{since}"

@@ -82,9 +82,9 @@ class Operation:
         """Record the endpoint's current tables (or, for a recovery, those of the operation it
         undoes) and the plan, before anything changes."""
         if baseline_from is None:
-            found = ws.get_endpoint(endpoint)
+            found = ws.endpoints.get(endpoint)
             baseline, mirror = dict(found.traffic), dict(found.mirror_traffic)
-            deployments = sorted(d.name for d in ws.list_deployments(endpoint))
+            deployments = sorted(d.name for d in ws.endpoints.list_deployments(endpoint))
         else:
             baseline, mirror = dict(baseline_from.baseline), dict(baseline_from.baseline_mirror)
             deployments = list(baseline_from.deployments)
@@ -100,18 +100,18 @@ class Operation:
     def change(self, traffic: Mapping[str, int], reason: str,
                mirror: Mapping[str, int] | None = None) -> Endpoint:
         """Journal, then make, one traffic change."""
-        current = self.ws.get_endpoint(self.endpoint)
+        current = self.ws.endpoints.get(self.endpoint)
         record(self.ws, TrafficChanged(subject=self.endpoint, operation=self.id,
                                        before=dict(current.traffic), after=dict(traffic),
                                        mirror=dict(mirror or {}), reason=reason), actor=self.actor)
         checkpoint(f"{self.begun.command}: {reason} journaled")
-        endpoint = self.ws.set_traffic(self.endpoint, traffic, mirror)
+        endpoint = self.ws.endpoints.set_traffic(self.endpoint, traffic, mirror)
         checkpoint(f"{self.begun.command}: {reason} made")
         return endpoint
 
     def end(self, outcome: str, *, removed: list[str] | None = None, reason: str = "") -> None:
         """Record where the operation left the endpoint."""
-        traffic = self.ws.get_endpoint(self.endpoint).traffic
+        traffic = self.ws.endpoints.get(self.endpoint).traffic
         record(self.ws, OperationEnded(
             subject=self.endpoint, operation=self.id, command=self.begun.command, outcome=outcome,
             stage=self.begun.stage, baseline=self.begun.baseline,
@@ -165,7 +165,7 @@ def recover(ws: Workspace, endpoint: str, *, actor: str, holder: str = "",
         return None
     dead = found.event
     try:
-        current = ws.get_endpoint(endpoint)
+        current = ws.endpoints.get(endpoint)
     except NotFoundError:  # deleted since: nothing to restore
         Operation(ws, dead, actor).end("recovered", reason="the endpoint no longer exists")
         return None
@@ -174,7 +174,7 @@ def recover(ws: Workspace, endpoint: str, *, actor: str, holder: str = "",
     # A recovery that was itself killed carries the baseline of what it recovered: the same.
     op = Operation.begin(ws, endpoint, command="recover", stage=dead.stage, actor=actor,
                          holder=holder, plan=[dict(dead.baseline)], baseline_from=dead)
-    existing = {d.name for d in ws.list_deployments(endpoint)}
+    existing = {d.name for d in ws.endpoints.list_deployments(endpoint)}
     restored = {name: share for name, share in dead.baseline.items() if name in existing}
     mirror = {name: share for name, share in dead.baseline_mirror.items() if name in existing}
     if live(current.traffic) != live(restored) or live(current.mirror_traffic) != live(mirror):
@@ -182,7 +182,7 @@ def recover(ws: Workspace, endpoint: str, *, actor: str, holder: str = "",
     keep = set(dead.deployments)
     removed = []
     for name in sorted(existing - keep):
-        ws.delete_deployment(endpoint, name)
+        ws.endpoints.delete_deployment(endpoint, name)
         removed.append(name)
         checkpoint(f"recover: {name} removed")
     op.end("succeeded", removed=removed, reason=f"recovered {dead.operation}")
@@ -194,7 +194,7 @@ def recover(ws: Workspace, endpoint: str, *, actor: str, holder: str = "",
                                                    reason=f"recovered by {op.id}")
             if undone.event.command != "recover":
                 command = undone.event.command
-    outcome = Recovery(command, dead.holder, ws.get_endpoint(endpoint).traffic, removed)
+    outcome = Recovery(command, dead.holder, ws.endpoints.get(endpoint).traffic, removed)
     say(outcome.describe())
     return outcome
 
@@ -208,5 +208,5 @@ def recover_endpoint(ws: Workspace, endpoint: str, *, actor: str | None = None,
     actor = resolve_actor(actor)
     command = f"endpoints recover {endpoint}"
     with endpoint_writer(ws, endpoint, command=command, actor=actor, wait_s=wait_s, say=say):
-        ws.get_endpoint(endpoint)  # a name that does not exist: NotFoundError, exit 2
+        ws.endpoints.get(endpoint)  # a name that does not exist: NotFoundError, exit 2
         return recover(ws, endpoint, actor=actor, holder=describe(command, actor), say=say)

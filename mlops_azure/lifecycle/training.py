@@ -154,10 +154,10 @@ def _prepare(
     baseline = find_baseline(ws, config)
     schema_file = schema_dir / "schema.json"
     schema_file.write_text(config.data.data_schema.to_json(), encoding="utf-8")
-    inputs["raw_data"] = ws.data_input(asset)
+    inputs["raw_data"] = ws.data.input(asset)
     inputs["schema"] = schema_file
     if baseline is not None:
-        inputs["champion_model"] = ws.model_input(baseline.model)
+        inputs["champion_model"] = ws.models.input(baseline.model)
     submission = PipelineSubmission(
         pipeline_file=pipeline_file,
         inputs=inputs,
@@ -193,7 +193,7 @@ def train(
         prepared = _prepare(ws, config, data, params or {}, Path(tmp), because)
         # The gates' imports load while the steps run (they are ~1.5 s of mlops's own time).
         with Prefetch(JUDGE_IMPORTS if config.responsible else ()):
-            job = ws.run_pipeline(prepared.submission, progress)
+            job = ws.jobs.run_pipeline(prepared.submission, progress)
     return _judge(ws, config, job, prepared.asset, prepared.baseline, actor, attached=False)
 
 
@@ -215,7 +215,7 @@ def submit_training(
         # Local files are copied or uploaded by the workspace at submission, so the temporary
         # schema file may go once submit_pipeline returns.
         prepared = _prepare(ws, config, data, params or {}, Path(tmp), because)
-        return ws.submit_pipeline(prepared.submission)
+        return ws.jobs.submit_pipeline(prepared.submission)
 
 
 def finish_training(
@@ -234,7 +234,7 @@ def finish_training(
     is already registered returns that version instead of registering it twice.
     """
     actor = resolve_actor(actor)
-    job = ws.wait_for_job(job_id, progress, timeout_s)
+    job = ws.jobs.wait(job_id, progress, timeout_s)
     if not job.status.is_terminal:
         raise TrainingStillRunning(job)
     tags = job.tags
@@ -242,12 +242,12 @@ def finish_training(
         raise UserInputError(f"job {job_id} was not submitted by 'mlops train' "
                              "(it has no data and champion tags)")
     data_name, data_version = parse_ref(tags[DATA_TAG], what="data asset")
-    asset = ws.get_data(data_name, data_version)
+    asset = ws.data.get(data_name, data_version)
     baseline = None
     if tags[CHAMPION_TAG]:
         name, version = parse_ref(tags[CHAMPION_TAG], what="model")
         try:
-            champion = ws.get_model(name, version)
+            champion = ws.models.get(name, version)
         except NotFoundError:
             raise BaselineMissingError(
                 f"job {job_id} was judged against champion {tags[CHAMPION_TAG]}, which is no "
@@ -260,7 +260,7 @@ def finish_training(
 
 
 def _already_registered(ws: Workspace, config: ProjectConfig, job: Job) -> ModelVersion | None:
-    return next((m for m in ws.list_models(config.model.name) if m.lineage.job_id == job.id), None)
+    return next((m for m in ws.models.versions(config.model.name) if m.lineage.job_id == job.id), None)
 
 
 def _judge(
@@ -324,7 +324,7 @@ def _judge(
             return TrainingOutcome(job, asset, decision, baseline, None, metrics,
                                    {**responsible, "message": message})
     if decision.register:
-        model = ws.register_model(
+        model = ws.models.register(
             config.model.name,
             job_id=job.id,
             output="model",

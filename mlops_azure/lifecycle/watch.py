@@ -84,7 +84,7 @@ def cursor(ws: Workspace, container: str) -> dict[str, WatchEvent]:
 
 def _started_job(ws: Workspace, key: str) -> str | None:
     """A job already started for ``key`` that has not failed (its record was lost in a crash)."""
-    for job in ws.list_jobs(limit=RECENT_JOBS):
+    for job in ws.jobs.recent(limit=RECENT_JOBS):
         if job.tags.get(BLOB_TAG) == key and job.status not in (JobStatus.FAILED,
                                                                 JobStatus.CANCELED):
             return job.id
@@ -125,7 +125,7 @@ def watch_once(
     the blob left ``submitted``, and the next pass attaches to the same job (a DevOps agent need
     not wait for hours). One watcher per container at a time (a workspace lock): a second one
     stands aside and returns nothing, so two schedules overlapping never submit a blob twice."""
-    with ws.exclusive(f"watch-{source.container}") as mine:
+    with ws.locks.exclusive(f"watch-{source.container}") as mine:
         if not mine:
             if say:
                 say(f"another watcher of container {source.container} is running: nothing done")
@@ -151,7 +151,7 @@ def _pass(ws: Workspace, config: ProjectConfig, source: BlobSource, prefix: str,
         if job_id is None:
             with tempfile.TemporaryDirectory(prefix="mlops-watch-") as tmp:
                 file = source.download(blob, Path(tmp))
-                registered = ws.upload_data(name, file, description=f"from {key}", actor=actor)
+                registered = ws.data.upload(name, file, description=f"from {key}", actor=actor)
             data = registered.ref
             if say:
                 say(f"{key}: new data {data}; training")

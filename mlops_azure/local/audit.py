@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import fcntl
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlops_azure._files import make_dirs, open_new
 from mlops_azure.errors import UserInputError
 from mlops_azure.local import metadata as db
+from mlops_azure.local.store import LocalPart
 from mlops_azure.rules import check_lock_name
-from mlops_azure.workspace import AuditEvent, LockHolder
+from mlops_azure.workspace import AuditEvent, AuditTrail, LockHolder, Locks
 
 
 def check_limit(limit: int) -> None:
@@ -23,16 +23,8 @@ def check_limit(limit: int) -> None:
         raise UserInputError(f"limit must be at least 1, got {limit}")
 
 
-class LocalAudit:
-    """``exclusive`` / ``lock_holder`` / ``record_event`` / ``list_events``."""
-
-    root: Path  # provided by LocalWorkspace
-
-    def _ensure(self) -> None:
-        raise NotImplementedError  # provided by LocalWorkspace
-
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # provided by LocalWorkspace
+class LocalLocks(LocalPart, Locks):
+    """Named locks as ``flock``s on ``locks/<name>.lock``."""
 
     def _lock_file(self, name: str) -> Path:
         check_lock_name(name)
@@ -62,7 +54,7 @@ class LocalAudit:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def lock_holder(self, name: str) -> LockHolder | None:
+    def holder(self, name: str) -> LockHolder | None:
         """The description the holder of ``name`` wrote; None when the lock is free."""
         path = self._lock_file(name)
         with path.open("a") as probe:
@@ -80,7 +72,11 @@ class LocalAudit:
         return LockHolder(str(raw.get("holder", "")) or "another process",
                           db.from_iso(raw.get("since")))
 
-    def record_event(
+
+class LocalEvents(LocalPart, AuditTrail):
+    """The audit trail: the ``events`` table."""
+
+    def record(
         self, action: str, subject: str, details: Mapping[str, Any], *, actor: str
     ) -> AuditEvent:
         """Append an event to the audit trail."""
@@ -89,7 +85,7 @@ class LocalAudit:
         with self._db() as conn, db.write_transaction(conn):
             return db.insert_event(conn, action, subject, details, actor)
 
-    def list_events(
+    def recent(
         self, limit: int = 50, *, action: str | None = None, subject: str | None = None
     ) -> list[AuditEvent]:
         """Audit events, newest first, optionally only one action and/or subject."""

@@ -19,7 +19,7 @@ import secrets
 import shutil
 import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,16 @@ from mlops_azure.errors import DeploymentFailed, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
 from mlops_azure.local import processes
 from mlops_azure.local.router import TRAFFIC_PATH
+from mlops_azure.local.store import LocalPart, LocalStore
 from mlops_azure.workspace import (
     Deployment,
     DeploymentSpec,
     DeploymentState,
     Endpoint,
     EndpointKeys,
+    LiveTraffic,
+    ModelRegistry,
+    OnlineEndpoints,
     ServingDeployment,
     TrafficCounts,
     check_endpoint_name,
@@ -41,16 +45,12 @@ from mlops_azure.workspace import (
 )
 
 
-class LocalEndpoints:
-    """Mixin for ``LocalWorkspace``: endpoints, deployments, traffic, keys, logs."""
+class LocalEndpoints(LocalPart, OnlineEndpoints):
+    """Endpoints, deployments, traffic, keys and logs, serving ``models``' files."""
 
-    root: Path
-
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # provided by LocalWorkspace
-
-    def model_local_path(self, name: str, version: int) -> Path:
-        raise NotImplementedError  # provided by LocalWorkspace
+    def __init__(self, store: LocalStore, models: ModelRegistry) -> None:
+        super().__init__(store)
+        self.models = models
 
     # -- plumbing --------------------------------------------------------------------------------
     def _endpoint_dir(self, name: str) -> Path:
@@ -132,7 +132,7 @@ class LocalEndpoints:
         atomic_write(self._endpoint_dir(name) / "routes.json", json.dumps(routes, indent=1).encode())
 
     # -- endpoints -------------------------------------------------------------------------------
-    def create_endpoint(self, name: str, *, kind: str = "local", description: str = "",
+    def create(self, name: str, *, kind: str = "local", description: str = "",
                         compute: str | None = None) -> Endpoint:
         """Create endpoint ``name`` with fresh keys and start its router; an existing endpoint is
         returned, its router restarted on the same port when it had stopped."""
@@ -155,20 +155,20 @@ class LocalEndpoints:
                 with self._db() as conn, db.write_transaction(conn):
                     conn.execute("UPDATE endpoints SET router_pid = ?, port = ? WHERE name = ?",
                                  (pid, port, name))
-        return self.get_endpoint(name)
+        return self.get(name)
 
-    def get_endpoint(self, name: str) -> Endpoint:
+    def get(self, name: str) -> Endpoint:
         """One endpoint with its traffic."""
         with self._db() as conn:
             return self._to_endpoint(self._endpoint_row(conn, name), self._deployment_rows(conn, name))
 
-    def list_endpoints(self) -> list[Endpoint]:
+    def all(self) -> list[Endpoint]:
         """All endpoints, by name."""
         with self._db() as conn:
             rows = conn.execute("SELECT * FROM endpoints ORDER BY name").fetchall()
             return [self._to_endpoint(r, self._deployment_rows(conn, r["name"])) for r in rows]
 
-    def delete_endpoint(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         """Stop the router and every deployment, then forget the endpoint."""
         with self._locked(name):
             with self._db() as conn:
@@ -183,13 +183,13 @@ class LocalEndpoints:
                 conn.execute("DELETE FROM endpoints WHERE name = ?", (name,))
         shutil.rmtree(self._endpoint_dir(name), ignore_errors=True)
 
-    def endpoint_keys(self, endpoint: str) -> EndpointKeys:
+    def keys(self, endpoint: str) -> EndpointKeys:
         """The endpoint's two keys."""
         with self._db() as conn:
             row = self._endpoint_row(conn, endpoint)
         return EndpointKeys(row["primary_key"], row["secondary_key"])
 
-    def endpoint_traffic(self, endpoint: str) -> list[ServingDeployment]:
+    def traffic(self, endpoint: str) -> list[ServingDeployment]:
         """Deployments behind ``endpoint`` with their live traffic, most first; empty when none."""
         with self._db() as conn:
             rows = conn.execute(
@@ -213,7 +213,7 @@ class LocalEndpoints:
         script = spec.code_dir / spec.scoring_script
         if not script.is_file():
             raise UserInputError(f"scoring script {script} does not exist")
-        model_dir = self.model_local_path(spec.model_name, spec.model_version)
+        model_dir = self.models.local_path(spec.model_name, spec.model_version)
         what = f"deployment '{name}' of endpoint '{endpoint}'"
         with self._locked(endpoint):
             with self._db() as conn:
@@ -323,16 +323,16 @@ class LocalEndpoints:
                              (int(traffic.get(dep, 0)), int(mirror.get(dep, 0)),
                               db.to_iso(db.utc_now()), endpoint, dep))
             self._write_routes(conn, endpoint)
-        return self.get_endpoint(endpoint)
+        return self.get(endpoint)
 
-    def live_traffic(self, endpoint: str) -> dict[str, TrafficCounts] | None:
+    def router_counts(self, endpoint: str) -> dict[str, TrafficCounts] | None:
         """What the endpoint's router counted per deployment since it started (client requests
         only, probes left out); None when the router is not running or does not answer."""
         with self._db() as conn:
             row = self._endpoint_row(conn, endpoint)
         if not row["port"] or not processes.alive(row["router_pid"], "mlops_azure.local.router"):
             return None
-        auth = {"Authorization": f"Bearer {self.endpoint_keys(endpoint).primary}"}
+        auth = {"Authorization": f"Bearer {self.keys(endpoint).primary}"}
         try:
             status, body = processes.get(int(row["port"]), TRAFFIC_PATH, timeout_s=5.0, headers=auth)
             doc = json.loads(body) if status == 200 else None
@@ -351,6 +351,17 @@ class LocalEndpoints:
         """The tail of the deployment's server log."""
         self.get_deployment(endpoint, name)
         return processes.tail(self._endpoint_dir(endpoint) / name / "server.log", lines)
+
+
+
+class LocalLiveTraffic(LiveTraffic):
+    """What each local endpoint's router counted (``LocalEndpoints.router_counts``)."""
+
+    def __init__(self, endpoints: LocalEndpoints) -> None:
+        self.endpoints = endpoints
+
+    def counts(self, endpoint: str) -> dict[str, TrafficCounts] | None:
+        return self.endpoints.router_counts(endpoint)
 
 
 def _spec_json(spec: DeploymentSpec) -> str:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
-from mlops_azure.local.artifacts import ArtifactStore
+from mlops_azure.local.store import LocalPart
 from mlops_azure.rules import check_asset_name, check_schedule_name, check_trigger
 from mlops_azure.workspace import (
     InputValue,
     PipelineSubmission,
     Schedule,
+    Schedules,
     ScheduleTrigger,
 )
 
@@ -46,15 +46,10 @@ def _schedule_from_row(row: sqlite3.Row) -> Schedule:
                     created_at=created, inputs=db.from_json(row["inputs"]))
 
 
-class LocalSchedules:
-    """``create_schedule`` / ``list_schedules`` / ``delete_schedule`` on the ``schedules`` table."""
+class LocalSchedules(LocalPart, Schedules):
+    """Schedules as rows of the ``schedules`` table, fired by ``mlops schedule run-due``."""
 
-    artifacts: ArtifactStore  # provided by LocalWorkspace
-
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # provided by LocalWorkspace
-
-    def create_schedule(
+    def create(
         self, name: str, submission: PipelineSubmission, trigger: ScheduleTrigger
     ) -> Schedule:
         """Store (or replace) schedule ``name``; everything is checked before anything is written."""
@@ -96,7 +91,7 @@ class LocalSchedules:
             raise UserInputError(f"input '{key}': {value} does not exist")
         return self.artifacts.put(value).path
 
-    def list_schedules(self) -> list[Schedule]:
+    def all(self) -> list[Schedule]:
         """All schedules, by name."""
         with self._db() as conn:
             rows = conn.execute("SELECT * FROM schedules ORDER BY name").fetchall()
@@ -110,7 +105,7 @@ class LocalSchedules:
             raise NotFoundError(f"schedule '{name}' does not exist")
         return {k: str(v) for k, v in db.from_json(row["tags"]).items()}
 
-    def delete_schedule(self, name: str) -> None:
+    def delete(self, name: str) -> None:
         """Delete a schedule; ``NotFoundError`` when it does not exist."""
         with self._db() as conn, db.write_transaction(conn):
             deleted = conn.execute("DELETE FROM schedules WHERE name = ?", (name,)).rowcount

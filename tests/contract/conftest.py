@@ -139,7 +139,7 @@ def tamper(workspace: Workspace) -> Callable[[str], None]:
             from mlops_azure.azure.blobs import parse_datastore_uri
 
             datastore, prefix = parse_datastore_uri(stored)
-            folder = workspace.folder(datastore)  # type: ignore[attr-defined]
+            folder = workspace.conn.folder(datastore)  # type: ignore[attr-defined]
             name = sorted(folder.names(prefix.rstrip("/")))[0]
             folder.container.upload_blob(name, folder.read(name) + b"tampered", overwrite=True)
             return
@@ -186,7 +186,7 @@ def submission(pipeline_file: Path, raw_file: Path) -> SubmitFn:
 
 @pytest.fixture
 def completed_job(workspace: Workspace, submission: SubmitFn) -> Job:
-    return workspace.run_pipeline(submission())
+    return workspace.jobs.run_pipeline(submission())
 
 
 @pytest.fixture

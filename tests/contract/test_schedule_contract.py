@@ -21,22 +21,22 @@ NIGHTLY = ScheduleTrigger(cron="30 2 * * 1-5", time_zone="Europe/Berlin")
 def test_a_cron_schedule_is_stored_with_its_submission(
     workspace: Workspace, submission: SubmitFn, raw_file: Path
 ) -> None:
-    created = workspace.create_schedule("nightly", submission(factor=3), NIGHTLY)
+    created = workspace.schedules.create("nightly", submission(factor=3), NIGHTLY)
     assert (created.name, created.trigger, created.experiment) == ("nightly", NIGHTLY, "contract")
     assert created.enabled
     assert Path(created.pipeline).name == "pipeline.yml"
     assert created.inputs["factor"] == 3
     # A file input is kept where later runs can read it (stored as its text, like a job's inputs).
     assert isinstance(created.inputs["raw"], str) and created.inputs["raw"].endswith(raw_file.name)
-    assert workspace.list_schedules() == [created]
+    assert workspace.schedules.all() == [created]
     assert created.trigger.describe() == "cron '30 2 * * 1-5' (Europe/Berlin)"
 
 
 def test_a_recurrence_schedule_and_list_by_name(workspace: Workspace, submission: SubmitFn) -> None:
     weekly = ScheduleTrigger(frequency="week", interval=2)
-    workspace.create_schedule("weekly", submission(), weekly)
-    workspace.create_schedule("daily", submission(), ScheduleTrigger(frequency="day"))
-    found = workspace.list_schedules()
+    workspace.schedules.create("weekly", submission(), weekly)
+    workspace.schedules.create("daily", submission(), ScheduleTrigger(frequency="day"))
+    found = workspace.schedules.all()
     assert [s.name for s in found] == ["daily", "weekly"]
     assert found[1].trigger == weekly
     assert found[1].trigger.describe() == "every 2 weeks (UTC)"
@@ -45,8 +45,8 @@ def test_a_recurrence_schedule_and_list_by_name(workspace: Workspace, submission
 def test_an_asset_reference_input_is_kept_as_given(
     workspace: Workspace, submission: SubmitFn, raw_file: Path
 ) -> None:
-    workspace.upload_data("numbers", raw_file)  # Azure ML checks the reference at creation
-    created = workspace.create_schedule("fresh", submission(raw="azureml:numbers@latest"), NIGHTLY)
+    workspace.data.upload("numbers", raw_file)  # Azure ML checks the reference at creation
+    created = workspace.schedules.create("fresh", submission(raw="azureml:numbers@latest"), NIGHTLY)
     # The embedded workspace resolves the label when the schedule fires; on Azure ML the SDK
     # resolves labels when the job definition is sent, so the schedule names the version it pins.
     expected = "azureml:numbers@latest" if workspace.backend == "local" else "azureml:numbers:1"
@@ -54,10 +54,10 @@ def test_an_asset_reference_input_is_kept_as_given(
 
 
 def test_the_same_name_replaces_the_schedule(workspace: Workspace, submission: SubmitFn) -> None:
-    workspace.create_schedule("nightly", submission(), NIGHTLY)
+    workspace.schedules.create("nightly", submission(), NIGHTLY)
     hourly = ScheduleTrigger(frequency="hour", interval=6)
-    replaced = workspace.create_schedule("nightly", submission(factor=5), hourly)
-    assert [s.name for s in workspace.list_schedules()] == ["nightly"]
+    replaced = workspace.schedules.create("nightly", submission(factor=5), hourly)
+    assert [s.name for s in workspace.schedules.all()] == ["nightly"]
     assert replaced.trigger == hourly
     assert replaced.inputs["factor"] == 5
 
@@ -65,18 +65,18 @@ def test_the_same_name_replaces_the_schedule(workspace: Workspace, submission: S
 def test_delete_removes_it_and_an_unknown_name_is_not_found(
     workspace: Workspace, submission: SubmitFn
 ) -> None:
-    workspace.create_schedule("nightly", submission(), NIGHTLY)
-    workspace.delete_schedule("nightly")
-    assert workspace.list_schedules() == []
+    workspace.schedules.create("nightly", submission(), NIGHTLY)
+    workspace.schedules.delete("nightly")
+    assert workspace.schedules.all() == []
     with pytest.raises(NotFoundError, match="nightly"):
-        workspace.delete_schedule("nightly")
+        workspace.schedules.delete("nightly")
 
 
 @pytest.mark.parametrize("name", ["", "-dash", "has space", "semi;colon", "x" * 256])
 def test_bad_schedule_names_are_refused(workspace: Workspace, submission: SubmitFn, name: str) -> None:
     with pytest.raises(UserInputError, match="name"):
-        workspace.create_schedule(name, submission(), NIGHTLY)
-    assert workspace.list_schedules() == []
+        workspace.schedules.create(name, submission(), NIGHTLY)
+    assert workspace.schedules.all() == []
 
 
 @pytest.mark.parametrize(("cron", "field"), [
@@ -99,8 +99,8 @@ def test_bad_cron_expressions_name_the_field(
     workspace: Workspace, submission: SubmitFn, cron: str, field: str
 ) -> None:
     with pytest.raises(UserInputError, match=field):
-        workspace.create_schedule("bad", submission(), ScheduleTrigger(cron=cron))
-    assert workspace.list_schedules() == []
+        workspace.schedules.create("bad", submission(), ScheduleTrigger(cron=cron))
+    assert workspace.schedules.all() == []
 
 
 @pytest.mark.parametrize("cron", ["* * * * *", "*/15 8-18 * * 1-5", "0 0 1,15 1-12/3 0",
@@ -108,7 +108,7 @@ def test_bad_cron_expressions_name_the_field(
 def test_valid_cron_expressions_are_accepted(
     workspace: Workspace, submission: SubmitFn, cron: str
 ) -> None:
-    assert workspace.create_schedule("ok", submission(), ScheduleTrigger(cron=cron)).trigger.cron == cron
+    assert workspace.schedules.create("ok", submission(), ScheduleTrigger(cron=cron)).trigger.cron == cron
 
 
 @pytest.mark.parametrize(("trigger", "words"), [
@@ -123,32 +123,32 @@ def test_bad_triggers_are_refused(
     workspace: Workspace, submission: SubmitFn, trigger: ScheduleTrigger, words: str
 ) -> None:
     with pytest.raises(UserInputError, match=words):
-        workspace.create_schedule("bad", submission(), trigger)
-    assert workspace.list_schedules() == []
+        workspace.schedules.create("bad", submission(), trigger)
+    assert workspace.schedules.all() == []
 
 
 def test_an_input_the_pipeline_does_not_declare_is_refused(
     workspace: Workspace, submission: SubmitFn
 ) -> None:
     with pytest.raises(UserInputError, match="no input 'depth'"):
-        workspace.create_schedule("bad", submission(depth=3), NIGHTLY)
-    assert workspace.list_schedules() == []
+        workspace.schedules.create("bad", submission(depth=3), NIGHTLY)
+    assert workspace.schedules.all() == []
 
 
 def test_a_missing_input_file_is_refused(
     workspace: Workspace, submission: SubmitFn, tmp_path: Path
 ) -> None:
     with pytest.raises(UserInputError, match="does not exist"):
-        workspace.create_schedule("bad", submission(raw=tmp_path / "gone.txt"), NIGHTLY)
-    assert workspace.list_schedules() == []
+        workspace.schedules.create("bad", submission(raw=tmp_path / "gone.txt"), NIGHTLY)
+    assert workspace.schedules.all() == []
 
 
 def test_a_named_time_zone_round_trips(
     workspace: Workspace, submission: SubmitFn, request: pytest.FixtureRequest
 ) -> None:
     berlin = ScheduleTrigger(cron="0 6 * * 1", time_zone="Europe/Berlin")
-    assert workspace.create_schedule("monday", submission(), berlin).trigger == berlin
-    assert workspace.list_schedules()[0].trigger == berlin
+    assert workspace.schedules.create("monday", submission(), berlin).trigger == berlin
+    assert workspace.schedules.all()[0].trigger == berlin
     if workspace.backend == "azure":  # Azure ML takes Windows time-zone names on the wire
         sim = request.getfixturevalue("azure_sim")
         sent = sim.calls_to("PUT", r"/schedules/monday$")[-1].body["properties"]["trigger"]

@@ -24,20 +24,20 @@ RAW_SUM = 31  # sum of the numbers conftest writes into the raw file
 def test_upload_a_file_then_new_content_makes_version_2(workspace: Workspace, tmp_path: Path) -> None:
     source = tmp_path / "train.csv"
     source.write_text("x,y\n1,2\n", encoding="utf-8")
-    first = workspace.upload_data("train", source, description="first cut")
+    first = workspace.data.upload("train", source, description="first cut")
     assert (first.name, first.version, first.description) == ("train", 1, "first cut")
     assert first.size_bytes == len("x,y\n1,2\n")
     assert len(first.sha256) == 64
-    assert workspace.data_local_path(first).read_text(encoding="utf-8") == "x,y\n1,2\n"
+    assert workspace.data.local_path(first).read_text(encoding="utf-8") == "x,y\n1,2\n"
 
     source.write_text("x,y\n1,2\n3,4\n", encoding="utf-8")
-    second = workspace.upload_data("train", source)
+    second = workspace.data.upload("train", source)
     assert second.version == 2
     assert second.sha256 != first.sha256
-    assert workspace.data_local_path(first).read_text(encoding="utf-8") == "x,y\n1,2\n"
-    assert workspace.get_data("train") == second
-    assert workspace.get_data("train", 1) == first
-    assert [a.ref for a in workspace.list_data("train")] == ["train:2", "train:1"]
+    assert workspace.data.local_path(first).read_text(encoding="utf-8") == "x,y\n1,2\n"
+    assert workspace.data.get("train") == second
+    assert workspace.data.get("train", 1) == first
+    assert [a.ref for a in workspace.data.versions("train")] == ["train:2", "train:1"]
 
 
 def test_uploading_unchanged_content_returns_the_latest_version(
@@ -47,53 +47,53 @@ def test_uploading_unchanged_content_returns_the_latest_version(
     (source / "part").mkdir(parents=True)
     (source / "a.csv").write_text("a\n1\n", encoding="utf-8")
     (source / "part" / "b.csv").write_text("a\n2\n", encoding="utf-8")
-    first = workspace.upload_data("raw", source)
-    again = workspace.upload_data("raw", source)
+    first = workspace.data.upload("raw", source)
+    again = workspace.data.upload("raw", source)
     assert again == first
-    assert [a.version for a in workspace.list_data("raw")] == [1]
-    folder = workspace.data_local_path(first)
+    assert [a.version for a in workspace.data.versions("raw")] == [1]
+    folder = workspace.data.local_path(first)
     assert (folder / "part" / "b.csv").read_text(encoding="utf-8") == "a\n2\n"
 
 
 def test_list_data_across_names_is_newest_first(workspace: Workspace, tmp_path: Path) -> None:
     for name, text in [("a", "1"), ("b", "2"), ("a", "3")]:
         (tmp_path / "f.txt").write_text(text, encoding="utf-8")
-        workspace.upload_data(name, tmp_path / "f.txt")
-    assert [d.ref for d in workspace.list_data()] == ["a:2", "b:1", "a:1"]
-    assert workspace.list_data("nothing") == []
+        workspace.data.upload(name, tmp_path / "f.txt")
+    assert [d.ref for d in workspace.data.versions()] == ["a:2", "b:1", "a:1"]
+    assert workspace.data.versions("nothing") == []
 
 
 @pytest.mark.parametrize("name", ["", "-leading-dash", "has space", "semi;colon", "x" * 256, "ü"])
 def test_bad_data_asset_names_are_refused(workspace: Workspace, tmp_path: Path, name: str) -> None:
     (tmp_path / "f.txt").write_text("1", encoding="utf-8")
     with pytest.raises(UserInputError, match="name"):
-        workspace.upload_data(name, tmp_path / "f.txt")
-    assert workspace.list_data() == []
+        workspace.data.upload(name, tmp_path / "f.txt")
+    assert workspace.data.versions() == []
 
 
 def test_uploading_a_missing_path_is_refused(workspace: Workspace, tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="does not exist"):
-        workspace.upload_data("raw", tmp_path / "nope.csv")
-    assert workspace.list_data() == []
+        workspace.data.upload("raw", tmp_path / "nope.csv")
+    assert workspace.data.versions() == []
 
 
 def test_unknown_data_assets_are_not_found(workspace: Workspace, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="'raw'"):
-        workspace.get_data("raw")
+        workspace.data.get("raw")
     (tmp_path / "f.txt").write_text("1", encoding="utf-8")
-    workspace.upload_data("raw", tmp_path / "f.txt")
+    workspace.data.upload("raw", tmp_path / "f.txt")
     with pytest.raises(NotFoundError, match="data asset 'raw' has no version 5"):
-        workspace.get_data("raw", 5)
+        workspace.data.get("raw", 5)
 
 
 def test_altered_data_is_detected(
     workspace: Workspace, tmp_path: Path, tamper: Callable[[str], None]
 ) -> None:
     (tmp_path / "f.txt").write_text("1,2,3", encoding="utf-8")
-    asset = workspace.upload_data("raw", tmp_path / "f.txt")
+    asset = workspace.data.upload("raw", tmp_path / "f.txt")
     tamper(asset.path)
     with pytest.raises(BackendError, match=r"raw:1 .* are missing or altered"):
-        workspace.data_local_path(asset)
+        workspace.data.local_path(asset)
 
 
 # -- jobs ---------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_altered_data_is_detected(
 
 def test_a_completed_job_has_steps_outputs_and_logs(workspace: Workspace, submission: SubmitFn) -> None:
     events: list[JobEvent] = []
-    job = workspace.run_pipeline(submission(factor=3), events.append)
+    job = workspace.jobs.run_pipeline(submission(factor=3), events.append)
     assert job.status is JobStatus.COMPLETED, job.error
     assert job.error is None
     assert job.experiment == "contract"
@@ -113,15 +113,15 @@ def test_a_completed_job_has_steps_outputs_and_logs(workspace: Workspace, submis
     assert all(s.started_at and s.ended_at and s.started_at <= s.ended_at for s in job.steps)
     assert job.started_at is not None and job.ended_at is not None
 
-    model = workspace.job_output_path(job.id, "model")
+    model = workspace.jobs.output_path(job.id, "model")
     assert json.loads((model / "model.json").read_text(encoding="utf-8")) == {
         "total": 3 * RAW_SUM, "count": 8
     }
-    assert workspace.get_job(job.id) == job
+    assert workspace.jobs.get(job.id) == job
 
-    assert "prep: wrote 8 numbers" in workspace.job_logs(job.id, "prep")
-    assert "train: total=93" in workspace.job_logs(job.id, "train")
-    everything = workspace.job_logs(job.id)
+    assert "prep: wrote 8 numbers" in workspace.jobs.logs(job.id, "prep")
+    assert "train: total=93" in workspace.jobs.logs(job.id, "train")
+    everything = workspace.jobs.logs(job.id)
     assert everything.index("prep: wrote") < everything.index("train: total")
     assert everything.index("prep") < everything.index("train")
 
@@ -133,49 +133,49 @@ def test_a_completed_job_has_steps_outputs_and_logs(workspace: Workspace, submis
 
 
 def test_a_failed_job_is_returned_with_its_error(workspace: Workspace, submission: SubmitFn) -> None:
-    job = workspace.run_pipeline(submission(fail=True))
+    job = workspace.jobs.run_pipeline(submission(fail=True))
     assert job.status is JobStatus.FAILED
     assert job.error
     assert "prep" in job.error
     prep = next(s for s in job.steps if s.name == "prep")
     assert (prep.status, prep.exit_code) == (JobStatus.FAILED, 3)
     assert all(s.status is not JobStatus.COMPLETED for s in job.steps if s.name == "train")
-    assert "prep: asked to fail" in workspace.job_logs(job.id, "prep")
-    assert workspace.get_job(job.id).status is JobStatus.FAILED
+    assert "prep: asked to fail" in workspace.jobs.logs(job.id, "prep")
+    assert workspace.jobs.get(job.id).status is JobStatus.FAILED
     with pytest.raises(NotFoundError, match="Failed"):
-        workspace.job_output_path(job.id, "model")
+        workspace.jobs.output_path(job.id, "model")
 
 
 def test_jobs_are_listed_newest_first(workspace: Workspace, submission: SubmitFn) -> None:
-    first = workspace.run_pipeline(submission())
-    second = workspace.run_pipeline(submission(fail=True))
+    first = workspace.jobs.run_pipeline(submission())
+    second = workspace.jobs.run_pipeline(submission(fail=True))
     assert first.id != second.id
-    assert [j.id for j in workspace.list_jobs()] == [second.id, first.id]
-    assert [j.id for j in workspace.list_jobs(limit=1)] == [second.id]
+    assert [j.id for j in workspace.jobs.recent()] == [second.id, first.id]
+    assert [j.id for j in workspace.jobs.recent(limit=1)] == [second.id]
 
 
 def test_a_submission_with_bad_inputs_is_refused_without_a_job(
     workspace: Workspace, submission: SubmitFn, tmp_path: Path
 ) -> None:
     with pytest.raises(UserInputError):
-        workspace.run_pipeline(submission(raw=tmp_path / "missing.txt"))
+        workspace.jobs.run_pipeline(submission(raw=tmp_path / "missing.txt"))
     with pytest.raises(UserInputError):
-        workspace.run_pipeline(PipelineSubmission(tmp_path / "no-pipeline.yml", {}, "contract"))
-    assert workspace.list_jobs() == []
+        workspace.jobs.run_pipeline(PipelineSubmission(tmp_path / "no-pipeline.yml", {}, "contract"))
+    assert workspace.jobs.recent() == []
 
 
 def test_unknown_jobs_steps_and_outputs_are_not_found(workspace: Workspace, completed_job: Job) -> None:
     for call in (
-        lambda: workspace.get_job("contract-20000101000000-abcdef"),
-        lambda: workspace.job_logs("contract-20000101000000-abcdef"),
-        lambda: workspace.job_output_path("contract-20000101000000-abcdef", "model"),
+        lambda: workspace.jobs.get("contract-20000101000000-abcdef"),
+        lambda: workspace.jobs.logs("contract-20000101000000-abcdef"),
+        lambda: workspace.jobs.output_path("contract-20000101000000-abcdef", "model"),
     ):
         with pytest.raises(NotFoundError, match="contract-20000101000000-abcdef"):
             call()
     with pytest.raises(NotFoundError, match="no step 'deploy'"):
-        workspace.job_logs(completed_job.id, "deploy")
+        workspace.jobs.logs(completed_job.id, "deploy")
     with pytest.raises(NotFoundError, match="no output 'weights'"):
-        workspace.job_output_path(completed_job.id, "weights")
+        workspace.jobs.output_path(completed_job.id, "weights")
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def test_register_from_a_job_output(
     workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage]
 ) -> None:
     lineage = make_lineage(completed_job.id)
-    model = workspace.register_model(
+    model = workspace.models.register(
         "clf", job_id=completed_job.id, output="model", metrics={"auc": 0.91, "rows": 8},
         lineage=lineage, tags={"stage": "candidate"}, description="first",
     )
@@ -194,11 +194,11 @@ def test_register_from_a_job_output(
     assert model.lineage == lineage
     assert model.description == "first"
     assert len(model.sha256) == 64
-    assert workspace.get_model("clf", 1) == model
-    stored = workspace.model_local_path("clf", 1)
+    assert workspace.models.get("clf", 1) == model
+    stored = workspace.models.local_path("clf", 1)
     assert json.loads((stored / "model.json").read_text(encoding="utf-8"))["total"] == 2 * RAW_SUM
 
-    event = workspace.list_events(1)[0]
+    event = workspace.events.recent(1)[0]
     assert (event.action, event.subject, event.actor) == ("register", "clf:1", "alice@example.com")
     assert event.details["job_id"] == completed_job.id
 
@@ -208,16 +208,16 @@ def test_versions_count_up_and_latest_is_the_highest(
 ) -> None:
     lineage = make_lineage(completed_job.id)
     for auc in (0.7, 0.8, 0.9):
-        workspace.register_model("clf", job_id=completed_job.id, output="model",
+        workspace.models.register("clf", job_id=completed_job.id, output="model",
                                  metrics={"auc": auc}, lineage=lineage)
-    workspace.register_model("other", job_id=completed_job.id, output="model", metrics={},
+    workspace.models.register("other", job_id=completed_job.id, output="model", metrics={},
                              lineage=lineage)
-    latest = workspace.get_model("clf")
+    latest = workspace.models.get("clf")
     assert (latest.version, latest.metrics["auc"]) == (3, 0.9)
-    assert [m.ref for m in workspace.list_models("clf")] == ["clf:3", "clf:2", "clf:1"]
-    assert [m.ref for m in workspace.list_models()] == ["other:1", "clf:3", "clf:2", "clf:1"]
-    assert workspace.list_models("nothing") == []
-    assert [e.subject for e in workspace.list_events() if e.action == "register"] == [
+    assert [m.ref for m in workspace.models.versions("clf")] == ["clf:3", "clf:2", "clf:1"]
+    assert [m.ref for m in workspace.models.versions()] == ["other:1", "clf:3", "clf:2", "clf:1"]
+    assert workspace.models.versions("nothing") == []
+    assert [e.subject for e in workspace.events.recent() if e.action == "register"] == [
         "other:1", "clf:3", "clf:2", "clf:1"
     ]
 
@@ -226,27 +226,27 @@ def test_unknown_models_are_not_found(
     workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage]
 ) -> None:
     with pytest.raises(NotFoundError, match="model 'x'"):
-        workspace.get_model("x")
-    workspace.register_model("x", job_id=completed_job.id, output="model", metrics={},
+        workspace.models.get("x")
+    workspace.models.register("x", job_id=completed_job.id, output="model", metrics={},
                              lineage=make_lineage(completed_job.id))
     with pytest.raises(NotFoundError, match="model 'x' has no version 7"):
-        workspace.get_model("x", 7)
+        workspace.models.get("x", 7)
     with pytest.raises(NotFoundError, match="model 'x' has no version 7"):
-        workspace.model_local_path("x", 7)
+        workspace.models.local_path("x", 7)
 
 
 def test_registering_a_failed_or_unknown_job_is_refused(
     workspace: Workspace, submission: SubmitFn, make_lineage: Callable[[str], Lineage]
 ) -> None:
-    failed = workspace.run_pipeline(submission(fail=True))
+    failed = workspace.jobs.run_pipeline(submission(fail=True))
     with pytest.raises(UserInputError, match="Completed"):
-        workspace.register_model("clf", job_id=failed.id, output="model", metrics={},
+        workspace.models.register("clf", job_id=failed.id, output="model", metrics={},
                                  lineage=make_lineage(failed.id))
     with pytest.raises(NotFoundError):
-        workspace.register_model("clf", job_id="contract-20000101000000-abcdef", output="model",
+        workspace.models.register("clf", job_id="contract-20000101000000-abcdef", output="model",
                                  metrics={}, lineage=make_lineage(failed.id))
-    assert workspace.list_models() == []
-    assert [e for e in workspace.list_events() if e.action == "register"] == []
+    assert workspace.models.versions() == []
+    assert [e for e in workspace.events.recent() if e.action == "register"] == []
 
 
 def test_bad_model_names_and_outputs_are_refused(
@@ -254,104 +254,104 @@ def test_bad_model_names_and_outputs_are_refused(
 ) -> None:
     lineage = make_lineage(completed_job.id)
     with pytest.raises(UserInputError, match="name"):
-        workspace.register_model("bad name", job_id=completed_job.id, output="model", metrics={},
+        workspace.models.register("bad name", job_id=completed_job.id, output="model", metrics={},
                                  lineage=lineage)
     with pytest.raises(NotFoundError, match="no output 'weights'"):
-        workspace.register_model("clf", job_id=completed_job.id, output="weights", metrics={},
+        workspace.models.register("clf", job_id=completed_job.id, output="weights", metrics={},
                                  lineage=lineage)
-    assert workspace.list_models() == []
+    assert workspace.models.versions() == []
 
 
 def test_altered_model_artifacts_are_detected(
     workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage],
     tamper: Callable[[str], None],
 ) -> None:
-    model = workspace.register_model("clf", job_id=completed_job.id, output="model", metrics={},
+    model = workspace.models.register("clf", job_id=completed_job.id, output="model", metrics={},
                                      lineage=make_lineage(completed_job.id))
     tamper(model.path)
     with pytest.raises(BackendError, match=r"artifacts of model clf:1 at .* are missing or altered"):
-        workspace.model_local_path("clf", 1)
+        workspace.models.local_path("clf", 1)
 
 
 # -- serving and audit --------------------------------------------------------------------------
 
 
 def test_an_unknown_endpoint_has_no_traffic(workspace: Workspace) -> None:
-    assert workspace.endpoint_traffic("nowhere") == []
+    assert workspace.endpoints.traffic("nowhere") == []
 
 
 def test_events_are_appended_and_listed_newest_first(workspace: Workspace) -> None:
-    first = workspace.record_event("approve", "clf:1", {"stage": "production", "why": "ok"},
+    first = workspace.events.record("approve", "clf:1", {"stage": "production", "why": "ok"},
                                    actor="bob")
-    second = workspace.record_event("deploy", "clf:1", {"traffic": {"blue": 100}}, actor="ci")
+    second = workspace.events.record("deploy", "clf:1", {"traffic": {"blue": 100}}, actor="ci")
     assert second.id > first.id
     assert (first.action, first.subject, first.actor) == ("approve", "clf:1", "bob")
     assert first.time.tzinfo is not None
-    assert workspace.list_events() == [second, first]
-    assert workspace.list_events(limit=1) == [second]
-    assert workspace.list_events()[0].details == {"traffic": {"blue": 100}}
+    assert workspace.events.recent() == [second, first]
+    assert workspace.events.recent(limit=1) == [second]
+    assert workspace.events.recent()[0].details == {"traffic": {"blue": 100}}
 
 
 def test_an_archived_version_is_hidden_but_readable_and_never_reused(
     workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage]
 ) -> None:
     for _ in range(2):
-        workspace.register_model("arch", job_id=completed_job.id, output="model", metrics={},
+        workspace.models.register("arch", job_id=completed_job.id, output="model", metrics={},
                                  lineage=make_lineage(completed_job.id))
-    workspace.archive_model("arch", 2, actor="carol")
-    assert [m.version for m in workspace.list_models("arch")] == [1]
-    assert workspace.get_model("arch").version == 1
-    assert workspace.get_model("arch", 2).version == 2
-    third = workspace.register_model("arch", job_id=completed_job.id, output="model", metrics={},
+    workspace.models.archive("arch", 2, actor="carol")
+    assert [m.version for m in workspace.models.versions("arch")] == [1]
+    assert workspace.models.get("arch").version == 1
+    assert workspace.models.get("arch", 2).version == 2
+    third = workspace.models.register("arch", job_id=completed_job.id, output="model", metrics={},
                                      lineage=make_lineage(completed_job.id))
     assert third.version == 3
-    assert [(e.action, e.subject, e.actor) for e in workspace.list_events(1, action="archive")] == [
+    assert [(e.action, e.subject, e.actor) for e in workspace.events.recent(1, action="archive")] == [
         ("archive", "arch:2", "carol")]
     with pytest.raises(NotFoundError, match="model 'arch' has no version 9"):
-        workspace.archive_model("arch", 9, actor="carol")
+        workspace.models.archive("arch", 9, actor="carol")
 
 
 def test_an_exclusive_lock_has_one_holder_at_a_time(workspace: Workspace) -> None:
-    with workspace.exclusive("watch-landing") as first:
+    with workspace.locks.exclusive("watch-landing") as first:
         assert first is True
-        with workspace.exclusive("watch-landing") as second:
+        with workspace.locks.exclusive("watch-landing") as second:
             assert second is False  # another holder: stand aside, without waiting
-        with workspace.exclusive("schedule-run-due") as other:
+        with workspace.locks.exclusive("schedule-run-due") as other:
             assert other is True  # another lock
-    with workspace.exclusive("watch-landing") as again:
+    with workspace.locks.exclusive("watch-landing") as again:
         assert again is True  # released at the end of the block
-    with pytest.raises(UserInputError, match="lock name"), workspace.exclusive("../escape"):
+    with pytest.raises(UserInputError, match="lock name"), workspace.locks.exclusive("../escape"):
         pass
 
 
 def test_a_lock_names_its_holder_while_held(workspace: Workspace) -> None:
-    assert workspace.lock_holder("endpoint-prod") is None  # never taken
-    with workspace.exclusive("endpoint-prod", holder="mlops promote by ana (pid 7 on h1) ü") as mine:
+    assert workspace.locks.holder("endpoint-prod") is None  # never taken
+    with workspace.locks.exclusive("endpoint-prod", holder="mlops promote by ana (pid 7 on h1) ü") as mine:
         assert mine is True
-        held = workspace.lock_holder("endpoint-prod")
+        held = workspace.locks.holder("endpoint-prod")
         assert held is not None
         assert held.holder == "mlops promote by ana (pid 7 on h1) ü"
         assert held.since is not None
-    assert workspace.lock_holder("endpoint-prod") is None  # released
+    assert workspace.locks.holder("endpoint-prod") is None  # released
 
 
 def test_documents_are_stored_beside_a_model_version(
     workspace: Workspace, completed_job: Job, make_lineage: Callable[[str], Lineage]
 ) -> None:
-    model = workspace.register_model("clf", job_id=completed_job.id, output="model",
+    model = workspace.models.register("clf", job_id=completed_job.id, output="model",
                                      metrics={"auc": 0.9}, lineage=make_lineage(completed_job.id))
     with pytest.raises(NotFoundError, match=r"has no document 'card\.html'"):
-        workspace.get_model_document("clf", 1, "card.html")
-    workspace.put_model_document("clf", 1, "card.html", b"<h1>first</h1>")
-    workspace.put_model_document("clf", 1, "card.html", b"<h1>card</h1>")  # replaced
-    workspace.put_model_document("clf", 1, "responsible.json", b"{}")
-    assert workspace.get_model_document("clf", 1, "card.html") == b"<h1>card</h1>"
-    assert workspace.get_model_document("clf", 1, "responsible.json") == b"{}"
+        workspace.models.get_document("clf", 1, "card.html")
+    workspace.models.put_document("clf", 1, "card.html", b"<h1>first</h1>")
+    workspace.models.put_document("clf", 1, "card.html", b"<h1>card</h1>")  # replaced
+    workspace.models.put_document("clf", 1, "responsible.json", b"{}")
+    assert workspace.models.get_document("clf", 1, "card.html") == b"<h1>card</h1>"
+    assert workspace.models.get_document("clf", 1, "responsible.json") == b"{}"
     # The model's own artifacts, and so its content hash, are untouched.
-    assert workspace.get_model("clf", 1).sha256 == model.sha256
-    workspace.model_local_path("clf", 1)  # still verifies
+    assert workspace.models.get("clf", 1).sha256 == model.sha256
+    workspace.models.local_path("clf", 1)  # still verifies
     with pytest.raises(NotFoundError):
-        workspace.put_model_document("clf", 7, "card.html", b"x")
+        workspace.models.put_document("clf", 7, "card.html", b"x")
     for bad in ("../escape.html", "a/b.html", ".hidden", ""):
         with pytest.raises(UserInputError, match="model document name"):
-            workspace.put_model_document("clf", 1, bad, b"x")
+            workspace.models.put_document("clf", 1, bad, b"x")

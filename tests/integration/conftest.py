@@ -71,8 +71,8 @@ def released_project(trained_template: Path, tmp_path: Path) -> Iterator[Project
         yield config
     finally:
         ws = open_workspace(config)
-        for endpoint in ws.list_endpoints():
-            ws.delete_endpoint(endpoint.name)
+        for endpoint in ws.endpoints.all():
+            ws.endpoints.delete(endpoint.name)
 
 
 @pytest.fixture

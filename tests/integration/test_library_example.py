@@ -30,8 +30,8 @@ def test_the_library_example_trains_deploys_and_gates(project: ProjectConfig) ->
         assert f"QA gate passed for {ref}" in done.stdout
         assert f"staging: {ref} 100% (Succeeded)" in done.stdout
         # What the script did is in the audit trail, where `mlops approve` looks for evidence.
-        gates = ws.list_events(1, action="gate.qa", subject=ref)
+        gates = ws.events.recent(1, action="gate.qa", subject=ref)
         assert gates and gates[0].details["passed"]
     finally:
-        for endpoint in ws.list_endpoints():
-            ws.delete_endpoint(endpoint.name)
+        for endpoint in ws.endpoints.all():
+            ws.endpoints.delete(endpoint.name)

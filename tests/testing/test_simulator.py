@@ -43,9 +43,9 @@ def test_a_fired_schedule_runs_its_pipeline(
         "type: pipeline\nexperiment_name: nightly\noutputs: {result: {type: uri_folder}}\n"
         "jobs:\n  only:\n    type: command\n    component: ./step.yml\n"
         "    outputs: {out: '${{parent.outputs.result}}'}\n")
-    azure_workspace.create_schedule("nightly", PipelineSubmission(
+    azure_workspace.schedules.create("nightly", PipelineSubmission(
         project / "pipeline.yml", {}, "nightly"), ScheduleTrigger(cron="0 2 * * *"))
     job = azure_sim.trigger_schedule("nightly")
-    finished = azure_workspace.wait_for_job(job)
+    finished = azure_workspace.jobs.wait(job)
     assert finished.status.value == "Completed", finished.error
-    assert (azure_workspace.job_output_path(job, "result") / "done.txt").read_text() == "ok"
+    assert (azure_workspace.jobs.output_path(job, "result") / "done.txt").read_text() == "ok"

@@ -43,13 +43,13 @@ def _parts(folder: Path) -> pd.DataFrame:
 def test_a_data_asset_is_scored_by_a_batch_endpoint(
         cloud: ProjectConfig, azure_sim: SimulatedAzureML) -> None:
     ws = AzureWorkspace.from_config(cloud, credential=FakeCredential())
-    ws.ensure_infrastructure()
+    ws.infrastructure.ensure()
     trained = train(ws, cloud, actor="tester")
     assert trained.model is not None
-    holdout = ws.job_output_path(trained.job.id, "prepared") / "holdout.csv"
+    holdout = ws.jobs.output_path(trained.job.id, "prepared") / "holdout.csv"
     rows = cloud.root / "rows.csv"
     pd.read_csv(holdout, dtype=str).to_csv(rows, index=False)
-    asset = ws.upload_data("rows-to-score", rows)
+    asset = ws.data.upload("rows-to-score", rows)
 
     out = cloud.root / "remote"
     done = score_with_endpoint(ws, cloud, f"azureml:{asset.name}:{asset.version}", out,
@@ -78,7 +78,7 @@ def test_a_data_asset_is_scored_by_a_batch_endpoint(
     assert len(invokes) == 1
     body = invokes[0].body["properties"]
     assert "rows-to-score" in json.dumps(body["inputData"])
-    events = ws.list_events(action="batch_scored")
+    events = ws.events.recent(action="batch_scored")
     assert events and events[0].details["status"] == "Completed"
     # The SDK's invoke writes into a class-wide header dict; later online invokes in this
     # process would be routed to the batch deployment (a bug that made other tests fail).
@@ -108,11 +108,11 @@ def test_the_cli_scores_a_data_asset_on_the_endpoint(
     from mlops_azure.cli.state import STATE
 
     ws = AzureWorkspace.from_config(cloud, credential=FakeCredential())
-    ws.ensure_infrastructure()
+    ws.infrastructure.ensure()
     trained = train(ws, cloud, actor="tester")
     assert trained.model is not None
-    holdout = ws.job_output_path(trained.job.id, "prepared") / "holdout.csv"
-    asset = ws.upload_data("rows-to-score", holdout)
+    holdout = ws.jobs.output_path(trained.job.id, "prepared") / "holdout.csv"
+    asset = ws.data.upload("rows-to-score", holdout)
     monkeypatch.chdir(cloud.root)
     monkeypatch.setattr("mlops_azure.azure.client.default_credential", FakeCredential)
     try:

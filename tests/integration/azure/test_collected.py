@@ -20,7 +20,7 @@ def line(kind: str, when: datetime, correlation: str, data: list[dict[str, objec
 
 def test_a_deleted_deployment_still_counts_and_old_hours_are_skipped(
         azure_sim: SimulatedAzureML, azure_workspace: AzureWorkspace) -> None:
-    azure_workspace.create_endpoint("ep-collect", kind="managed")
+    azure_workspace.endpoints.create("ep-collect", kind="managed")
     container = azure_sim.container("workspaceblobstore")
     now = datetime.now(UTC)
     old = now - timedelta(days=3)
@@ -31,11 +31,11 @@ def test_a_deleted_deployment_still_counts_and_old_hours_are_skipped(
                               line("model_inputs", when, cid, [{"price": price}]) + "\n{torn")
         container.upload_blob(base.format("model_outputs"),
                               line("model_outputs", when, cid, [{"prediction": 1.5}]))
-    folder = azure_workspace.collected_data_dir("ep-collect", since_s=3600)
+    folder = azure_workspace.endpoints.collected_data_dir("ep-collect", since_s=3600)
     assert folder is not None
     rows = read_collected(folder)
     assert rows["price"].tolist() == [700.0] and rows["prediction"].tolist() == [1.5]
     assert rows["deployment"].tolist() == ["retired"]
     assert abs(rows["time"].iloc[0] - time.time()) < 3700
-    everything = read_collected(azure_workspace.collected_data_dir("ep-collect"))
+    everything = read_collected(azure_workspace.endpoints.collected_data_dir("ep-collect"))
     assert sorted(everything["price"]) == [700.0, 900.0]

@@ -63,15 +63,15 @@ def test_partitions_train_as_a_parallel_job(
     assert node["task"]["entry_script"] == "train_partitions/parallel_entry.py"
     assert "/environments/steel-training/versions/" in node["task"]["environment"]  # pinned
 
-    folder = ws.model_local_path(done.model.name, done.model.version)
+    folder = ws.models.local_path(done.model.name, done.model.version)
     index = json.loads((folder / "partitions" / "index.json").read_text())["partitions"]
     assert index[CUSTOMER]["status"] == "trained"
     assert (folder / "partitions" / CUSTOMER / "model.txt").is_file()
     fallback = sorted(n.rsplit("=", 1)[1] for n, e in index.items() if e["status"] == "fallback")
     assert fallback == ["CUST-0021", "CUST-0022", "CUST-0023"]
-    logs = ws.job_logs(done.job.id, "train_partitions")
+    logs = ws.jobs.logs(done.job.id, "train_partitions")
     assert "parallel_run: 4 mini-batch(es)" in logs and "partitioned by organisation_id" in logs
-    results = ws.job_output_path(done.job.id, "candidate_model")
+    results = ws.jobs.output_path(done.job.id, "candidate_model")
     assert (results / "partitions" / "index.json").is_file()
 
 
@@ -93,7 +93,7 @@ def test_the_single_step_variant_stays_available(
     config = load_config(path)
     ws = _workspace(config)
     submission = _submission(config)
-    job = ws.build_pipeline_job(submission, None)
+    job = ws.jobs.build_pipeline_job(submission, None)
     assert job.jobs["train_partitions"].type == "command"
 
     document["partitions"]["azure_parallel"] = True
@@ -121,4 +121,4 @@ def test_the_service_refuses_partition_keys_without_an_mltable(
                                       "training_data:\n    type: uri_folder")
     source.write_text(text)
     with pytest.raises(UserInputError, match="partition_keys need an mltable input_data"):
-        ws.build_pipeline_job(_submission(many), None)
+        ws.jobs.build_pipeline_job(_submission(many), None)

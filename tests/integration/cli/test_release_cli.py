@@ -44,7 +44,7 @@ def test_a_deployed_endpoint_outlives_the_command_and_answers_invoke(
         ("v001", V1, 100, "Succeeded")]
 
     keys = mlops(released_project, "endpoints", "keys", "steel-staging")
-    secret = open_workspace(released_project).endpoint_keys("steel-staging").primary
+    secret = open_workspace(released_project).endpoints.keys("steel-staging").primary
     assert keys.returncode == 0 and secret not in keys.stdout and "hidden" in keys.stdout
     assert secret in mlops(released_project, "endpoints", "keys", "steel-staging", "--show").stdout
     logs = mlops(released_project, "endpoints", "logs", "steel-staging", "v001")
@@ -92,7 +92,7 @@ def test_a_second_writer_of_an_endpoint_exits_1_naming_the_first(
     assert mlops(released_project, "deploy", V1, "--stage", "staging").returncode == 0
     set_settings(released_project.root / "mlops.yaml", {"rollout.lock_wait_s": 0.5})
     ws = open_workspace(released_project)
-    with ws.exclusive(lock_name("steel-staging"), holder=describe("promote x:1", "ana")):
+    with ws.locks.exclusive(lock_name("steel-staging"), holder=describe("promote x:1", "ana")):
         for args in (["deploy", V1, "--stage", "staging"], ["rollback", "--stage", "staging"],
                      ["endpoints", "delete", "steel-staging", "--yes"]):
             done = mlops(released_project, *args)
@@ -102,7 +102,7 @@ def test_a_second_writer_of_an_endpoint_exits_1_naming_the_first(
             assert "Traceback" not in done.stderr
         status = json.loads(mlops(released_project, "--json", "status").stdout)
         assert status["operations"]["steel-staging"].startswith("in progress: mlops promote x:1")
-    assert ws.get_endpoint("steel-staging").traffic == {"v001": 100}  # nothing was changed
+    assert ws.endpoints.get("steel-staging").traffic == {"v001": 100}  # nothing was changed
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops_azure.cli.main import app
-from mlops_azure.local import LocalWorkspace
+from mlops_azure.local.jobs import LocalJobs
 from mlops_azure.workspace import Job, JobStatus, ProgressCallback
 
 FAST = ["-p", "n_estimators=60"]
@@ -52,12 +52,12 @@ def test_attach_exits_75_while_the_job_still_runs(
     job_id = invoke("train", "--submit-only", *FAST)[1].strip()
     waited: list[float | None] = []
 
-    def still_running(self: LocalWorkspace, job: str, progress: ProgressCallback | None = None,
+    def still_running(self: LocalJobs, job: str, progress: ProgressCallback | None = None,
                       timeout_s: float | None = None) -> Job:
         waited.append(timeout_s)
-        return dataclasses.replace(self.get_job(job), status=JobStatus.RUNNING)
+        return dataclasses.replace(self.get(job), status=JobStatus.RUNNING)
 
-    monkeypatch.setattr(LocalWorkspace, "wait_for_job", still_running)
+    monkeypatch.setattr(LocalJobs, "wait", still_running)
     code, out, err = invoke("train", "--attach", job_id, "--wait-minutes", "0.5")
     assert code == 75
     assert f"job {job_id} is still running: attach again" in err and "error" not in err

@@ -31,8 +31,8 @@ def feature_rows(config: ProjectConfig, copies: int = 1) -> Path:
     """v2's holdout rows (features and keys); ``copies`` > 1 repeats them with later periods,
     so every (series, period) stays unique."""
     ws = open_workspace(config)
-    job = ws.get_model("steel-purchase-forecast", 2).lineage.job_id
-    holdout = pd.read_csv(ws.job_output_path(job, "prepared") / "holdout.csv", dtype=str)
+    job = ws.models.get("steel-purchase-forecast", 2).lineage.job_id
+    holdout = pd.read_csv(ws.jobs.output_path(job, "prepared") / "holdout.csv", dtype=str)
     path = Path(config.root) / f"rows-{copies}.csv"
     later_years(holdout, copies).to_csv(path, index=False)
     return path

@@ -44,7 +44,7 @@ def test_every_request_is_recorded_and_drift_reads_them(released_project: Projec
     ws = open_workspace(config)
     deploy(ws, config, "steel-purchase-forecast:2", "staging")
     request = json.loads((Path(config.root) / "sample-request.json").read_text())
-    folder = ws.collected_data_dir("steel-staging")
+    folder = ws.endpoints.collected_data_dir("steel-staging")
     assert folder is not None
     # The deployment answers as soon as one worker is up; each worker opens its file when its
     # init() runs. Traffic sent before the second worker is up all goes to the first (this made

@@ -54,7 +54,7 @@ def project(released_project: ProjectConfig) -> ProjectConfig:
     config = load_config(released_project.root / "mlops.yaml")
     ws = open_workspace(config)
     for ref in (V1, V2):
-        ws.record_event("gate.qa", ref, {"stage": "staging", "passed": True, "failed": []},
+        ws.events.record("gate.qa", ref, {"stage": "staging", "passed": True, "failed": []},
                         actor="qa")
         approve(ws, config, ref, "production", reason="crash sweep")
     promote(ws, config, V1, "production")
@@ -75,7 +75,7 @@ def steady_clients(ws: Workspace, endpoint: str, threads: int = 2) -> Iterator[l
     """Clients calling ``endpoint`` without pause; yields the statuses they got."""
     statuses: list[int] = []
     stop = threading.Event()
-    request = json.loads((ws.model_local_path(MODEL, 1) / "parity.json").read_text())["request"]
+    request = json.loads((ws.models.local_path(MODEL, 1) / "parity.json").read_text())["request"]
     request = {"data": request["data"][:3]}
 
     def call() -> None:
@@ -120,16 +120,16 @@ def server_count(root: Path) -> int:
 def assert_sound(ws: Workspace, endpoint: str, approved: set[str]) -> None:
     """The invariants every command must leave behind, killed or not (once recovered)."""
     assert unfinished(ws, endpoint) is None
-    table = ws.get_endpoint(endpoint).traffic
+    table = ws.endpoints.get(endpoint).traffic
     assert sum(table.values()) == 100, table
-    deployments = {d.name: d for d in ws.list_deployments(endpoint)}
+    deployments = {d.name: d for d in ws.endpoints.list_deployments(endpoint)}
     for name, share in table.items():
         dep = deployments[name]
         assert dep.state is DeploymentState.SUCCEEDED, (name, dep.state, dep.error)
         if share:
             assert dep.model_ref in approved, (name, dep.model_ref)
     # No server runs outside the tables (a killed start leaves none behind once recovered).
-    known = sum(len(ws.list_deployments(e.name)) for e in ws.list_endpoints())
+    known = sum(len(ws.endpoints.list_deployments(e.name)) for e in ws.endpoints.all())
     assert server_count(Path(ws.root).parent) == known  # type: ignore[attr-defined]
     changes = read(ws, TrafficChanged, 1, subject=endpoint)
     if changes:
@@ -164,8 +164,8 @@ def back_to_v1(project: ProjectConfig, ws: Workspace, stage: str, endpoint: str)
 
     def reset() -> None:
         rollback(ws, project, stage)
-        assert ws.get_endpoint(endpoint).traffic == {"v001": 100, "v002": 0}
-        ws.delete_deployment(endpoint, "v002")
+        assert ws.endpoints.get(endpoint).traffic == {"v001": 100, "v002": 0}
+        ws.endpoints.delete_deployment(endpoint, "v002")
 
     return reset
 
@@ -188,7 +188,7 @@ def test_deploy_and_rollback_killed_at_every_checkpoint_recover(project: Project
 
     def forward() -> None:
         # A rollback killed after it ended was complete: the re-run rolled forward again.
-        if ws.get_endpoint(STAGING).traffic != {"v001": 0, "v002": 100}:
+        if ws.endpoints.get(STAGING).traffic != {"v001": 0, "v002": 100}:
             deploy(ws, project, V2, "staging")
 
     with steady_clients(ws, STAGING) as statuses:
@@ -222,7 +222,7 @@ def test_promote_killed_at_random_times_recovers(project: ProjectConfig) -> None
             assert back.returncode == 0, back.stderr
             assert_sound(ws, PRODUCTION, {V1, V2})
     assert statuses and set(statuses) == {200}
-    assert set(ws.get_endpoint(PRODUCTION).traffic.values()) <= {0, 100}
+    assert set(ws.endpoints.get(PRODUCTION).traffic.values()) <= {0, 100}
 
 
 def test_a_killed_recovery_is_recovered_in_turn(project: ProjectConfig) -> None:
@@ -230,20 +230,20 @@ def test_a_killed_recovery_is_recovered_in_turn(project: ProjectConfig) -> None:
     assert mlops(project, "promote", V2, "--stage", "production", kill_at=5).returncode == KILLED
     status = json.loads(mlops(project, "--json", "status").stdout)
     assert status["operations"][PRODUCTION].startswith("unfinished promote by mlops promote")
-    assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 90, "v002": 10}  # killed mid-canary
+    assert ws.endpoints.get(PRODUCTION).traffic == {"v001": 90, "v002": 10}  # killed mid-canary
     # The re-run is killed inside its recovery (its 2nd checkpoint: the restoring change).
     assert mlops(project, "promote", V2, "--stage", "production", kill_at=2).returncode == KILLED
     done = mlops(project, "promote", V2, "--stage", "production")
     assert done.returncode == 0, done.stderr
     assert "was undone" in done.stdout + done.stderr
     assert_sound(ws, PRODUCTION, {V1, V2})
-    assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 0, "v002": 100}
+    assert ws.endpoints.get(PRODUCTION).traffic == {"v001": 0, "v002": 100}
 
 
 def test_endpoints_recover_undoes_a_killed_promotion_unattended(project: ProjectConfig) -> None:
     ws = open_workspace(project)
     assert mlops(project, "promote", V2, "--stage", "production", kill_at=4).returncode == KILLED
-    assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 90, "v002": 10}
+    assert ws.endpoints.get(PRODUCTION).traffic == {"v001": 90, "v002": 10}
     recovered = mlops(project, "--json", "endpoints", "recover", PRODUCTION)
     assert recovered.returncode == 0, recovered.stderr
     answer = json.loads(recovered.stdout)
@@ -264,14 +264,14 @@ def test_promote_racing_rollback_and_two_promotes_at_once(project: ProjectConfig
                                      cwd=project.root, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while ws.lock_holder(lock_name(PRODUCTION)) is None and time.monotonic() < deadline:
+        while ws.locks.holder(lock_name(PRODUCTION)) is None and time.monotonic() < deadline:
             time.sleep(0.02)  # the rollback must start while the promotion holds the endpoint
         back = mlops(project, "rollback", "--stage", "production")
         _, err = promoting.communicate(timeout=300)
         assert promoting.returncode == 0, err
         assert back.returncode == 0, back.stderr
         # The rollback waited for the promotion, then undid it: V1 serves, V2 kept at 0 %.
-        assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 100, "v002": 0}
+        assert ws.endpoints.get(PRODUCTION).traffic == {"v001": 100, "v002": 0}
         assert_sound(ws, PRODUCTION, {V1, V2})
 
         first, second = (subprocess.Popen([MLOPS, "promote", V2, "--stage", "production"],
@@ -280,6 +280,6 @@ def test_promote_racing_rollback_and_two_promotes_at_once(project: ProjectConfig
         for proc in (first, second):
             _, err = proc.communicate(timeout=300)
             assert proc.returncode == 0, err
-        assert ws.get_endpoint(PRODUCTION).traffic == {"v001": 0, "v002": 100}
+        assert ws.endpoints.get(PRODUCTION).traffic == {"v001": 0, "v002": 100}
         assert_sound(ws, PRODUCTION, {V1, V2})
     assert statuses and set(statuses) == {200}

@@ -39,7 +39,7 @@ def many(project: ProjectConfig) -> ProjectConfig:
 
 def index_of(ws: object, ref: str) -> dict[str, dict[str, object]]:
     name, version = ref.split(":")
-    folder = ws.model_local_path(name, int(version))  # type: ignore[attr-defined]
+    folder = ws.models.local_path(name, int(version))  # type: ignore[attr-defined]
     found: dict[str, dict[str, object]] = json.loads(
         (folder / "partitions" / "index.json").read_text())["partitions"]
     return found
@@ -60,7 +60,7 @@ def test_partition_models_are_gated_one_by_one(many: ProjectConfig) -> None:
     sys.path.insert(0, str(Path(many.root) / "components"))
     from steel.partitions import PartitionedModel
 
-    router = PartitionedModel(ws.model_local_path("steel-purchase-forecast", 1))
+    router = PartitionedModel(ws.models.local_path("steel-purchase-forecast", 1))
     rows = pd.DataFrame({"organisation_id": ["ORG-01", "ORG-01", "ORG-09"],
                          "customer_id": ["CUST-0001", "CUST-0021", "CUST-0001"]})
     assert router.route(rows).tolist() == [CUSTOMER, "organisation_id=ORG-01", "global"]
@@ -86,7 +86,7 @@ def test_a_failing_partition_is_isolated_until_the_threshold(
                        f"{CUSTOMER},organisation_id=ORG-02/customer_id=CUST-0002")
     with pytest.raises(TrainingFailed, match="2 partitions failed, more than max_failed=1"):
         train(ws, many, actor="tester")
-    assert [m.version for m in ws.list_models()] == [1]
+    assert [m.version for m in ws.models.versions()] == [1]
 
 
 def test_the_endpoint_routes_rows_to_their_partition_models(many: ProjectConfig) -> None:
@@ -99,7 +99,7 @@ def test_the_endpoint_routes_rows_to_their_partition_models(many: ProjectConfig)
         parity = next(c for c in report.checks if c.name == "parity")
         assert parity.passed, parity.detail  # online routing == the merged model offline
         # Explanations come from the partition model each row is routed to.
-        request = json.loads((ws.model_local_path(model.name, model.version) / "parity.json")
+        request = json.loads((ws.models.local_path(model.name, model.version) / "parity.json")
                              .read_text(encoding="utf-8"))["request"]
         with ScoringClient.for_endpoint(ws, "steel-staging") as client:
             answer = client.score({**request, "explain": True}).json()
@@ -108,8 +108,8 @@ def test_the_endpoint_routes_rows_to_their_partition_models(many: ProjectConfig)
             assert prediction == pytest.approx(max(raw, 0.0), abs=1e-6)
         assert len({row["base_value"] for row in answer["explanations"]}) > 1  # several models
     finally:
-        for endpoint in ws.list_endpoints():
-            ws.delete_endpoint(endpoint.name)
+        for endpoint in ws.endpoints.all():
+            ws.endpoints.delete(endpoint.name)
 
 
 def test_partition_levels_must_be_schema_columns(many: ProjectConfig) -> None:
@@ -134,11 +134,11 @@ def test_partition_models_with_other_categories_score_as_they_did(many: ProjectC
     sys.path.insert(0, str(Path(many.root) / "components"))
     from steel.partitions import PartitionedModel, partition_names
 
-    merged = PartitionedModel(ws.model_local_path("steel-purchase-forecast", 2))
-    sources = {"champion": PartitionedModel(ws.model_local_path("steel-purchase-forecast", 1)),
-               "candidate": PartitionedModel(ws.job_output_path(second.job.id,
+    merged = PartitionedModel(ws.models.local_path("steel-purchase-forecast", 2))
+    sources = {"champion": PartitionedModel(ws.models.local_path("steel-purchase-forecast", 1)),
+               "candidate": PartitionedModel(ws.jobs.output_path(second.job.id,
                                                                 "candidate_model"))}
-    holdout = pd.read_csv(ws.job_output_path(second.job.id, "prepared") / "holdout.csv",
+    holdout = pd.read_csv(ws.jobs.output_path(second.job.id, "prepared") / "holdout.csv",
                           dtype={c: str for c in ("period", "organisation_id", "customer_id",
                                                   "material_id", "segment", "region",
                                                   "company_size")})

@@ -53,7 +53,7 @@ def test_probes_are_not_production_data_and_user_requests_are(project: ProjectCo
     assert run_qa_gate(ws, project, "production").passed  # a gate on production probes it too
 
     for stage, endpoint in (("staging", "steel-staging"), ("production", "steel-production")):
-        folder = ws.collected_data_dir(endpoint)
+        folder = ws.endpoints.collected_data_dir(endpoint)
         assert folder is not None and read_collected(folder).empty
         assert not any(f.read_bytes() for f in folder.glob("*.jsonl"))  # not written at all
         code, _, err = mlops("monitor", "drift", "--stage", stage, "--window", "1h")
@@ -64,7 +64,7 @@ def test_probes_are_not_production_data_and_user_requests_are(project: ProjectCo
     request = json.loads(Path("sample-request.json").read_text())
     for _ in range(3):
         assert mlops("invoke", "--stage", "production", "--file", "sample-request.json")[0] == 0
-    folder = ws.collected_data_dir("steel-production")
+    folder = ws.endpoints.collected_data_dir("steel-production")
     assert folder is not None
     assert len(read_collected(folder)) == 3 * len(request["data"])
     code, out, err = mlops("--json", "monitor", "drift", "--stage", "production", "--window", "1h")

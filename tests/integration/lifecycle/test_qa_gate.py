@@ -112,9 +112,10 @@ def test_a_canary_at_zero_traffic_is_gated_through_the_endpoint(
     ws: Workspace, project: ProjectConfig
 ) -> None:
     deploy(ws, project, V1, "staging")
-    v2 = ws.get_model("steel-purchase-forecast", 2)
-    ws.create_deployment("steel-staging", "v002", deployment_spec(project, project.stage("staging"), v2))
-    assert ws.get_endpoint("steel-staging").traffic == {"v001": 100, "v002": 0}
+    v2 = ws.models.get("steel-purchase-forecast", 2)
+    ws.endpoints.create_deployment("steel-staging", "v002",
+                                   deployment_spec(project, project.stage("staging"), v2))
+    assert ws.endpoints.get("steel-staging").traffic == {"v001": 100, "v002": 0}
     report = run_qa_gate(ws, project, "staging", model=v2.ref)
     # v1 and v2 predict differently, so parity passing proves the header reached v002.
     assert report.passed, report.failed
@@ -124,14 +125,14 @@ def test_a_canary_at_zero_traffic_is_gated_through_the_endpoint(
 def test_a_model_without_a_parity_sample_fails_parity_and_says_so(
     ws: Workspace, project: ProjectConfig
 ) -> None:
-    v1 = ws.get_model("steel-purchase-forecast", 1)
-    (ws.job_output_path(v1.lineage.job_id, "model") / PARITY_FILE).unlink()
-    bare = ws.register_model(v1.name, job_id=v1.lineage.job_id, output="model", metrics=v1.metrics,
+    v1 = ws.models.get("steel-purchase-forecast", 1)
+    (ws.jobs.output_path(v1.lineage.job_id, "model") / PARITY_FILE).unlink()
+    bare = ws.models.register(v1.name, job_id=v1.lineage.job_id, output="model", metrics=v1.metrics,
                              lineage=v1.lineage)
     stage = project.stage("staging")
-    ws.create_endpoint(stage.endpoint)
-    ws.create_deployment(stage.endpoint, "bare", deployment_spec(project, stage, bare))
-    ws.set_traffic(stage.endpoint, {"bare": 100})
+    ws.endpoints.create(stage.endpoint)
+    ws.endpoints.create_deployment(stage.endpoint, "bare", deployment_spec(project, stage, bare))
+    ws.endpoints.set_traffic(stage.endpoint, {"bare": 100})
     report = run_qa_gate(ws, project, "staging")
     # Parity fails loudly; the other checks fall back to the project's sample request and run.
     assert [c.name for c in report.failed] == ["parity"]

@@ -35,13 +35,13 @@ def ws(project: ProjectConfig) -> Workspace:
 
 def release_events(ws: Workspace) -> list[AuditEvent]:
     """The deploy, promote and rollback events, newest first (not the traffic journal's)."""
-    found = [e for action in ("deploy", "promote", "rollback") for e in ws.list_events(50, action=action)]
+    found = [e for action in ("deploy", "promote", "rollback") for e in ws.events.recent(50, action=action)]
     return sorted(found, key=lambda e: e.id, reverse=True)
 
 
 def qa_passed(ws: Workspace, ref: str, passed: bool = True) -> None:
     """The audit record the QA gate leaves (the gate itself is tested in test_qa_gate.py)."""
-    ws.record_event("gate.qa", ref, {"stage": "staging", "passed": passed,
+    ws.events.record("gate.qa", ref, {"stage": "staging", "passed": passed,
                                      "failed": [] if passed else ["parity"]}, actor="qa")
 
 
@@ -63,7 +63,7 @@ def steady_client(ws: Workspace, endpoint: str) -> Iterator[list[int]]:
     """A client calling ``endpoint`` without pause in a thread; yields the statuses it got."""
     statuses: list[int] = []
     stop = threading.Event()
-    request = json.loads((ws.model_local_path("steel-purchase-forecast", 1) / "parity.json")
+    request = json.loads((ws.models.local_path("steel-purchase-forecast", 1) / "parity.json")
                          .read_text())["request"]
     request = {"data": request["data"][:3]}
 
@@ -87,12 +87,12 @@ def test_deploy_moves_all_traffic_and_rollback_returns_to_the_previous(
     first = deploy(ws, project, V1, "staging")
     second = deploy(ws, project, V2, "staging")
     assert first.scoring_uri == second.scoring_uri  # one stable URL per endpoint
-    assert ws.get_endpoint("steel-staging").traffic == {"v001": 0, "v002": 100}
+    assert ws.endpoints.get("steel-staging").traffic == {"v001": 0, "v002": 100}
     assert second.previous == "v001"
 
     back = rollback(ws, project, "staging")
     assert (back.deployment, back.model) == ("v001", V1)
-    assert ws.get_endpoint("steel-staging").traffic == {"v001": 100, "v002": 0}
+    assert ws.endpoints.get("steel-staging").traffic == {"v001": 100, "v002": 0}
     again = rollback(ws, project, "staging")  # a rollback can itself be undone
     assert again.deployment == "v002"
     actions = [(e.action, e.subject) for e in release_events(ws)]
@@ -106,7 +106,7 @@ def test_deploy_refuses_approval_stages_and_unversioned_refs(ws: Workspace, proj
         deploy(ws, project, "steel-purchase-forecast", "staging")
     with pytest.raises(UserInputError, match="unknown stage"):
         deploy(ws, project, V1, "qa")
-    assert ws.list_endpoints() == []
+    assert ws.endpoints.all() == []
 
 
 def test_promotion_to_production_needs_an_approval_backed_by_a_passing_qa_report(
@@ -114,7 +114,7 @@ def test_promotion_to_production_needs_an_approval_backed_by_a_passing_qa_report
 ) -> None:
     with pytest.raises(GateFailed, match="no approval"):
         promote(ws, project, V1, "production")
-    assert ws.list_endpoints() == []  # refused before anything was started
+    assert ws.endpoints.all() == []  # refused before anything was started
     with pytest.raises(GateFailed, match="no QA gate report"):
         approve(ws, project, V1, "production", reason="looks good")
     qa_passed(ws, V1, passed=False)
@@ -126,9 +126,9 @@ def test_promotion_to_production_needs_an_approval_backed_by_a_passing_qa_report
 
     approval = approve(ws, project, V1, "production", reason="Q3 release", by="lead@contoso.com")
     assert (approval.by, approval.reason, approval.stage) == ("lead@contoso.com", "Q3 release", "production")
-    assert approval.evidence["qa_event"] == ws.list_events(1, action="gate.qa")[0].id
-    assert find_approval(ws, ws.get_model("steel-purchase-forecast", 1), "production") == approval
-    assert find_approval(ws, ws.get_model("steel-purchase-forecast", 2), "production") is None
+    assert approval.evidence["qa_event"] == ws.events.recent(1, action="gate.qa")[0].id
+    assert find_approval(ws, ws.models.get("steel-purchase-forecast", 1), "production") == approval
+    assert find_approval(ws, ws.models.get("steel-purchase-forecast", 2), "production") is None
 
 
 def test_devops_environment_approval_records_the_run(
@@ -153,7 +153,7 @@ def test_canary_promotion_shifts_traffic_without_a_single_failed_request(
     for ref in (V1, V2):
         approved(ws, project, ref)
     first = promote(ws, project, V1, "production")
-    assert ws.get_endpoint("steel-production").traffic == {"v001": 100}
+    assert ws.endpoints.get("steel-production").traffic == {"v001": 100}
     assert first.previous is None
 
     with steady_client(ws, "steel-production") as statuses:
@@ -161,15 +161,15 @@ def test_canary_promotion_shifts_traffic_without_a_single_failed_request(
     assert statuses and set(statuses) == {200}, f"{len(statuses)} requests, {statuses.count(200)} ok"
     assert [s["share"] for s in outcome.steps] == [0, 10, 50, 100]
     assert all(s["errors"] == 0 for s in outcome.steps)
-    assert ws.get_endpoint("steel-production").traffic == {"v001": 0, "v002": 100}  # v001 kept
-    event = ws.list_events(1, action="promote")[0]
+    assert ws.endpoints.get("steel-production").traffic == {"v001": 0, "v002": 100}  # v001 kept
+    event = ws.events.recent(1, action="promote")[0]
     assert event.details["outcome"] == "succeeded" and event.details["previous"] == "v001"
-    assert event.details["approval"] == find_approval(ws, ws.get_model("steel-purchase-forecast", 2),
+    assert event.details["approval"] == find_approval(ws, ws.models.get("steel-purchase-forecast", 2),
                                                       "production").event_id  # type: ignore[union-attr]
 
     back = rollback(ws, project, "production")
     assert back.deployment == "v001"
-    assert ws.get_endpoint("steel-production").traffic == {"v001": 100, "v002": 0}
+    assert ws.endpoints.get("steel-production").traffic == {"v001": 100, "v002": 0}
 
 
 @pytest.mark.usefixtures("v1_in_production")
@@ -185,7 +185,7 @@ def test_a_canary_that_answers_errors_is_rolled_back_before_any_client_sees_it(
             pytest.raises(GateFailed, match="rolled back: 1 of 1 requests failed at 0 %"):
         promote(ws, broken, V2, "production")
     assert statuses and set(statuses) == {200}
-    assert ws.get_endpoint("steel-production").traffic == {"v001": 100}  # canary removed
+    assert ws.endpoints.get("steel-production").traffic == {"v001": 100}  # canary removed
     auto = release_events(ws)[:2]
     assert [e.action for e in auto] == ["promote", "rollback"]
     assert auto[0].details["outcome"] == "rolled back" and auto[1].details["trigger"] == "automatic"
@@ -203,7 +203,7 @@ def test_a_canary_that_fails_after_taking_traffic_is_rolled_back(
     approved(ws, flaky, V2)
     with pytest.raises(GateFailed, match="failed at 10 %"):
         promote(ws, flaky, V2, "production")
-    assert ws.get_endpoint("steel-production").traffic == {"v001": 100}
+    assert ws.endpoints.get("steel-production").traffic == {"v001": 100}
 
 
 @pytest.mark.usefixtures("v1_in_production")
@@ -218,5 +218,5 @@ def test_a_canary_that_cannot_start_leaves_production_untouched(
         promote(ws, broken, V2, "production")
     assert "lightgbm ABI mismatch" in failure.value.message
     assert statuses and set(statuses) == {200}
-    assert ws.get_endpoint("steel-production").traffic == {"v001": 100, "v002": 0}
+    assert ws.endpoints.get("steel-production").traffic == {"v001": 100, "v002": 0}
     assert release_events(ws)[0].details["outcome"] == "failed"

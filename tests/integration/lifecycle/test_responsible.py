@@ -46,7 +46,7 @@ def biased(biased_template: Path, tmp_path: Path) -> Path:
 
 def _passed_qa(ws: Workspace, ref: str) -> None:
     # What `mlops gate qa` records when every check passes; the gate itself is tested elsewhere.
-    ws.record_event("gate.qa", ref, {"stage": "staging", "passed": True, "failed": []},
+    ws.events.record("gate.qa", ref, {"stage": "staging", "passed": True, "failed": []},
                     actor="tester")
 
 
@@ -66,11 +66,11 @@ def test_an_unfair_model_is_registered_with_a_warning_and_cannot_reach_productio
     assert outcome.responsible is not None and outcome.responsible["status"] == "warn"
     messages = " ".join(f["message"] for f in outcome.responsible["findings"])
     assert "segment" in messages and "energy" in messages
-    event = ws.list_events(1, action="gate.responsible")[0]
+    event = ws.events.recent(1, action="gate.responsible")[0]
     assert (event.subject, event.details["status"]) == (outcome.job.id, "warn")
 
     model = outcome.model
-    report = json.loads(ws.get_model_document(model.name, model.version, REPORT_DOC))
+    report = json.loads(ws.models.get_document(model.name, model.version, REPORT_DOC))
     segments = {g["group"]: g for g in report["groups"]["segment"]["by_group"]}
     worst = report["groups"]["segment"]["worst_group"]
     assert worst == "energy" and segments["energy"]["trusted"]
@@ -78,9 +78,9 @@ def test_an_unfair_model_is_registered_with_a_warning_and_cannot_reach_productio
     # The mitigation's evidence travels with it: reweighting by segment, before and after.
     assert report["mitigation"]["by"] == "segment"
     assert report["explanations"]["mean_abs_shap"]["lag_1"] > 0
-    card = ws.get_model_document(model.name, model.version, CARD_MARKDOWN).decode()
+    card = ws.models.get_document(model.name, model.version, CARD_MARKDOWN).decode()
     assert "energy" in card and "responsible ML" in card
-    assert b'data-plot="' in ws.get_model_document(model.name, model.version, CARD_HTML)
+    assert b'data-plot="' in ws.models.get_document(model.name, model.version, CARD_HTML)
 
     with pytest.raises(GateFailed) as blocked:
         check_promotion(ws, config, model)
@@ -91,7 +91,7 @@ def test_an_unfair_model_is_registered_with_a_warning_and_cannot_reach_productio
     _passed_qa(ws, model.ref)
     with pytest.raises(GateFailed, match="energy"):
         approve(ws, config, model.ref, "production", reason="looks fine", by="reviewer")
-    assert not ws.list_events(5, action="approve")
+    assert not ws.events.recent(5, action="approve")
     # Staging needs no approval: the model can still be tried out there.
     approve(ws, config, model.ref, "staging", reason="try it", by="reviewer")
 
@@ -99,24 +99,24 @@ def test_an_unfair_model_is_registered_with_a_warning_and_cannot_reach_productio
 def test_a_blocking_registration_policy_registers_nothing(biased: Path) -> None:
     config = _with_policy(load_config(biased / "mlops.yaml"), on_registration="block")
     ws = open_workspace(config)
-    before = len(ws.list_models())
+    before = len(ws.models.versions())
     outcome = train(ws, config, params=PARAMS, actor="tester")
     assert outcome.model is None and outcome.decision.register  # the champion gate said yes
     assert outcome.responsible is not None and outcome.responsible["status"] == "block"
     assert "energy" in outcome.responsible["message"]
-    assert len(ws.list_models()) == before
+    assert len(ws.models.versions()) == before
 
 
 def test_a_fair_model_passes_and_its_verdict_is_approval_evidence(
         released_project: ProjectConfig) -> None:
     ws = open_workspace(released_project)
-    model = ws.get_model(released_project.model.name, 2)
+    model = ws.models.get(released_project.model.name, 2)
     _passed_qa(ws, model.ref)
     approval = approve(ws, released_project, model.ref, "production", reason="fair",
                        by="reviewer")
     assert approval.evidence["responsible"]["status"] in ("pass", "warn")
     assert approval.evidence["responsible"]["document"] == REPORT_DOC
-    stored = ws.get_model_document(model.name, model.version, REPORT_DOC)
+    stored = ws.models.get_document(model.name, model.version, REPORT_DOC)
     assert approval.evidence["responsible"]["sha256"] == hashlib.sha256(stored).hexdigest()
     # A tightened policy blocks the same model at promotion, naming the group and the number.
     strict = _with_policy(released_project, worst_cohort_metric=0.05)
@@ -126,7 +126,7 @@ def test_a_fair_model_passes_and_its_verdict_is_approval_evidence(
 
 def test_loosening_the_policy_to_approve_leaves_a_trace(released_project: ProjectConfig) -> None:
     ws = open_workspace(released_project)
-    model = ws.get_model(released_project.model.name, 2)
+    model = ws.models.get(released_project.model.name, 2)
     _passed_qa(ws, model.ref)
     first = approve(ws, released_project, model.ref, "production", reason="fair", by="reviewer")
     loose = _with_policy(released_project, worst_cohort_metric=5.0)
@@ -139,7 +139,7 @@ def test_loosening_the_policy_to_approve_leaves_a_trace(released_project: Projec
     # The same policy read again hashes the same: only a change shows.
     assert policy_in_force(load_config(released_project.root / "mlops.yaml").responsible)[1] \
         == earlier.policy_sha256
-    assert f"(policy {later.policy_sha256[:12]})" in summary_of(ws.list_events(1)[0]).note
+    assert f"(policy {later.policy_sha256[:12]})" in summary_of(ws.events.recent(1)[0]).note
     card = build_card(ws, loose, model)
     approvals = [g.detail for g in card.gates if g.gate == "approval"]
     assert approvals == [f"stage: production, reason: fair, policy sha256: {earlier.policy_sha256[:12]}",
@@ -151,7 +151,7 @@ def test_the_stored_card_of_a_trained_model_renders_clean_in_chromium(
         released_project: ProjectConfig, chromium: Chromium, tmp_path: Path) -> None:
     ws = open_workspace(released_project)
     page = tmp_path / "card.html"
-    page.write_bytes(ws.get_model_document(released_project.model.name, 2, CARD_HTML))
+    page.write_bytes(ws.models.get_document(released_project.model.name, 2, CARD_HTML))
     loaded = chromium.load(page)
     assert loaded.errors == []
     assert loaded.requests == (loaded.url,)  # nothing but the file itself
@@ -167,7 +167,7 @@ def test_the_stored_card_of_a_trained_model_renders_clean_in_chromium(
 def test_a_model_without_a_report_cannot_be_promoted_once_a_policy_exists(
         released_project: ProjectConfig) -> None:
     ws = open_workspace(released_project)
-    model = ws.get_model(released_project.model.name, 1)
+    model = ws.models.get(released_project.model.name, 1)
     docs = released_project.workspace_dir / "model-docs" / model.name / str(model.version)
     (docs / REPORT_DOC).unlink()
     with pytest.raises(GateFailed, match="has no responsible-ML report"):

@@ -16,7 +16,7 @@ from mlops_azure.workspace import Workspace
 
 def test_a_due_schedule_trains_once_per_firing(project: ProjectConfig,
                                                workspace: Workspace) -> None:
-    workspace.upload_data(project.data.asset, project.resolve(project.data.path))
+    workspace.data.upload(project.data.asset, project.resolve(project.data.path))
     schedule = create_schedule(workspace, project, "hourly", build_trigger(every=1, unit="hour"))
     created = schedule.created_at
     assert run_due(workspace, project, now=created + timedelta(minutes=30)) == []  # not yet
@@ -24,14 +24,14 @@ def test_a_due_schedule_trains_once_per_firing(project: ProjectConfig,
     [first] = run_due(workspace, project, now=created + timedelta(hours=3, minutes=5))
     assert first.schedule == "hourly" and first.due == created + timedelta(hours=3)  # coalesced
     assert first.data == "steel-purchases:1" and first.registered == "steel-purchase-forecast:1"
-    model = workspace.get_model("steel-purchase-forecast", 1)
+    model = workspace.models.get("steel-purchase-forecast", 1)
     assert model.lineage.extra["trigger"] == "schedule"
     assert model.lineage.extra["schedule"] == "hourly"
     assert run_due(workspace, project, now=created + timedelta(hours=3, minutes=50)) == []
 
     [second] = run_due(workspace, project, now=created + timedelta(hours=4, minutes=1))
     assert second.verdict in ("better", "not_better")  # judged against v1, the champion
-    events = workspace.list_events(action=RUN_EVENT)
+    events = workspace.events.recent(action=RUN_EVENT)
     assert [e.subject for e in events] == ["hourly", "hourly"]
     assert due_schedules(workspace, created + timedelta(hours=4, minutes=2)) == []
 
@@ -41,7 +41,7 @@ def test_a_failed_run_waits_for_the_next_firing(project: ProjectConfig,
     path = project.resolve(project.data.path)
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:40]) + "\n")  # too few rows: the data check says no
-    workspace.upload_data(project.data.asset, path)
+    workspace.data.upload(project.data.asset, path)
     schedule = create_schedule(workspace, project, "daily", build_trigger(cron="0 3 * * *"))
     later = schedule.created_at + timedelta(days=1, hours=1)
     [failed] = run_due(workspace, project, now=later)
@@ -57,9 +57,9 @@ def test_run_due_is_for_the_embedded_workspace(project: ProjectConfig,
 
 def test_an_overlapping_run_due_does_nothing(project: ProjectConfig,
                                              workspace: Workspace) -> None:
-    workspace.upload_data(project.data.asset, project.resolve(project.data.path))
+    workspace.data.upload(project.data.asset, project.resolve(project.data.path))
     schedule = create_schedule(workspace, project, "hourly", build_trigger(every=1, unit="hour"))
     later = schedule.created_at + timedelta(hours=2)
-    with workspace.exclusive("schedule-run-due"):
+    with workspace.locks.exclusive("schedule-run-due"):
         assert run_due(workspace, project, now=later) == []
     assert len(run_due(workspace, project, now=later)) == 1

@@ -33,7 +33,7 @@ def test_first_training_registers_with_every_lineage_field(
     lineage = model.lineage
     data_file = project.resolve(project.data.path)
     assert (lineage.data_asset, lineage.data_version) == ("steel-purchases", 1)
-    assert lineage.data_sha256 == workspace.get_data("steel-purchases", 1).sha256
+    assert lineage.data_sha256 == workspace.data.get("steel-purchases", 1).sha256
     assert lineage.data_sha256 == tree_hash(data_file).sha256
     assert lineage.job_id == outcome.job.id
     assert lineage.params["n_estimators"] == 60
@@ -43,8 +43,8 @@ def test_first_training_registers_with_every_lineage_field(
     assert lineage.creator == "ana@contoso.com"
     assert lineage.pipeline == "pipelines/training.yml"
     assert lineage.extra["holdout_start"] < lineage.extra["holdout_end"]
-    assert (workspace.model_local_path(model.name, 1) / "model.txt").is_file()
-    actions = [e.action for e in workspace.list_events()]
+    assert (workspace.models.local_path(model.name, 1) / "model.txt").is_file()
+    actions = [e.action for e in workspace.events.recent()]
     assert "register" in actions and "gate.champion" in actions
 
 
@@ -58,8 +58,8 @@ def test_worse_candidate_is_not_registered_but_its_job_is_kept(
     assert worse.model is None
     assert worse.baseline is not None and worse.baseline.model.ref == first.model.ref  # type: ignore[union-attr]
     assert worse.decision.candidate > worse.decision.champion  # type: ignore[operator]
-    assert [m.version for m in workspace.list_models("steel-purchase-forecast")] == [1]
-    assert workspace.get_job(worse.job.id).status is JobStatus.COMPLETED
+    assert [m.version for m in workspace.models.versions("steel-purchase-forecast")] == [1]
+    assert workspace.jobs.get(worse.job.id).status is JobStatus.COMPLETED
 
 
 def test_better_candidate_is_registered_against_the_champion_on_the_same_holdout(
@@ -95,13 +95,13 @@ def test_bad_data_fails_the_job_in_the_data_check_and_registers_nothing(
     with pytest.raises(TrainingFailed, match="data_check") as caught:
         train(workspace, project, params=FAST)
     assert caught.value.exit_code == 1
-    job = workspace.list_jobs(1)[0]
+    job = workspace.jobs.recent(1)[0]
     assert job.status is JobStatus.FAILED
     statuses = {s.name: s.status for s in job.steps}
     assert statuses["data_check"] is JobStatus.FAILED
     assert statuses["train"] is JobStatus.SKIPPED
-    assert workspace.list_models() == []
-    assert "quantity_tonnes" in workspace.job_logs(job.id, "data_check")
+    assert workspace.models.versions() == []
+    assert "quantity_tonnes" in workspace.jobs.logs(job.id, "data_check")
 
 
 def test_failing_training_step_reports_its_log_tail(
@@ -112,9 +112,9 @@ def test_failing_training_step_reports_its_log_tail(
     message = caught.value.message
     assert "step 'train' failed" in message
     assert "num_leaves" in message
-    job = workspace.list_jobs(1)[0]
+    job = workspace.jobs.recent(1)[0]
     assert {s.name: s.status for s in job.steps}["evaluate"] is JobStatus.SKIPPED
-    assert workspace.list_models() == []
+    assert workspace.models.versions() == []
 
 
 def test_reserved_and_unknown_params_are_bad_input(
@@ -124,18 +124,18 @@ def test_reserved_and_unknown_params_are_bad_input(
         train(workspace, project, params={"raw_data": "x.csv"})
     with pytest.raises(UserInputError, match="no_such_input"):
         train(workspace, project, params={"no_such_input": 1})
-    assert workspace.list_jobs() == []
+    assert workspace.jobs.recent() == []
 
 
 def test_champion_whose_files_are_gone_stops_training_loudly(
     project: ProjectConfig, workspace: Workspace
 ) -> None:
     train(workspace, project, params=FAST)
-    shutil.rmtree(workspace.model_local_path("steel-purchase-forecast", 1))
+    shutil.rmtree(workspace.models.local_path("steel-purchase-forecast", 1))
     with pytest.raises(BaselineMissingError, match="steel-purchase-forecast:1") as caught:
         train(workspace, project, params=FAST)
     assert caught.value.exit_code == 3
-    assert len(workspace.list_models()) == 1
+    assert len(workspace.models.versions()) == 1
 
 
 def _serve_in_production(project: ProjectConfig, version: int) -> None:
@@ -179,7 +179,7 @@ def test_training_on_an_explicit_data_asset_version(
     data = project.resolve(project.data.path)
     small = tmp_path / "small.csv"
     small.write_text(data.read_text(encoding="utf-8"), encoding="utf-8")
-    asset = workspace.upload_data("steel-purchases", small)
+    asset = workspace.data.upload("steel-purchases", small)
     outcome = train(workspace, project, data=f"steel-purchases:{asset.version}", params=FAST)
     assert outcome.data.ref == asset.ref
     with pytest.raises(UserInputError):

@@ -17,6 +17,7 @@ from mlops_azure.lifecycle.training import (
     train,
 )
 from mlops_azure.local import LocalWorkspace
+from mlops_azure.local.jobs import LocalJobs
 from mlops_azure.workspace import Job, JobStatus, PipelineSubmission, ProgressCallback, Workspace
 
 FAST = {"n_estimators": 60}
@@ -26,7 +27,7 @@ WEAK = {"n_estimators": 3}
 def test_submit_then_finish_registers_like_train(project: ProjectConfig, workspace: Workspace) -> None:
     job = submit_training(workspace, project, params=FAST)
     assert job.tags["data"] == "steel-purchases:1" and job.tags["champion"] == ""
-    assert workspace.list_models() == []  # submitting registers nothing
+    assert workspace.models.versions() == []  # submitting registers nothing
     outcome = finish_training(workspace, project, job.id, actor="ana@contoso.com")
     assert outcome.decision.verdict == "first" and outcome.job.id == job.id
     assert outcome.model is not None and outcome.model.ref == "steel-purchase-forecast:1"
@@ -34,7 +35,7 @@ def test_submit_then_finish_registers_like_train(project: ProjectConfig, workspa
     assert (lineage.job_id, lineage.creator, lineage.params["n_estimators"]) == (
         job.id, "ana@contoso.com", 60)
     assert "raw_data" not in lineage.params and "schema" not in lineage.params
-    actions = [e.action for e in workspace.list_events()]
+    actions = [e.action for e in workspace.events.recent()]
     assert actions.count("register") == 1 and actions.count("gate.champion") == 1
 
 
@@ -43,7 +44,7 @@ def test_finishing_twice_registers_once(project: ProjectConfig, workspace: Works
     first = finish_training(workspace, project, job.id)
     again = finish_training(workspace, project, job.id)
     assert first.model == again.model
-    assert [m.ref for m in workspace.list_models()] == ["steel-purchase-forecast:1"]
+    assert [m.ref for m in workspace.models.versions()] == ["steel-purchase-forecast:1"]
 
 
 def test_the_gate_judges_against_the_champion_recorded_at_submission(
@@ -95,7 +96,18 @@ def test_a_job_still_running_after_the_wait_is_reported(
     with pytest.raises(TrainingStillRunning, match=f"job {job.id} is still running: attach again"):
         finish_training(running, project, job.id, timeout_s=0.01)
     assert running.waited == [0.01]
-    assert workspace.list_models() == []
+    assert workspace.models.versions() == []
+
+
+class StillRunningJobs(LocalJobs):
+    """Jobs that are all still running when the wait ends."""
+
+    waited: list[float | None]
+
+    def wait(self, job_id: str, progress: ProgressCallback | None = None,
+             timeout_s: float | None = None) -> Job:
+        self.waited.append(timeout_s)
+        return dataclasses.replace(self.get(job_id), status=JobStatus.RUNNING)
 
 
 class StillRunning(LocalWorkspace):
@@ -104,24 +116,22 @@ class StillRunning(LocalWorkspace):
     def __init__(self, inner: Workspace) -> None:
         assert isinstance(inner, LocalWorkspace)
         super().__init__(inner.root)
-        self.waited: list[float | None] = []
-
-    def wait_for_job(self, job_id: str, progress: ProgressCallback | None = None,
-                     timeout_s: float | None = None) -> Job:
-        self.waited.append(timeout_s)
-        return dataclasses.replace(self.get_job(job_id), status=JobStatus.RUNNING)
+        self.jobs = jobs = StillRunningJobs(self.store)
+        jobs.waited = self.waited = []
 
 
 def _with_tags(workspace: Workspace, job_id: str, tags: dict[str, str]) -> Workspace:
     assert isinstance(workspace, LocalWorkspace)
 
-    class Retagged(LocalWorkspace):
-        def get_job(self, wanted: str) -> Job:
-            job = super().get_job(wanted)
+    class Retagged(LocalJobs):
+        def get(self, wanted: str) -> Job:
+            job = super().get(wanted)
             return dataclasses.replace(job, tags=tags) if wanted == job_id else job
 
         def run_pipeline(self, submission: PipelineSubmission,
                          progress: ProgressCallback | None = None) -> Job:
             raise AssertionError("not used")
 
-    return Retagged(workspace.root)
+    retagged = LocalWorkspace(workspace.root)
+    retagged.jobs = retagged.models.jobs = Retagged(retagged.store)  # type: ignore[attr-defined]
+    return retagged

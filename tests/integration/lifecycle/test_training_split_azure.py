@@ -17,8 +17,8 @@ def test_submit_then_attach_registers_on_azure(
     project: ProjectConfig, azure_workspace: AzureWorkspace
 ) -> None:
     # What AzureWorkspace.from_config sets, then `mlops infra ensure` as training.yml runs first.
-    azure_workspace.environments_dir = project.resolve(Path("environments"))
-    azure_workspace.ensure_infrastructure()
+    azure_workspace.infrastructure.environments_dir = project.resolve(Path("environments"))
+    azure_workspace.infrastructure.ensure()
     job = submit_training(azure_workspace, project, params={"n_estimators": 60})
     assert job.tags["data"] == "steel-purchases:1" and job.tags["champion"] == ""
     outcome = finish_training(azure_workspace, project, job.id, timeout_s=300)
@@ -27,4 +27,4 @@ def test_submit_then_attach_registers_on_azure(
     assert outcome.model.lineage.params["n_estimators"] == 60
     again = finish_training(azure_workspace, project, job.id)
     assert again.model is not None and again.model.ref == outcome.model.ref
-    assert [m.ref for m in azure_workspace.list_models()] == ["steel-purchase-forecast:1"]
+    assert [m.ref for m in azure_workspace.models.versions()] == ["steel-purchase-forecast:1"]

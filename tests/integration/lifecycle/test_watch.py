@@ -20,6 +20,7 @@ from mlops_azure.lifecycle import watch
 from mlops_azure.lifecycle.training import TrainingStillRunning
 from mlops_azure.lifecycle.watch import WATCH_EVENT, pending, watch_once
 from mlops_azure.local import LocalWorkspace
+from mlops_azure.local.jobs import LocalJobs
 from mlops_azure.records import Job, JobStatus, ProgressCallback
 from mlops_azure.testing.azurite import Azurite
 from mlops_azure.workspace import Workspace
@@ -51,7 +52,7 @@ def put(source: ContainerSource, name: str, file: Path) -> None:
 
 
 def training_jobs(ws: Workspace) -> list[str]:
-    return [j.id for j in ws.list_jobs(limit=100)]
+    return [j.id for j in ws.jobs.recent(limit=100)]
 
 
 def test_each_new_blob_trains_once_and_nothing_twice(quick: ProjectConfig,
@@ -70,7 +71,7 @@ def test_each_new_blob_trains_once_and_nothing_twice(quick: ProjectConfig,
     assert [r.data for r in first] == ["steel-purchases:1", "steel-purchases:2"]
     assert first[0].verdict == "first" and first[0].registered == "steel-purchase-forecast:1"
     assert len(training_jobs(ws)) == 2
-    model = ws.get_model("steel-purchase-forecast", 1)
+    model = ws.models.get("steel-purchase-forecast", 1)
     assert model.lineage.extra["trigger"] == "data"
     assert model.lineage.extra["data_blob"] == first[0].blob
 
@@ -97,7 +98,7 @@ def test_a_restart_resumes_a_submitted_job_instead_of_training_again(
     with pytest.raises(KeyboardInterrupt):
         watch_once(ws, quick, landing)
     assert len(training_jobs(ws)) == 1
-    phases = [e.details["phase"] for e in ws.list_events(action=WATCH_EVENT)]
+    phases = [e.details["phase"] for e in ws.events.recent(action=WATCH_EVENT)]
     assert phases == ["submitted"]
 
     monkeypatch.setattr(watch, "finish_training", real_finish)
@@ -106,13 +107,20 @@ def test_a_restart_resumes_a_submitted_job_instead_of_training_again(
     assert training_jobs(ws) == [resumed[0].job_id]  # the same job, not a second one
 
 
-class StillRunning(LocalWorkspace):
-    """The same workspace, but every job is still running when the wait ends."""
+class StillRunningJobs(LocalJobs):
+    """Jobs that are all still running when the wait ends."""
 
-    def wait_for_job(self, job_id: str, progress: ProgressCallback | None = None,
-                     timeout_s: float | None = None) -> Job:
+    def wait(self, job_id: str, progress: ProgressCallback | None = None,
+             timeout_s: float | None = None) -> Job:
         assert timeout_s == 30.0
-        return dataclasses.replace(self.get_job(job_id), status=JobStatus.RUNNING)
+        return dataclasses.replace(self.get(job_id), status=JobStatus.RUNNING)
+
+
+def still_running(root: Path) -> LocalWorkspace:
+    """The same workspace, but every job is still running when the wait ends."""
+    ws = LocalWorkspace(root)
+    ws.jobs = StillRunningJobs(ws.store)
+    return ws
 
 
 def test_a_job_still_running_after_the_wait_is_attached_to_by_the_next_pass(
@@ -121,8 +129,8 @@ def test_a_job_still_running_after_the_wait_is_attached_to_by_the_next_pass(
     assert isinstance(ws, LocalWorkspace)
     put(landing, "a.csv", quick.resolve(quick.data.path))
     with pytest.raises(TrainingStillRunning):
-        watch_once(StillRunning(ws.root), quick, landing, timeout_s=30.0)
-    [submitted] = ws.list_events(action=WATCH_EVENT)
+        watch_once(still_running(ws.root), quick, landing, timeout_s=30.0)
+    [submitted] = ws.events.recent(action=WATCH_EVENT)
     assert submitted.details["phase"] == "submitted"
     [done] = watch_once(ws, quick, landing)
     assert done.phase == "done" and done.job_id == submitted.details["job"]
@@ -133,7 +141,7 @@ def test_a_crash_before_the_cursor_was_written_finds_the_job_by_its_tag(
         quick: ProjectConfig, landing: ContainerSource, monkeypatch: pytest.MonkeyPatch) -> None:
     ws = open_workspace(quick)
     put(landing, "a.csv", quick.resolve(quick.data.path))
-    real_record = ws.record_event
+    real_record = ws.events.record
 
     def dies_on_submitted(action: str, subject: str, details: dict[str, object],
                           **kwargs: str) -> object:
@@ -141,11 +149,11 @@ def test_a_crash_before_the_cursor_was_written_finds_the_job_by_its_tag(
             raise KeyboardInterrupt
         return real_record(action, subject, details, **kwargs)
 
-    monkeypatch.setattr(ws, "record_event", dies_on_submitted)
+    monkeypatch.setattr(ws.events, "record", dies_on_submitted)
     with pytest.raises(KeyboardInterrupt):
         watch_once(ws, quick, landing)
-    assert ws.list_events(action=WATCH_EVENT) == []
-    monkeypatch.setattr(ws, "record_event", real_record)
+    assert ws.events.recent(action=WATCH_EVENT) == []
+    monkeypatch.setattr(ws.events, "record", real_record)
     resumed = watch_once(ws, quick, landing)
     assert len(resumed) == 1 and resumed[0].phase == "done"
     assert training_jobs(ws) == [resumed[0].job_id]
@@ -173,7 +181,7 @@ def test_a_second_watcher_stands_aside(quick: ProjectConfig, landing: ContainerS
     ws = open_workspace(quick)
     put(landing, "a.csv", quick.resolve(quick.data.path))
     said: list[str] = []
-    with ws.exclusive(f"watch-{landing.container}"):  # the first watcher, mid-pass
+    with ws.locks.exclusive(f"watch-{landing.container}"):  # the first watcher, mid-pass
         assert watch_once(ws, quick, landing, say=said.append) == []
     assert "another watcher" in said[0] and training_jobs(ws) == []
     assert [r.phase for r in watch_once(ws, quick, landing)] == ["done"]

@@ -31,7 +31,7 @@ def spec(project: ProjectConfig, version: int, script: str = "score/score.py") -
 
 
 def parity(ws: Workspace, version: int, rows: int) -> dict[str, object]:
-    doc = json.loads((ws.model_local_path(MODEL, version) / "parity.json").read_text())
+    doc = json.loads((ws.models.local_path(MODEL, version) / "parity.json").read_text())
     return {"data": doc["request"]["data"][:rows]}
 
 
@@ -44,25 +44,25 @@ def ws(released_project: ProjectConfig) -> LocalWorkspace:
 
 @pytest.fixture
 def two_deployments(ws: LocalWorkspace, released_project: ProjectConfig) -> LocalWorkspace:
-    ws.create_endpoint(ENDPOINT)
-    ws.create_deployment(ENDPOINT, "v001", spec(released_project, 1))
-    ws.create_deployment(ENDPOINT, "v002", spec(released_project, 2))
+    ws.endpoints.create(ENDPOINT)
+    ws.endpoints.create_deployment(ENDPOINT, "v001", spec(released_project, 1))
+    ws.endpoints.create_deployment(ENDPOINT, "v002", spec(released_project, 2))
     return ws
 
 
 def test_endpoint_scores_through_one_url_with_key_auth(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
-    ws.set_traffic(ENDPOINT, {"v002": 100})
-    endpoint = ws.get_endpoint(ENDPOINT)
+    ws.endpoints.set_traffic(ENDPOINT, {"v002": 100})
+    endpoint = ws.endpoints.get(ENDPOINT)
     assert endpoint.scoring_uri.startswith("http://127.0.0.1:")
     request = parity(ws, 2, 20)
-    offline = json.loads((ws.model_local_path(MODEL, 2) / "parity.json").read_text())["predictions"][:20]
+    offline = json.loads((ws.models.local_path(MODEL, 2) / "parity.json").read_text())["predictions"][:20]
 
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
         answer = client.score(request)
         assert answer.status == 200 and answer.deployment == "v002"
         assert answer.json()["predictions"] == pytest.approx(offline, rel=1e-9, abs=1e-9)
-        assert client.score(request, key=ws.endpoint_keys(ENDPOINT).secondary).status == 200
+        assert client.score(request, key=ws.endpoints.keys(ENDPOINT).secondary).status == 200
         assert client.score(request, key="wrong").status == 401
         assert client.score(request, key="").status == 401
         missing = client.score(request, deployment="v999")
@@ -77,12 +77,12 @@ def test_endpoint_scores_through_one_url_with_key_auth(two_deployments: LocalWor
     # The router's table holds key hashes only, readable by the owner alone.
     routes = ws.root / "endpoints" / ENDPOINT / "routes.json"
     assert routes.stat().st_mode & 0o777 == 0o600
-    assert ws.endpoint_keys(ENDPOINT).primary not in routes.read_text()
+    assert ws.endpoints.keys(ENDPOINT).primary not in routes.read_text()
 
 
 def test_traffic_split_is_honoured_and_the_header_pins_a_deployment(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
-    ws.set_traffic(ENDPOINT, {"v001": 30, "v002": 70})
+    ws.endpoints.set_traffic(ENDPOINT, {"v001": 30, "v002": 70})
     request = parity(ws, 1, 1)
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
         served = [client.score(request).deployment for _ in range(400)]
@@ -95,7 +95,7 @@ def test_traffic_split_is_honoured_and_the_header_pins_a_deployment(two_deployme
 
 def test_mirror_traffic_reaches_the_shadow_and_clients_only_see_live(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
-    ws.set_traffic(ENDPOINT, {"v002": 100}, mirror={"v001": 50})
+    ws.endpoints.set_traffic(ENDPOINT, {"v002": 100}, mirror={"v001": 50})
     shadow_log = ws.root / "endpoints" / ENDPOINT / "v001" / "server.log"
     before = shadow_log.read_text().count("POST /score")
     request = parity(ws, 1, 1)
@@ -110,37 +110,37 @@ def test_mirror_traffic_reaches_the_shadow_and_clients_only_see_live(two_deploym
 def test_traffic_rules_follow_azure(two_deployments: LocalWorkspace) -> None:
     ws = two_deployments
     with pytest.raises(UserInputError, match="add up to 90 %"):
-        ws.set_traffic(ENDPOINT, {"v001": 40, "v002": 50})
+        ws.endpoints.set_traffic(ENDPOINT, {"v001": 40, "v002": 50})
     with pytest.raises(UserInputError, match="no deployment 'blue'"):
-        ws.set_traffic(ENDPOINT, {"blue": 100})
+        ws.endpoints.set_traffic(ENDPOINT, {"blue": 100})
     with pytest.raises(UserInputError, match="one deployment"):
-        ws.set_traffic(ENDPOINT, {}, mirror={"v001": 10, "v002": 10})
+        ws.endpoints.set_traffic(ENDPOINT, {}, mirror={"v001": 10, "v002": 10})
     with pytest.raises(UserInputError, match="at most 50 %"):
-        ws.set_traffic(ENDPOINT, {"v002": 100}, mirror={"v001": 60})
+        ws.endpoints.set_traffic(ENDPOINT, {"v002": 100}, mirror={"v001": 60})
     with pytest.raises(UserInputError, match="takes live traffic"):
-        ws.set_traffic(ENDPOINT, {"v001": 100}, mirror={"v001": 10})
-    ws.set_traffic(ENDPOINT, {"v001": 100})
+        ws.endpoints.set_traffic(ENDPOINT, {"v001": 100}, mirror={"v001": 10})
+    ws.endpoints.set_traffic(ENDPOINT, {"v001": 100})
     with pytest.raises(UserInputError, match="still takes 100 %"):
-        ws.delete_deployment(ENDPOINT, "v001")
-    assert ws.get_endpoint(ENDPOINT).traffic == {"v001": 100, "v002": 0}
+        ws.endpoints.delete_deployment(ENDPOINT, "v001")
+    assert ws.endpoints.get(ENDPOINT).traffic == {"v001": 100, "v002": 0}
     with pytest.raises(UserInputError, match="invalid"):
-        ws.create_endpoint("x")
+        ws.endpoints.create("x")
     with pytest.raises(NotFoundError):
-        ws.get_deployment(ENDPOINT, "v404")
+        ws.endpoints.get_deployment(ENDPOINT, "v404")
 
 
 def test_a_killed_deployment_is_reported_and_costs_no_client_request(
     two_deployments: LocalWorkspace, server_pid: ServerPid
 ) -> None:
     ws = two_deployments
-    ws.set_traffic(ENDPOINT, {"v001": 50, "v002": 50})
+    ws.endpoints.set_traffic(ENDPOINT, {"v001": 50, "v002": 50})
     pid = server_pid(ws.root, ENDPOINT, "v001")
     os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while processes.alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    dead = ws.get_deployment(ENDPOINT, "v001")
+    dead = ws.endpoints.get_deployment(ENDPOINT, "v001")
     assert dead.state is DeploymentState.UNHEALTHY and "not running" in dead.error
     request = parity(ws, 1, 1)
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
@@ -155,17 +155,17 @@ def test_a_deployment_that_cannot_start_fails_with_its_log_and_leaves_traffic(
     two_deployments: LocalWorkspace, released_project: ProjectConfig, wrapped_score: WrappedScore
 ) -> None:
     ws = two_deployments
-    ws.set_traffic(ENDPOINT, {"v001": 100})
+    ws.endpoints.set_traffic(ENDPOINT, {"v001": 100})
     script = wrapped_score(released_project, "score_broken_init.py",
                           "def init():\n    raise RuntimeError('model store unreachable')\n"
                           "run = real.run\n")
     with pytest.raises(DeploymentFailed) as failure:
-        ws.create_deployment(ENDPOINT, "v003", spec(released_project, 2, script), timeout_s=60)
+        ws.endpoints.create_deployment(ENDPOINT, "v003", spec(released_project, 2, script), timeout_s=60)
     assert "model store unreachable" in failure.value.logs
-    assert ws.get_deployment(ENDPOINT, "v003").state is DeploymentState.FAILED
-    assert ws.get_endpoint(ENDPOINT).traffic == {"v001": 100, "v002": 0, "v003": 0}
+    assert ws.endpoints.get_deployment(ENDPOINT, "v003").state is DeploymentState.FAILED
+    assert ws.endpoints.get(ENDPOINT).traffic == {"v001": 100, "v002": 0, "v003": 0}
     with pytest.raises(UserInputError, match="Failed"):
-        ws.set_traffic(ENDPOINT, {"v003": 100})
+        ws.endpoints.set_traffic(ENDPOINT, {"v003": 100})
 
 
 def test_deleting_an_endpoint_stops_every_process(
@@ -173,27 +173,27 @@ def test_deleting_an_endpoint_stops_every_process(
 ) -> None:
     ws = two_deployments
     pids = [server_pid(ws.root, ENDPOINT, d) for d in ("v001", "v002")]
-    port = int(ws.get_endpoint(ENDPOINT).scoring_uri.split(":")[2].split("/")[0])
-    ws.delete_endpoint(ENDPOINT)
+    port = int(ws.endpoints.get(ENDPOINT).scoring_uri.split(":")[2].split("/")[0])
+    ws.endpoints.delete(ENDPOINT)
     assert not any(processes.alive(p) for p in pids)
     with pytest.raises(OSError):
         processes.get(port, "/", timeout_s=1)
-    assert ws.list_endpoints() == []
+    assert ws.endpoints.all() == []
     with pytest.raises(NotFoundError):
-        ws.get_endpoint(ENDPOINT)
+        ws.endpoints.get(ENDPOINT)
 
 
 def test_a_stopped_router_is_restarted_on_the_same_url(
     two_deployments: LocalWorkspace, find_process: Callable[..., int]
 ) -> None:
     ws = two_deployments
-    ws.set_traffic(ENDPOINT, {"v002": 100})
-    before = ws.get_endpoint(ENDPOINT)
+    ws.endpoints.set_traffic(ENDPOINT, {"v002": 100})
+    before = ws.endpoints.get(ENDPOINT)
     router = find_process("mlops_azure.local.router", str(ws.root / "endpoints" / ENDPOINT))
     processes.stop(router)
-    assert ws.get_endpoint(ENDPOINT).state == "Unhealthy"
+    assert ws.endpoints.get(ENDPOINT).state == "Unhealthy"
 
-    again = ws.create_endpoint(ENDPOINT)
+    again = ws.endpoints.create(ENDPOINT)
     assert again.state == "Succeeded" and again.scoring_uri == before.scoring_uri
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
         assert client.score(parity(ws, 2, 1)).status == 200

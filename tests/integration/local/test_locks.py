@@ -13,7 +13,7 @@ HOLD = """
 import sys, time
 from pathlib import Path
 from mlops_azure.local import LocalWorkspace
-with LocalWorkspace(Path(sys.argv[1])).exclusive("watch-x") as mine:
+with LocalWorkspace(Path(sys.argv[1])).locks.exclusive("watch-x") as mine:
     print(mine, flush=True)
     time.sleep(60)
 """
@@ -25,14 +25,14 @@ def test_a_killed_holder_frees_the_lock(tmp_path: Path) -> None:
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
-        with ws.exclusive("watch-x") as mine:
+        with ws.locks.exclusive("watch-x") as mine:
             assert mine is False
     finally:
         holder.kill()
         holder.wait()
     deadline = time.monotonic() + 5
     while True:
-        with ws.exclusive("watch-x") as mine:
+        with ws.locks.exclusive("watch-x") as mine:
             if mine or time.monotonic() > deadline:
                 break
     assert mine is True

@@ -26,7 +26,7 @@ ENDPOINT = "serve-test"
 def ws(released_project: ProjectConfig) -> LocalWorkspace:
     found = open_workspace(released_project)
     assert isinstance(found, LocalWorkspace)
-    found.create_endpoint(ENDPOINT)
+    found.endpoints.create(ENDPOINT)
     return found
 
 
@@ -36,7 +36,7 @@ def spec(project: ProjectConfig, script: str = "score/score.py", timeout_ms: int
 
 
 def one_row(ws: LocalWorkspace) -> dict[str, object]:
-    doc = json.loads((ws.model_local_path(MODEL, 1) / "parity.json").read_text())
+    doc = json.loads((ws.models.local_path(MODEL, 1) / "parity.json").read_text())
     return {"data": doc["request"]["data"][:1]}
 
 
@@ -47,8 +47,8 @@ def routes(ws: LocalWorkspace) -> dict[str, dict[str, object]]:
 
 
 def test_a_deployment_answers_its_router_only(ws: LocalWorkspace, released_project: ProjectConfig) -> None:
-    ws.create_deployment(ENDPOINT, "blue", spec(released_project))
-    ws.set_traffic(ENDPOINT, {"blue": 100})
+    ws.endpoints.create_deployment(ENDPOINT, "blue", spec(released_project))
+    ws.endpoints.set_traffic(ENDPOINT, {"blue": 100})
     table = routes(ws)
     port, token = int(str(table["ports"]["blue"])), str(table["tokens"]["blue"])
     assert (ws.root / "endpoints" / ENDPOINT / "routes.json").stat().st_mode & 0o777 == 0o600
@@ -71,8 +71,8 @@ def test_the_scoring_timeout_still_fires_on_kept_alive_connections(
                            "def run(raw):\n    if 'sleep' in raw:\n        time.sleep(120)\n"
                            "    return real.run(raw)\n")
     # one worker: if the timeout did not interrupt the sleep, nothing could answer after it
-    ws.create_deployment(ENDPOINT, "blue", spec(released_project, script, timeout_ms=1000))
-    ws.set_traffic(ENDPOINT, {"blue": 100})
+    ws.endpoints.create_deployment(ENDPOINT, "blue", spec(released_project, script, timeout_ms=1000))
+    ws.endpoints.set_traffic(ENDPOINT, {"blue": 100})
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
         assert client.score(one_row(ws)).status == 200  # opens the kept-alive connection
         slow = client.score({**one_row(ws), "sleep": True})
@@ -84,12 +84,12 @@ def test_the_scoring_timeout_still_fires_on_kept_alive_connections(
 def test_live_traffic_counts_client_requests_per_deployment(
     ws: LocalWorkspace, released_project: ProjectConfig
 ) -> None:
-    ws.create_deployment(ENDPOINT, "blue", spec(released_project))
-    ws.create_deployment(ENDPOINT, "green", spec(released_project))
-    ws.set_traffic(ENDPOINT, {"blue": 100})
+    ws.endpoints.create_deployment(ENDPOINT, "blue", spec(released_project))
+    ws.endpoints.create_deployment(ENDPOINT, "green", spec(released_project))
+    ws.endpoints.set_traffic(ENDPOINT, {"blue": 100})
     with ScoringClient.for_endpoint(ws, ENDPOINT) as client:
         assert client.score(one_row(ws)).status == 200
-        before = ws.live_traffic(ENDPOINT)
+        before = ws.live_traffic.counts(ENDPOINT)
         assert before is not None
         for _ in range(3):
             client.score(one_row(ws))
@@ -98,7 +98,7 @@ def test_live_traffic_counts_client_requests_per_deployment(
         for _ in range(4):
             assert prober.score(one_row(ws), deployment="green").status == 200
 
-    after = ws.live_traffic(ENDPOINT)
+    after = ws.live_traffic.counts(ENDPOINT)
     assert after is not None and "green" not in after  # probes are not traffic
     blue = after["blue"].since(before["blue"])
     assert (blue.requests, blue.status_2xx, blue.status_4xx, blue.failed) == (4, 3, 1, 0)

@@ -47,10 +47,10 @@ def test_an_event_round_trips_under_its_action_subject_and_actor(ws: LocalWorksp
 
 def test_events_written_by_older_versions_read_back(ws: LocalWorkspace) -> None:
     # The exact details an earlier mlops wrote, plus a key this version does not know.
-    ws.record_event("deploy", "m:1", {"stage": "staging", "endpoint": "stg", "deployment": "v001",
+    ws.events.record("deploy", "m:1", {"stage": "staging", "endpoint": "stg", "deployment": "v001",
                                       "previous": None, "outcome": "succeeded",
                                       "traffic": {"v001": 100}, "added_later": [1, 2]}, actor="a")
-    ws.record_event("watch.data", "c/x.csv@1", {"blob": "c/x.csv@1", "last_modified": "2024",
+    ws.events.record("watch.data", "c/x.csv@1", {"blob": "c/x.csv@1", "last_modified": "2024",
                                                 "size": 3, "phase": "submitted", "job": "j1",
                                                 "data": "d:1"}, actor="a")
     [(_, deploy)] = read(ws, DeployEvent)
@@ -64,7 +64,7 @@ def test_an_unreadable_event_is_skipped_with_a_warning_not_a_crash(
 ) -> None:
     good = record(ws, PromoteEvent(subject="m:1", stage="p", endpoint="prod", outcome="refused",
                                    reason="no approval"), actor="a")
-    bad = ws.record_event("promote", "m:2", {"stage": "p", "outcome": 7}, actor="a")
+    bad = ws.events.record("promote", "m:2", {"stage": "p", "outcome": 7}, actor="a")
     with caplog.at_level(logging.WARNING, logger="mlops_azure.audit"):
         assert [r.audit.id for r in read(ws, PromoteEvent)] == [good.id]
     assert f"audit event {bad.id}" in caplog.text and "endpoint" in caplog.text
@@ -141,8 +141,8 @@ def test_every_writer_records_the_same_actor(
     monkeypatch.setenv("MLOPS_ACTOR", "ana")
     data = tmp_path / "rows.csv"
     data.write_text("a,b\n1,2\n")
-    asset = ws.upload_data("rows", data)
+    asset = ws.data.upload("rows", data)
     record(ws, DeployEvent(subject="m:1", stage="s", endpoint="e", outcome="succeeded"))
-    assert {(e.action, e.actor) for e in ws.list_events()} == {("data.upload", "ana"),
+    assert {(e.action, e.actor) for e in ws.events.recent()} == {("data.upload", "ana"),
                                                                 ("deploy", "ana")}
-    assert ws.list_events(1, action="data.upload")[0].subject == asset.ref
+    assert ws.events.recent(1, action="data.upload")[0].subject == asset.ref

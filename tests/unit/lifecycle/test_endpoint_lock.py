@@ -19,7 +19,7 @@ from mlops_azure.local import LocalWorkspace
 
 def test_a_second_writer_gives_up_naming_the_holder_and_since_when(tmp_path: Path) -> None:
     ws = LocalWorkspace(tmp_path / "ws")
-    with ws.exclusive(lock_name("prod"), holder=describe("promote m:2", "ana")), \
+    with ws.locks.exclusive(lock_name("prod"), holder=describe("promote m:2", "ana")), \
             pytest.raises(Busy) as caught, \
             endpoint_writer(ws, "prod", command="rollback", actor="bo", wait_s=0):
         pytest.fail("the block must not run while another writer holds the endpoint")
@@ -36,7 +36,7 @@ def test_a_second_writer_waits_for_the_first_to_finish(tmp_path: Path) -> None:
     taken = threading.Event()
 
     def first() -> None:
-        with ws.exclusive(lock_name("prod"), holder="first"):
+        with ws.locks.exclusive(lock_name("prod"), holder="first"):
             taken.set()
             released.wait(10)
 
@@ -55,7 +55,7 @@ def test_the_lock_of_a_killed_holder_is_taken_over(tmp_path: Path) -> None:
     ws = LocalWorkspace(tmp_path / "ws")
     script = ("import sys, time\nfrom mlops_azure.local import LocalWorkspace\n"
               f"ws = LocalWorkspace({str(tmp_path / 'ws')!r})\n"
-              "with ws.exclusive('endpoint-prod', holder='doomed'):\n"
+              "with ws.locks.exclusive('endpoint-prod', holder='doomed'):\n"
               "    print('held', flush=True)\n    time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
@@ -66,7 +66,7 @@ def test_the_lock_of_a_killed_holder_is_taken_over(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         with endpoint_writer(ws, "prod", command="deploy", actor="bo", wait_s=10):
-            assert ws.lock_holder("endpoint-prod") is not None
+            assert ws.locks.holder("endpoint-prod") is not None
     finally:
         proc.kill()
         proc.wait(10)

@@ -54,7 +54,7 @@ def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match=r"schema version \d+ but this mlops only knows up to"):
         db.open_database(path)
     with pytest.raises(BackendError, match="upgrade mlops-azure"):
-        LocalWorkspace(tmp_path).list_models()
+        LocalWorkspace(tmp_path).models.versions()
 
 
 def test_a_later_migration_is_applied_on_top(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
 def test_a_corrupt_file_is_a_backend_error(tmp_path: Path) -> None:
     (tmp_path / "workspace.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(BackendError, match="workspace database"):
-        LocalWorkspace(tmp_path).list_events()
+        LocalWorkspace(tmp_path).events.recent()
 
 
 def test_write_transaction_rolls_back_on_error(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def add_job(ws: LocalWorkspace, job_id: str, *, status: JobStatus = JobStatus.CO
     out = ws.root / "jobs" / job_id / "outputs" / "model"
     out.mkdir(parents=True)
     (out / "model.txt").write_text("trees\n", encoding="utf-8")
-    ws.list_events()  # creates the workspace
+    ws.events.recent()  # creates the workspace
     with closing(db.connect(ws.db_path)) as conn, db.write_transaction(conn):
         conn.execute(
             "INSERT INTO jobs (id, experiment, pipeline, status, outputs, pid, hostname, created_at) "
@@ -128,14 +128,14 @@ def test_a_running_job_whose_process_died_is_reported_failed(tmp_path: Path) -> 
     gone.wait()
     add_job(ws, "exp-dead", status=JobStatus.RUNNING, pid=gone.pid)
     add_job(ws, "exp-alive", status=JobStatus.RUNNING, pid=os.getpid())
-    job = ws.get_job("exp-dead")
+    job = ws.jobs.get("exp-dead")
     assert job.status is JobStatus.FAILED
     assert job.error == f"interrupted: the process that ran it (pid {gone.pid}) is gone"
     assert job.ended_at is not None
     with closing(db.connect(ws.db_path)) as conn:  # the verdict is persisted, not only reported
         stored = conn.execute("SELECT status FROM jobs WHERE id = 'exp-dead'").fetchone()[0]
     assert stored == "Failed"
-    assert {j.id: j.status for j in ws.list_jobs()}["exp-alive"] is JobStatus.RUNNING
+    assert {j.id: j.status for j in ws.jobs.recent()}["exp-alive"] is JobStatus.RUNNING
 
 
 REGISTER_CHILD = textwrap.dedent(
@@ -151,7 +151,7 @@ REGISTER_CHILD = textwrap.dedent(
     while not go.exists():
         time.sleep(0.005)
     for i in range(count):
-        m = ws.register_model("clf", job_id=job_id, output="model", metrics={"auc": i / 100},
+        m = ws.models.register("clf", job_id=job_id, output="model", metrics={"auc": i / 100},
                               lineage=lineage)
         print(m.version)
     """
@@ -173,8 +173,8 @@ def test_two_processes_registering_at_once_get_distinct_versions(tmp_path: Path)
         assert child.returncode == 0, err
     seen = [int(v) for out, _ in outputs for v in out.split()]
     assert sorted(seen) == list(range(1, 41))
-    assert [m.version for m in ws.list_models("clf")] == list(range(40, 0, -1))
-    assert len([e for e in ws.list_events(100) if e.action == "register"]) == 40
+    assert [m.version for m in ws.models.versions("clf")] == list(range(40, 0, -1))
+    assert len([e for e in ws.events.recent(100) if e.action == "register"]) == 40
     with closing(db.connect(ws.db_path)) as conn:
         assert db.integrity_check(conn) == "ok"
 
@@ -198,7 +198,7 @@ KILLED_CHILD = textwrap.dedent(
     else:  # inside the transaction: the model row is inserted, its audit event not yet
         metadata.insert_event = die
     lineage = Lineage("raw", 1, "0" * 64, "abc", job_id, {}, "e" * 64, "child")
-    LocalWorkspace(root).register_model("clf", job_id=job_id, output="model", metrics={},
+    LocalWorkspace(root).models.register("clf", job_id=job_id, output="model", metrics={},
                                         lineage=lineage)
     """
 )
@@ -208,15 +208,15 @@ KILLED_CHILD = textwrap.dedent(
 def test_a_registration_killed_midway_leaves_no_version(tmp_path: Path, where: str) -> None:
     ws = LocalWorkspace(tmp_path / "ws")
     add_job(ws, "exp-1")
-    first = ws.register_model("clf", job_id="exp-1", output="model", metrics={}, lineage=lineage("exp-1"))
+    first = ws.models.register("clf", job_id="exp-1", output="model", metrics={}, lineage=lineage("exp-1"))
     killed = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(ws.root), "exp-1", where],
                             capture_output=True, text=True, timeout=60)
     assert killed.returncode == -9, killed.stderr
-    assert [m.version for m in ws.list_models("clf")] == [first.version]
-    assert [e.subject for e in ws.list_events() if e.action == "register"] == ["clf:1"]
-    after = ws.register_model("clf", job_id="exp-1", output="model", metrics={}, lineage=lineage("exp-1"))
+    assert [m.version for m in ws.models.versions("clf")] == [first.version]
+    assert [e.subject for e in ws.events.recent() if e.action == "register"] == ["clf:1"]
+    after = ws.models.register("clf", job_id="exp-1", output="model", metrics={}, lineage=lineage("exp-1"))
     assert after.version == 2
-    assert ws.model_local_path("clf", 2).is_dir()
+    assert ws.models.local_path("clf", 2).is_dir()
     with closing(db.connect(ws.db_path)) as conn:
         assert db.integrity_check(conn) == "ok"
 

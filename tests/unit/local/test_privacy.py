@@ -24,8 +24,8 @@ def test_a_new_workspace_is_private_from_the_start(tmp_path: Path) -> None:
     old = os.umask(0o022)  # the usual umask, which would make everything world-readable
     try:
         ws = LocalWorkspace(tmp_path / "nested" / ".mlops")
-        ws.record_event("test", "subject", {"key": "value"}, actor="tester")
-        with ws.exclusive("some-lock"):
+        ws.events.record("test", "subject", {"key": "value"}, actor="tester")
+        with ws.locks.exclusive("some-lock"):
             pass
         # The -wal and -shm files exist while a connection is open; SQLite copies the database's mode.
         with closing(sqlite3.connect(ws.db_path)) as reader:
@@ -40,7 +40,7 @@ def test_a_new_workspace_is_private_from_the_start(tmp_path: Path) -> None:
 
 def test_an_old_loose_workspace_is_tightened_when_opened_and_keeps_its_data(tmp_path: Path) -> None:
     root = tmp_path / ".mlops"
-    LocalWorkspace(root).record_event("test", "before", {}, actor="tester")
+    LocalWorkspace(root).events.record("test", "before", {}, actor="tester")
     (root / "jobs" / "old-job").mkdir(parents=True)
     (root / "jobs" / "old-job" / "std_log.txt").write_text("trained\n")
     for folder, _, files in os.walk(root):  # as an older mlops left it
@@ -50,6 +50,6 @@ def test_an_old_loose_workspace_is_tightened_when_opened_and_keeps_its_data(tmp_
     assert loose_entries(root)
 
     ws = LocalWorkspace(root)
-    assert [event.subject for event in ws.list_events()] == ["before"]
+    assert [event.subject for event in ws.events.recent()] == ["before"]
     assert loose_entries(root) == []
     assert (root / "jobs" / "old-job" / "std_log.txt").read_text() == "trained\n"

@@ -21,13 +21,13 @@ def test_a_file_input_outlives_its_temporary_source(tmp_path: Path) -> None:
     ws = LocalWorkspace(tmp_path / "ws")
     submission = PipelineSubmission(PIPELINE, {"schema": schema, "raw_data": "azureml:d@latest"},
                                     experiment="nightly", tags={"trigger": "schedule"})
-    created = ws.create_schedule("nightly", submission, ScheduleTrigger(cron="0 2 * * *"))
+    created = ws.schedules.create("nightly", submission, ScheduleTrigger(cron="0 2 * * *"))
     schema.unlink()
     kept = Path(created.inputs["schema"])
     assert kept.is_relative_to(ws.root) and kept.read_text(encoding="utf-8") == '{"columns": {}}'
-    assert ws.schedule_tags("nightly") == {"trigger": "schedule"}
+    assert ws.schedules.schedule_tags("nightly") == {"trigger": "schedule"}
     with pytest.raises(NotFoundError):
-        ws.schedule_tags("other")
+        ws.schedules.schedule_tags("other")
 
 
 def test_a_valid_cron_passes_silently() -> None:
