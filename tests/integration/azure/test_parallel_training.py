@@ -101,7 +101,7 @@ def test_the_single_step_variant_stays_available(
     path.write_text(yaml.safe_dump(document))
     config = load_config(path)
     with pytest.raises(UserInputError, match=r"partitions\.azure_pipeline .* does not exist"):
-        _workspace(config).build_pipeline_job(_submission(config), None)
+        _workspace(config).jobs.build_pipeline_job(_submission(config), None)
 
 
 def _submission(config: ProjectConfig) -> Any:
