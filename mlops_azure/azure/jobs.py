@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._tree_hash import tree_hash
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
 from mlops_azure.azure.client import quiet_sdk
 from mlops_azure.azure.connection import AzureConnection, created_at, utc
 from mlops_azure.azure.parallel import bind_parallel_steps, variant_of
 from mlops_azure.errors import NotFoundError, UserInputError
-from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.workspace import (
     InputValue,
     Job,
