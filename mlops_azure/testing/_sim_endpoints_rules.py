@@ -25,26 +25,10 @@ import json
 from typing import Any
 
 from mlops_azure.errors import DeploymentFailed
+from mlops_azure.rules import MANAGED_INSTANCE_TYPES
 
-#: "Managed online endpoints SKU list" (VM size names; Azure compares them case-insensitively).
-MANAGED_SKUS = frozenset(
-    [f"STANDARD_D{n}AS_V4" for n in (2, 4, 8, 16, 32, 48, 64, 96)]
-    + [f"STANDARD_D{n}A_V4" for n in (2, 4, 8, 16, 32, 48, 64, 96)]
-    + [f"STANDARD_DS{n}_V2" for n in (1, 2, 3, 4, 5)]
-    + [f"STANDARD_E{n}S_V3" for n in (2, 4, 8, 16, 32, 48, 64)]
-    + [f"STANDARD_F{n}S_V2" for n in (2, 4, 8, 16, 32, 48, 64, 72)]
-    + [f"STANDARD_FX{n}MDS" for n in (4, 12, 24, 36, 48)]
-    + [f"STANDARD_L{n}AS_V3" for n in (8, 16, 32, 48, 64, 80)]
-    + [f"STANDARD_L{n}S_V2" for n in (8, 16, 32, 48, 64, 80)]
-    + [f"STANDARD_L{n}S_V3" for n in (8, 16, 32, 48, 64, 80)]
-    + ["STANDARD_NC24ADS_A100_V4", "STANDARD_NC48ADS_A100_V4", "STANDARD_NC96ADS_A100_V4",
-       "STANDARD_NC4AS_T4_V3", "STANDARD_NC8AS_T4_V3", "STANDARD_NC16AS_T4_V3",
-       "STANDARD_NC64AS_T4_V3", "STANDARD_NC6S_V2", "STANDARD_NC12S_V2", "STANDARD_NC24S_V2",
-       "STANDARD_NC6S_V3", "STANDARD_NC12S_V3", "STANDARD_NC24S_V3", "STANDARD_NC40ADS_H100_V5",
-       "STANDARD_NC80ADIS_H100_V5", "STANDARD_ND96AMSR_A100_V4", "STANDARD_ND96ASR_V4",
-       "STANDARD_ND40RS_V2", "STANDARD_ND96IS_H100_V5", "STANDARD_ND96ISR_H100_V5",
-       "STANDARD_NV6ADS_A10_V5", "STANDARD_NV12ADS_A10_V5", "STANDARD_NV18ADS_A10_V5",
-       "STANDARD_NV36ADS_A10_V5", "STANDARD_NV36ADMS_A10_V5", "STANDARD_NV72ADS_A10_V5"])
+#: "Managed online endpoints SKU list", kept once beside the tool's other Azure rules.
+MANAGED_SKUS = MANAGED_INSTANCE_TYPES
 
 #: A Kubernetes endpoint's name plus a deployment's name, in characters.
 KUBERNETES_NAMES = (6, 62)
