@@ -47,3 +47,14 @@ def test_a_managed_stage_has_at_most_50_instances(tmp_path: Path, target: str) -
     config = load_config(write(tmp_path, MINIMAL + (
         f"stages:\n  prod: {{endpoint: ep-prod, target: {target}, instance_count: 50}}\n")))
     assert config.stage("prod").instance_count == 50
+
+
+def test_status_says_where_azure_stages_report(tmp_path: Path) -> None:
+    from mlops_azure.lifecycle.status import APP_INSIGHTS, telemetry_of
+
+    config = load_config(write(tmp_path, MINIMAL + (
+        "stages:\n  dev: {endpoint: ep-dev}\n  staging: {endpoint: ep-stg, target: managed}\n"
+        "  prod: {endpoint: ep-prod, target: managed, app_insights_enabled: false}\n")))
+    assert telemetry_of(config.stage("dev")) is None
+    assert telemetry_of(config.stage("staging")) == APP_INSIGHTS
+    assert "app_insights_enabled is false" in str(telemetry_of(config.stage("prod")))
