@@ -74,6 +74,16 @@ class AzureConnection:
         """Map SDK exceptions inside the block to one-sentence mlops errors."""
         return calling(self.coords, doing)
 
+    @staticmethod
+    def wait_for(poller: Any, timeout_s: float) -> tuple[bool, Any]:
+        """Wait at most ``timeout_s`` for a long-running operation: ``(True, result)`` once it
+        finished, ``(False, None)`` while it still runs. ``poller.result(timeout)`` alone cannot
+        tell: it returns (or fails deserializing) whatever is there when the wait ends."""
+        poller.wait(timeout=max(timeout_s, 0.1))
+        if not poller.done():
+            return False, None
+        return True, poller.result()
+
     @cached_property
     def credential(self) -> TokenCredential:
         return self._credential or client.default_credential()
@@ -176,14 +186,17 @@ class AzurePart:
     def staging(self, kind: str) -> Path:
         return self.conn.staging(kind)
 
+    @staticmethod
+    def wait_for(poller: Any, timeout_s: float) -> tuple[bool, Any]:
+        return AzureConnection.wait_for(poller, timeout_s)
+
     def _operation(self, start: Any, doing: str, timeout_s: float | None = None) -> Any:
         """Start a long-running operation and wait for it, within one ``call`` (so the SDK's
         poll output never reaches stdout), at most ``azure.operation_timeout_s``."""
         limit = timeout_s or self.coords.operation_timeout_s
         with self.call(doing):
-            poller = start()
-            result = poller.result(timeout=limit)
-        if not poller.done():
+            finished, result = self.wait_for(start(), limit)
+        if not finished:
             raise BackendError(f"{doing} did not finish within {limit:.0f} s "
                                "(azure.operation_timeout_s); it may still complete on Azure ML")
         return result

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlops_azure._tree_hash import tree_hash
 from mlops_azure.audit_events import DataUploadEvent, resolve_actor
 from mlops_azure.errors import UserInputError
 from mlops_azure.local import metadata as db
-from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.local.store import LocalPart
 from mlops_azure.rules import check_asset_name
 from mlops_azure.workspace import DataAsset, DataAssets
