@@ -21,6 +21,7 @@ from mlops_azure.azure.schedules import AzureSchedules
 from mlops_azure.workspace import Workspace
 
 if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
     from azure.storage.blob import BlobServiceClient
 
@@ -69,6 +70,11 @@ class AzureWorkspace(Workspace):
         self.batch = AzureBatchEndpoints(conn, models, jobs, infrastructure, compute=compute)
         self.schedules = AzureSchedules(conn, jobs)
         self.monitors = AzureMonitoring(conn)
+
+    @property
+    def ml(self) -> MLClient:
+        """The ``azure-ai-ml`` client every service uses, for what mlops does not cover."""
+        return self.conn.ml
 
     def __repr__(self) -> str:
         return f"AzureWorkspace({self.conn.coords.where!r})"

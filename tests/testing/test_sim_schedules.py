@@ -75,7 +75,7 @@ def test_a_fired_job_writes_default_outputs_under_the_step_job_and_reuses_steps(
     from azure.ai.ml.entities import CronTrigger, JobSchedule
 
     job = load_job(_project(tmp_path))
-    job.settings.default_compute = azure_workspace.compute
+    job.settings.default_compute = azure_workspace.jobs.compute
     schedule = JobSchedule(name="raw", trigger=CronTrigger(expression="0 2 * * *"),
                            create_job=job)
     azure_workspace.ml.schedules.begin_create_or_update(schedule).result()
