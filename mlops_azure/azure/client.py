@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,12 +45,40 @@ class AzureCoordinates:
         return f"workspace {self.workspace_name} (resource group {self.resource_group})"
 
 
-def default_credential() -> TokenCredential:
-    """``DefaultAzureCredential`` without the interactive browser: mlops runs unattended.
+#: What ``AzureCLI@2`` exports for its service connection, and the pipeline's own token (mapped
+#: with ``SYSTEM_ACCESSTOKEN: $(System.AccessToken)``): with all four mlops signs in with
+#: ``AzurePipelinesCredential``.
+PIPELINE_VARIABLES = {"tenant_id": "AZURESUBSCRIPTION_TENANT_ID",
+                      "client_id": "AZURESUBSCRIPTION_CLIENT_ID",
+                      "service_connection_id": "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+                      "system_access_token": "SYSTEM_ACCESSTOKEN"}
+#: Entra ID's code for an expired federated assertion.
+EXPIRED_ASSERTION = "AADSTS700024"
+DEVOPS_SIGN_IN_HINT = ("the Azure DevOps step's federated sign-in expired (it lasts about 10 "
+                       "minutes): map SYSTEM_ACCESSTOKEN: $(System.AccessToken) in the step's env "
+                       "so that mlops signs in with AzurePipelinesCredential")
 
-    ``AZURE_TOKEN_CREDENTIALS`` (azure-identity's own variable) narrows the chain, e.g. to
-    ``AzureCliCredential`` on a DevOps agent.
+
+def default_credential() -> TokenCredential:
+    """The credential mlops signs in with, unattended (no interactive browser).
+
+    In an Azure DevOps ``AzureCLI@2`` step with the pipeline's ``System.AccessToken`` mapped, it is
+    ``AzurePipelinesCredential``: the ``az login`` of a workload-identity service connection rests
+    on a federated assertion that expires after about 10 minutes, so a token for a new scope
+    (storage, ``https://ml.azure.com``) asked later in a 50-minute wait fails with AADSTS700024,
+    and every token fails once the cached ones expire (about an hour, before a 120-minute promote
+    ends). Fetching scopes up front would only cover the first hour; AzurePipelinesCredential
+    asks Azure DevOps for a fresh assertion whenever it needs a token, for as long as the job runs
+    ("Troubleshoot workload identity service connections", learn.microsoft.com/azure/devops/
+    pipelines/release/troubleshoot-workload-identity). Anywhere else it is
+    ``DefaultAzureCredential``; ``AZURE_TOKEN_CREDENTIALS`` (azure-identity's own variable) narrows
+    that chain.
     """
+    found = {key: os.environ.get(name, "") for key, name in PIPELINE_VARIABLES.items()}
+    if all(found.values()):
+        from azure.identity import AzurePipelinesCredential
+
+        return AzurePipelinesCredential(**found)
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
@@ -147,6 +176,8 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
         return exc
     name = type(exc).__name__
     if isinstance(exc, ClientAuthenticationError) or name == "CredentialUnavailableError":
+        if EXPIRED_ASSERTION in str(exc):
+            return BackendError(f"cannot sign in to Azure while {doing}: {DEVOPS_SIGN_IN_HINT}")
         return BackendError(f"cannot sign in to Azure while {doing} ({_tried(exc)}): {LOGIN_HINT}")
     status = _status(exc)
     if _is_not_found(exc) or status == 404:

@@ -1,0 +1,54 @@
+"""The simulator's identity, permission and asset rules, each as Azure documents it."""
+
+from __future__ import annotations
+
+import pytest
+from azure.core.exceptions import ClientAuthenticationError
+
+from mlops_azure.testing import FakeCredential, SimulatedAzureML
+
+STORAGE = "https://storage.azure.com/.default"
+ML = "https://ml.azure.com/.default"
+MINUTE = 60.0
+
+
+class Clock:
+    """Time a test moves on by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _client(sim: SimulatedAzureML, credential: FakeCredential) -> object:
+    from azure.ai.ml import MLClient
+
+    return MLClient(credential, sim.subscription, sim.resource_group, sim.workspace,
+                    retry_total=0)
+
+
+def test_a_federated_sign_in_refuses_new_scopes_after_its_assertion_expires(
+        azure_sim: SimulatedAzureML) -> None:
+    clock = Clock()
+    signed_in = FakeCredential(clock=clock, federated_assertion_s=10 * MINUTE)
+    assert list(_client(azure_sim, signed_in).models.list()) == []  # type: ignore[attr-defined]
+    clock.now += 50 * MINUTE
+    # The management token issued at sign-in is still cached (it lasts about an hour).
+    assert list(_client(azure_sim, signed_in).models.list()) == []  # type: ignore[attr-defined]
+    for scope in (STORAGE, ML):
+        with pytest.raises(ClientAuthenticationError, match="AADSTS700024"):
+            signed_in.get_token(scope)
+    clock.now += 20 * MINUTE  # past the cached token's expiry: its renewal is refused too
+    with pytest.raises(ClientAuthenticationError, match="AADSTS700024"):
+        list(_client(azure_sim, signed_in).models.list())  # type: ignore[attr-defined]
+
+
+def test_within_the_assertion_any_scope_is_granted_and_by_default_always() -> None:
+    clock = Clock()
+    signed_in = FakeCredential(clock=clock, federated_assertion_s=10 * MINUTE)
+    clock.now += 9 * MINUTE
+    assert signed_in.get_token(STORAGE).token
+    clock.now += 600 * MINUTE
+    assert FakeCredential(clock=clock).get_token(ML).expires_on > clock.now
