@@ -96,6 +96,38 @@ def make_client(coords: AzureCoordinates, credential: TokenCredential) -> MLClie
     )
 
 
+#: Which built-in role an operation needs ("Manage access to Azure Machine Learning workspaces",
+#: learn.microsoft.com/azure/machine-learning/how-to-assign-roles): AzureML Data Scientist can do
+#: everything in a workspace except create or delete compute; blob data is the storage account's
+#: ("Assign an Azure role for access to blob data"), whatever the workspace role.
+DATA_SCIENTIST_ROLE = "the AzureML Data Scientist role on the workspace"
+COMPUTE_ROLE = "the AzureML Compute Operator role on the workspace (or Contributor)"
+STORAGE_ROLE = ("the Storage Blob Data Contributor role on the storage account behind the "
+                "workspace's datastores")
+#: Azure Storage's error codes for a request the identity may not make.
+STORAGE_DENIED = ("AuthorizationPermissionMismatch", "AuthorizationFailure",
+                  "AuthorizationResourceTypeMismatch", "AuthorizationSourceIPMismatch")
+
+
+def _request_of(exc: BaseException) -> tuple[str, str]:
+    """(method, url) of the request that failed, when the exception carries its response."""
+    request = getattr(getattr(exc, "response", None), "request", None)
+    return str(getattr(request, "method", "") or "").upper(), str(getattr(request, "url", "") or "")
+
+
+def role_needed(exc: BaseException, doing: str) -> str:
+    """The role to ask for after a 401/403: by the service and the operation that refused."""
+    method, url = _request_of(exc)
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    if getattr(exc, "error_code", None) in STORAGE_DENIED or ".blob." in host:
+        return STORAGE_ROLE
+    path = url.split("?", 1)[0]
+    if ("/computes/" in path and method in ("PUT", "PATCH", "DELETE")) or \
+            doing.startswith(("creating compute", "deleting compute")):
+        return COMPUTE_ROLE
+    return DATA_SCIENTIST_ROLE
+
+
 def _status(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     if status is None:
@@ -183,10 +215,8 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
     if _is_not_found(exc) or status == 404:
         return NotFoundError(f"{doing}: not found in {where} ({_service_message(exc)})")
     if status in (401, 403):
-        return BackendError(
-            f"no permission for {doing} on {where}: ask for the AzureML Data Scientist role "
-            f"on the workspace ({_service_message(exc)})"
-        )
+        return BackendError(f"no permission for {doing} on {where}: ask for "
+                            f"{role_needed(exc, doing)} ({_service_message(exc)})")
     if status == 429:
         return BackendError(f"Azure ML kept throttling {doing} on {where} after retries: "
                             "try again in a few minutes")

@@ -52,3 +52,23 @@ def test_within_the_assertion_any_scope_is_granted_and_by_default_always() -> No
     assert signed_in.get_token(STORAGE).token
     clock.now += 600 * MINUTE
     assert FakeCredential(clock=clock).get_token(ML).expires_on > clock.now
+
+
+def test_a_storage_403_is_storage_shaped(azure_sim: SimulatedAzureML) -> None:
+    import requests
+    from azure.core.exceptions import HttpResponseError
+
+    container = azure_sim.container("workspaceblobstore")
+    azure_sim.inject("PUT", r"/denied\.txt$", 403, storage=True)
+    with pytest.raises(HttpResponseError) as caught:
+        container.upload_blob("denied.txt", b"x")
+    assert caught.value.status_code == 403
+    assert caught.value.error_code == "AuthorizationPermissionMismatch"
+    assert caught.value.response is not None
+    assert caught.value.response.headers["content-type"] == "application/xml"
+    assert "<Code>AuthorizationPermissionMismatch</Code>" in caught.value.response.text()
+    container.upload_blob("denied.txt", b"x")  # used up: the next request goes to storage
+    # An ARM 403 stays ARM-shaped (JSON), and never fires on storage paths.
+    azure_sim.inject("GET", r"/datastores$", 403)
+    refused = requests.get(f"https://management.azure.com{azure_sim.ws_path}/datastores", timeout=5)
+    assert refused.json()["error"]["code"] == "AuthorizationFailed"
