@@ -115,6 +115,15 @@ def _request_of(exc: BaseException) -> tuple[str, str]:
     return str(getattr(request, "method", "") or "").upper(), str(getattr(request, "url", "") or "")
 
 
+#: How many times a registration takes the next number after losing a race for one.
+VERSION_ATTEMPTS = 5
+
+
+class VersionTaken(UserInputError):
+    """An asset version that already exists with other content: asset versions are immutable,
+    so whoever raced us to that number keeps it and we take the next one."""
+
+
 def role_needed(exc: BaseException, doing: str) -> str:
     """The role to ask for after a 401/403: by the service and the operation that refused."""
     method, url = _request_of(exc)
@@ -217,6 +226,8 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
     if status in (401, 403):
         return BackendError(f"no permission for {doing} on {where}: ask for "
                             f"{role_needed(exc, doing)} ({_service_message(exc)})")
+    if status == 409 and "/versions/" in _request_of(exc)[1]:
+        return VersionTaken(f"Azure ML refused {doing}: {_service_message(exc)}")
     if status == 429:
         return BackendError(f"Azure ML kept throttling {doing} on {where} after retries: "
                             "try again in a few minutes")

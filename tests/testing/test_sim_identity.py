@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
@@ -72,3 +74,32 @@ def test_a_storage_403_is_storage_shaped(azure_sim: SimulatedAzureML) -> None:
     azure_sim.inject("GET", r"/datastores$", 403)
     refused = requests.get(f"https://management.azure.com{azure_sim.ws_path}/datastores", timeout=5)
     assert refused.json()["error"]["code"] == "AuthorizationFailed"
+
+
+def test_an_asset_version_is_immutable(azure_sim: SimulatedAzureML) -> None:
+    from azure.ai.ml.entities import Data
+    from azure.core.exceptions import HttpResponseError
+
+    ml: Any = _client(azure_sim, FakeCredential())
+    path = "azureml://datastores/workspaceblobstore/paths/raw/{}.csv"
+    ml.data.create_or_update(Data(name="sales", version="1", type="uri_file",
+                                  path=path.format("a")))
+    # Same content again, new tags, archiving: allowed.
+    ml.data.create_or_update(Data(name="sales", version="1", type="uri_file",
+                                  path=path.format("a"), tags={"k": "v"}))
+    ml.data.archive("sales", version="1")
+    with pytest.raises(HttpResponseError) as caught:
+        ml.data.create_or_update(Data(name="sales", version="1", type="uri_file",
+                                      path=path.format("b")))
+    assert caught.value.status_code == 409 and "immutable" in str(caught.value)
+    assert ml.data.get("sales", version="1").path.endswith("raw/a.csv")
+
+
+def test_an_endpoint_name_with_consecutive_hyphens_is_refused(azure_sim: SimulatedAzureML) -> None:
+    import requests
+
+    url = (f"https://management.azure.com{azure_sim.ws_path}/onlineEndpoints/steel--prod"
+           "?api-version=2024-04-01")
+    answer = requests.put(url, json={"location": azure_sim.location,
+                                     "properties": {"authMode": "Key"}}, timeout=5)
+    assert answer.status_code == 400 and "steel--prod" in answer.json()["error"]["message"]
