@@ -471,6 +471,13 @@ def _stage_mlops_args(name: str) -> list[tuple[str, ...]]:
             for found in mlops_lines_in(text.text)]
 
 
+def test_release_is_triggered_only_by_runs_that_registered_a_model() -> None:
+    from mlops_azure.cli.commands_train import REGISTERED_BUILD_TAG
+
+    (training,) = _release()["resources"]["pipelines"]
+    assert training["trigger"] == {"tags": [REGISTERED_BUILD_TAG]}
+
+
 def test_release_runs_only_after_training() -> None:
     doc = _release()
     assert doc.get("trigger") == "none" and doc.get("pr") == "none"
