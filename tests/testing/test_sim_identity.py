@@ -24,7 +24,7 @@ class Clock:
         return self.now
 
 
-def _client(sim: SimulatedAzureML, credential: FakeCredential) -> object:
+def _client(sim: SimulatedAzureML, credential: FakeCredential) -> Any:
     from azure.ai.ml import MLClient
 
     return MLClient(credential, sim.subscription, sim.resource_group, sim.workspace,
@@ -35,16 +35,16 @@ def test_a_federated_sign_in_refuses_new_scopes_after_its_assertion_expires(
         azure_sim: SimulatedAzureML) -> None:
     clock = Clock()
     signed_in = FakeCredential(clock=clock, federated_assertion_s=10 * MINUTE)
-    assert list(_client(azure_sim, signed_in).models.list()) == []  # type: ignore[attr-defined]
+    assert list(_client(azure_sim, signed_in).models.list()) == []
     clock.now += 50 * MINUTE
     # The management token issued at sign-in is still cached (it lasts about an hour).
-    assert list(_client(azure_sim, signed_in).models.list()) == []  # type: ignore[attr-defined]
+    assert list(_client(azure_sim, signed_in).models.list()) == []
     for scope in (STORAGE, ML):
         with pytest.raises(ClientAuthenticationError, match="AADSTS700024"):
             signed_in.get_token(scope)
     clock.now += 20 * MINUTE  # past the cached token's expiry: its renewal is refused too
     with pytest.raises(ClientAuthenticationError, match="AADSTS700024"):
-        list(_client(azure_sim, signed_in).models.list())  # type: ignore[attr-defined]
+        list(_client(azure_sim, signed_in).models.list())
 
 
 def test_within_the_assertion_any_scope_is_granted_and_by_default_always() -> None:
