@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_postgres.py [ROWS]     # ROWS: 1,000,000 by default
 
-Starts a throwaway cluster (mlops_azure.testing.postgres: 127.0.0.1, fsync off) and loads the
+Starts a throwaway cluster (tests.support.postgres: 127.0.0.1, fsync off) and loads the
 same ROWS forecast rows, one method per fresh staging table, each in one transaction, timed from
 the DataFrame to the commit, one run each:
 
@@ -33,7 +33,10 @@ import psycopg
 from psycopg import sql
 
 from mlops_azure.sinks import PostgresSink
-from mlops_azure.testing.postgres import PostgresNotFound, start_postgres
+
+# The test suite's throwaway cluster: this checkout's tests/, whatever is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.postgres import PostgresNotFound, start_postgres
 
 RESULTS = Path(__file__).parent / "results" / "postgres.md"
 MODEL = "steel-purchase-forecast:7"

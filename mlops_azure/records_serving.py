@@ -57,6 +57,9 @@ class DeploymentSpec:
     environment_variables: Mapping[str, str] = field(default_factory=dict)
     #: Record each request and its predictions for drift monitoring (where the backend can).
     collect: bool = False
+    #: Azure: send the deployment's request logs, latency and failures to the workspace's
+    #: Application Insights. Local servers never send telemetry, whatever this says.
+    app_insights_enabled: bool = True
 
 
 @dataclass(frozen=True)

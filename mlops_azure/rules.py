@@ -74,6 +74,55 @@ def check_endpoint_name(name: str, kind: str = "endpoint") -> None:
                              "single hyphens, starting with a letter and not ending with a hyphen")
 
 
+#: Instances one managed online deployment may have: Azure ML's default limit ("Manage and
+#: increase quotas and limits for resources with Azure Machine Learning", raised on request).
+MAX_MANAGED_INSTANCES = 50
+
+#: A Kubernetes online endpoint's name plus a deployment's name, in characters (same page).
+KUBERNETES_NAME_TOTAL = (6, 62)
+
+#: VM sizes of the "Managed online endpoints SKU list" page (Azure compares them case-insensitively).
+MANAGED_INSTANCE_TYPES = frozenset(
+    [f"STANDARD_D{n}AS_V4" for n in (2, 4, 8, 16, 32, 48, 64, 96)]
+    + [f"STANDARD_D{n}A_V4" for n in (2, 4, 8, 16, 32, 48, 64, 96)]
+    + [f"STANDARD_DS{n}_V2" for n in (1, 2, 3, 4, 5)]
+    + [f"STANDARD_E{n}S_V3" for n in (2, 4, 8, 16, 32, 48, 64)]
+    + [f"STANDARD_F{n}S_V2" for n in (2, 4, 8, 16, 32, 48, 64, 72)]
+    + [f"STANDARD_FX{n}MDS" for n in (4, 12, 24, 36, 48)]
+    + [f"STANDARD_L{n}AS_V3" for n in (8, 16, 32, 48, 64, 80)]
+    + [f"STANDARD_L{n}S_V2" for n in (8, 16, 32, 48, 64, 80)]
+    + [f"STANDARD_L{n}S_V3" for n in (8, 16, 32, 48, 64, 80)]
+    + ["STANDARD_NC24ADS_A100_V4", "STANDARD_NC48ADS_A100_V4", "STANDARD_NC96ADS_A100_V4",
+       "STANDARD_NC4AS_T4_V3", "STANDARD_NC8AS_T4_V3", "STANDARD_NC16AS_T4_V3",
+       "STANDARD_NC64AS_T4_V3", "STANDARD_NC6S_V2", "STANDARD_NC12S_V2", "STANDARD_NC24S_V2",
+       "STANDARD_NC6S_V3", "STANDARD_NC12S_V3", "STANDARD_NC24S_V3", "STANDARD_NC40ADS_H100_V5",
+       "STANDARD_NC80ADIS_H100_V5", "STANDARD_ND96AMSR_A100_V4", "STANDARD_ND96ASR_V4",
+       "STANDARD_ND40RS_V2", "STANDARD_ND96IS_H100_V5", "STANDARD_ND96ISR_H100_V5",
+       "STANDARD_NV6ADS_A10_V5", "STANDARD_NV12ADS_A10_V5", "STANDARD_NV18ADS_A10_V5",
+       "STANDARD_NV36ADS_A10_V5", "STANDARD_NV36ADMS_A10_V5", "STANDARD_NV72ADS_A10_V5"])
+
+
+def check_online_deployment(endpoint: str, deployment: str, *, kind: str,
+                            instance_type: str | None, instance_count: int) -> None:
+    """Azure ML's limits on an online deployment of a ``managed`` or ``kubernetes`` endpoint,
+    checked before any request; ``UserInputError`` naming the first one broken."""
+    where = f"deployment '{deployment}' of endpoint '{endpoint}'"
+    if kind == "kubernetes":
+        low, high = KUBERNETES_NAME_TOTAL
+        total = len(endpoint) + len(deployment)
+        if not low <= total <= high:
+            raise UserInputError(f"{where}: on Kubernetes the endpoint and deployment names "
+                                 f"must have {low}-{high} characters together, not {total}")
+        return
+    if instance_count > MAX_MANAGED_INSTANCES:
+        raise UserInputError(f"{where}: a managed online deployment has at most "
+                             f"{MAX_MANAGED_INSTANCES} instances (Azure ML's default limit), "
+                             f"not {instance_count}")
+    if instance_type and instance_type.upper() not in MANAGED_INSTANCE_TYPES:
+        raise UserInputError(f"{where}: instance type '{instance_type}' is not in Azure ML's "
+                             "managed online endpoints SKU list (for example Standard_DS3_v2)")
+
+
 #: Most mirror traffic an endpoint may copy to a shadow deployment (%), as on Azure ML.
 MAX_MIRROR = 50
 

@@ -15,8 +15,8 @@ from mlops_azure.testing.azurite import Azurite, start_azurite
 if TYPE_CHECKING:
     from mlops_azure.azure import AzureWorkspace
     from mlops_azure.testing import SimulatedAzureML
-    from mlops_azure.testing.chromium import Chromium
-    from mlops_azure.testing.postgres import Postgres
+    from tests.support.chromium import Chromium
+    from tests.support.postgres import Postgres
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -59,7 +59,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
 
     Without the server binaries the tests that need it are skipped, loudly: a warning in the
     summary as well as the skip reason, so a green run cannot hide that they did not run."""
-    from mlops_azure.testing.postgres import PostgresNotFound, start_postgres
+    from tests.support.postgres import PostgresNotFound, start_postgres
 
     try:
         started = start_postgres(Path(tmp_path_factory.mktemp("postgres")))
@@ -104,7 +104,7 @@ def chromium() -> Iterator[Chromium]:
 
     Without Debian's ``chromium`` package the tests that need it are skipped, loudly: a warning in
     the summary as well as the skip reason, so a green run cannot hide that no page was rendered."""
-    from mlops_azure.testing.chromium import Chromium, ChromiumNotFound
+    from tests.support.chromium import Chromium, ChromiumNotFound
 
     try:
         started = Chromium()

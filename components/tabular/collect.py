@@ -113,9 +113,14 @@ AZUREML_SWITCH = "MLOPS_COLLECT_AZUREML"
 
 
 def request_frame(body: Any) -> Any:
-    """The rows of a scoring request (records or split) as a pandas DataFrame."""
+    """The rows of a scoring request as a pandas DataFrame: records or split, also wrapped in
+    ``dataframe_split`` / ``input_data`` (every shape ``tabular.request`` scores)."""
     import pandas as pd
 
+    for wrapper in ("dataframe_split", "input_data"):
+        if wrapper in body and "data" not in body and isinstance(body[wrapper], dict):
+            body = body[wrapper]
+            break
     if isinstance(body.get("columns"), list):
         return pd.DataFrame(body["data"], columns=body["columns"])
     return pd.DataFrame.from_records(body["data"])
@@ -125,13 +130,24 @@ class AzureMLCollector:
     """Azure ML's online data collector (``azureml-ai-monitoring``, installed in the Azure
     inference environment): the rows as ``model_inputs`` and the predictions as
     ``model_outputs``, correlated, which Azure ML writes to the workspace's blob store and its
-    model monitoring reads."""
+    model monitoring reads. Collecting never fails a request: Azure's ``Collector`` raises on a
+    collection fault unless given ``on_error``, so both get one that logs (each kind of fault
+    once, not a line per request), and anything else collecting raises is logged the same way.
+    """
 
     def __init__(self) -> None:
         from azureml.ai.monitoring import Collector as MonitoringCollector
 
-        self._inputs = MonitoringCollector(name="model_inputs")
-        self._outputs = MonitoringCollector(name="model_outputs")
+        self._faults: set[str] = set()
+        self._inputs = MonitoringCollector(name="model_inputs", on_error=self._fault)
+        self._outputs = MonitoringCollector(name="model_outputs", on_error=self._fault)
+
+    def _fault(self, exc: BaseException) -> None:
+        kind = f"{type(exc).__name__}: {exc}"
+        if kind not in self._faults and len(self._faults) < 100:
+            self._faults.add(kind)
+            print(f"mlops: data collection failed, the request was still answered ({kind})",
+                  file=sys.stderr)
 
     @classmethod
     def from_env(cls) -> AzureMLCollector | None:
@@ -147,11 +163,14 @@ class AzureMLCollector:
 
     def record(self, body: str | bytes, predictions: list[float], decoded: Any = None) -> None:
         """Hand the rows and predictions to Azure ML; ``decoded`` (the body already parsed)
-        spares a second parse."""
-        import pandas as pd
+        spares a second parse. Never raises: the prediction is already made."""
+        try:
+            import pandas as pd
 
-        parsed = json.loads(body) if decoded is None else decoded
-        if is_probe_body(parsed):
-            return  # the mlops tool's own request: not production data
-        context = self._inputs.collect(request_frame(parsed))
-        self._outputs.collect(pd.DataFrame({"prediction": predictions}), context)
+            parsed = json.loads(body) if decoded is None else decoded
+            if is_probe_body(parsed):
+                return  # the mlops tool's own request: not production data
+            context = self._inputs.collect(request_frame(parsed))
+            self._outputs.collect(pd.DataFrame({"prediction": predictions}), context)
+        except Exception as exc:
+            self._fault(exc)

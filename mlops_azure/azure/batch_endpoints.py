@@ -4,9 +4,12 @@ invoked with a data asset.
 The deployment runs the project's batch scoring script (``init()`` / ``run(mini_batch)``) over
 mini-batches of the asset's files and appends every returned row to one output file
 (``append_row``). mlops names the job (so a rerun after a crash follows the job it already
-submitted instead of scoring twice) and its output folder on the default datastore (so it can
-download the result without the run-history artifact API), waits for it, and downloads the
-output file.
+submitted instead of scoring twice) and its ``score`` output, in the documented form for a model
+deployment: a ``uri_file``, the path of that file on the default datastore (so it can download
+the result without the run-history artifact API); it waits for the job and downloads the file.
+The input is declared with the data asset's own type (``uri_file`` or ``uri_folder``). Each
+model version gets its own deployment; Azure allows 20 per endpoint, so the oldest ones beyond
+:data:`KEEP_DEPLOYMENTS` are deleted (never the endpoint's default one).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from mlops_azure.workspace import (
 
 #: The output every model batch deployment job writes (Azure's name for it).
 SCORE_OUTPUT = "score"
+#: Batch deployments kept per endpoint (Azure's limit is 20): the newest, the default one and
+#: the one just made; older ones are deleted after each deploy.
+KEEP_DEPLOYMENTS = 5
 
 
 class AzureBatchEndpoints(AzureConnection):
@@ -55,7 +61,8 @@ class AzureBatchEndpoints(AzureConnection):
     ) -> BatchScoringRun:
         check_endpoint_name(spec.endpoint, "batch endpoint")
         check_endpoint_name(spec.deployment, "batch deployment")
-        output = datastore_uri(self.datastore_name, f"azureml/{job_name}/{SCORE_OUTPUT}/")
+        output = datastore_uri(self.datastore_name,
+                               f"azureml/{job_name}/{SCORE_OUTPUT}/{spec.output_file_name}")
         try:
             status = self.job_state(job_name)  # resumed: the job was submitted before
         except NotFoundError:
@@ -104,15 +111,38 @@ class AzureBatchEndpoints(AzureConnection):
                 retry_settings=BatchRetrySettings(max_retries=spec.max_retries,
                                                   timeout=spec.timeout_s),
                 error_threshold=spec.error_threshold, logging_level="info"))
+        self._prune(spec)  # first: at Azure's limit the new deployment would be refused
         self._operation(lambda: self.ml.batch_deployments.begin_create_or_update(deployment),
                         f"deploying {spec.model_name}:{spec.model_version} as batch "
                         f"{spec.endpoint}/{spec.deployment}")
+
+    def _prune(self, spec: BatchDeploymentSpec) -> None:
+        """Make room for ``spec.deployment``: delete the oldest other deployments of the
+        endpoint so that at most :data:`KEEP_DEPLOYMENTS` remain with it, never its default."""
+        with self.call(f"listing the deployments of batch endpoint {spec.endpoint}"):
+            found = list(self.ml.batch_deployments.list(endpoint_name=spec.endpoint))
+            default = getattr(getattr(self.ml.batch_endpoints.get(spec.endpoint), "defaults",
+                                      None), "deployment_name", None)
+
+        def created(deployment: Any) -> str:
+            return str(getattr(getattr(deployment, "creation_context", None), "created_at", "")
+                       or "")
+
+        others = sorted((d for d in found if d.name != spec.deployment), key=created, reverse=True)
+        for old in others[KEEP_DEPLOYMENTS - 1:]:
+            if old.name == default:
+                continue
+            self._operation(lambda name=old.name: self.ml.batch_deployments.begin_delete(
+                name=name, endpoint_name=spec.endpoint),
+                f"deleting old batch deployment {spec.endpoint}/{old.name}")
 
     def _invoke(self, spec: BatchDeploymentSpec, data: DataAsset, job_name: str,
                 output: str) -> None:
         from azure.ai.ml import Input, Output
         from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 
+        with self.call(f"reading data asset {data.ref}"):
+            kind = str(self.ml.data.get(data.name, version=str(data.version)).type)
         # azure-ai-ml 1.35's invoke writes the token and the deployment name into the class-wide
         # DEFAULT_HEADER dict, so every later online invoke in this process would carry them
         # (and be routed to this deployment): put it back as it was.
@@ -122,9 +152,9 @@ class AzureBatchEndpoints(AzureConnection):
             with self.call(f"invoking batch endpoint {spec.endpoint} with {data.ref}"):
                 self.ml.batch_endpoints.invoke(
                     endpoint_name=spec.endpoint, deployment_name=spec.deployment,
-                    inputs={"data": Input(type="uri_file",
+                    inputs={"data": Input(type=kind,
                                           path=f"azureml:{data.name}:{data.version}")},
-                    outputs={SCORE_OUTPUT: Output(type="uri_folder", path=output)},
+                    outputs={SCORE_OUTPUT: Output(type="uri_file", path=output)},
                     job_name=job_name, experiment_name=spec.endpoint)
         finally:
             shared.clear()

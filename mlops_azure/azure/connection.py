@@ -76,6 +76,16 @@ class AzureConnection:
         """Map SDK exceptions inside the block to one-sentence mlops errors."""
         return calling(self.coords, doing)
 
+    @staticmethod
+    def wait_for(poller: Any, timeout_s: float) -> tuple[bool, Any]:
+        """Wait at most ``timeout_s`` for a long-running operation: ``(True, result)`` once it
+        finished, ``(False, None)`` while it still runs. ``poller.result(timeout)`` alone cannot
+        tell: it returns (or fails deserializing) whatever is there when the wait ends."""
+        poller.wait(timeout=max(timeout_s, 0.1))
+        if not poller.done():
+            return False, None
+        return True, poller.result()
+
     @cached_property
     def credential(self) -> TokenCredential:
         return self._credential or client.default_credential()

@@ -11,12 +11,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._tree_hash import tree_hash
 from mlops_azure.audit_events import DataUploadEvent, resolve_actor
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
 from mlops_azure.azure.client import VERSION_ATTEMPTS, VersionTaken
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
-from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.rules import check_asset_name
 from mlops_azure.workspace import AuditEvent, DataAsset, InputValue
 

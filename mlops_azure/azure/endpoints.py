@@ -7,6 +7,7 @@ logs, and nothing here ever changes an endpoint's traffic as a side effect.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from mlops_azure.azure.collected import MDC_COLLECTIONS
 from mlops_azure.azure.connection import MODEL_ID, AzureConnection, as_version, created_at, utc
 from mlops_azure.errors import BackendError, DeploymentFailed, NotFoundError, UserInputError
+from mlops_azure.rules import check_online_deployment
 from mlops_azure.workspace import (
     Deployment,
     DeploymentSpec,
@@ -51,9 +53,8 @@ class AzureEndpoints(AzureConnection):
         poll output never reaches stdout), at most ``azure.operation_timeout_s``."""
         limit = timeout_s or self.coords.operation_timeout_s
         with self.call(doing):
-            poller = start()
-            result = poller.result(timeout=limit)
-        if not poller.done():
+            finished, result = self.wait_for(start(), limit)
+        if not finished:
             raise BackendError(f"{doing} did not finish within {limit:.0f} s "
                                "(azure.operation_timeout_s); it may still complete on Azure ML")
         return result
@@ -142,10 +143,18 @@ class AzureEndpoints(AzureConnection):
 
         check_endpoint_name(name, "deployment")
         found = self._raw_endpoint(endpoint)
+        check_online_deployment(endpoint, name, kind=_kind(found), instance_count=spec.instance_count,
+                                instance_type=spec.instance_type)
         script = spec.code_dir / spec.scoring_script
         if not script.is_file():
             raise UserInputError(f"scoring script {script} does not exist")
         self.get_model(spec.model_name, spec.model_version)  # NotFoundError before any upload
+        started = time.monotonic()
+        pending = self._still_provisioning(endpoint, name, timeout_s)
+        if pending is not None and pending.state is DeploymentState.SUCCEEDED \
+                and pending.model_ref == f"{spec.model_name}:{spec.model_version}":
+            return pending  # an earlier run's deployment of this model finished meanwhile
+        timeout_s = max(timeout_s - (time.monotonic() - started), 1.0)
         common: dict[str, Any] = dict(
             name=name, endpoint_name=endpoint,
             model=f"azureml:{spec.model_name}:{spec.model_version}",
@@ -155,6 +164,7 @@ class AzureEndpoints(AzureConnection):
             instance_count=spec.instance_count,
             request_settings=OnlineRequestSettings(request_timeout_ms=spec.request_timeout_ms),
             environment_variables=dict(spec.environment_variables) or None,
+            app_insights_enabled=spec.app_insights_enabled,
         )
         if spec.collect:
             common.update(self._data_collector(spec))
@@ -168,18 +178,42 @@ class AzureEndpoints(AzureConnection):
         try:
             with self.call(doing):
                 poller = self.ml.online_deployments.begin_create_or_update(entity)
-                poller.result(timeout=max(timeout_s, 1.0))
+                finished, _ = self.wait_for(poller, timeout_s)
         except (BackendError, UserInputError) as exc:
             raise DeploymentFailed(f"{doing} failed: {exc.message}",
                                    self._logs_or_note(endpoint, name)) from None
-        if not poller.done():
-            raise DeploymentFailed(f"{doing} did not finish within {timeout_s:.0f} s",
-                                   self._logs_or_note(endpoint, name))
+        if not finished:
+            raise DeploymentFailed(
+                f"{doing} did not finish within {timeout_s:.0f} s (the stage's "
+                "deployment_timeout_s); it may still complete on Azure ML, and a rerun waits "
+                "for it", self._logs_or_note(endpoint, name))
         deployment = self.get_deployment(endpoint, name)
         if deployment.state is not DeploymentState.SUCCEEDED:
             raise DeploymentFailed(f"{doing} ended {deployment.state.value}",
                                    self._logs_or_note(endpoint, name))
         return deployment
+
+    def _still_provisioning(self, endpoint: str, name: str, timeout_s: float) -> Deployment | None:
+        """The deployment ``name`` once an operation still running on it (an earlier, interrupted
+        run's) has ended, waiting at most ``timeout_s``: Azure refuses a PUT into a deployment
+        that is ``Creating`` or ``Updating`` (409). None when there was none running."""
+        try:
+            current = self.get_deployment(endpoint, name)
+        except NotFoundError:
+            return None
+        if current.state is not DeploymentState.CREATING:
+            return None
+        deadline = time.monotonic() + timeout_s
+        while current.state is DeploymentState.CREATING:
+            if time.monotonic() >= deadline:
+                raise DeploymentFailed(
+                    f"deployment {endpoint}/{name} is still being provisioned by an earlier run "
+                    f"after {timeout_s:.0f} s (the stage's deployment_timeout_s); it may still "
+                    "complete on Azure ML, and a rerun waits for it",
+                    self._logs_or_note(endpoint, name))
+            time.sleep(min(self.poll_interval_s, max(deadline - time.monotonic(), 0.0)))
+            current = self.get_deployment(endpoint, name)
+        return current
 
     def _logs_or_note(self, endpoint: str, name: str) -> str:
         try:

@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._tree_hash import tree_hash
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
 from mlops_azure.azure.client import quiet_sdk
 from mlops_azure.azure.connection import AzureConnection, created_at, utc
 from mlops_azure.azure.parallel import bind_parallel_steps, variant_of
 from mlops_azure.errors import NotFoundError, UserInputError
-from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.workspace import (
     InputValue,
     Job,
@@ -130,6 +130,10 @@ class AzureJobs(AzureConnection):
                 else:
                     node.environment = pinned
         job.settings.default_compute = self.compute
+        if not name:
+            # A schedule fires this same body again and again: Azure ML would reuse every
+            # deterministic step of the first run (same inputs), never training again.
+            job.settings.force_rerun = True
         job.experiment_name = submission.experiment or definition.experiment_name
         job.tags = {**dict(submission.tags), PIPELINE_TAG: str(pipeline_file),
                     INPUTS_TAG: json.dumps(recorded)}
@@ -285,8 +289,7 @@ class AzureJobs(AzureConnection):
         if declared is None:
             known = ", ".join(sorted(raw.outputs or {})) or "none"
             raise NotFoundError(f"job '{job_id}' has no output '{output}' (outputs: {known})")
-        path = getattr(declared, "path", None) or datastore_uri(
-            self.datastore_name, f"azureml/{job_id}/{output}/")
+        path = getattr(declared, "path", None) or self._default_output_path(raw, job_id, output)
         datastore, blob_path = parse_datastore_uri(str(path))
         staging = self.staging("jobs")
         with self.call(f"downloading output '{output}' of job {job_id}"):
@@ -294,6 +297,24 @@ class AzureJobs(AzureConnection):
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.replace(final)
         return final
+
+    def _default_output_path(self, raw: Any, job_id: str, output: str) -> str:
+        """Where Azure ML writes a pipeline output given no path: the default datastore, under
+        the name of the step job that produces it and the step's output name
+        (``${{default_datastore}}/paths/${{name}}/${{output_name}}``, "Manage inputs and
+        outputs of pipelines") — a scheduled run's outputs, for one."""
+        wanted = f"${{{{parent.outputs.{output}}}}}"
+        for step, node in (getattr(raw, "jobs", None) or {}).items():
+            for name, bound in (getattr(node, "outputs", None) or {}).items():
+                if str(getattr(bound, "_data", bound)) == wanted:
+                    children = dict(self._child_names(job_id))
+                    child = children.get(step) or children.get(str(getattr(node, "display_name",
+                                                                         "") or ""))
+                    if child is None:
+                        raise NotFoundError(f"job '{job_id}' has no run of step '{step}', "
+                                            f"which writes output '{output}'")
+                    return datastore_uri(self.datastore_name, f"{child}/{name}/")
+        raise NotFoundError(f"job '{job_id}': no step writes output '{output}'")
 
     def _to_job(self, raw: Any, steps: tuple[StepRun, ...], timed: bool = False) -> Job:
         tags = dict(raw.tags or {})

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops_azure._tree_hash import tree_hash
 from mlops_azure.audit_events import ArchiveEvent, RegisterEvent
 from mlops_azure.azure.blobs import parse_datastore_uri
 from mlops_azure.azure.client import VERSION_ATTEMPTS, VersionTaken
 from mlops_azure.azure.connection import AzureConnection, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
-from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.rules import check_asset_name, check_document_name, check_metrics
 from mlops_azure.workspace import (
     AuditEvent,

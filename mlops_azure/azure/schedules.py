@@ -33,13 +33,41 @@ def iana_time_zone(windows: str) -> str:
     return "UTC" if windows == "UTC" else str(win_tz.get(windows, windows))
 
 
+#: Cron fields Azure ML schedules do not support: they are treated as ``*`` ("Schedule machine
+#: learning pipeline jobs", cron expression), so ``0 3 1 * *`` would fire daily, not monthly.
+IGNORED_CRON_FIELDS = {2: ("day of month", "on every day of the month", 31),
+                       3: ("month", "in every month", 12)}
+
+
+def azure_cron(expression: str, what: str) -> str:
+    """``expression`` as Azure ML will read it: a day-of-month or month field that covers every
+    value becomes ``*``; any other value there is refused (Azure would ignore it)."""
+    from croniter import croniter
+
+    fields = expression.split()
+    for index, (name, ignored, count) in IGNORED_CRON_FIELDS.items():
+        if fields[index] == "*":
+            continue
+        alone = ["0", "0", "*", "*", "*"]
+        alone[index] = fields[index]
+        values = croniter.expand(" ".join(alone))[0][index]
+        if values == ["*"] or len(values) == count:
+            fields[index] = "*"  # every value: exactly what Azure does with '*'
+            continue
+        raise UserInputError(
+            f"{what}: cron field {name} ('{fields[index]}') is ignored by Azure ML schedules, "
+            f"which would fire {ignored}: put '*' there (and a day of week if needed), or use "
+            "--every N --unit month to fire every N months from the creation time")
+    return " ".join(fields)
+
+
 def sdk_trigger(trigger: ScheduleTrigger, what: str) -> Any:
     """The SDK's ``CronTrigger`` or ``RecurrenceTrigger`` for ``trigger`` (Windows time zone)."""
     from azure.ai.ml.entities import CronTrigger, RecurrenceTrigger
 
     zone = windows_time_zone(trigger.time_zone)
     if trigger.cron:
-        return CronTrigger(expression=trigger.cron, time_zone=zone)
+        return CronTrigger(expression=azure_cron(trigger.cron, what), time_zone=zone)
     if trigger.frequency:
         return RecurrenceTrigger(frequency=trigger.frequency, interval=trigger.interval,
                                  time_zone=zone)
@@ -79,8 +107,14 @@ class AzureSchedules(AzureConnection):
         return sorted((self._to_schedule(s) for s in found), key=lambda s: s.name)
 
     def delete_schedule(self, name: str) -> None:
+        """Disable, then delete: Azure ML refuses to delete an enabled schedule ("Schedule
+        machine learning pipeline jobs", Delete a schedule)."""
         with self.call(f"reading schedule {name}"):
-            self.ml.schedules.get(name)
+            found = self.ml.schedules.get(name)
+        if getattr(found, "is_enabled", True):
+            with self.call(f"disabling schedule {name}"):
+                self.ml.schedules.begin_disable(name).result(
+                    timeout=self.coords.operation_timeout_s)
         with self.call(f"deleting schedule {name}"):
             self.ml.schedules.begin_delete(name).result(timeout=self.coords.operation_timeout_s)
 

@@ -150,6 +150,8 @@ def status() -> None:
         uri = found.scoring_uri(stage_name)
         output.say(f"{stage_name}: endpoint {stage.endpoint}" + (f" at {uri}" if uri else " (not deployed)"))
     output.say(f"latest registered: {found.latest_registered or 'none'}")
+    for stage_name, where in found.telemetry.items():
+        output.say(f"{stage_name}: request logs, latency and failures in {where}")
     for endpoint, operation in found.operations.items():
         output.say(f"[bold yellow]{endpoint}[/]: {operation}")
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlops_azure.config._base import _Strict
 from mlops_azure.metrics import Direction, known_direction
+from mlops_azure.rules import MAX_MANAGED_INSTANCES
 from mlops_azure.workspace import is_endpoint_name
+
+#: Default wait for an Azure deployment: "This deployment might take up to 15 minutes, depending
+#: on whether the underlying environment or image is being built for the first time" ("Deploy and
+#: score a machine learning model by using an online endpoint"), doubled for slow image builds.
+AZURE_DEPLOYMENT_WAIT_S = 1800.0
 
 
 class TrainingConfig(_Strict):
@@ -74,6 +80,30 @@ class StageConfig(_Strict):
     environment: Path = Path("environments/inference.yml")
     #: Kubernetes targets: the attached AKS compute that hosts the endpoint.
     compute: str | None = None
+    #: Longest wait for a deployment to be provisioned (see :attr:`deployment_wait_s`).
+    deployment_timeout_s: float | None = Field(None, gt=0, le=86_400)
+    #: Managed and Kubernetes targets: request logs, latency and failures go to the workspace's
+    #: Application Insights. Local servers never send telemetry.
+    app_insights_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _managed_instance_limit(self) -> StageConfig:
+        if self.kind == "managed" and self.instance_count > MAX_MANAGED_INSTANCES:
+            raise ValueError(f"instance_count {self.instance_count}: a managed online deployment "
+                             f"has at most {MAX_MANAGED_INSTANCES} instances (Azure ML's default "
+                             "limit)")
+        return self
+
+    @property
+    def deployment_wait_s(self) -> float:
+        """How long deploy/promote wait for a new deployment: ``deployment_timeout_s`` when set,
+        else 30 minutes on Azure - twice the 15 minutes Azure ML documents for a first deployment
+        that builds its environment image - and, locally, 60 s or four request timeouts."""
+        if self.deployment_timeout_s is not None:
+            return self.deployment_timeout_s
+        if self.kind == "local":
+            return max(60.0, self.request_timeout_ms / 1000 * 4)
+        return AZURE_DEPLOYMENT_WAIT_S
 
     @property
     def kind(self) -> Literal["local", "managed", "kubernetes"]:

@@ -1,45 +1,27 @@
-"""The processes that score a batch: the scoring script's side, one chunk scored into its part
-file, and the pool of workers that share one loaded model.
+"""The scoring script's side of a batch: loaded once, one chunk scored into its part file, and
+what the scoring processes keep out (``batch.block_imports``). The processes themselves are a
+:class:`mlops_azure.execution.forked_pool.ForkedPool`: workers forked from a zygote that loaded
+the script and its model (why, there).
 
-Why the pool is forked from a fresh interpreter (the *zygote*) rather than spawned: a spawned
-worker pays its own interpreter, imports (pandas, and LightGBM, which pulls in scikit-learn:
-~1 s) and model (1,000 partition boosters: ~1 s) before it scores a row. Forked workers share
-one loaded copy. But a process must not fork once LightGBM has run OpenMP threads in it: with
-libgomp the child then hangs at its next parallel region (checked with LightGBM 4.7: a child
-forked after a multi-threaded predict hangs in predict and in loading a model). The caller of
-``score_batch`` may have done just that (the benchmark predicts in-process first; a test runner
-trains). So the zygote is a new ``python`` with ``OMP_NUM_THREADS=1``: no OpenMP thread is ever
-started in it, it imports the scoring script, loads the model (on several Python threads: the
-parse runs without the GIL) and forks the workers. One OpenMP thread per worker is also what a
-pool with a worker per core wants.
-
-The zygote also refuses the modules ``batch.block_imports`` names (scikit-learn, which LightGBM
-imports for an API a ``Booster`` script never uses, is half of its start-up), and it skips the
-interpreter's teardown when it is done: freeing a thousand boosters and every module would keep
-the caller waiting a quarter of a second for nothing.
+The zygote refuses the modules ``batch.block_imports`` names (scikit-learn, which LightGBM
+imports for an API a ``Booster`` script never uses, is half of its start-up).
 """
 
 from __future__ import annotations
 
-import gc
 import io
-import json
-import multiprocessing
-import os
-import subprocess
 import sys
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from mlops_azure._files import atomic_write
-from mlops_azure.errors import BackendError, UserInputError
+from mlops_azure.errors import UserInputError
+from mlops_azure.execution.forked_pool import ForkedPool
 from mlops_azure.lifecycle._scripts import load_scoring_script
 
 _script: ModuleType | None = None
@@ -169,128 +151,26 @@ def _needs_quotes(text: str) -> bool:
     return any(c in text for c in _SPECIAL)
 
 
-# -- the pool --------------------------------------------------------------------------------------
-_BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-         "from mlops_azure.lifecycle._batch_work import zygote; zygote(int(sys.argv[2]))")
+# -- the pool ------------------------------------------------------------------------------------
+def scoring_pool(workers: int, block_imports: Sequence[str]) -> ForkedPool[Task, tuple[int, Any]]:
+    """``workers`` processes that :func:`score` chunks, forked from a zygote that refuses
+    ``block_imports``; give it the script and model with :func:`scoring_loader`."""
+    return ForkedPool(workers, score, prepare=partial(_prepare_zygote, tuple(block_imports)),
+                      what="the batch scoring processes")
 
 
-#: One OpenMP thread (see the module docstring). And glibc's malloc told to keep what a chunk
-#: frees for the next chunk (arrays up to 32 MiB from the heap, freed memory kept up to 512 MiB)
-#: rather than hand it back to the kernel and fault it in again: ~5 % of a worker's time.
-_ZYGOTE_ENV = {"OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-               "MALLOC_TRIM_THRESHOLD_": str(512 << 20)}
+def scoring_loader(script: Path, model_dir: Path) -> Callable[[], None]:
+    """What :meth:`ForkedPool.load` runs in the zygote: the script with its model loaded and all
+    it would load lazily."""
+    return partial(start, script, model_dir, preload=True)
 
 
-class Pool:
-    """``workers`` processes forked from a zygote that loaded the scoring script and its model
-    (see the module docstring): the zygote starts at once, loads at :meth:`load`; chunks go in,
-    ``(rows, frame | None)`` come out in order."""
-
-    def __init__(self, script: Path, workers: int, block_imports: Sequence[str] = ()) -> None:
-        self.window = 2 * workers  # chunks in flight: each worker has its next one queued
-        self._conn, theirs = multiprocessing.Pipe()
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), env={**os.environ, **_ZYGOTE_ENV})
-        theirs.close()
-        self._conn.send((script, workers, self.window, tuple(block_imports)))
-        self._forked = False
-
-    def load(self, model_dir: Path) -> None:
-        """Have the zygote import the script with ``model_dir`` as its model and load it."""
-        self._conn.send(model_dir)
-
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, tuple[int, Any]]]:
-        numbers: deque[int] = deque()
-        for task in tasks:
-            self._forked = True  # the zygote forks its workers at its first task
-            self._conn.send(task)
-            numbers.append(task.number)
-            while len(numbers) >= self.window:
-                yield numbers.popleft(), self._receive()
-        self._conn.send(None)
-        while numbers:
-            yield numbers.popleft(), self._receive()
-
-    def _receive(self) -> Any:
-        try:
-            kind, payload = self._conn.recv()
-        except (EOFError, OSError):
-            code = self._process.poll()
-            raise BackendError(f"the batch scoring processes stopped (exit code {code})") from None
-        if kind == "error":
-            raise payload
-        return payload
-
-    def close(self) -> None:
-        """Stop the zygote and its workers (they end when the connection closes). A zygote
-        that has no workers yet (the run failed or had nothing to do) may be loading: kill it."""
-        self._conn.close()
-        if not self._forked:
-            self._process.kill()
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
-
-def zygote(fd: int) -> None:
-    """The zygote's main: load, fork the workers, pass chunks to them and results back."""
-    conn = Connection(fd)
-    script, workers, window, blocked = conn.recv()
+def _prepare_zygote(blocked: tuple[str, ...]) -> None:
+    """The zygote's start, while the caller finds the model: refuse ``blocked`` and import what
+    the workers read chunks with."""
     block(blocked)
-    import pandas  # noqa: F401  # what the workers read chunks with: while the caller finds the model
-
-    try:
-        model_dir = conn.recv()
-    except (EOFError, OSError):
-        return  # the caller gave up before it had a model
-    try:
-        start(script, model_dir, preload=True)
-    except Exception as exc:  # reported to the parent, which raises it
-        _send_error(conn, exc)
-        return
-    # What is loaded now lives as long as the workers: the collector need not walk it (nor,
-    # walking it, copy the pages the workers share).
-    gc.freeze()
-    # fork: the point of the zygote (its only threads, the loaders', have ended).
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        pending: deque[Future[tuple[int, Any]]] = deque()
-        try:
-            while (task := conn.recv()) is not None:
-                pending.append(pool.submit(score, task))
-                while len(pending) >= window:
-                    _send(conn, pending.popleft())
-            while pending:
-                _send(conn, pending.popleft())
-        except (EOFError, OSError, _Stop):
-            for future in pending:  # the parent is gone or gave up: stop, write nothing more
-                future.cancel()
-    conn.close()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # no teardown (see the module docstring): the workers have ended
+    import pandas  # noqa: F401
 
 
-class _Stop(Exception):
-    pass
-
-
-def _send(conn: Connection, future: Future[tuple[int, Any]]) -> None:
-    try:
-        result = future.result()
-    except Exception as exc:
-        _send_error(conn, exc)
-        raise _Stop from None
-    conn.send(("ok", result))
-
-
-def _send_error(conn: Connection, exc: Exception) -> None:
-    try:
-        conn.send(("error", exc))
-    except Exception:  # an exception that does not pickle: its text
-        conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
-
-
-__all__ = ["Pool", "Task", "block", "frame_csv", "load_script", "read_rows", "score", "start"]
+__all__ = ["Task", "block", "frame_csv", "load_script", "read_rows", "score", "scoring_loader",
+           "scoring_pool", "start"]

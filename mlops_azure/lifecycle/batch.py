@@ -8,7 +8,7 @@ PostgreSQL.
 - **Parallel.** Chunks are scored by a pool of processes (every core by default) that share one
   loaded copy of the project's batch scoring script (``batch.scoring_script``: ``init()`` and
   ``score_frame(frame)``, the same file an Azure ML batch deployment runs) and of its model
-  (``_batch_work``: why they are forked from a fresh interpreter).
+  (``execution.forked_pool``: why they are forked from a fresh interpreter).
 - **Resumable.** A run is named by its input's content hash, the model and the chunk size. Each
   scored chunk is written to ``part-NNNNN.csv`` (atomically) and, with a sink, staged in the
   database as that chunk; a rerun of the same run skips what is done, so a crash halfway costs the
@@ -33,7 +33,14 @@ from mlops_azure.config import ProjectConfig
 from mlops_azure.contract import FEATURES_FILE, FeaturesFile, find_in_model, read_document
 from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle._batch_input import Layout, scan
-from mlops_azure.lifecycle._batch_work import Pool, Task, load_script, score, start
+from mlops_azure.lifecycle._batch_work import (
+    Task,
+    load_script,
+    score,
+    scoring_loader,
+    scoring_pool,
+    start,
+)
 from mlops_azure.lifecycle.data import local_data
 from mlops_azure.lifecycle.refs import live_deployment, parse_ref
 from mlops_azure.workspace import ModelVersion, Workspace
@@ -179,13 +186,13 @@ def score_batch(
     count = workers or os.cpu_count() or 1
     # The zygote starts while this process finds (and verifies) the model, then imports the
     # script and loads the model while this process hashes and splits the input.
-    pool = Pool(scoring, count, config.batch.block_imports) if count > 1 else None
+    pool = scoring_pool(count, config.batch.block_imports) if count > 1 else None
     fresh = False
     try:
         found = serving_or_latest(ws, config, model)
         model_dir = ws.model_local_path(found.name, found.version)
         if pool is not None:
-            pool.load(model_dir)
+            pool.load(scoring_loader(scoring, model_dir))
         layout = scan(path, chunk_rows)
         run_id = hashlib.sha256(f"{layout.digest}:{found.ref}:{chunk_rows}".encode()).hexdigest()[:16]
         fresh = open_run(output, {"run_id": run_id, "model": found.ref, "input": described,
@@ -212,7 +219,7 @@ def score_batch(
             results: Iterator[tuple[int, tuple[int, Any]]] = (
                 (task.number, score(task)) for task in todo())
         else:
-            results = pool.run(todo())
+            results = pool.run((task.number, task) for task in todo())
         for number, (scored, frame) in results:
             if sink is not None:
                 sink.write_chunk(run_id, number, frame, model=found.ref)

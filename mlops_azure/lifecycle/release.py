@@ -77,6 +77,7 @@ def deployment_spec(config: ProjectConfig, stage: StageConfig, model: ModelVersi
         scoring_script=stage.scoring_script, environment=config.resolve(stage.environment),
         instance_type=stage.instance_type, instance_count=stage.instance_count,
         request_timeout_ms=stage.request_timeout_ms, collect=config.monitoring.collect,
+        app_insights_enabled=stage.app_insights_enabled,
     )
 
 
@@ -138,7 +139,7 @@ def start_deployment(ws: Workspace, config: ProjectConfig, stage: StageConfig, s
     say(f"starting deployment {name} ({model.ref}) on endpoint {stage.endpoint}")
     try:
         deployment = ws.create_deployment(stage.endpoint, name, deployment_spec(config, stage, model),
-                                          timeout_s=max(60.0, stage.request_timeout_ms / 1000 * 4))
+                                          timeout_s=stage.deployment_wait_s)
     except DeploymentFailed as exc:
         record(ws, DeployEvent(subject=model.ref, stage=stage_name, endpoint=stage.endpoint,
                                deployment=name, outcome="failed", error=exc.message,

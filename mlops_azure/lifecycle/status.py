@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlops_azure.config import ProjectConfig
+from mlops_azure.config import ProjectConfig, StageConfig
 from mlops_azure.errors import NotFoundError
 from mlops_azure.lifecycle.endpoint_lock import lock_name
 from mlops_azure.lifecycle.traffic_journal import unfinished
@@ -37,6 +37,8 @@ class ProjectStatus:
     latest_registered: str | None
     #: Per endpoint, a traffic operation running now or left unfinished by a killed command.
     operations: dict[str, str] = field(default_factory=dict)
+    #: Per Azure stage, where its request logs, latency and failures can be read.
+    telemetry: dict[str, str] = field(default_factory=dict)
 
     def scoring_uri(self, stage: str) -> str | None:
         """The URL of ``stage``'s endpoint, None when it is not deployed."""
@@ -44,7 +46,23 @@ class ProjectStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"stages": [asdict(r) for r in self.stages],
-                "latest_registered": self.latest_registered, "operations": self.operations}
+                "latest_registered": self.latest_registered, "operations": self.operations,
+                "telemetry": self.telemetry}
+
+
+#: Where an Azure stage's deployments report, when ``app_insights_enabled`` (the default).
+APP_INSIGHTS = ("the workspace's Application Insights (Azure portal: the workspace's Application "
+                "Insights resource, Failures / Performance / Logs: requests, traces, exceptions)")
+
+
+def telemetry_of(stage: StageConfig) -> str | None:
+    """Where ``stage``'s request logs, latency and failures land; None for a local stage (its
+    servers send no telemetry)."""
+    if stage.kind == "local":
+        return None
+    if stage.app_insights_enabled:
+        return APP_INSIGHTS
+    return "nowhere: app_insights_enabled is false for this stage (only the deployment logs)"
 
 
 def project_status(ws: Workspace, config: ProjectConfig) -> ProjectStatus:
@@ -71,7 +89,9 @@ def project_status(ws: Workspace, config: ProjectConfig) -> ProjectStatus:
                 d.state.value + (f": {d.error}" if d.error else ""), endpoint.scoring_uri,
                 endpoint.mirror_traffic.get(d.name, 0)))
     versions = ws.list_models(config.model.name)
-    return ProjectStatus(rows, versions[0].ref if versions else None, operations)
+    telemetry = {name: where for name, stage in config.stages.items()
+                 if (where := telemetry_of(stage)) is not None}
+    return ProjectStatus(rows, versions[0].ref if versions else None, operations, telemetry)
 
 
 def operation_state(ws: Workspace, endpoint: str) -> str:

@@ -5,42 +5,22 @@ folder's content, a file artifact is that folder holding the one file under its 
 content is stored once. A write copies into ``<root>/tmp/`` (same filesystem) and then renames the
 finished folder into place, so an artifact is either wholly visible or absent.
 
-Tree hash scheme (``mlops-tree-v1``), deterministic across machines and walk orders:
-
-* every regular file contributes the line ``<relative POSIX path>\\0<size>\\0<sha256 hex of content>\\n``;
-  for a file artifact the relative path is the file's name;
-* lines are sorted by the UTF-8 bytes of the relative path;
-* the digest is ``sha256(b"mlops-tree-v1 <kind>\\n" + lines)`` with kind ``file`` or ``folder``.
-
-So renaming, moving, adding, removing or editing any file changes the digest; empty folders do
-not count; symbolic links to files count as the file they point to; links to folders are refused.
+Artifacts are named by their :func:`mlops_azure._tree_hash.tree_hash`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from mlops_azure._files import make_dirs, open_new
+from mlops_azure._files import make_dirs
+from mlops_azure._tree_hash import digest, hash_file, tree_hash, walk_pairs
 from mlops_azure.errors import BackendError, UserInputError
-
-_SCHEME = "mlops-tree-v1"
-_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class TreeDigest:
-    """The tree hash of a file or folder, its total size and how many files it holds."""
-
-    sha256: str
-    size_bytes: int
-    files: int
 
 
 @dataclass(frozen=True)
@@ -50,75 +30,6 @@ class StoredArtifact:
     sha256: str
     size_bytes: int
     path: Path
-
-
-def _entries(source: Path) -> list[PurePosixPath]:
-    """Relative paths of the regular files under a folder, sorted as the scheme sorts them."""
-    found: list[PurePosixPath] = []
-
-    def walk(folder: Path, prefix: PurePosixPath) -> None:
-        with os.scandir(folder) as listing:
-            for entry in listing:
-                rel = prefix / entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    walk(Path(entry.path), rel)
-                elif entry.is_file(follow_symlinks=True):
-                    found.append(rel)
-                elif entry.is_symlink() and Path(entry.path).is_dir():
-                    raise UserInputError(
-                        f"{entry.path} is a link to a folder, which an artifact cannot hold"
-                    )
-                else:
-                    raise UserInputError(f"{entry.path} is neither a regular file nor a folder")
-
-    walk(source, PurePosixPath())
-    return sorted(found, key=lambda p: str(p).encode("utf-8"))
-
-
-def _digest(kind: str, lines: list[tuple[PurePosixPath, int, str]]) -> str:
-    total = hashlib.sha256(f"{_SCHEME} {kind}\n".encode())
-    for rel, size, content_hash in sorted(lines, key=lambda line: str(line[0]).encode("utf-8")):
-        total.update(f"{rel}\0{size}\0{content_hash}\n".encode())
-    return total.hexdigest()
-
-
-def _hash_file(path: Path, copy_to: Path | None = None) -> tuple[int, str]:
-    """Size and sha256 of a file, optionally writing the very bytes hashed to ``copy_to``."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as src:
-        out = open_new(copy_to, "xb") if copy_to is not None else None
-        try:
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                if out is not None:
-                    out.write(chunk)
-        finally:
-            if out is not None:
-                out.close()
-    return size, digest.hexdigest()
-
-
-def _walk_pairs(source: Path) -> tuple[str, list[tuple[PurePosixPath, Path]]]:
-    """The kind of ``source`` and (relative path, absolute path) of each file it holds."""
-    if source.is_file():
-        return "file", [(PurePosixPath(source.name), source)]
-    if source.is_dir():
-        return "folder", [(rel, source.joinpath(*rel.parts)) for rel in _entries(source)]
-    if source.exists() or source.is_symlink():
-        raise UserInputError(f"{source} is neither a regular file nor a folder")
-    raise UserInputError(f"{source} does not exist")
-
-
-def tree_hash(source: Path) -> TreeDigest:
-    """The ``mlops-tree-v1`` digest of a file or folder (see the module docstring)."""
-    try:
-        kind, pairs = _walk_pairs(source)
-        lines = [(rel, *_hash_file(path)) for rel, path in pairs]
-    except OSError as exc:
-        raise BackendError(f"cannot read {source} to hash it: {exc}") from None
-    return TreeDigest(_digest(kind, lines), sum(size for _, size, _ in lines), len(lines))
 
 
 def process_alive(pid: int) -> bool:
@@ -157,15 +68,15 @@ class ArtifactStore:
         """
         staging = self._tmp / f"{os.getpid()}-{secrets.token_hex(6)}-{socket.gethostname()}"
         try:
-            kind, pairs = _walk_pairs(source)
+            kind, pairs = walk_pairs(source)
             make_dirs(self._tmp)
             staging.mkdir(mode=0o700)
             lines = []
             for rel, path in pairs:
                 target = staging.joinpath(*rel.parts)
                 make_dirs(target.parent)
-                lines.append((rel, *_hash_file(path, copy_to=target)))
-            sha = _digest(kind, lines)
+                lines.append((rel, *hash_file(path, copy_to=target)))
+            sha = digest(kind, lines)
             final = self.location(sha)
             stored = final / source.name if kind == "file" else final
             artifact = StoredArtifact(sha, sum(size for _, size, _ in lines), stored)

@@ -55,6 +55,12 @@ def _spawn(argv: list[str], env: Mapping[str, str], log_file: Path, cwd: Path) -
     return proc.pid
 
 
+#: Variables that would point ``azureml-inference-server-http`` at an Application Insights
+#: resource (its ``server/config.py`` and ``appinsights_client.py``); never passed to a local server.
+TELEMETRY_VARIABLES = ("AML_APP_INSIGHTS_ENABLED", "AML_APP_INSIGHTS_KEY",
+                       "APPLICATIONINSIGHTS_CONNECTION_STRING", "APP_INSIGHTS_LOG_RESPONSE_ENABLED")
+
+
 def start_inference_server(*, code_dir: Path, scoring_script: str, model_dir: Path, port: int,
                            workers: int, timeout_ms: int, log_file: Path,
                            extra_env: Mapping[str, str], token: str) -> int:
@@ -74,6 +80,11 @@ def start_inference_server(*, code_dir: Path, scoring_script: str, model_dir: Pa
         env.setdefault("OMP_NUM_THREADS", "1")
     env.update(extra_env)
     env[TOKEN_ENV] = token  # after extra_env: a deployment's variables cannot replace it
+    # The server's own telemetry (Application Insights) stays off, whatever the caller's or the
+    # deployment's variables say: a local server sends nothing beyond 127.0.0.1.
+    for name in TELEMETRY_VARIABLES:
+        env.pop(name, None)
+    env["AML_APP_INSIGHTS_ENABLED"] = "false"
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--worker-class", SERVING_WORKER, "--keep-alive", str(KEEP_ALIVE_S),
             "--timeout", str(max(30, timeout_ms // 1000 + 10)), "--graceful-timeout", "10",

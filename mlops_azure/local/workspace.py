@@ -20,10 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlops_azure._files import OTHERS, atomic_write, is_private, make_dirs, make_private
+from mlops_azure._tree_hash import tree_hash
 from mlops_azure.audit_events import ArchiveEvent, DataUploadEvent, RegisterEvent, resolve_actor
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.local import metadata as db
-from mlops_azure.local.artifacts import ArtifactStore, process_alive, tree_hash
+from mlops_azure.local.artifacts import ArtifactStore, process_alive
 from mlops_azure.local.audit import LocalAudit, check_limit
 from mlops_azure.local.endpoints import LocalEndpoints
 from mlops_azure.local.schedules import LocalSchedules

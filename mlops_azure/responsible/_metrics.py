@@ -95,11 +95,6 @@ def finite(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def badness(value: float, reference: float, metric: str) -> float:
-    """How much worse ``value`` is than ``reference`` (positive: worse) on ``metric``."""
-    return reference - value if higher_is_better(metric) else value - reference
-
-
 @dataclass(frozen=True)
 class Spread:
     """How far apart groups are on one metric: ``high``/``low`` name the groups at either end."""

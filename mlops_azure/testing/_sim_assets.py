@@ -1,4 +1,4 @@
-"""The simulator's workspace, datastores, computes, versioned assets and schedules.
+"""The simulator's workspace, datastores, computes and versioned assets.
 
 Versioned assets (code, environments, components, data, models) share one behaviour: a container
 with ``latestVersion`` / ``nextVersion``, versions PUT and GET by number, listed newest first
@@ -178,8 +178,6 @@ class AssetHandlers:
             return self._datastores(req, rel)
         if rel.startswith("/computes"):
             return self._computes(req, rel)
-        if rel.startswith("/schedules"):
-            return self._schedules(req, rel)
         kind = rel.split("/")[1] if rel.count("/") >= 1 else ""
         if kind in ASSET_KINDS:
             return self._assets(req, kind, rel)
@@ -391,27 +389,3 @@ class AssetHandlers:
                 "blobReferenceForConsumption": {
                     "blobUri": base,
                     "credential": {"credentialType": "SAS", "sasUri": f"{base}?{sas}"}}}
-
-    # -- schedules -------------------------------------------------------------------------------
-    def _schedules(self, req: Request, rel: str) -> Response | None:
-        parts = rel.strip("/").split("/")
-        if len(parts) == 1 and req.method == "GET":
-            prefix = self.sim.arm_id("/schedules/")
-            return reply({"value": [d for k, d in self.sim.resources.items()
-                                    if k.startswith(prefix)]})
-        key = self.sim.arm_id("/" + "/".join(parts[:2]))
-        if len(parts) == 2 and req.method == "GET":
-            found = self.sim.resources.get(key)
-            return reply(found) if found else not_found(f"schedule {parts[1]}")
-        if len(parts) == 2 and req.method == "PUT":
-            body = req.body if isinstance(req.body, dict) else {}
-            props = dict(body.get("properties") or {})
-            props["provisioningState"] = "Succeeded"
-            props.setdefault("isEnabled", True)
-            doc = {"id": key, "name": parts[1], "properties": props,
-                   "systemData": self.sim.system_data()}
-            self.sim.resources[key] = doc
-            return reply(doc)
-        if len(parts) == 2 and req.method == "DELETE":
-            return reply({}) if self.sim.resources.pop(key, None) else not_found(parts[1])
-        return None

@@ -7,7 +7,12 @@ thread as Azure's batch runtime would: the deployment's scoring script, from its
 (``init()`` once, ``run(mini_batch)`` per ``mini_batch_size`` files, retries, error threshold),
 every returned row appended to ``output_file_name``, uploaded where the job's ``score`` output
 points. Azure's refusals are modelled where mlops could trip on them: an unknown model, code,
-compute or script, a bad output action, an invoke without a token for ``https://ml.azure.com``.
+compute or script, a bad output action, an invoke without a token for ``https://ml.azure.com``,
+a 21st deployment on one endpoint ("Manage and increase quotas and limits for resources with
+Azure Machine Learning": 20 deployments per endpoint), a data input declared with another type
+than its data asset's (``uri_file`` / ``uri_folder``), and a ``score`` output that is not the
+documented ``uri_file`` the appended rows are written to ("Create jobs and input data for batch
+endpoints").
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ if TYPE_CHECKING:
 
 INVOKE_HOST = re.compile(r"^(?P<ep>[a-z0-9-]+)\.(?P<region>[a-z0-9]+)\.inference\.ml\.azure\.com$")
 OUTPUT_ACTIONS = ("AppendRow", "SummaryOnly")
+#: Azure ML's limit of deployments per endpoint (all endpoint kinds).
+MAX_DEPLOYMENTS = 20
+
+
+def _kind(value: Any) -> str:
+    """``UriFile`` / ``uri_file`` → ``urifile``."""
+    return str(value or "").replace("_", "").lower()
 
 
 def _duration_s(value: Any, default: int) -> int:
@@ -106,6 +118,11 @@ class BatchHandlers:
         if req.method != "PUT":
             return arm_error(405, "MethodNotAllowed", f"{req.method} on a batch deployment")
         props = dict((req.body or {}).get("properties") or {})
+        siblings = [k for k in self.sim.resources if k.startswith(
+            self.sim.arm_id(f"/batchEndpoints/{endpoint}/deployments/"))]
+        if found is None and len(siblings) >= MAX_DEPLOYMENTS:
+            return arm_error(400, "UserError", f"batch endpoint {endpoint} already has "
+                             f"{MAX_DEPLOYMENTS} deployments, the limit per endpoint: delete one")
         problem = self._refusal(props)
         if problem:
             return arm_error(400, "UserError", f"batch deployment {endpoint}/{name}: {problem}")
@@ -162,17 +179,28 @@ class BatchHandlers:
         inputs = dict(props.get("inputData") or {})
         if len(inputs) != 1:
             return arm_error(400, "UserError", "a model deployment takes exactly one input")
+        problem = self._input_problem(next(iter(inputs.values())))
+        if problem:
+            return arm_error(400, "UserError", problem)
         name = str(props.get("name") or f"batchjob-{self.sim.new_id()[:12]}")
         key = self.sim.arm_id(f"/jobs/{name}")
         if key in self.sim.resources:
             return arm_error(409, "Conflict", f"job {name} already exists")
-        outputs = {k: {"jobOutputType": "uri_folder", "uri": v.get("uri")}
+        outputs = {k: {"jobOutputType": "uri_file", "uri": v.get("uri")}
                    for k, v in dict(props.get("outputData") or {}).items()}
+        wrong = [k for k, v in dict(props.get("outputData") or {}).items()
+                 if _kind(v.get("jobOutputType")) != "urifile"]
+        if wrong or (outputs and set(outputs) != {"score"}):
+            return arm_error(400, "UserError", "a model deployment has one output, 'score', of "
+                             "type uri_file: the path of the file the rows are appended to")
         given = props.get("outputDataset") or {}
+        file_name = str(spec["properties"].get("outputFileName") or "predictions.csv")
         if not outputs and given.get("path"):
-            outputs = {"score": {"jobOutputType": "uri_folder", "uri": str(given["path"])}}
-        outputs.setdefault("score", {"jobOutputType": "uri_folder", "uri":
-                                     f"azureml://datastores/workspaceblobstore/paths/azureml/{name}/score/"})
+            outputs = {"score": {"jobOutputType": "uri_file",
+                                 "uri": f"{str(given['path']).rstrip('/')}/{file_name}"}}
+        outputs.setdefault("score", {"jobOutputType": "uri_file", "uri":
+                                     "azureml://datastores/workspaceblobstore/paths/azureml/"
+                                     f"{name}/score/{file_name}"})
         job = {"jobType": "Pipeline", "status": "NotStarted", "displayName": name,
                "experimentName": str((props.get("properties") or {}).get("experimentName") or endpoint),
                "inputs": {}, "outputs": outputs, "jobs": {}, "settings": {},
@@ -196,6 +224,25 @@ class BatchHandlers:
         return reply({"id": key, "name": name, "properties": {
             "status": "NotStarted", "inputData": inputs, "outputDataset": given or None,
             "outputFileName": spec["properties"].get("outputFileName")}}, 200)
+
+    def _input_problem(self, given: dict[str, Any]) -> str | None:
+        """Why a data input's declared type does not fit the data asset it names, if it does not."""
+        uri = str(given.get("uri") or "")
+        text = uri.removeprefix("azureml:")
+        found = re.search(r"/data/([^/]+)/versions/([^/]+)$", text)
+        name, version = (found[1], found[2]) if found else (text.partition(":")[0],
+                                                            text.partition(":")[2])
+        if uri.startswith("azureml://") or not name:
+            return None  # a datastore path: its type is what the caller says
+        doc = self.sim.resources.get(self.sim.arm_id(f"/data/{name}/versions/{version}"))
+        if doc is None:
+            return None  # resolved (or refused) when the job runs
+        declared = _kind(given.get("jobInputType"))
+        actual = _kind(doc["properties"].get("dataType"))
+        if actual in ("urifile", "urifolder") and declared != actual:
+            return (f"input {uri} is declared {given.get('jobInputType')} but data asset "
+                    f"{name}:{version} is {doc['properties'].get('dataType')}")
+        return None
 
     def _set(self, name: str, status: str, error: str | None = None) -> None:
         with self.sim.lock:
@@ -242,10 +289,10 @@ class BatchHandlers:
             found = re.search(r"datastores/([^/]+)/paths/(.*)$", output)
             assert found is not None
             container = self.sim.container(found[1])
-            for file in sorted(p for p in out.rglob("*") if p.is_file()):
-                with file.open("rb") as handle:
-                    container.upload_blob(f"{found[2].rstrip('/')}/{file.relative_to(out).as_posix()}",
-                                          handle, overwrite=True)
+            appended = out / str(props.get("outputFileName") or "predictions.csv")
+            if appended.is_file():  # the score output is that file, at the path given
+                with appended.open("rb") as handle:
+                    container.upload_blob(found[2], handle, overwrite=True)
             self._set(name, "Completed")
         except Exception as exc:  # a broken job fails, as on Azure
             self._set(name, "Failed", f"{type(exc).__name__}: {exc}")

@@ -66,6 +66,14 @@ class OnlineEndpointsSim:
     provision_timeout_s: float = 120.0
     #: Seconds the SDK is told to wait between polls (``Retry-After``); small keeps tests fast.
     poll_after_s: float = 0.2
+    #: Seconds a deployment stays ``Creating``/``Updating`` before its server starts (Azure
+    #: provisions VMs or pods first); a test sets it to model a slow provisioning.
+    provision_s: float = 0.0
+    #: Seconds the first deployment using an environment spends building its image; later ones
+    #: reuse the image (see :mod:`._sim_endpoints_deploy`).
+    image_build_s: float = 0.0
+    #: Instances one managed deployment may have (Azure's default limit, raised on request).
+    max_instances: int = 50
 
     def __init__(self, sim: Any) -> None:
         self.sim = sim
@@ -77,6 +85,9 @@ class OnlineEndpointsSim:
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
         self._closed = False
+        self._closing = threading.Event()  # ends the waits of provisioning phases at close()
+        #: Environment images built so far (by image key), and the one being built.
+        self.images: dict[str, threading.Event] = {}
         self._prefix = f"{sim.ws_path}/onlineEndpoints".lower()
 
     # -- public ----------------------------------------------------------------------------------
@@ -123,6 +134,7 @@ class OnlineEndpointsSim:
         """Stop every router and inference server this simulator started (by process group)."""
         with self._lock:
             self._closed = True
+            self._closing.set()
             pids = list(self._pids)
         stop_all(list(pids))  # also ends servers still starting, so their threads finish quickly
         for thread in list(self._threads):
@@ -172,7 +184,8 @@ class OnlineEndpointsSim:
                 work()
                 outcome: dict[str, Any] = {"status": "Succeeded"}
             except DeploymentFailed as exc:
-                outcome = {"status": "Failed", "error": {"code": "DeploymentFailed",
+                outcome = {"status": "Failed", "error": {"code": getattr(exc, "code", None)
+                                                         or "DeploymentFailed",
                                                          "message": str(exc)}}
             except Exception as exc:  # a simulator bug must fail the LRO, not hang the poller
                 outcome = {"status": "Failed", "error": {"code": "InternalServerError",

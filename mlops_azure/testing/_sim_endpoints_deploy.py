@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_azure.errors import DeploymentFailed
 from mlops_azure.local import processes
-from mlops_azure.testing import _sim_collector
+from mlops_azure.testing import _sim_collector, _sim_endpoints_rules
 from mlops_azure.testing._sim_endpoints_serving import (
     ServerSpec,
     SimDeployment,
@@ -133,6 +134,10 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
         return _error(400, "BadArgument", f"endpoint '{endpoint.name}' is a {wanted} online endpoint: "
                                           f"its deployments must be {wanted} deployments, not {kind}")
     sku = dict(body.get("sku") or {"name": "Default", "capacity": 1})
+    rule = _sim_endpoints_rules.check_put(endpoint.name, name, props, sku,
+                                          kubernetes=endpoint.is_kubernetes)
+    if rule:
+        return _error(400, "BadArgument", rule)
     spec = _server_spec(owner.sim, props, sku)
     if isinstance(spec, str):
         return _error(400, "BadArgument", spec)
@@ -148,6 +153,7 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
         "kind": wanted, "tags": body.get("tags") or {}, "sku": sku,
         "systemData": system,
         "properties": {**_DEFAULTS, **(_K8S_DEFAULTS if endpoint.is_kubernetes else {}), **props,
+                       "appInsightsEnabled": bool(props.get("appInsightsEnabled", False)),
                        "endpointComputeType": wanted},
     }
     if old is None:
@@ -159,9 +165,15 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
     log_file = deployment.next_log()
     fault = owner._faults.pop((endpoint.name, name), None)
     what = f"deployment '{name}' of online endpoint '{endpoint.name}'"
+    image = _sim_endpoints_rules.image_key(owner.sim, str(props.get("environmentId") or ""))
 
     def provision() -> None:
         try:
+            _sim_endpoints_rules.check_quota(sku, owner.max_instances,
+                                             kubernetes=endpoint.is_kubernetes)
+            _build_image(owner, image)
+            if owner._closing.wait(owner.provision_s):
+                raise DeploymentFailed("the simulated service is shutting down")
             if fault is not None:
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 log_file.write_text(fault if fault.endswith("\n") else fault + "\n", encoding="utf-8")
@@ -170,6 +182,10 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
             with owner._lock:
                 owner._check_open()
             pid, port = start_server(spec, log_file, owner.provision_timeout_s, what, owner._pids)
+        except _sim_endpoints_rules.OperationError:
+            with owner._lock:
+                deployment.state = "Failed"
+            raise
         except DeploymentFailed as exc:
             with owner._lock:
                 deployment.state = "Failed"
@@ -188,6 +204,31 @@ def _put(owner: OnlineEndpointsSim, endpoint: SimEndpoint, name: str,
             owner._pids.discard(previous)
 
     return owner._lro(201, deployment_body(deployment), provision)
+
+
+def _build_image(owner: OnlineEndpointsSim, image: str | None) -> None:
+    """Wait while the deployment's environment image is built: ``image_build_s`` for the first
+    deployment that needs it, as long as that build lasts for any other one started meanwhile,
+    nothing once it exists (Azure reuses a built image)."""
+    if image is None:
+        return
+    with owner._lock:
+        built = owner.images.get(image)
+        builder = built is None
+        if builder:
+            built = owner.images[image] = threading.Event()
+    assert built is not None
+    if builder:
+        stopped = owner._closing.wait(owner.image_build_s)
+        if stopped:
+            with owner._lock:
+                owner.images.pop(image, None)
+            raise DeploymentFailed("the simulated service is shutting down")
+        built.set()
+        return
+    while not built.wait(0.05):
+        if owner._closing.is_set():
+            raise DeploymentFailed("the simulated service is shutting down")
 
 
 def _server_spec(sim: Any, props: dict[str, Any], sku: dict[str, Any]) -> ServerSpec | str:

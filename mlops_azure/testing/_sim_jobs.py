@@ -11,6 +11,7 @@ the run-history API the SDK reads steps from.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
@@ -42,6 +43,8 @@ class JobHandlers:
         #: The run-history record of each pipeline job (its times and status).
         self.runs: dict[str, dict[str, Any]] = {}
         self._threads: list[threading.Thread] = []
+        #: Completed jobs by the signature of what they ran, for deterministic-step reuse.
+        self.completed: dict[str, str] = {}
 
     # -- used by other handlers and tests ------------------------------------------------------
     def status_of(self, job: str) -> str | None:
@@ -49,24 +52,27 @@ class JobHandlers:
         return None if doc is None else str(doc["properties"]["status"])
 
     def output_uri(self, job: str, output: str) -> str:
+        """Where a pipeline output is written: its own path when the job sets one, otherwise
+        Azure ML's default ``${{default_datastore}}/paths/${{name}}/${{output_name}}`` of the
+        step job that produces it ("Manage inputs and outputs of pipelines")."""
         doc = self.sim.resources.get(self.sim.arm_id(f"/jobs/{job}"))
-        declared = ((doc or {}).get("properties", {}).get("outputs") or {}).get(output) or {}
-        uri = str(declared.get("uri") or f"azureml://datastores/workspaceblobstore/paths/"
-                                          f"azureml/{job}/{output}/")
+        props = (doc or {}).get("properties", {})
+        declared = (props.get("outputs") or {}).get(output) or {}
+        uri = str(declared.get("uri") or "")
+        if not uri:
+            step, step_output = producing_step(props, output)
+            uri = (f"azureml://datastores/workspaceblobstore/paths/{job}_{step}/{step_output}/"
+                   if step else f"azureml://datastores/workspaceblobstore/paths/{job}/{output}/")
         found = re.search(r"datastores/([^/]+)/paths/(.*)$", uri)
         assert found is not None  # both forms above name a datastore path
         return self.sim.assets.long_uri(found[1], found[2])
 
-    def fire(self, schedule: str) -> str:
-        doc = self.sim.resources.get(self.sim.arm_id(f"/schedules/{schedule}"))
-        if doc is None:
-            raise KeyError(f"no schedule {schedule}")
-        definition = dict(doc["properties"]["action"]["jobDefinition"])
-        name = f"{schedule}-{self.sim.new_id()[:10]}"
+    def submit_definition(self, name: str, definition: dict[str, Any]) -> str:
+        """Submit a stored job definition (a schedule firing) as job ``name``; its name."""
         status, _, body = self._submit(name, self.sim.arm_id(f"/jobs/{name}"),
                                        {"properties": definition})
         if status >= 400:
-            raise RuntimeError(f"schedule {schedule} could not submit its job: {body}")
+            raise RuntimeError(f"job {name} could not be submitted: {body}")
         return name
 
     def track(self, thread: threading.Thread) -> None:
@@ -172,6 +178,11 @@ class JobHandlers:
 
     def _run(self, name: str, doc: dict[str, Any]) -> None:
         work = self.sim.root / "jobs" / name
+        signature = self._signature(doc["properties"])
+        earlier = self.completed.get(signature) if signature else None
+        if earlier is not None:
+            self._reuse(name, doc, earlier)
+            return
         try:
             self._set(doc, "Queued")
             pipeline_file, inputs = self._materialise(name, doc["properties"], work)
@@ -190,11 +201,57 @@ class JobHandlers:
             final = "Completed" if str(result.status) == "Completed" else "Failed"
             if doc["properties"]["status"] == "CancelRequested":
                 final = "Canceled"
+            if final == "Completed" and signature:
+                self.completed.setdefault(signature, name)
             self._set(doc, final)
         except Exception as exc:  # a broken submission fails the job, as on Azure
             self._set(doc, "Failed")
             with self.sim.lock:
                 self.runs[name]["error"] = {"error": {"code": "UserError", "message": str(exc)}}
+
+    # -- deterministic-step reuse ----------------------------------------------------------------
+    def _signature(self, props: dict[str, Any]) -> str | None:
+        """What decides reuse: each step's component and bindings, the job's inputs and output
+        settings. None when the job may not reuse: ``settings.force_rerun``, or a component
+        with ``is_deterministic: false`` ("CLI (v2) pipeline job YAML schema", settings)."""
+        if (props.get("settings") or {}).get("force_rerun") in (True, "true", "True"):
+            return None
+        for node in (props.get("jobs") or {}).values():
+            spec = (self.sim.resources.get(str(node.get("componentId"))) or {}).get(
+                "properties", {}).get("componentSpec", {})
+            if spec.get("is_deterministic", spec.get("isDeterministic", True)) in (False, "false"):
+                return None
+        return json.dumps({"jobs": {k: {"component": v.get("componentId"),
+                                        "inputs": v.get("inputs"), "outputs": v.get("outputs")}
+                                    for k, v in (props.get("jobs") or {}).items()},
+                           "inputs": props.get("inputs"), "outputs": props.get("outputs")},
+                          sort_keys=True, default=str)
+
+    def _reuse(self, name: str, doc: dict[str, Any], earlier: str) -> None:
+        """Every step reused: nothing runs; each step's outputs are the earlier run's (copied to
+        where this job's outputs are read) and its run says which run it reused."""
+        with self.sim.lock:
+            self.children[name] = [
+                {**run, "runId": f"{name}_{run['displayName']}", "parentRunId": name,
+                 "rootRunId": name, "experimentId": name,
+                 "properties": {**run.get("properties", {}), "azureml.isreused": "true",
+                                "azureml.reusedrunid": run["runId"]}}
+                for run in self.children.get(earlier, [])]
+        self._set(doc, "Running")
+        for output in (doc["properties"].get("outputs") or {}):
+            self._copy_output(earlier, name, output)
+        self._set(doc, "Completed")
+
+    def _copy_output(self, source_job: str, job: str, output: str) -> None:
+        src = re.search(r"datastores/([^/]+)/paths/(.*)$", self.output_uri(source_job, output))
+        dst = re.search(r"datastores/([^/]+)/paths/(.*)$", self.output_uri(job, output))
+        assert src is not None and dst is not None
+        source, target = self.sim.container(src[1]), self.sim.container(dst[1])
+        prefix = src[2].rstrip("/") + "/"
+        for blob in source.list_blobs(name_starts_with=prefix):
+            data = source.download_blob(blob.name).readall()
+            target.upload_blob(dst[2].rstrip("/") + "/" + blob.name[len(prefix):], data,
+                               overwrite=True)
 
     def _on_step(self, job: str, step: str, status: str, message: str) -> None:
         with self.sim.lock:
@@ -287,6 +344,17 @@ class JobHandlers:
             container = self.sim.container("workspaceartifactstore")
             container.upload_blob(f"ExperimentRun/dcid.{job}_{step}/user_logs/std_log.txt",
                                   log_path.read_bytes(), overwrite=True)
+
+
+def producing_step(props: dict[str, Any], output: str) -> tuple[str | None, str]:
+    """The step (and its output) bound to pipeline output ``output``, or (None, output)."""
+    wanted = "${{parent.outputs." + output + "}}"
+    for step, node in (props.get("jobs") or {}).items():
+        for name, value in (node.get("outputs") or {}).items():
+            bound = value.get("value") if isinstance(value, dict) else value
+            if bound == wanted:
+                return step, str(name)
+    return None, output
 
 
 def _typed(declared: Any) -> Any:

@@ -186,6 +186,9 @@ class SimulatedAzureML:
 
         self.assets = AssetHandlers(self)
         self.jobs = JobHandlers(self)
+        from mlops_azure.testing._sim_schedules import ScheduleHandlers
+
+        self.schedules = ScheduleHandlers(self)
         from mlops_azure.testing._sim_batch import BatchHandlers
 
         self.batch = BatchHandlers(self)
@@ -265,7 +268,7 @@ class SimulatedAzureML:
     def trigger_schedule(self, name: str) -> str:
         """Fire schedule ``name`` once, as its trigger would: submits its job definition as a new
         pipeline job and returns the job's name."""
-        return self.jobs.fire(name)
+        return self.schedules.fire(name)
 
     def add_kubernetes_compute(self, name: str, namespace: str = "azureml") -> None:
         """An attached AKS cluster (with the Azure ML extension), as an admin would attach it."""
@@ -358,6 +361,7 @@ class SimulatedAzureML:
     def _dispatch(self, request: Request) -> Response:
         handlers: list[Callable[[Request], Response | None]] = [self.jobs.handle,
                                                                 self.batch.handle,
+                                                                self.schedules.handle,
                                                                 self.assets.handle]
         if (request.rel is not None and request.rel.startswith("/onlineEndpoints")) or \
                 "/mfeOperationsStatus/" in request.path:

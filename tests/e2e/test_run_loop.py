@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_azure.testing.postgres import Postgres
+from tests.support.postgres import Postgres
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 

@@ -129,3 +129,47 @@ def test_the_cli_scores_a_data_asset_on_the_endpoint(
         assert refused.exit_code == 2
     finally:
         STATE.__init__()  # type: ignore[misc]  # the CLI keeps global state per process
+
+
+def test_a_folder_asset_on_an_endpoint_at_its_deployment_limit(
+        cloud: ProjectConfig, azure_sim: SimulatedAzureML) -> None:
+    """The input is declared as the asset's type (a folder is uri_folder), the score output is
+    the documented uri_file, and old deployments make room under Azure's 20 per endpoint."""
+    import copy
+
+    from mlops_azure.workspace import BatchDeploymentSpec
+
+    ws = AzureWorkspace.from_config(cloud, credential=FakeCredential())
+    ws.ensure_infrastructure()
+    trained = train(ws, cloud, actor="tester")
+    assert trained.model is not None
+    holdout = pd.read_csv(ws.job_output_path(trained.job.id, "prepared") / "holdout.csv", dtype=str)
+    folder = cloud.root / "rows"
+    folder.mkdir()
+    for number, part in enumerate((holdout.iloc[:20], holdout.iloc[20:40])):
+        part.to_csv(folder / f"part-{number}.csv", index=False)
+    asset = ws.upload_data("rows-folder", folder)
+    out = cloud.root / "remote"
+    done = score_with_endpoint(ws, cloud, f"azureml:{asset.name}:{asset.version}", out,
+                               chunk_rows=50)
+    assert done.rows == 40
+
+    endpoint = "steel-purchase-forecast-batch"
+    key = azure_sim.arm_id(f"/batchEndpoints/{endpoint}/deployments/v001")
+    for n in range(19):  # 20 deployments in all, as after 20 model versions
+        doc = copy.deepcopy(azure_sim.resources[key])
+        doc["name"] = f"old{n:02d}"
+        doc["id"] = key.rsplit("/", 1)[0] + f"/old{n:02d}"
+        doc["systemData"]["createdAt"] = f"2024-01-{n + 1:02d}T00:00:00Z"
+        azure_sim.resources[doc["id"]] = doc
+    spec = BatchDeploymentSpec(
+        endpoint=endpoint, deployment="v002", model_name=trained.model.name,
+        model_version=trained.model.version, code_dir=cloud.resolve(cloud.batch.code),
+        scoring_script=cloud.batch.scoring_script,
+        environment=cloud.resolve(Path("environments/inference.yml")))
+    again = ws.score_with_batch_endpoint(spec, ws.get_data(asset.name, asset.version),
+                                         job_name="batch-at-limit")
+    assert again.output_file is not None and again.output_file.is_file()
+    left = [k.rsplit("/", 1)[-1] for k in azure_sim.resources
+            if k.startswith(key.rsplit("/", 1)[0] + "/")]
+    assert "v001" in left and "v002" in left and len(left) <= 5

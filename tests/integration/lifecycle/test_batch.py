@@ -20,7 +20,7 @@ from mlops_azure.config import ProjectConfig
 from mlops_azure.example.regime import later_years
 from mlops_azure.lifecycle.batch import score_batch
 from mlops_azure.sinks import PostgresSink
-from mlops_azure.testing.postgres import Postgres
+from tests.support.postgres import Postgres
 
 MLOPS = str(Path(sys.executable).with_name("mlops"))
 MODEL = "steel-purchase-forecast:2"

@@ -1,16 +1,18 @@
-"""The batch scoring processes: a zygote that loads the script once and forks its workers,
-keeps ``batch.block_imports`` out of them, and leaves no process behind."""
+"""The batch scoring processes: the zygote loads the script once, keeps ``batch.block_imports``
+out of the workers it forks, and leaves no process behind."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from mlops_azure.errors import UserInputError
+from mlops_azure.execution.forked_pool import ForkedPool
 from mlops_azure.lifecycle._batch_input import scan
-from mlops_azure.lifecycle._batch_work import Pool
+from mlops_azure.lifecycle._batch_work import scoring_loader, scoring_pool
 from mlops_azure.lifecycle.batch import _tasks
 
 #: Reports, per row, whether LightGBM came with its scikit-learn API.
@@ -29,16 +31,17 @@ def score_frame(frame):
 '''
 
 
-def run(tmp_path: Path, script_text: str, blocked: tuple[str, ...]) -> tuple[Pool, pd.DataFrame]:
+def run(tmp_path: Path, script_text: str,
+        blocked: tuple[str, ...]) -> tuple[ForkedPool[Any, Any], pd.DataFrame]:
     script = tmp_path / "batch_score.py"
     script.write_text(script_text)
     source = tmp_path / "rows.csv"
     source.write_text("a\n" + "".join(f"{i}\n" for i in range(40)))
     tasks = _tasks(source, scan(source, 10), 10, (), tmp_path / "out", keep=True)
-    pool = Pool(script, 2, blocked)
+    pool = scoring_pool(2, blocked)
     try:
-        pool.load(tmp_path)
-        frames = [frame for _, (_, frame) in pool.run(tasks)]
+        pool.load(scoring_loader(script, tmp_path))
+        frames = [frame for _, (_, frame) in pool.run((task.number, task) for task in tasks)]
     finally:
         pool.close()
     return pool, pd.concat(frames, ignore_index=True)

@@ -20,8 +20,8 @@ from mlops_azure.lifecycle.approval import approve
 from mlops_azure.lifecycle.model_card import build_card
 from mlops_azure.lifecycle.responsible import CARD_HTML, CARD_MARKDOWN, REPORT_DOC, check_promotion
 from mlops_azure.lifecycle.training import train
-from mlops_azure.testing.chromium import Chromium
 from mlops_azure.workspace import Workspace
+from tests.support.chromium import Chromium
 
 PARAMS = {"n_estimators": 150}
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mlops_azure._tree_hash import tree_hash
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import BaselineMissingError, UserInputError
 from mlops_azure.lifecycle.training import TrainingFailed, train
-from mlops_azure.local.artifacts import tree_hash
 from mlops_azure.workspace import JobStatus, Workspace
 
 FAST = {"n_estimators": 60}

@@ -16,7 +16,7 @@ import pytest
 
 from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.sinks import DSN_VARIABLE, PostgresSink
-from mlops_azure.testing.postgres import Postgres
+from tests.support.postgres import Postgres
 
 psycopg = pytest.importorskip("psycopg")
 KEYS = ("organisation_id", "customer_id", "material_id")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mlops_azure.example.card_sample import sample_card, sample_report
 from mlops_azure.responsible._card import ModelCard, render_html, render_markdown
+from tests.support.card_sample import sample_card, sample_report
 
 HOSTILE = "<script>alert('x')</script>"
 

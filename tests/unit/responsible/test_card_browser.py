@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mlops_azure.example.card_sample import sample_card, sample_report
 from mlops_azure.responsible._card import ModelCard, render_html
-from mlops_azure.testing.chromium import Chromium
+from tests.support.card_sample import sample_card, sample_report
+from tests.support.chromium import Chromium
 
 EXPECTED = {"plot-groups-0": "groups", "plot-groups-1": "groups", "plot-groups-2": "groups",
             "plot-cohorts": "cohorts", "plot-importance": "importance",

@@ -1,4 +1,4 @@
-"""A realistic model card for tests and the card benchmark: the steel demand example with three
+"""A realistic model card for the card tests: the steel demand example with three
 sensitive features, four customer segments (one too small to trust), 20 features with 300 SHAP
 summary points each, two worst cohorts, a reweighting mitigation and a warning verdict."""
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from mlops_azure.testing.postgres import USER, Postgres, _sweep_stale_root_dirs, find_postgres_bindir
+from tests.support.postgres import USER, Postgres, _sweep_stale_root_dirs, find_postgres_bindir
 
 psycopg = pytest.importorskip("psycopg")
+#: This checkout: the cluster a subprocess starts comes from its tests/support.
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_cluster_listens_on_loopback_with_its_socket_in_its_own_folder(postgres: Postgres) -> None:
@@ -44,8 +46,9 @@ def test_the_binaries_are_found() -> None:
 def test_postgres_stops_when_the_process_that_started_it_is_killed(tmp_path: Path,
                                                                    postgres: Postgres) -> None:
     # The session fixture proves the binaries exist; this starts a second, short-lived cluster.
-    script = ("import os, signal; from pathlib import Path\n"
-              "from mlops_azure.testing.postgres import start_postgres\n"
+    script = ("import os, signal, sys; from pathlib import Path\n"
+              f"sys.path.insert(0, {str(REPO)!r})\n"
+              "from tests.support.postgres import start_postgres\n"
               f"p = start_postgres(Path({str(tmp_path)!r}))\n"
               "print(p.port, p.data_dir, p.owned_dir, flush=True)\n"
               "os.kill(os.getpid(), signal.SIGKILL)\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_azure.testing.chromium import Chromium, ChromiumNotFound, find_chromium
+from tests.support.chromium import Chromium, ChromiumNotFound, find_chromium
 
 BROKEN = """<!doctype html><html><head><meta charset="utf-8"><title>broken</title></head><body>
 <svg data-plot="bars" id="plot-a" width="200" height="100"><title>A plot</title>
@@ -67,7 +67,7 @@ def test_a_custom_query(chromium: Chromium, tmp_path: Path) -> None:
 
 
 def test_missing_chromium_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mlops_azure.testing.chromium._CANDIDATES", ("/nonexistent/chromium",))
+    monkeypatch.setattr("tests.support.chromium._CANDIDATES", ("/nonexistent/chromium",))
     with pytest.raises(ChromiumNotFound, match="Debian package chromium"):
         find_chromium()
 

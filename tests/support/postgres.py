@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops_azure.testing.azurite import _free_port
+from mlops_azure.local.processes import free_port
 
 #: The user the throwaway cluster creates, and the database the DSN names.
 USER = "mlops"
@@ -162,7 +162,7 @@ def start_postgres(workdir: Path, *, timeout_s: float = 60.0, bindir: Path | Non
         pwfile.unlink()
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed (exit {done.returncode}): {_tail(log_path)}")
-        port = _free_port()
+        port = free_port()
         argv = [str(tools / "postgres"), "-D", str(data), "-p", str(port),
                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}",
                 # A test cluster never needs to survive a crash: skip every durability cost.

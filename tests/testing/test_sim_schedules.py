@@ -1,0 +1,92 @@
+"""The simulator's schedules are as strict as Azure ML's: disable before delete, no DAYS or
+MONTHS cron fields, monitors only of existing deployments, stored bodies fired as stored, default
+outputs under the step job's name, and deterministic steps reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from mlops_azure.azure import AzureWorkspace
+from mlops_azure.testing import SimulatedAzureML
+
+
+def _url(sim: SimulatedAzureML, name: str) -> str:
+    return f"https://management.azure.com{sim.ws_path}/schedules/{name}?api-version=2023-06-01-preview"
+
+
+def _cron(expression: str, enabled: bool = True) -> dict[str, Any]:
+    return {"properties": {"isEnabled": enabled, "trigger": {
+        "triggerType": "Cron", "expression": expression, "timeZone": "UTC"},
+        "action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Pipeline"}}}}
+
+
+def test_an_enabled_schedule_cannot_be_deleted(azure_sim: SimulatedAzureML) -> None:
+    assert requests.put(_url(azure_sim, "s"), json=_cron("0 3 * * *"), timeout=5).ok
+    refused = requests.delete(_url(azure_sim, "s"), timeout=5)
+    assert refused.status_code == 400 and "disable" in refused.json()["error"]["message"]
+    assert requests.put(_url(azure_sim, "s"), json=_cron("0 3 * * *", enabled=False),
+                        timeout=5).ok
+    assert requests.delete(_url(azure_sim, "s"), timeout=5).ok
+    assert requests.get(_url(azure_sim, "s"), timeout=5).status_code == 404
+
+
+def test_cron_days_and_months_are_refused(azure_sim: SimulatedAzureML) -> None:
+    for expression, field in (("0 3 1 * *", "DAYS"), ("0 3 * 6 *", "MONTHS")):
+        refused = requests.put(_url(azure_sim, "s"), json=_cron(expression), timeout=5)
+        assert refused.status_code == 400 and field in refused.json()["error"]["message"]
+    assert requests.put(_url(azure_sim, "s"), json=_cron("15 16 * * 1"), timeout=5).ok
+
+
+def test_a_monitor_of_a_missing_deployment_is_refused(azure_sim: SimulatedAzureML) -> None:
+    body = _cron("0 6 * * *")
+    body["properties"]["action"] = {"actionType": "CreateMonitor", "monitorDefinition": {
+        "monitoringTarget": {"deploymentId": f"azureml:{azure_sim.ws_path}/onlineEndpoints/"
+                                             "gone/deployments/blue", "taskType": "Regression"},
+        "signals": {}}}
+    refused = requests.put(_url(azure_sim, "m"), json=body, timeout=5)
+    assert refused.status_code == 400 and "does not exist" in refused.json()["error"]["message"]
+
+
+def _project(folder: Path) -> Path:
+    (folder / "step.py").write_text(
+        "import sys, pathlib, time\n"
+        "out = pathlib.Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)\n"
+        "(out / 'done.txt').write_text(str(time.time_ns()))\n")
+    (folder / "step.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\n"
+        "name: step\nversion: '1'\ntype: command\ncode: .\n"
+        "environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n"
+        "outputs: {out: {type: uri_folder}}\ncommand: python step.py ${{outputs.out}}\n")
+    (folder / "pipeline.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\n"
+        "type: pipeline\nexperiment_name: nightly\noutputs: {result: {type: uri_folder}}\n"
+        "jobs:\n  only:\n    type: command\n    component: ./step.yml\n"
+        "    outputs: {out: '${{parent.outputs.result}}'}\n")
+    return folder / "pipeline.yml"
+
+
+def test_a_fired_job_writes_default_outputs_under_the_step_job_and_reuses_steps(
+    azure_sim: SimulatedAzureML, azure_workspace: AzureWorkspace, tmp_path: Path
+) -> None:
+    from azure.ai.ml import load_job
+    from azure.ai.ml.entities import CronTrigger, JobSchedule
+
+    job = load_job(_project(tmp_path))
+    job.settings.default_compute = azure_workspace.compute
+    schedule = JobSchedule(name="raw", trigger=CronTrigger(expression="0 2 * * *"),
+                           create_job=job)
+    azure_workspace.ml.schedules.begin_create_or_update(schedule).result()
+    first = azure_sim.trigger_schedule("raw")
+    azure_sim.wait_for_jobs()
+    container = azure_sim.container("workspaceblobstore")
+    [written] = [b.name for b in container.list_blobs(name_starts_with=f"{first}_only/out/")]
+    assert written.endswith("done.txt")  # ${{name}} is the step job's name, not the pipeline's
+    second = azure_sim.trigger_schedule("raw")  # the same stored body: every step is reused
+    azure_sim.wait_for_jobs()
+    [run] = azure_sim.jobs.children[second]
+    assert run["properties"]["azureml.reusedrunid"] == f"{first}_only"
+    copied = container.download_blob(f"{second}_only/out/done.txt").readall()
+    assert copied == container.download_blob(written).readall()
