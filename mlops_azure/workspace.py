@@ -324,6 +324,10 @@ class Workspace(ABC):
         drift`` from cron instead)."""
         raise UserInputError(f"the {self.backend} workspace has no monitoring service")
 
+    def get_drift_monitor(self, name: str) -> DriftMonitor | None:
+        """Monitor ``name`` as it was created, or None (none there, or no monitoring service)."""
+        return None
+
     # -- audit -----------------------------------------------------------------------------------
     @abstractmethod
     def record_event(

@@ -7,7 +7,7 @@ from typing import Any
 
 from mlops_azure.azure.connection import AzureConnection, created_at
 from mlops_azure.azure.jobs import INPUTS_TAG, PIPELINE_TAG
-from mlops_azure.errors import UserInputError
+from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.rules import check_schedule_name, check_trigger
 from mlops_azure.workspace import PipelineSubmission, Schedule, ScheduleTrigger
 
@@ -74,6 +74,18 @@ def sdk_trigger(trigger: ScheduleTrigger, what: str) -> Any:
     raise UserInputError(f"{what} needs a cron expression or a frequency")
 
 
+def finish(conn: AzureConnection, poller: Any, doing: str) -> Any:
+    """Wait for a long-running operation at most ``azure.operation_timeout_s``; its result.
+    ``poller.result(timeout)`` alone returns whatever is there when the wait ends, so a still
+    running operation would pass for a finished one."""
+    limit = conn.coords.operation_timeout_s
+    done, result = conn.wait_for(poller, limit)
+    if not done:
+        raise BackendError(f"{doing} did not finish within {limit:.0f} s "
+                           "(azure.operation_timeout_s); it may still complete on Azure ML")
+    return result
+
+
 class AzureSchedules(AzureConnection):
     """``create_schedule`` / ``list_schedules`` / ``delete_schedule`` on ``JobSchedule``."""
 
@@ -94,8 +106,7 @@ class AzureSchedules(AzureConnection):
                                tags={PIPELINE_TAG: str(submission.pipeline_file)})
         doing = f"creating schedule {name}"
         with self.call(doing):
-            poller = self.ml.schedules.begin_create_or_update(schedule)
-            created = poller.result(timeout=self.coords.operation_timeout_s)
+            created = finish(self, self.ml.schedules.begin_create_or_update(schedule), doing)
         return self._to_schedule(created)
 
     def list_schedules(self) -> list[Schedule]:
@@ -112,11 +123,12 @@ class AzureSchedules(AzureConnection):
         with self.call(f"reading schedule {name}"):
             found = self.ml.schedules.get(name)
         if getattr(found, "is_enabled", True):
-            with self.call(f"disabling schedule {name}"):
-                self.ml.schedules.begin_disable(name).result(
-                    timeout=self.coords.operation_timeout_s)
-        with self.call(f"deleting schedule {name}"):
-            self.ml.schedules.begin_delete(name).result(timeout=self.coords.operation_timeout_s)
+            doing = f"disabling schedule {name}"
+            with self.call(doing):
+                finish(self, self.ml.schedules.begin_disable(name), doing)
+        doing = f"deleting schedule {name}"
+        with self.call(doing):
+            finish(self, self.ml.schedules.begin_delete(name), doing)
 
     def _to_schedule(self, raw: Any) -> Schedule:
         fires = raw.trigger
