@@ -165,7 +165,8 @@ class Project:
 
         Refused (``GateFailed``) unless the version's latest QA report passed and, for a stage
         that requires approval, the responsible-ML policy allows it. With ``devops_environment``
-        the evidence is the Azure DevOps run this process belongs to.
+        the approver is the one of the run's Azure DevOps Environment approval, read back from
+        Azure DevOps, and the run is the evidence.
         """
         from mlops_azure.lifecycle.approval import approve
 

@@ -248,6 +248,12 @@ class DriftMonitor:
     ks_p: float
     chi2_p: float
     emails: tuple[str, ...] = ()
+    #: How far back each run reads the production data (``7d``, ``12h``: ``--window``).
+    window: str = "7d"
+    #: ``model.task`` and the training data's target column (``data.target``), so the target
+    #: is never taken for a feature of the reference data.
+    task: str = "regression"
+    target: str | None = None
 
 
 @dataclass(frozen=True)

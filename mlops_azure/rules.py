@@ -25,8 +25,10 @@ def is_asset_name(name: object) -> bool:
     return isinstance(name, str) and ASSET_NAME.fullmatch(name) is not None
 
 
-#: Azure ML online endpoint and deployment names: 3-32 letters, digits and hyphens, from a letter.
-ENDPOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]")
+#: Azure ML endpoint and deployment names (online and batch): 3-32 letters, digits and single
+#: hyphens, from a letter ("Manage and increase quotas and limits for resources with Azure Machine
+#: Learning": "single dashes like my-endpoint-name are accepted").
+ENDPOINT_NAME = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{1,30}[A-Za-z0-9]")
 
 
 def check_asset_name(name: str, kind: str) -> None:
@@ -69,7 +71,7 @@ def check_endpoint_name(name: str, kind: str = "endpoint") -> None:
     """``UserInputError`` unless ``name`` is a valid endpoint (or deployment) name."""
     if not is_endpoint_name(name):
         raise UserInputError(f"{kind} name {name!r} is invalid: use 3-32 letters, digits and "
-                             "hyphens, starting with a letter and not ending with a hyphen")
+                             "single hyphens, starting with a letter and not ending with a hyphen")
 
 
 #: Instances one managed online deployment may have: Azure ML's default limit ("Manage and

@@ -113,7 +113,8 @@ class ApproveEvent(AuditRecord):
 
     stage: str
     reason: str = ""
-    #: ``qa_event``/``qa_stage``/``qa_time``, ``responsible`` (the verdict), ``devops_run``.
+    #: ``qa_event``/``qa_stage``/``qa_time``, ``responsible`` (the verdict), ``devops_run`` and
+    #: ``devops_approvals`` (who approved the Environment check, when, with what comment).
     evidence: Mapping[str, Any] = field(default_factory=dict)
     #: The ``responsible:`` section in force at approval and its hash: loosening ``mlops.yaml``
     #: to get an approval through shows as a new hash. None in events recorded before.

@@ -195,6 +195,45 @@ class MonitorSetupEvent(AuditRecord):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MonitorRetargetEvent(AuditRecord):
+    """A monitor moved to the deployment now serving, after production traffic moved
+    (``subject``: the monitor)."""
+
+    ACTION = "monitor.retarget"
+
+    endpoint: str
+    previous: str
+    deployment: str
+    model: str
+    reference_data: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSettleEvent(AuditRecord):
+    """A job fired by a schedule on the workspace, judged and registered by ``mlops schedule
+    settle`` (``subject``: the job; recorded once, so a second pass leaves it alone)."""
+
+    ACTION = "schedule.settle"
+
+    schedule: str
+    registered: str | None = None
+    verdict: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleRepinEvent(AuditRecord):
+    """A schedule re-created with the newest data and the current champion, on a workspace
+    that pins them when the schedule is made (``subject``: the schedule)."""
+
+    ACTION = "schedule.repin"
+
+    data: str
+    champion: str | None = None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class BatchScoredEvent(AuditRecord):
     """A batch scoring job on a batch endpoint (``subject``: the endpoint)."""
 

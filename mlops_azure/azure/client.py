@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,12 +45,40 @@ class AzureCoordinates:
         return f"workspace {self.workspace_name} (resource group {self.resource_group})"
 
 
-def default_credential() -> TokenCredential:
-    """``DefaultAzureCredential`` without the interactive browser: mlops runs unattended.
+#: What ``AzureCLI@2`` exports for its service connection, and the pipeline's own token (mapped
+#: with ``SYSTEM_ACCESSTOKEN: $(System.AccessToken)``): with all four mlops signs in with
+#: ``AzurePipelinesCredential``.
+PIPELINE_VARIABLES = {"tenant_id": "AZURESUBSCRIPTION_TENANT_ID",
+                      "client_id": "AZURESUBSCRIPTION_CLIENT_ID",
+                      "service_connection_id": "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+                      "system_access_token": "SYSTEM_ACCESSTOKEN"}
+#: Entra ID's code for an expired federated assertion.
+EXPIRED_ASSERTION = "AADSTS700024"
+DEVOPS_SIGN_IN_HINT = ("the Azure DevOps step's federated sign-in expired (it lasts about 10 "
+                       "minutes): map SYSTEM_ACCESSTOKEN: $(System.AccessToken) in the step's env "
+                       "so that mlops signs in with AzurePipelinesCredential")
 
-    ``AZURE_TOKEN_CREDENTIALS`` (azure-identity's own variable) narrows the chain, e.g. to
-    ``AzureCliCredential`` on a DevOps agent.
+
+def default_credential() -> TokenCredential:
+    """The credential mlops signs in with, unattended (no interactive browser).
+
+    In an Azure DevOps ``AzureCLI@2`` step with the pipeline's ``System.AccessToken`` mapped, it is
+    ``AzurePipelinesCredential``: the ``az login`` of a workload-identity service connection rests
+    on a federated assertion that expires after about 10 minutes, so a token for a new scope
+    (storage, ``https://ml.azure.com``) asked later in a 50-minute wait fails with AADSTS700024,
+    and every token fails once the cached ones expire (about an hour, before a 120-minute promote
+    ends). Fetching scopes up front would only cover the first hour; AzurePipelinesCredential
+    asks Azure DevOps for a fresh assertion whenever it needs a token, for as long as the job runs
+    ("Troubleshoot workload identity service connections", learn.microsoft.com/azure/devops/
+    pipelines/release/troubleshoot-workload-identity). Anywhere else it is
+    ``DefaultAzureCredential``; ``AZURE_TOKEN_CREDENTIALS`` (azure-identity's own variable) narrows
+    that chain.
     """
+    found = {key: os.environ.get(name, "") for key, name in PIPELINE_VARIABLES.items()}
+    if all(found.values()):
+        from azure.identity import AzurePipelinesCredential
+
+        return AzurePipelinesCredential(**found)
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
@@ -65,6 +94,47 @@ def make_client(coords: AzureCoordinates, credential: TokenCredential) -> MLClie
         show_progress=False, retry_total=coords.retries,
         retry_backoff_factor=coords.retry_backoff_s, retry_backoff_max=30,
     )
+
+
+#: Which built-in role an operation needs ("Manage access to Azure Machine Learning workspaces",
+#: learn.microsoft.com/azure/machine-learning/how-to-assign-roles): AzureML Data Scientist can do
+#: everything in a workspace except create or delete compute; blob data is the storage account's
+#: ("Assign an Azure role for access to blob data"), whatever the workspace role.
+DATA_SCIENTIST_ROLE = "the AzureML Data Scientist role on the workspace"
+COMPUTE_ROLE = "the AzureML Compute Operator role on the workspace (or Contributor)"
+STORAGE_ROLE = ("the Storage Blob Data Contributor role on the storage account behind the "
+                "workspace's datastores")
+#: Azure Storage's error codes for a request the identity may not make.
+STORAGE_DENIED = ("AuthorizationPermissionMismatch", "AuthorizationFailure",
+                  "AuthorizationResourceTypeMismatch", "AuthorizationSourceIPMismatch")
+
+
+def _request_of(exc: BaseException) -> tuple[str, str]:
+    """(method, url) of the request that failed, when the exception carries its response."""
+    request = getattr(getattr(exc, "response", None), "request", None)
+    return str(getattr(request, "method", "") or "").upper(), str(getattr(request, "url", "") or "")
+
+
+#: How many times a registration takes the next number after losing a race for one.
+VERSION_ATTEMPTS = 5
+
+
+class VersionTaken(UserInputError):
+    """An asset version that already exists with other content: asset versions are immutable,
+    so whoever raced us to that number keeps it and we take the next one."""
+
+
+def role_needed(exc: BaseException, doing: str) -> str:
+    """The role to ask for after a 401/403: by the service and the operation that refused."""
+    method, url = _request_of(exc)
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    if getattr(exc, "error_code", None) in STORAGE_DENIED or ".blob." in host:
+        return STORAGE_ROLE
+    path = url.split("?", 1)[0]
+    if ("/computes/" in path and method in ("PUT", "PATCH", "DELETE")) or \
+            doing.startswith(("creating compute", "deleting compute")):
+        return COMPUTE_ROLE
+    return DATA_SCIENTIST_ROLE
 
 
 def _status(exc: BaseException) -> int | None:
@@ -147,15 +217,17 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
         return exc
     name = type(exc).__name__
     if isinstance(exc, ClientAuthenticationError) or name == "CredentialUnavailableError":
+        if EXPIRED_ASSERTION in str(exc):
+            return BackendError(f"cannot sign in to Azure while {doing}: {DEVOPS_SIGN_IN_HINT}")
         return BackendError(f"cannot sign in to Azure while {doing} ({_tried(exc)}): {LOGIN_HINT}")
     status = _status(exc)
     if _is_not_found(exc) or status == 404:
         return NotFoundError(f"{doing}: not found in {where} ({_service_message(exc)})")
     if status in (401, 403):
-        return BackendError(
-            f"no permission for {doing} on {where}: ask for the AzureML Data Scientist role "
-            f"on the workspace ({_service_message(exc)})"
-        )
+        return BackendError(f"no permission for {doing} on {where}: ask for "
+                            f"{role_needed(exc, doing)} ({_service_message(exc)})")
+    if status == 409 and "/versions/" in _request_of(exc)[1]:
+        return VersionTaken(f"Azure ML refused {doing}: {_service_message(exc)}")
     if status == 429:
         return BackendError(f"Azure ML kept throttling {doing} on {where} after retries: "
                             "try again in a few minutes")

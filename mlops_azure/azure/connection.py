@@ -200,3 +200,15 @@ class AzurePart:
             raise BackendError(f"{doing} did not finish within {limit:.0f} s "
                                "(azure.operation_timeout_s); it may still complete on Azure ML")
         return result
+
+
+def finish(conn: AzureConnection | AzurePart, poller: Any, doing: str) -> Any:
+    """Wait for a long-running operation at most ``azure.operation_timeout_s``; its result.
+    ``poller.result(timeout)`` alone returns whatever is there when the wait ends, so a still
+    running operation would pass for a finished one."""
+    limit = conn.coords.operation_timeout_s
+    done, result = conn.wait_for(poller, limit)
+    if not done:
+        raise BackendError(f"{doing} did not finish within {limit:.0f} s "
+                           "(azure.operation_timeout_s); it may still complete on Azure ML")
+    return result

@@ -14,6 +14,7 @@ from typing import Any
 from mlops_azure._tree_hash import tree_hash
 from mlops_azure.audit_events import DataUploadEvent, resolve_actor
 from mlops_azure.azure.blobs import datastore_uri, parse_datastore_uri
+from mlops_azure.azure.client import VERSION_ATTEMPTS, VersionTaken
 from mlops_azure.azure.connection import AzureConnection, AzurePart, as_version, created_at
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
 from mlops_azure.rules import check_asset_name
@@ -51,19 +52,37 @@ class AzureData(AzurePart, DataAssets):
         with self.call(f"uploading {path} to datastore {self.datastore_name}"):
             blob_path = self.store.upload(path, f"mlops/data/{name}/{digest.sha256}")
         version = (latest.version if latest else 0) + 1
-        asset = Data(
-            name=name, version=str(version), description=description or None,
-            type=AssetTypes.URI_FOLDER if path.is_dir() else AssetTypes.URI_FILE,
-            path=datastore_uri(self.datastore_name, blob_path),
-            tags={SHA_TAG: digest.sha256, SIZE_TAG: str(digest.size_bytes)},
-        )
-        with self.call(f"registering data asset {name}:{version}"):
-            created = self.ml.data.create_or_update(asset)
+        for attempt in range(VERSION_ATTEMPTS):
+            asset = Data(
+                name=name, version=str(version), description=description or None,
+                type=AssetTypes.URI_FOLDER if path.is_dir() else AssetTypes.URI_FILE,
+                path=datastore_uri(self.datastore_name, blob_path),
+                tags={SHA_TAG: digest.sha256, SIZE_TAG: str(digest.size_bytes)},
+            )
+            try:
+                with self.call(f"registering data asset {name}:{version}"):
+                    created = self.ml.data.create_or_update(asset)
+                break
+            except VersionTaken:
+                # Versions are immutable: another upload (or an archived version) holds this
+                # number, so take the one after the highest, archived ones included.
+                if attempt == VERSION_ATTEMPTS - 1:
+                    raise
+                version = self._next_data_version(name)
         result = self._to_asset(created)
         event = DataUploadEvent(subject=result.ref, source=str(path.resolve()),
                                 sha256=digest.sha256, size_bytes=digest.size_bytes)
         self.events.record(event.ACTION, event.subject, event.details(), actor=resolve_actor(actor))
         return result
+
+    def _next_data_version(self, name: str) -> int:
+        """One past the highest version of data asset ``name``, archived ones included."""
+        from azure.ai.ml.constants import ListViewType
+
+        with self.call(f"listing the versions of data asset {name}"):
+            found = [d.version for d in self.ml.data.list(name=name,
+                                                           list_view_type=ListViewType.ALL)]
+        return max((int(v) for v in found if str(v).isdigit()), default=0) + 1
 
     def _latest_data(self, name: str) -> DataAsset | None:
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_azure.azure.client import quiet_sdk
-from mlops_azure.azure.connection import AzureConnection, AzurePart
+from mlops_azure.azure.connection import AzureConnection, AzurePart, finish
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.workspace import Infrastructure
 
@@ -56,9 +56,9 @@ class AzureInfrastructure(AzurePart, Infrastructure):
         cluster = AmlCompute(name=self.compute, size=self.compute_size, min_instances=0,
                              max_instances=self.compute_max_nodes,
                              idle_time_before_scale_down=1800)
-        with self.call(f"creating compute {self.compute}"):
-            self.ml.compute.begin_create_or_update(cluster).result(
-                timeout=self.coords.operation_timeout_s)
+        doing = f"creating compute {self.compute}"
+        with self.call(doing):
+            finish(self, self.ml.compute.begin_create_or_update(cluster), doing)
         return f"compute {self.compute}: created ({self.compute_size}, 0-{self.compute_max_nodes} nodes)"
 
     def _environment_files(self) -> list[Path]:

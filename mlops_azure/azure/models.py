@@ -18,6 +18,7 @@ from typing import Any
 from mlops_azure._tree_hash import tree_hash
 from mlops_azure.audit_events import ArchiveEvent, RegisterEvent
 from mlops_azure.azure.blobs import parse_datastore_uri
+from mlops_azure.azure.client import VERSION_ATTEMPTS, VersionTaken
 from mlops_azure.azure.connection import AzureConnection, AzurePart, as_version, created_at
 from mlops_azure.azure.jobs import AzureJobs
 from mlops_azure.errors import BackendError, NotFoundError, UserInputError
@@ -70,17 +71,24 @@ class AzureModels(AzurePart, ModelRegistry):
             raise UserInputError(f"job '{job_id}' is {status.value}: only a Completed job "
                                  "can be registered as a model")
         digest = tree_hash(self.jobs.output_path(job_id, output))
-        version = self._next_version(name)
         lineage_dict = lineage.to_dict()
         all_tags = {**dict(tags or {}), SHA_TAG: digest.sha256,
                     **{f"lineage.{k}": str(lineage_dict[k]) for k in LINEAGE_TAGS}}
         properties = {LINEAGE_PROPERTY: json.dumps(lineage_dict, sort_keys=True, default=str),
                       **{f"{METRIC_PREFIX}{k}": repr(v) for k, v in numbers.items()}}
-        model = Model(name=name, version=str(version), type=AssetTypes.CUSTOM_MODEL,
-                      path=f"azureml://jobs/{job_id}/outputs/{output}", tags=all_tags,
-                      properties=properties, description=description or None)
-        with self.call(f"registering model {name}:{version} from job {job_id}"):
-            created = self.ml.models.create_or_update(model)
+        for attempt in range(VERSION_ATTEMPTS):
+            version = self._next_version(name)
+            model = Model(name=name, version=str(version), type=AssetTypes.CUSTOM_MODEL,
+                          path=f"azureml://jobs/{job_id}/outputs/{output}", tags=all_tags,
+                          properties=properties, description=description or None)
+            try:
+                with self.call(f"registering model {name}:{version} from job {job_id}"):
+                    created = self.ml.models.create_or_update(model)
+                break
+            except VersionTaken:
+                # Another registration took this number between our listing and our PUT.
+                if attempt == VERSION_ATTEMPTS - 1:
+                    raise
         result = self._to_model(created)
         event = RegisterEvent(subject=result.ref, job_id=job_id, sha256=digest.sha256,
                               metrics=numbers)

@@ -51,13 +51,21 @@ def upload(
     name: Annotated[str, typer.Option("--name", "-n", help="Data asset name.")],
     description: Annotated[str, typer.Option(help="Free text.")] = "",
 ) -> None:
-    """Store a file or folder as the next version of a data asset (with its content hash)."""
-    asset = STATE.workspace().data.upload(name, path, description=description)
+    """Store a file or folder as the next version of a data asset (with its content hash);
+    training schedules the workspace pinned to an older version are re-created on it."""
+    from mlops_azure.lifecycle.schedules import repin_schedules
+
+    config = STATE.config()
+    ws = STATE.workspace(config)
+    asset = ws.data.upload(name, path, description=description)
+    repinned = repin_schedules(ws, config, f"data {asset.ref} uploaded")
     if STATE.json:
-        output.emit_json(asdict(asset))
+        output.emit_json({**asdict(asset), "schedules_repinned": repinned})
     else:
         output.say(f"data asset [bold]{asset.ref}[/] sha256 {asset.sha256[:12]}… "
                    f"({asset.size_bytes} bytes)")
+        for schedule in repinned:
+            output.say(f"schedule {schedule} re-created on {asset.ref}")
 
 
 @app.command("list")

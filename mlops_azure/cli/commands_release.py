@@ -60,7 +60,8 @@ def approve(
         help="Who approves (default: the DevOps requester, git user or OS user).")] = None,
     devops_environment: Annotated[bool, typer.Option(
         "--devops-environment",
-        help="Record the Azure DevOps Environment approval of this pipeline run.")] = False,
+        help="Record the Azure DevOps Environment approval of this pipeline run, with its "
+             "approver read back from Azure DevOps (needs SYSTEM_ACCESSTOKEN).")] = False,
 ) -> None:
     """Record an approval (who, when, why, evidence: the version's passing QA report)."""
     approval = STATE.project().approve(ref, stage, reason=reason, by=by,

@@ -90,6 +90,29 @@ def run_due() -> None:
         raise GateFailed(f"{len(failed)} of {len(runs)} due schedules failed: {', '.join(failed)}")
 
 
+@app.command("settle")
+def settle() -> None:
+    """Judge and register what the workspace's own schedules trained (Azure ML fires them; the
+    pipeline only trains): each finished, unsettled job fired by a schedule of this project goes
+    through the champion gate and is registered with its lineage, once. Exit 1 when one failed."""
+    from mlops_azure.errors import GateFailed
+    from mlops_azure.lifecycle.schedule_settle import settle as settle_fired
+
+    config = STATE.config()
+    runs = settle_fired(STATE.workspace(config), config, say=None if STATE.json else output.say)
+    if STATE.json:
+        output.emit_json([r.to_dict() for r in runs])
+    elif not runs:
+        output.say("no fired job waits to be settled")
+    for run in runs if not STATE.json else []:
+        output.say(f"job {run.job_id} ({run.schedule}): " + (
+            f"[red]failed[/]: {output.plain(run.error)}" if run.error else
+            f"on {run.data}, champion gate {run.verdict}, registered {run.registered or 'nothing'}"))
+    failed = [r.job_id for r in runs if r.error]
+    if failed:
+        raise GateFailed(f"{len(failed)} of {len(runs)} fired jobs failed: {', '.join(failed)}")
+
+
 @app.command("list")
 def list_schedules(
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,

@@ -165,8 +165,14 @@ def _responsible_line(verdict: Mapping[str, Any]) -> str:
     return status if not findings else f"{status}: " + "; ".join(findings)
 
 
+#: The build tag a training run gets when it registered a model; release.yml's pipeline-resource
+#: trigger filters on it, so a run that kept the champion starts no release.
+REGISTERED_BUILD_TAG = "mlops-model-registered"
+
+
 def _announce_to_devops(outcome: TrainingOutcome) -> None:
-    """Set output variables when running inside an Azure DevOps job (TF_BUILD is set there)."""
+    """Set output variables (and tag the run when a model was registered) inside an Azure DevOps
+    job (TF_BUILD is set there)."""
     if os.environ.get("TF_BUILD", "").lower() != "true":
         return
     # The agent reads logging commands from stdout; under --json keep stdout pure JSON.
@@ -176,4 +182,6 @@ def _announce_to_devops(outcome: TrainingOutcome) -> None:
                   markup=False, highlight=False, soft_wrap=True)
     if outcome.model is not None:
         console.print(f"##vso[task.setvariable variable=model;isOutput=true]{outcome.model.ref}",
+                      markup=False, highlight=False, soft_wrap=True)
+        console.print(f"##vso[build.addbuildtag]{REGISTERED_BUILD_TAG}",
                       markup=False, highlight=False, soft_wrap=True)

@@ -110,7 +110,8 @@ def approve(ws: Workspace, config: ProjectConfig, ref: str, stage: str, *, reaso
 
     Refused (``GateFailed``) unless the version's latest QA gate report passed. With
     ``devops_environment`` the approval is the Azure DevOps Environment approval of the current
-    run: it must run inside a pipeline, and the run id is recorded as evidence.
+    run: it must run inside a pipeline; the approver (read back from Azure DevOps, see
+    ``devops_approval``) is the actor, and the run and approval are recorded as evidence.
     """
     config.stage(stage)
     model = resolve_model(ws, ref)
@@ -136,11 +137,24 @@ def approve(ws: Workspace, config: ProjectConfig, ref: str, stage: str, *, reaso
             raise UserInputError("--devops-environment records an Azure DevOps Environment approval, "
                                  "so it must run inside a pipeline (TF_BUILD and BUILD_BUILDID unset)")
         evidence["devops_run"] = run
-        reason = reason or (f"approved through Azure DevOps environment "
-                            f"'{run.get('environment', '?')}' in run {run['run_id']}")
+        # The approver, not the run's requester: read back from Azure DevOps.
+        from mlops_azure.lifecycle.devops_approval import run_approvals
+
+        approvals = run_approvals(run)
+        if not approvals:
+            raise UserInputError(f"run {run['run_id']} has no completed approval of Azure DevOps "
+                                 f"environment '{run.get('environment', '?')}' in stage "
+                                 f"'{run.get('stage', '?')}': add an Approvals check to the "
+                                 "environment, or record the approval with --reason")
+        evidence["devops_approvals"] = [a.to_dict() for a in approvals]
+        by = by or ", ".join(dict.fromkeys(a.approver for a in approvals))
+        comments = "; ".join(a.comment for a in approvals if a.comment)
+        reason = reason or (f"approved by {', '.join(a.approver_name for a in approvals)} "
+                            f"through Azure DevOps environment '{run.get('environment', '?')}' "
+                            f"in run {run['run_id']}" + (f": {comments}" if comments else ""))
     if not reason or not reason.strip():
         raise UserInputError("an approval needs a reason: pass --reason TEXT")
-    # The one actor rule: in a pipeline it finds the run's requester (BUILD_REQUESTEDFOR...).
+    # The one actor rule (unless an approver was found): in a pipeline, the run's requester.
     policy, digest = policy_in_force(config.responsible)
     event = ApproveEvent(subject=model.ref, stage=stage, reason=reason.strip(), evidence=evidence,
                          policy=policy, policy_sha256=digest)

@@ -34,6 +34,7 @@ from mlops_azure.errors import DeploymentFailed, GateFailed, UserInputError
 from mlops_azure.lifecycle import rollout
 from mlops_azure.lifecycle.approval import find_approval
 from mlops_azure.lifecycle.endpoint_lock import describe, endpoint_writer
+from mlops_azure.lifecycle.follow import follow_traffic
 from mlops_azure.lifecycle.refs import busiest_deployment, resolve_model
 from mlops_azure.lifecycle.responsible import check_promotion
 from mlops_azure.lifecycle.traffic_journal import (
@@ -115,6 +116,8 @@ def writing(ws: Workspace, config: ProjectConfig, stage: StageConfig, command: s
         if create:
             ws.endpoints.create(stage.endpoint, kind=stage.kind, compute=stage.compute)
         yield recover(ws, stage.endpoint, actor=actor, holder=holder, say=say)
+        # The command succeeded: its monitor (and pinned schedules) follow the traffic.
+        follow_traffic(ws, config, stage.endpoint, actor=actor, say=say)
 
 
 def serving_already(ws: Workspace, endpoint: Endpoint, name: str, model: ModelVersion) -> bool:

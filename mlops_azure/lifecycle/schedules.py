@@ -1,14 +1,18 @@
 """Schedule-driven retraining: a schedule that submits the training pipeline on the newest data.
 
 The submission is built from mlops.yaml exactly as :func:`mlops_azure.lifecycle.training.train`
-builds it (pipeline, experiment, training params, the schema file) except for two things: no
-champion input (the champion is whatever serves when the schedule fires, so it cannot be fixed
-now) and the training data given as ``azureml:<asset>@latest``, Azure ML's own reference syntax,
-meant to be resolved per run. The embedded workspace stores it as is; azure-ai-ml resolves labels
-when it sends the job definition, so an Azure ML schedule shows (and uses) the version that was
-newest at creation, and the command says which. On Azure ML the schedule fires by itself; the
-embedded workspace stores it and ``mlops schedule run-due`` fires it (see :func:`run_due_line`,
-:func:`crontab_line` and :func:`devops_schedule_entry` for what a user can put in cron).
+builds it (pipeline, experiment, training params, the schema file, the champion to beat) with
+the training data given as ``azureml:<asset>@latest``, Azure ML's own reference syntax. Its tags
+are the ones ``train`` writes (data, champion, ``trigger: schedule``), so a fired job can be
+judged and registered later (:mod:`mlops_azure.lifecycle.schedule_settle`).
+
+The embedded workspace stores the reference as is and ``mlops schedule run-due`` fires it with
+a full ``train`` (newest data, current champion). Azure ML pins: azure-ai-ml resolves ``@latest``
+when the schedule is created, and a schedule's job definition only takes
+``${{creation_context.trigger_time}}`` and ``${{name}}`` as run-time expressions ("Schedule machine
+learning pipeline jobs", Expressions supported in schedule) - nothing reads a data asset's newest
+version at each firing. So a schedule whose stored data input is pinned is re-created with new
+pins whenever a new data version or a new champion appears (:func:`repin_schedules`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_azure.audit_events import ScheduleCreateEvent, ScheduleDeleteEvent, record
+from mlops_azure.audit_events import (
+    ScheduleCreateEvent,
+    ScheduleDeleteEvent,
+    ScheduleRepinEvent,
+    record,
+)
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
+from mlops_azure.lifecycle.baseline import Baseline, find_baseline
 from mlops_azure.workspace import (
     InputValue,
     PipelineSubmission,
@@ -60,19 +70,42 @@ def latest_data_reference(asset: str) -> str:
     return f"azureml:{asset}@latest"
 
 
-def training_submission(config: ProjectConfig, data: str, schema_dir: Path) -> PipelineSubmission:
-    """The training pipeline's submission for a schedule (see the module docstring)."""
+#: The job tags ``train`` writes (lifecycle.training's DATA_TAG, CHAMPION_TAG,
+#: CHAMPION_SOURCE_TAG), repeated here: training imports this module.
+DATA_TAG, CHAMPION_TAG, CHAMPION_SOURCE_TAG = "data", "champion", "champion_source"
+
+
+def training_submission(
+    config: ProjectConfig, data: str, schema_dir: Path, *, name: str = "",
+    newest: str = "", baseline: Baseline | None = None, champion_input: InputValue | None = None,
+) -> PipelineSubmission:
+    """The training pipeline's submission for schedule ``name`` (see the module docstring):
+    ``newest`` is the data version ``@latest`` names now, ``baseline`` the champion to beat."""
     inputs: dict[str, InputValue] = dict(config.training.params)
     schema_file = schema_dir / "schema.json"
     schema_file.write_text(config.data.data_schema.to_json(), encoding="utf-8")
     inputs["raw_data"] = latest_data_reference(data)
     inputs["schema"] = schema_file
+    if baseline is not None and champion_input is not None:
+        inputs["champion_model"] = champion_input
     return PipelineSubmission(
         pipeline_file=config.resolve(config.training.pipeline),
         inputs=inputs,
         experiment=config.training.experiment,
-        tags={"trigger": "schedule", "data": latest_data_reference(data)},
+        tags={"trigger": "schedule", "schedule": name, DATA_TAG: newest,
+              CHAMPION_TAG: baseline.model.ref if baseline else "",
+              CHAMPION_SOURCE_TAG: baseline.source if baseline else ""},
     )
+
+
+def _submission(ws: Workspace, config: ProjectConfig, name: str, asset: str,
+                schema_dir: Path) -> tuple[PipelineSubmission, str, Baseline | None]:
+    newest = ws.data.versions(asset)[0].ref
+    baseline = find_baseline(ws, config)
+    champion = ws.models.input(baseline.model) if baseline else None
+    submission = training_submission(config, asset, schema_dir, name=name, newest=newest,
+                                     baseline=baseline, champion_input=champion)
+    return submission, newest, baseline
 
 
 def create_schedule(
@@ -96,11 +129,49 @@ def create_schedule(
     # The workspace keeps the schema file itself (local: artifact store; Azure ML: uploaded at
     # creation), so a temporary copy is enough here.
     with tempfile.TemporaryDirectory(prefix="mlops-schedule-") as tmp:
-        schedule = ws.schedules.create(name, training_submission(config, asset, Path(tmp)), trigger)
+        submission, _, _ = _submission(ws, config, name, asset, Path(tmp))
+        schedule = ws.schedules.create(name, submission, trigger)
     record(ws, ScheduleCreateEvent(subject=name, trigger=trigger.describe(),
                                    data=latest_data_reference(asset), pipeline=schedule.pipeline),
            actor=actor)
     return schedule
+
+
+def pinned_data(schedule: Schedule) -> tuple[str, int] | None:
+    """The data asset and version the workspace pinned in ``schedule`` at creation, or None
+    when it keeps ``@latest`` (the embedded workspace resolves it at each run)."""
+    reference = str(schedule.inputs.get("raw_data", ""))
+    name, sep, version = reference.removeprefix("azureml:").partition(":")
+    if not reference.startswith("azureml:") or not sep or not version.isdigit():
+        return None
+    return name, int(version)
+
+
+def repin_schedules(ws: Workspace, config: ProjectConfig, reason: str, *,
+                    actor: str | None = None) -> list[str]:
+    """Re-create each pinned training schedule of the project whose data version or champion is
+    no longer the newest / current one (see the module docstring); the schedules re-created."""
+    found = [(s, pinned_data(s)) for s in ws.schedules.all()
+             if s.experiment == config.training.experiment]
+    pinned = [(s, p) for s, p in found if p is not None]
+    if not pinned:
+        return []
+    baseline = find_baseline(ws, config)
+    champion = str(ws.models.input(baseline.model)) if baseline else ""
+    done = []
+    for schedule, (asset, version) in pinned:
+        newest = ws.data.versions(asset)
+        if newest and newest[0].version == version and \
+                str(schedule.inputs.get("champion_model") or "") == champion:
+            continue
+        with tempfile.TemporaryDirectory(prefix="mlops-schedule-") as tmp:
+            submission, data, _ = _submission(ws, config, schedule.name, asset, Path(tmp))
+            ws.schedules.create(schedule.name, submission, schedule.trigger)
+        record(ws, ScheduleRepinEvent(subject=schedule.name, data=data,
+                                      champion=baseline.model.ref if baseline else None,
+                                      reason=reason), actor=actor)
+        done.append(schedule.name)
+    return done
 
 
 def delete_schedule(ws: Workspace, name: str, *, actor: str | None = None) -> None:

@@ -7,6 +7,7 @@ and the champion on the same holdout; this module only decides and records.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from mlops_azure.lifecycle.responsible import (
     store_report,
     verdict,
 )
+from mlops_azure.lifecycle.schedules import repin_schedules
 from mlops_azure.workspace import (
     DataAsset,
     InputValue,
@@ -56,6 +58,7 @@ from mlops_azure.workspace import (
     Workspace,
 )
 
+log = logging.getLogger("mlops_azure.training")
 #: What the responsible-ML gate imports after the pipeline (fairlearn brings scikit-learn and SciPy).
 JUDGE_IMPORTS = ("pandas", "fairlearn.metrics", "mlops_azure.responsible")
 
@@ -194,7 +197,9 @@ def train(
         # The gates' imports load while the steps run (they are ~1.5 s of mlops's own time).
         with Prefetch(JUDGE_IMPORTS if config.responsible else ()):
             job = ws.jobs.run_pipeline(prepared.submission, progress)
-    return _judge(ws, config, job, prepared.asset, prepared.baseline, actor, attached=False)
+    outcome = _judge(ws, config, job, prepared.asset, prepared.baseline, actor, attached=False)
+    _repin(ws, config, outcome, actor)
+    return outcome
 
 
 def submit_training(
@@ -256,7 +261,19 @@ def finish_training(
         source: Literal["production", "latest"] = (
             "production" if tags.get(CHAMPION_SOURCE_TAG) == "production" else "latest")
         baseline = Baseline(champion, source)
-    return _judge(ws, config, job, asset, baseline, actor, attached=True)
+    outcome = _judge(ws, config, job, asset, baseline, actor, attached=True)
+    _repin(ws, config, outcome, actor)
+    return outcome
+
+
+def _repin(ws: Workspace, config: ProjectConfig, outcome: TrainingOutcome, actor: str) -> None:
+    """New data was trained on, maybe a new champion registered: schedules the workspace pinned
+    at creation take them (lifecycle.schedules). The training stands even when this fails."""
+    try:
+        repin_schedules(ws, config, f"job {outcome.job.id} trained on {outcome.data.ref}",
+                        actor=actor)
+    except MlopsError as exc:
+        log.warning("training schedules not re-pinned: %s", exc.message)
 
 
 def _already_registered(ws: Workspace, config: ProjectConfig, job: Job) -> ModelVersion | None:

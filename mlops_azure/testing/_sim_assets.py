@@ -30,6 +30,15 @@ DATASTORE_URI = re.compile(r"azureml://(?:subscriptions/[^/]+/resource[gG]roups/
 JOB_OUTPUT = re.compile(r"azureml://jobs/(?P<job>[^/]+)/outputs/(?:artifacts/paths/)?(?P<out>[^/]+)/?")
 
 
+#: What a version *is*, per kind: Azure ML asset versions are immutable ("Create and manage data
+#: assets": once created, a version cannot be modified), so a PUT that changes any of these on an
+#: existing version is a 409; description, tags, properties and ``isArchived`` may change.
+CONTENT = {"codes": ("codeUri",), "data": ("dataUri", "dataType"),
+           "models": ("modelUri", "modelType"),
+           "environments": ("image", "condaFile", "build", "inferenceConfig"),
+           "components": ("componentSpec",)}
+
+
 def _version_key(doc: dict[str, Any]) -> tuple[int, str]:
     name = str(doc["name"])
     return (int(name), name) if name.isdigit() else (0, name)
@@ -348,6 +357,14 @@ class AssetHandlers:
         if kind == "environments":
             props.setdefault("environmentType", "UserCreated")
             props.setdefault("osType", "Linux")
+        if old is not None:
+            changed = [field for field in CONTENT[kind]
+                       if field in props and props.get(field) != old["properties"].get(field)]
+            if changed:
+                return arm_error(409, "Conflict", f"{kind} {name} version {version} already "
+                                 f"exists and asset versions are immutable: its {changed[0]} "
+                                 "cannot be changed (only description, tags, properties and "
+                                 "isArchived can be updated); register a new version")
         doc = {"id": key, "name": version, "type": f"Microsoft.MachineLearningServices/"
                f"workspaces/{kind}/versions", "properties": props,
                "systemData": old["systemData"] if old else self.sim.system_data()}

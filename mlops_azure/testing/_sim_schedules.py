@@ -8,7 +8,13 @@ Strict where Azure ML is, each rule from its docs:
   (same page, cron expression). Azure accepts and ignores them; the simulator refuses them, so
   a client that relies on them is caught instead of firing daily where it meant monthly;
 - a monitor's target must be an existing online deployment ("Monitor performance of models
-  deployed to production": the monitoring target is a deployment).
+  deployed to production": the monitoring target is a deployment). Deleting the deployment
+  later leaves the monitor as it is, pointing at nothing, as on Azure;
+- a trailing (lookback) window is an ISO 8601 duration such as ``P7D`` (same page, the
+  ``lookback_window_size`` of ``BaselineDataRange``; REST ``windowSize`` is a duration);
+- a training-data reference names its target column (``data_column_names.target_column``, same
+  page, Configure feature importance): without it Azure ML takes the target for one more
+  feature. Azure accepts that; the simulator refuses it, like the ignored cron fields.
 
 A schedule fires with the job definition it stores (:meth:`ScheduleHandlers.fire`), so whatever
 the client pinned at creation is what every run gets.
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
 
 #: Cron fields Azure ML schedules do not support (0-based positions in MIN HOUR DAY MONTH DOW).
 IGNORED_CRON_FIELDS = {2: "DAYS", 3: "MONTHS"}
+ISO_DURATION = re.compile(r"P(?!$)(\d+W|(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?)")
 DEPLOYMENT_ID = re.compile(r"/onlineEndpoints/([^/]+)/deployments/([^/]+)$", re.IGNORECASE)
 
 
@@ -88,6 +95,10 @@ class ScheduleHandlers:
         return reply(doc)
 
     def _monitor_problem(self, definition: dict[str, Any]) -> str | None:
+        for name, signal in (definition.get("signals") or {}).items():
+            problem = _signal_problem(name, signal if isinstance(signal, dict) else {})
+            if problem:
+                return problem
         target = str((definition.get("monitoringTarget") or {}).get("deploymentId") or "")
         found = DEPLOYMENT_ID.search(target)
         if found is None:
@@ -111,3 +122,21 @@ class ScheduleHandlers:
         definition["displayName"] = f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
         job = f"{name}-{self.sim.new_id()[:10]}"
         return self.sim.jobs.submit_definition(job, definition)
+
+
+def _signal_problem(name: str, signal: dict[str, Any]) -> str | None:
+    production = signal.get("productionData")
+    inputs = [*(production if isinstance(production, list) else [production]),
+              signal.get("referenceData")]
+    for data in (d for d in inputs if isinstance(d, dict)):
+        if str(data.get("inputDataType", "")).lower() == "trailing":
+            window = str(data.get("windowSize") or "")
+            if not ISO_DURATION.fullmatch(window):
+                return (f"signal {name}: windowSize '{window}' is not an ISO 8601 duration "
+                        "(e.g. P7D)")
+    reference = signal.get("referenceData")
+    if isinstance(reference, dict) and str(reference.get("dataContext", "")).lower() == \
+            "training" and not (reference.get("columns") or {}).get("target_column"):
+        return (f"signal {name}: the training reference data names no target_column, so its "
+                "target would be taken for a feature")
+    return None

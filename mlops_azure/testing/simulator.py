@@ -67,6 +67,21 @@ class _Fault:
     retry_after: float | None
     code: str
     message: str
+    storage: bool = False
+
+
+#: Azure Storage's own error codes and messages ("Blob Storage error codes",
+#: https://learn.microsoft.com/rest/api/storageservices/blob-service-error-codes): a 403 on blob
+#: data for an identity without a Storage Blob Data role is AuthorizationPermissionMismatch.
+STORAGE_ERRORS = {
+    403: ("AuthorizationPermissionMismatch",
+          "This request is not authorized to perform this operation using this permission."),
+    404: ("BlobNotFound", "The specified blob does not exist."),
+    429: ("ServerBusy", "The server is busy."),
+    500: ("InternalError", "The server encountered an internal error. Please retry the request."),
+    503: ("ServerBusy", "The server is currently unable to receive requests. Please retry your "
+                        "request."),
+}
 
 
 def now_iso() -> str:
@@ -82,8 +97,33 @@ def arm_error(status: int, code: str, message: str,
     return reply({"error": {"code": code, "message": message}}, status, headers)
 
 
+def storage_error(status: int, code: str, message: str,
+                  headers: dict[str, str] | None = None) -> Response:
+    """An error as Azure Storage sends it: an XML ``<Error>`` body and ``x-ms-error-code`` (not
+    ARM's JSON), which azure-storage-blob turns into ``HttpResponseError.error_code``."""
+    request_id = str(uuid.uuid4())
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+    body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}'
+            f"\nRequestId:{request_id}\nTime:{stamp}</Message></Error>")
+    return status, {"content-type": "application/xml", "x-ms-error-code": code,
+                    "x-ms-request-id": request_id, **(headers or {})}, body
+
+
 def not_found(what: str) -> Response:
     return arm_error(404, "ResourceNotFound", f"{what} was not found")
+
+
+def _as_requests_response(adapter: Any, request: Any, answer: Response) -> Any:
+    """A ``requests`` response built the way requests builds one from urllib3."""
+    import io
+
+    from urllib3 import HTTPResponse
+
+    status, headers, body = answer
+    data = body.encode()
+    raw = HTTPResponse(body=io.BytesIO(data), headers={**headers, "content-length": str(len(data))},
+                       status=status, preload_content=False, decode_content=False)
+    return adapter.build_response(request, raw)
 
 
 def _parse_body(raw: Any) -> Any:
@@ -161,10 +201,14 @@ class SimulatedAzureML:
         unpatched = responses._real_send  # requests' own send, saved before any mock patches it
 
         def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            # counted, not changed: storage and scoring traffic to 127.0.0.1 goes out for real
+            # counted, not changed: storage and scoring traffic to 127.0.0.1 goes out for real,
+            # unless a storage fault was injected for it
             parts = urlsplit(str(request.url))
             self.local_calls.append((str(request.method), f"{parts.hostname}:{parts.port}",
                                      parts.path))
+            fault = self._storage_fault(str(request.method), parts.path)
+            if fault is not None:
+                return _as_requests_response(adapter, request, fault)
             return unpatched(adapter, request, *args, **kwargs)
 
         self._mock = responses.RequestsMock(assert_all_requests_are_fired=False,
@@ -199,13 +243,23 @@ class SimulatedAzureML:
     # -- faults and inspection -----------------------------------------------------------------
     def inject(self, method: str, path_regex: str, status: int, *, times: int = 1,
                retry_after: float | None = None, code: str | None = None,
-               message: str | None = None) -> None:
+               message: str | None = None, storage: bool = False) -> None:
         """The next ``times`` requests matching ``method`` and ``path_regex`` (searched in the
-        URL path) get ``status`` with an ARM error body (and ``Retry-After`` when given)."""
-        default_code = {429: "TooManyRequests", 403: "AuthorizationFailed"}.get(status, "Injected")
+        URL path) get ``status`` with an ARM error body (and ``Retry-After`` when given).
+
+        With ``storage=True`` the fault is for the blob service instead (the datastores'
+        account: Azurite, path ``/<account>/<container>/<blob>``) and the body is Azure
+        Storage's XML error, e.g. ``AuthorizationPermissionMismatch`` for a 403."""
+        if storage:
+            default_code, default_message = STORAGE_ERRORS.get(status, ("Injected", ""))
+        else:
+            default_code = {429: "TooManyRequests", 403: "AuthorizationFailed"}.get(status,
+                                                                                   "Injected")
+            default_message = ""
         self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, times,
                                    retry_after, code or default_code,
-                                   message or f"injected fault: HTTP {status}"))
+                                   message or default_message or f"injected fault: HTTP {status}",
+                                   storage))
 
     def fail_step(self, step: str) -> None:
         """The next pipeline job that has step ``step`` fails in that step (exit code 1)."""
@@ -279,16 +333,30 @@ class SimulatedAzureML:
                                        response[0]))
         return response
 
-    def _fault(self, request: Request) -> Response | None:
+    def _take_fault(self, method: str, path: str, *, storage: bool) -> _Fault | None:
         with self.lock:
             for fault in self._faults:
-                if fault.times > 0 and fault.method == request.method and \
-                        fault.pattern.search(request.path):
+                if fault.times > 0 and fault.storage == storage and fault.method == method and \
+                        fault.pattern.search(path):
                     fault.times -= 1
-                    headers = {"Retry-After": f"{fault.retry_after:g}"} \
-                        if fault.retry_after is not None else {}
-                    return arm_error(fault.status, fault.code, fault.message, headers)
+                    return fault
         return None
+
+    def _fault(self, request: Request) -> Response | None:
+        fault = self._take_fault(request.method, request.path, storage=False)
+        if fault is None:
+            return None
+        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        return arm_error(fault.status, fault.code, fault.message, headers)
+
+    def _storage_fault(self, method: str, path: str) -> Response | None:
+        if not path.startswith(f"/{self.blobs.account_name}/"):
+            return None  # a simulated endpoint's server, not the storage account
+        fault = self._take_fault(method.upper(), path, storage=True)
+        if fault is None:
+            return None
+        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        return storage_error(fault.status, fault.code, fault.message, headers)
 
     def _dispatch(self, request: Request) -> Response:
         handlers: list[Callable[[Request], Response | None]] = [self.jobs.handle,
@@ -310,4 +378,4 @@ class SimulatedAzureML:
 
 
 __all__ = ["RecordedCall", "Request", "Response", "SimulatedAzureML", "arm_error", "not_found",
-           "reply"]
+           "reply", "storage_error"]

@@ -30,6 +30,10 @@ class DriftMonitors(ABC):
     def create(self, monitor: DriftMonitor) -> None:
         """Create or replace a monitor the workspace runs by itself."""
 
+    @abstractmethod
+    def get(self, name: str) -> DriftMonitor | None:
+        """Monitor ``name`` as it was created; None when there is none."""
+
 
 class Infrastructure(ABC):
     """Compute and environments jobs and deployments run on (``ws.infrastructure``)."""

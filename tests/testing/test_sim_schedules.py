@@ -90,3 +90,34 @@ def test_a_fired_job_writes_default_outputs_under_the_step_job_and_reuses_steps(
     assert run["properties"]["azureml.reusedrunid"] == f"{first}_only"
     copied = container.download_blob(f"{second}_only/out/done.txt").readall()
     assert copied == container.download_blob(written).readall()
+
+
+def _monitor(sim: SimulatedAzureML, signal: dict[str, Any]) -> dict[str, Any]:
+    body = _cron("0 6 * * *")
+    body["properties"]["action"] = {"actionType": "CreateMonitor", "monitorDefinition": {
+        "monitoringTarget": {"deploymentId": f"azureml:{sim.ws_path}/onlineEndpoints/"
+                                             "gone/deployments/blue", "taskType": "Regression"},
+        "signals": {"drift": signal}}}
+    return body
+
+
+def test_a_lookback_window_must_be_an_iso_duration(azure_sim: SimulatedAzureML) -> None:
+    signal = {"signalType": "DataDrift", "productionData": {
+        "inputDataType": "Trailing", "windowSize": "7d", "windowOffset": "P0D",
+        "dataContext": "model_inputs", "uri": "azureml:x:1", "jobInputType": "uri_folder"}}
+    refused = requests.put(_url(azure_sim, "m"), json=_monitor(azure_sim, signal), timeout=5)
+    assert refused.status_code == 400 and "ISO 8601" in refused.json()["error"]["message"]
+    signal["productionData"]["windowSize"] = "P7D"  # then only the missing deployment is wrong
+    refused = requests.put(_url(azure_sim, "m"), json=_monitor(azure_sim, signal), timeout=5)
+    assert "does not exist" in refused.json()["error"]["message"]
+
+
+def test_a_training_reference_must_name_its_target(azure_sim: SimulatedAzureML) -> None:
+    reference = {"inputDataType": "Fixed", "dataContext": "training", "uri": "azureml:t:1",
+                 "jobInputType": "mltable"}
+    signal = {"signalType": "DataDrift", "referenceData": reference}
+    refused = requests.put(_url(azure_sim, "m"), json=_monitor(azure_sim, signal), timeout=5)
+    assert refused.status_code == 400 and "target_column" in refused.json()["error"]["message"]
+    reference["columns"] = {"target_column": "tonnes"}
+    refused = requests.put(_url(azure_sim, "m"), json=_monitor(azure_sim, signal), timeout=5)
+    assert "does not exist" in refused.json()["error"]["message"]

@@ -402,6 +402,14 @@ def test_azure_cli_tasks_take_the_service_connection_from_a_variable(file: Path)
 
 
 @pytest.mark.parametrize("file", FILES, ids=rel)
+def test_azure_cli_tasks_map_the_pipeline_token_for_long_waits(file: Path) -> None:
+    # Without it mlops falls back on the az login, whose federated assertion lasts 10 minutes.
+    for task in _tasks(load(file), "AzureCLI@2"):
+        assert (task.get("env") or {}).get("SYSTEM_ACCESSTOKEN") == "$(System.AccessToken)", (
+            f"{rel(file)}: an AzureCLI@2 step must map SYSTEM_ACCESSTOKEN: $(System.AccessToken)")
+
+
+@pytest.mark.parametrize("file", FILES, ids=rel)
 def test_no_secret_looking_values(file: Path) -> None:
     problems: list[str] = []
     for keys, value in walk(load(file)):
@@ -461,6 +469,13 @@ def _stage(name: str) -> dict[str, Any]:
 def _stage_mlops_args(name: str) -> list[tuple[str, ...]]:
     return [found.args for text in shell_texts(RELEASE, _stage(name))
             for found in mlops_lines_in(text.text)]
+
+
+def test_release_is_triggered_only_by_runs_that_registered_a_model() -> None:
+    from mlops_azure.cli.commands_train import REGISTERED_BUILD_TAG
+
+    (training,) = _release()["resources"]["pipelines"]
+    assert training["trigger"] == {"tags": [REGISTERED_BUILD_TAG]}
 
 
 def test_release_runs_only_after_training() -> None:

@@ -67,6 +67,17 @@ def test_attach_exits_75_while_the_job_still_runs(
     assert not (project_dir / "model.json").exists()
 
 
+def test_inside_devops_a_run_that_registered_is_tagged_for_the_release(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TF_BUILD", "True")
+    tag = "##vso[build.addbuildtag]mlops-model-registered"
+    code, out, _ = invoke("train", *FAST)
+    assert code == 0 and tag in out and "variable=registered;isOutput=true]true" in out
+    code, out, _ = invoke("train", *FAST)  # the same model again: the champion stays
+    assert code == 0 and tag not in out and "variable=registered;isOutput=true]false" in out
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["--submit-only", "--attach", "j"], "exclude each other"),
     (["--wait-minutes", "5"], "only applies with --attach"),

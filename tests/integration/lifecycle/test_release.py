@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -131,20 +132,69 @@ def test_promotion_to_production_needs_an_approval_backed_by_a_passing_qa_report
     assert find_approval(ws, ws.models.get("steel-purchase-forecast", 2), "production") is None
 
 
-def test_devops_environment_approval_records_the_run(
+def _devops_timeline_and_approval(mock: Any, status: str = "approved") -> None:
+    """Azure DevOps' answers for run 4711: its timeline (stage → checkpoint → approval) and the
+    approval with its steps, in the documented shapes ("Timeline - Get", "Approvals - Query")."""
+    base = "https://dev.azure.com/contoso/steel/_apis"
+    mock.get(f"{base}/build/builds/4711/timeline", json={"records": [
+        {"id": "s1", "type": "Stage", "identifier": "Production", "name": "Production"},
+        {"id": "c1", "type": "Checkpoint", "parentId": "s1", "state": "completed"},
+        {"id": "a-1", "type": "Checkpoint.Approval", "parentId": "c1", "state": "completed"},
+        {"id": "s2", "type": "Stage", "identifier": "Staging", "name": "Staging"},
+        {"id": "c2", "type": "Checkpoint", "parentId": "s2", "state": "completed"},
+        {"id": "a-2", "type": "Checkpoint.Approval", "parentId": "c2", "state": "completed"}]})
+    mock.get(f"{base}/pipelines/approvals", json={"count": 1, "value": [{
+        "id": "a-1", "status": status, "steps": [{
+            "assignedApprover": {"displayName": "Release managers"},
+            "actualApprover": {"displayName": "Bea Lead", "uniqueName": "bea@contoso.com"},
+            "status": status, "comment": "numbers look right",
+            "lastModifiedOn": "2026-12-04T10:00:00Z"}]}]})
+
+
+def test_devops_environment_approval_records_the_approver(
     ws: Workspace, project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import responses
+
     qa_passed(ws, V2)
     with pytest.raises(UserInputError, match="inside a pipeline"):
         approve(ws, project, V2, "production", reason=None, devops_environment=True)
     for var, value in {"TF_BUILD": "True", "BUILD_BUILDID": "4711", "ENVIRONMENT_NAME": "steel-production",
                        "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
-                       "SYSTEM_TEAMPROJECT": "steel", "BUILD_REQUESTEDFOR": "Ana"}.items():
+                       "SYSTEM_TEAMPROJECT": "steel", "SYSTEM_STAGENAME": "Production",
+                       "BUILD_REQUESTEDFOR": "Ana"}.items():
         monkeypatch.setenv(var, value)
-    approval = approve(ws, project, V2, "production", reason=None, devops_environment=True)
+    with pytest.raises(UserInputError, match=r"SYSTEM_ACCESSTOKEN: \$\(System.AccessToken\)"):
+        approve(ws, project, V2, "production", reason=None, devops_environment=True)
+    monkeypatch.setenv("SYSTEM_ACCESSTOKEN", "job-token")
+    with responses.RequestsMock() as mock:
+        _devops_timeline_and_approval(mock)
+        approval = approve(ws, project, V2, "production", reason=None, devops_environment=True)
+        asked = mock.calls[1].request
+    assert "approvalIds=a-1" in str(asked.url) and "expand=steps" in str(asked.url)
+    assert asked.headers["Authorization"] == "Bearer job-token"
     run = approval.evidence["devops_run"]
     assert run["run_id"] == "4711" and run["url"].endswith("/steel/_build/results?buildId=4711")
-    assert approval.by == "Ana" and "steel-production" in approval.reason
+    # The Environment's approver, not the run's requester (Ana queued it).
+    assert approval.by == "bea@contoso.com"
+    assert "Bea Lead" in approval.reason and "steel-production" in approval.reason
+    assert approval.evidence["devops_approvals"][0]["comment"] == "numbers look right"
+
+
+def test_devops_environment_without_an_approval_is_refused(
+    ws: Workspace, project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import responses
+
+    qa_passed(ws, V2)
+    for var, value in {"TF_BUILD": "True", "BUILD_BUILDID": "4711", "SYSTEM_STAGENAME": "Production",
+                       "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+                       "SYSTEM_TEAMPROJECT": "steel", "SYSTEM_ACCESSTOKEN": "t"}.items():
+        monkeypatch.setenv(var, value)
+    with responses.RequestsMock() as mock:
+        _devops_timeline_and_approval(mock, status="pending")
+        with pytest.raises(UserInputError, match="no completed approval"):
+            approve(ws, project, V2, "production", reason=None, devops_environment=True)
 
 
 def test_canary_promotion_shifts_traffic_without_a_single_failed_request(
