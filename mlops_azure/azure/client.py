@@ -221,7 +221,9 @@ def translate(exc: BaseException, coords: AzureCoordinates, doing: str) -> Mlops
             return BackendError(f"cannot sign in to Azure while {doing}: {DEVOPS_SIGN_IN_HINT}")
         return BackendError(f"cannot sign in to Azure while {doing} ({_tried(exc)}): {LOGIN_HINT}")
     status = _status(exc)
-    if _is_not_found(exc) or status == 404:
+    # The cause chain only speaks for an exception without a status of its own: a 400 raised
+    # while handling an earlier lookup's 404 is a refusal, not a missing resource.
+    if status == 404 or (status is None and _is_not_found(exc)):
         return NotFoundError(f"{doing}: not found in {where} ({_service_message(exc)})")
     if status in (401, 403):
         return BackendError(f"no permission for {doing} on {where}: ask for "

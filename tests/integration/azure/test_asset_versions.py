@@ -62,8 +62,8 @@ def test_a_model_registration_that_lost_the_race_takes_the_next_version(
                                                           "versions"))
     first = azure_workspace.models.register("clf", job_id=job.id, output="model",
                                            metrics={"auc": 0.7}, lineage=_lineage(job.id))
-    monkeypatch.setattr(azure_workspace, "_next_version",
-                        _stale_once(azure_workspace._next_version, 1))
+    monkeypatch.setattr(azure_workspace.models, "_next_version",
+                        _stale_once(azure_workspace.models._next_version, 1))
     second = azure_workspace.models.register("clf", job_id=job.id, output="other",
                                             metrics={"auc": 0.9}, lineage=_lineage(job.id))
     assert (first.version, second.version) == (1, 2)
@@ -77,8 +77,8 @@ def test_a_data_upload_that_lost_the_race_takes_the_next_version(
     ours.write_text("a\n1\n")
     theirs.write_text("a\n2\n")
     won = azure_workspace.data.upload("sales", theirs)
-    monkeypatch.setattr(azure_workspace, "_latest_data",
-                        _stale_once(azure_workspace._latest_data, None))
+    monkeypatch.setattr(azure_workspace.data, "_latest_data",
+                        _stale_once(azure_workspace.data._latest_data, None))
     lost = azure_workspace.data.upload("sales", ours)
     assert (won.version, lost.version) == (1, 2)
     assert azure_workspace.data.get("sales", 1).sha256 == won.sha256

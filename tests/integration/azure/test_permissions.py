@@ -26,7 +26,7 @@ def test_a_refused_compute_creation_asks_for_compute_operator(
         azure_sim: SimulatedAzureML, azure_workspace: AzureWorkspace) -> None:
     azure_sim.inject("PUT", r"/computes/cpu-cluster$", 403)
     with pytest.raises(BackendError) as caught:
-        azure_workspace.ensure_compute()
+        azure_workspace.infrastructure.ensure_compute()
     assert "AzureML Compute Operator" in caught.value.message
 
 

@@ -59,6 +59,21 @@ def test_a_refused_request_is_bad_input_with_the_service_message() -> None:
     assert isinstance(found, UserInputError) and "traffic must add up to 100" in found.message
 
 
+def test_a_refusal_raised_while_handling_a_not_found_is_a_refusal() -> None:
+    """The SDK looks an asset up (404) and then sends what the service refuses (400): the
+    refusal is the error, not the lookup it happened after."""
+    refused = _http(400, "(UserError) declared UriFile but data asset rows:1 is uri_folder")
+    try:
+        try:
+            raise ResourceNotFoundError("no such deployment yet")
+        except ResourceNotFoundError:
+            raise refused from None
+    except HttpResponseError as exc:
+        assert isinstance(exc.__context__, ResourceNotFoundError)
+        found = translate(exc, COORDS, "invoking batch endpoint b")
+    assert type(found) is UserInputError and "is uri_folder" in found.message
+
+
 def test_unreachable_service() -> None:
     found = translate(ServiceRequestError("connection refused"), COORDS, "listing models")
     assert isinstance(found, BackendError) and "cannot reach Azure ML" in found.message
