@@ -43,6 +43,9 @@ def configure(root: Path, sim: SimulatedAzureML, steps: list[int]) -> None:
     config["stages"]["staging"]["target"] = "managed"
     config["stages"]["production"]["target"] = "kubernetes"
     config["rollout"] = {"steps": steps, "warmup_requests": 3, "requests_per_step": 10}
+    # Requests are counted, not models judged: the example's fairness limits would stop the
+    # deliberately small v1 at approval. The fairness report is still computed (and counted).
+    config["responsible"]["policy"] = {"on_registration": "warn"}
     config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 

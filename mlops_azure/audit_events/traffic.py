@@ -33,7 +33,8 @@ class OperationBegun(AuditRecord):
 
 @dataclass(frozen=True, kw_only=True)
 class TrafficChanged(AuditRecord):
-    """One traffic change of an operation, written just before it is made."""
+    """One traffic change of an operation, written just before it is made (``before``: the
+    shares above zero then; ``after``: the table it sets)."""
 
     ACTION = "traffic.change"
 

@@ -88,9 +88,11 @@ class AzureEndpoints(AzurePart, OnlineEndpoints):
         return self._to_endpoint(created, [])
 
     def get(self, name: str) -> Endpoint:
-        """The endpoint; its traffic lists every deployment, 0 % included, as locally."""
+        """The endpoint; its traffic lists every deployment, 0 % included, as locally. The
+        SDK's ``get`` already lists the deployments to add the 0 % ones (mirror-only ones
+        aside), so listing them again would cost a request for nothing."""
         raw = self._raw_endpoint(name)
-        return self._to_endpoint(raw, [d.name for d in self.list_deployments(name)])
+        return self._to_endpoint(raw, list(raw.mirror_traffic or {}))
 
     def _raw_endpoint(self, name: str) -> Any:
         try:

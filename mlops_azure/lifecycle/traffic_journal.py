@@ -73,6 +73,10 @@ class Operation:
         self.actor = actor
         self.id = begun.operation
         self.endpoint = begun.subject
+        #: The live table as this operation last read or set it. The operation holds the
+        #: endpoint's lock, so nobody else changes it meanwhile: a change need not read it again
+        #: first (on Azure a read is two requests, on every canary step).
+        self.table: dict[str, int] | None = None
 
     @classmethod
     def begin(cls, ws: Workspace, endpoint: str, *, command: str, stage: str, actor: str,
@@ -95,17 +99,23 @@ class Operation:
                                recovers=baseline_from.operation if baseline_from else None)
         record(ws, begun, actor=actor)
         checkpoint(f"{command} begun")
-        return cls(ws, begun, actor)
+        operation = cls(ws, begun, actor)
+        if baseline_from is None:
+            operation.table = live(baseline)
+        return operation
 
     def change(self, traffic: Mapping[str, int], reason: str,
                mirror: Mapping[str, int] | None = None) -> Endpoint:
         """Journal, then make, one traffic change."""
-        current = self.ws.endpoints.get(self.endpoint)
+        before = self.table if self.table is not None else \
+            live(self.ws.endpoints.get(self.endpoint).traffic)
         record(self.ws, TrafficChanged(subject=self.endpoint, operation=self.id,
-                                       before=dict(current.traffic), after=dict(traffic),
+                                       before=dict(before), after=dict(traffic),
                                        mirror=dict(mirror or {}), reason=reason), actor=self.actor)
         checkpoint(f"{self.begun.command}: {reason} journaled")
+        self.table = None  # unknown until the change is confirmed
         endpoint = self.ws.endpoints.set_traffic(self.endpoint, traffic, mirror)
+        self.table = live(endpoint.traffic)
         checkpoint(f"{self.begun.command}: {reason} made")
         return endpoint
 

@@ -136,6 +136,8 @@ def test_traffic_split_mirror_and_deletion_rules(
         ("blue", 90), ("green", 10)]
     found = workspace.endpoints.set_traffic(name, {"blue": 100}, mirror={"green": 20})
     assert (found.traffic, found.mirror_traffic) == ({"blue": 100, "green": 0}, {"green": 20})
+    again = workspace.endpoints.get(name)  # a mirror-only deployment is listed at 0 % too
+    assert (again.traffic, again.mirror_traffic) == ({"blue": 100, "green": 0}, {"green": 20})
     for traffic, mirror, message in [
         ({"blue": 50}, None, "add up to 50 %"),
         ({"blue": 101, "green": -1}, None, "0-100"),
