@@ -205,8 +205,9 @@ class AzureEndpoints(AzurePart, OnlineEndpoints):
         """The deployment ``name`` once an operation still running on it (an earlier, interrupted
         run's) has ended, waiting at most ``timeout_s``: Azure refuses a PUT into a deployment
         that is ``Creating`` or ``Updating`` (409). None when there was none running."""
-        try:
-            current = self.get_deployment(endpoint, name)
+        try:  # the endpoint was just read: a 404 here means no such deployment, nothing else
+            with self.call(f"reading deployment {endpoint}/{name}"):
+                current = self._to_deployment(self.ml.online_deployments.get(name, endpoint))
         except NotFoundError:
             return None
         if current.state is not DeploymentState.CREATING:

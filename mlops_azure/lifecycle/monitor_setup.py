@@ -105,8 +105,10 @@ def retarget_monitor(ws: Workspace, endpoint: str, *,
     if monitors is None:  # no monitoring service: cron checks whatever serves
         return None
     monitor = monitors.get(monitor_name(endpoint))
+    if monitor is None:  # most endpoints have none: no need to read what serves
+        return None
     serving = live_deployment(ws, endpoint)
-    if monitor is None or serving is None or serving.deployment == monitor.deployment:
+    if serving is None or serving.deployment == monitor.deployment:
         return None
     model = ws.models.get(serving.model_name, serving.model_version)
     moved = replace(monitor, deployment=serving.deployment,

@@ -193,7 +193,8 @@ def deploy(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         known = {d.name for d in ws.endpoints.list_deployments(stage.endpoint)}
         op = Operation.begin(ws, stage.endpoint, command="deploy", stage=stage_name, actor=actor,
                              holder=describe(f"deploy {model.ref}", actor), model=model.ref,
-                             new_deployment=None if name in known else name, plan=[{name: 100}])
+                             new_deployment=None if name in known else name, plan=[{name: 100}],
+                             seen=(endpoint, known))
         try:
             start_deployment(ws, config, stage, stage_name, model, actor, say)
         except GateFailed as exc:
@@ -271,7 +272,8 @@ def promote(ws: Workspace, config: ProjectConfig, ref: str, stage_name: str, *,
         op = Operation.begin(ws, stage.endpoint, command="promote", stage=stage_name, actor=actor,
                              holder=describe(command, actor), model=model.ref,
                              new_deployment=None if name in known else name,
-                             plan=[rollout.split_traffic(old, name, s) for s in shares])
+                             plan=[rollout.split_traffic(old, name, s) for s in shares],
+                             seen=(endpoint, known))
         try:
             new = start_deployment(ws, config, stage, stage_name, model, actor, say)
         except GateFailed as exc:

@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from mlops_azure.audit_events import (
@@ -82,13 +82,16 @@ class Operation:
     def begin(cls, ws: Workspace, endpoint: str, *, command: str, stage: str, actor: str,
               holder: str = "", model: str | None = None, new_deployment: str | None = None,
               plan: list[dict[str, int]] | None = None,
-              baseline_from: OperationBegun | None = None) -> Operation:
+              baseline_from: OperationBegun | None = None,
+              seen: tuple[Endpoint, Collection[str]] | None = None) -> Operation:
         """Record the endpoint's current tables (or, for a recovery, those of the operation it
-        undoes) and the plan, before anything changes."""
+        undoes) and the plan, before anything changes. ``seen``: the endpoint and its
+        deployments as the caller just read them under the endpoint's lock (not read again)."""
         if baseline_from is None:
-            found = ws.endpoints.get(endpoint)
+            found, names = seen if seen is not None else (
+                ws.endpoints.get(endpoint), [d.name for d in ws.endpoints.list_deployments(endpoint)])
             baseline, mirror = dict(found.traffic), dict(found.mirror_traffic)
-            deployments = sorted(d.name for d in ws.endpoints.list_deployments(endpoint))
+            deployments = sorted(names)
         else:
             baseline, mirror = dict(baseline_from.baseline), dict(baseline_from.baseline_mirror)
             deployments = list(baseline_from.deployments)
