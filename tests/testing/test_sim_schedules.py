@@ -11,6 +11,7 @@ import requests
 
 from mlops_azure.azure import AzureWorkspace
 from mlops_azure.testing import SimulatedAzureML
+from tests.support.pipelines import one_step_pipeline
 
 
 def _url(sim: SimulatedAzureML, name: str) -> str:
@@ -50,22 +51,6 @@ def test_a_monitor_of_a_missing_deployment_is_refused(azure_sim: SimulatedAzureM
     assert refused.status_code == 400 and "does not exist" in refused.json()["error"]["message"]
 
 
-def _project(folder: Path) -> Path:
-    (folder / "step.py").write_text(
-        "import sys, pathlib, time\n"
-        "out = pathlib.Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)\n"
-        "(out / 'done.txt').write_text(str(time.time_ns()))\n")
-    (folder / "step.yml").write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\n"
-        "name: step\nversion: '1'\ntype: command\ncode: .\n"
-        "environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n"
-        "outputs: {out: {type: uri_folder}}\ncommand: python step.py ${{outputs.out}}\n")
-    (folder / "pipeline.yml").write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\n"
-        "type: pipeline\nexperiment_name: nightly\noutputs: {result: {type: uri_folder}}\n"
-        "jobs:\n  only:\n    type: command\n    component: ./step.yml\n"
-        "    outputs: {out: '${{parent.outputs.result}}'}\n")
-    return folder / "pipeline.yml"
 
 
 def test_a_fired_job_writes_default_outputs_under_the_step_job_and_reuses_steps(
@@ -74,7 +59,7 @@ def test_a_fired_job_writes_default_outputs_under_the_step_job_and_reuses_steps(
     from azure.ai.ml import load_job
     from azure.ai.ml.entities import CronTrigger, JobSchedule
 
-    job = load_job(_project(tmp_path))
+    job = load_job(one_step_pipeline(tmp_path))
     job.settings.default_compute = azure_workspace.jobs.compute
     schedule = JobSchedule(name="raw", trigger=CronTrigger(expression="0 2 * * *"),
                            create_job=job)

@@ -11,28 +11,11 @@ from mlops_azure.azure import AzureWorkspace
 from mlops_azure.errors import UserInputError
 from mlops_azure.testing import SimulatedAzureML
 from mlops_azure.workspace import PipelineSubmission, ScheduleTrigger
-
-
-def _pipeline(folder: Path) -> Path:
-    (folder / "step.py").write_text(
-        "import sys, pathlib, time\n"
-        "out = pathlib.Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)\n"
-        "(out / 'done.txt').write_text(str(time.time_ns()))\n")
-    (folder / "step.yml").write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\n"
-        "name: step\nversion: '1'\ntype: command\ncode: .\n"
-        "environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n"
-        "outputs: {out: {type: uri_folder}}\ncommand: python step.py ${{outputs.out}}\n")
-    (folder / "pipeline.yml").write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\n"
-        "type: pipeline\nexperiment_name: nightly\noutputs: {result: {type: uri_folder}}\n"
-        "jobs:\n  only:\n    type: command\n    component: ./step.yml\n"
-        "    outputs: {out: '${{parent.outputs.result}}'}\n")
-    return folder / "pipeline.yml"
+from tests.support.pipelines import one_step_pipeline
 
 
 def test_an_enabled_schedule_is_deleted(azure_workspace: AzureWorkspace, tmp_path: Path) -> None:
-    submission = PipelineSubmission(_pipeline(tmp_path), {}, "nightly")
+    submission = PipelineSubmission(one_step_pipeline(tmp_path), {}, "nightly")
     assert azure_workspace.schedules.create("nightly", submission,
                                            ScheduleTrigger(cron="0 2 * * *")).enabled
     azure_workspace.schedules.delete("nightly")
@@ -44,7 +27,7 @@ def test_an_enabled_schedule_is_deleted(azure_workspace: AzureWorkspace, tmp_pat
 def test_cron_fields_azure_ignores_are_refused(
     azure_workspace: AzureWorkspace, tmp_path: Path, cron: str, field: str
 ) -> None:
-    submission = PipelineSubmission(_pipeline(tmp_path), {}, "nightly")
+    submission = PipelineSubmission(one_step_pipeline(tmp_path), {}, "nightly")
     with pytest.raises(UserInputError, match=f"cron field {field} .* ignored by Azure ML"):
         azure_workspace.schedules.create("monthly", submission, ScheduleTrigger(cron=cron))
     assert azure_workspace.schedules.all() == []
@@ -53,7 +36,7 @@ def test_cron_fields_azure_ignores_are_refused(
 def test_a_field_covering_every_value_is_sent_as_a_star(
     azure_sim: SimulatedAzureML, azure_workspace: AzureWorkspace, tmp_path: Path
 ) -> None:
-    submission = PipelineSubmission(_pipeline(tmp_path), {}, "nightly")
+    submission = PipelineSubmission(one_step_pipeline(tmp_path), {}, "nightly")
     azure_workspace.schedules.create("daily", submission, ScheduleTrigger(cron="0 3 1-31 * 1-5"))
     sent = azure_sim.calls_to("PUT", r"/schedules/daily$")[-1].body["properties"]["trigger"]
     assert sent["expression"] == "0 3 * * 1-5"
@@ -62,7 +45,7 @@ def test_a_field_covering_every_value_is_sent_as_a_star(
 def test_each_firing_reruns_its_steps_and_finds_its_outputs(
     azure_sim: SimulatedAzureML, azure_workspace: AzureWorkspace, tmp_path: Path
 ) -> None:
-    submission = PipelineSubmission(_pipeline(tmp_path), {}, "nightly")
+    submission = PipelineSubmission(one_step_pipeline(tmp_path), {}, "nightly")
     azure_workspace.schedules.create("nightly", submission, ScheduleTrigger(cron="0 2 * * *"))
     done = []
     for _ in range(2):

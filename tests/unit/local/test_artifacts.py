@@ -15,18 +15,7 @@ import pytest
 from mlops_azure._tree_hash import tree_hash
 from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.local.artifacts import ArtifactStore
-
-
-def make_tree(root: Path, files: dict[str, bytes]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    return root
-
-
-FILES = {"model.txt": b"weights 1 2 3\n", "meta/params.json": b'{"a": 1}', "meta/z.bin": bytes(range(256))}
+from tests.unit.test_tree_hash import FILES, make_tree
 
 
 def visible_artifacts(store: ArtifactStore) -> list[Path]:
