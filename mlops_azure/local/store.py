@@ -33,6 +33,7 @@ class LocalStore:
         self._ready = False
 
     def ensure(self) -> None:
+        """Create the folder and database on first use (private; see ``_keep_private``)."""
         if self._ready:
             return
         if self.root.exists() and not self.root.is_dir():
@@ -72,6 +73,8 @@ class LocalStore:
             conn.close()
 
     def row(self, table: db.VersionedTable, kind: str, name: str, version: int | None) -> sqlite3.Row:
+        """One version's row of ``table`` (the latest when ``version`` is None);
+        ``NotFoundError`` naming the ``kind`` of asset when there is none."""
         with self.connect() as conn:
             row = db.fetch_version(conn, table, name, version)
         if row is None:
@@ -80,6 +83,7 @@ class LocalStore:
         return row
 
     def verified(self, row: sqlite3.Row, kind: str) -> Path:
+        """The stored files of ``row``, checked against its content hash."""
         path = self.artifacts.relocate(Path(row["path"]), row["sha256"])
         if not self.artifacts.verify(path, row["sha256"]):
             raise BackendError(f"the artifacts of {kind} {row['name']}:{row['version']} at {path} "
