@@ -28,7 +28,7 @@ def test_the_workspace_example_runs_on_the_embedded_workspace(
     monkeypatch.chdir(tmp_path)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(_example(), str(README), "exec"), {})  # noqa: S102  # our own README
+        exec(compile(_example(), str(README), "exec"), {})  # our own README
     lines = printed.getvalue().splitlines()
     assert lines[0].startswith("steel-purchases:1 ")
     assert lines[1] == "[]"  # nothing trained yet
