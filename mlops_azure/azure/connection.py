@@ -190,25 +190,20 @@ class AzurePart:
     def wait_for(poller: Any, timeout_s: float) -> tuple[bool, Any]:
         return AzureConnection.wait_for(poller, timeout_s)
 
-    def _operation(self, start: Any, doing: str, timeout_s: float | None = None) -> Any:
-        """Start a long-running operation and wait for it, within one ``call`` (so the SDK's
-        poll output never reaches stdout), at most ``azure.operation_timeout_s``."""
+    def finish(self, poller: Any, doing: str, timeout_s: float | None = None) -> Any:
+        """Wait for a started long-running operation at most ``timeout_s`` (default
+        ``azure.operation_timeout_s``); its result. ``poller.result(timeout)`` alone returns
+        whatever is there when the wait ends, so a still running operation would pass for a
+        finished one."""
         limit = timeout_s or self.coords.operation_timeout_s
-        with self.call(doing):
-            finished, result = self.wait_for(start(), limit)
-        if not finished:
+        done, result = self.wait_for(poller, limit)
+        if not done:
             raise BackendError(f"{doing} did not finish within {limit:.0f} s "
                                "(azure.operation_timeout_s); it may still complete on Azure ML")
         return result
 
-
-def finish(conn: AzureConnection | AzurePart, poller: Any, doing: str) -> Any:
-    """Wait for a long-running operation at most ``azure.operation_timeout_s``; its result.
-    ``poller.result(timeout)`` alone returns whatever is there when the wait ends, so a still
-    running operation would pass for a finished one."""
-    limit = conn.coords.operation_timeout_s
-    done, result = conn.wait_for(poller, limit)
-    if not done:
-        raise BackendError(f"{doing} did not finish within {limit:.0f} s "
-                           "(azure.operation_timeout_s); it may still complete on Azure ML")
-    return result
+    def _operation(self, start: Any, doing: str, timeout_s: float | None = None) -> Any:
+        """Start a long-running operation and wait for it (:meth:`finish`), within one
+        ``call`` so the SDK's poll output never reaches stdout."""
+        with self.call(doing):
+            return self.finish(start(), doing, timeout_s)

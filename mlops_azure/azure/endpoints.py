@@ -33,7 +33,6 @@ from mlops_azure.workspace import (
     EndpointKeys,
     ModelRegistry,
     OnlineEndpoints,
-    ServingDeployment,
     check_endpoint_name,
     check_traffic,
 )
@@ -100,18 +99,6 @@ class AzureEndpoints(AzurePart, OnlineEndpoints):
                 return self.ml.online_endpoints.get(name)
         except NotFoundError:
             raise NotFoundError(f"endpoint '{name}' does not exist") from None
-
-    def traffic(self, endpoint: str) -> list[ServingDeployment]:
-        """As the seam's, in two requests (the endpoint and its deployments) instead of three."""
-        try:
-            raw = self._raw_endpoint(endpoint)
-        except NotFoundError:
-            return []
-        deployments = self.list_deployments(endpoint)
-        found = self._to_endpoint(raw, [d.name for d in deployments])
-        rows = [ServingDeployment(endpoint, d.name, d.model_name, d.model_version,
-                                  int(found.traffic.get(d.name, 0))) for d in deployments]
-        return sorted(rows, key=lambda d: (-d.traffic, d.deployment))
 
     def all(self) -> list[Endpoint]:
         with self.call("listing endpoints"):

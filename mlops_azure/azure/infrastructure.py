@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_azure.azure.client import quiet_sdk
-from mlops_azure.azure.connection import AzureConnection, AzurePart, finish
+from mlops_azure.azure.connection import AzureConnection, AzurePart
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.workspace import Infrastructure
 
@@ -58,7 +58,7 @@ class AzureInfrastructure(AzurePart, Infrastructure):
                              idle_time_before_scale_down=1800)
         doing = f"creating compute {self.compute}"
         with self.call(doing):
-            finish(self, self.ml.compute.begin_create_or_update(cluster), doing)
+            self.finish(self.ml.compute.begin_create_or_update(cluster), doing)
         return f"compute {self.compute}: created ({self.compute_size}, 0-{self.compute_max_nodes} nodes)"
 
     def _environment_files(self) -> list[Path]:

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from mlops_azure.azure.blobs import parse_datastore_uri
-from mlops_azure.azure.connection import AzurePart, finish
+from mlops_azure.azure.connection import AzurePart
 from mlops_azure.azure.schedules import sdk_trigger
 from mlops_azure.errors import NotFoundError, UserInputError
 from mlops_azure.monitoring.collected import window_seconds
@@ -202,7 +202,7 @@ class AzureMonitoring(AzurePart, DriftMonitors):
                                    tags={MONITOR_TAG: monitor_to_json(monitor)})
         doing = f"creating monitor {monitor.name}"
         with self.call(doing):
-            finish(self, self.ml.schedules.begin_create_or_update(schedule), doing)
+            self.finish(self.ml.schedules.begin_create_or_update(schedule), doing)
 
     def get(self, name: str) -> DriftMonitor | None:
         """The monitor ``name`` as mlops created it, or None when there is none (or it was not

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlops_azure.azure.connection import AzureConnection, AzurePart, created_at, finish
+from mlops_azure.azure.connection import AzureConnection, AzurePart, created_at
 from mlops_azure.azure.jobs import INPUTS_TAG, PIPELINE_TAG, AzureJobs
 from mlops_azure.errors import UserInputError
 from mlops_azure.rules import check_schedule_name, check_trigger
@@ -97,7 +97,7 @@ class AzureSchedules(AzurePart, Schedules):
                                tags={PIPELINE_TAG: str(submission.pipeline_file)})
         doing = f"creating schedule {name}"
         with self.call(doing):
-            created = finish(self, self.ml.schedules.begin_create_or_update(schedule), doing)
+            created = self.finish(self.ml.schedules.begin_create_or_update(schedule), doing)
         return self._to_schedule(created)
 
     def all(self) -> list[Schedule]:
@@ -116,10 +116,10 @@ class AzureSchedules(AzurePart, Schedules):
         if getattr(found, "is_enabled", True):
             doing = f"disabling schedule {name}"
             with self.call(doing):
-                finish(self, self.ml.schedules.begin_disable(name), doing)
+                self.finish(self.ml.schedules.begin_disable(name), doing)
         doing = f"deleting schedule {name}"
         with self.call(doing):
-            finish(self, self.ml.schedules.begin_delete(name), doing)
+            self.finish(self.ml.schedules.begin_delete(name), doing)
 
     def _to_schedule(self, raw: Any) -> Schedule:
         fires = raw.trigger
