@@ -40,6 +40,7 @@ from mlops_azure.records_serving import (
     ServingDeployment,
     TrafficCounts,
 )
+from mlops_azure.records_tuning import ParamValue, Study, Trial, TrialState
 from mlops_azure.rules import (
     ASSET_NAME,
     ENDPOINT_NAME,
@@ -89,6 +90,7 @@ __all__ = [
     "ModelRegistry",
     "ModelVersion",
     "OnlineEndpoints",
+    "ParamValue",
     "PipelineSubmission",
     "ProgressCallback",
     "Schedule",
@@ -96,7 +98,10 @@ __all__ = [
     "Schedules",
     "ServingDeployment",
     "StepRun",
+    "Study",
     "TrafficCounts",
+    "Trial",
+    "TrialState",
     "Workspace",
     "check_endpoint_name",
     "check_traffic",

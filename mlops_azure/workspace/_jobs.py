@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from mlops_azure.records import Job, PipelineSubmission, ProgressCallback
+from mlops_azure.records_tuning import Study
 
 
 class Jobs(ABC):
@@ -53,3 +54,7 @@ class Jobs(ABC):
     @abstractmethod
     def output_path(self, job_id: str, output: str) -> Path:
         """A local folder holding a pipeline output of a finished job (downloaded when remote)."""
+
+    def studies(self, job_id: str) -> list[Study]:
+        """The studies of the job's sweep steps, in step order ([] for a job without one)."""
+        return []
