@@ -96,12 +96,22 @@ def _value_hash(value: TemplateValue | None) -> str:
     return repr(value)
 
 
+def _code_hash(code_dir: Path) -> str:
+    """The trial code's content, less Python's byte-code caches (written by the trials themselves)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in code_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix != ".pyc"):
+        digest.update(f"{path.relative_to(code_dir).as_posix()}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def study_name(run: SweepRun) -> str:
     """``<experiment>-<step>-<12 hex>``: equal for the same trial code, inputs and settings."""
     settings = run.settings
     key = {
         "component": tree_hash(run.component_file).sha256,
-        "code": tree_hash(run.code_dir).sha256,
+        "code": _code_hash(run.code_dir),
         "fixed": {k: _value_hash(v) for k, v in sorted(run.fixed.items())},
         "space": settings.space_sha256,
         "objective": [settings.metric, settings.goal],
@@ -327,30 +337,36 @@ class _Sweep:
             return None
 
     def poll(self) -> None:
-        trial_timeout = self.run.settings.trial_timeout_s
         for item in list(self.running):
-            for step, value in _new_metrics(item, self.run.settings.metric):
-                item.last = value
-                if _evaluated(self.run.settings, step) and step not in item.reported:
-                    item.trial.report(value, step)
-                    item.reported[step] = value
-                    if item.trial.should_prune():
-                        item.process.kill()
-                        self._finish(item, "PRUNED", f"at step {step}")
-                        break
-            else:
-                code = item.process.poll()
-                if code is not None:
-                    # What it wrote between the last poll and its exit.
-                    for _, value in _new_metrics(item, self.run.settings.metric):
-                        item.last = value
-                    if code == 0:
-                        self._finish(item, "COMPLETE")
-                    else:
-                        self._finish(item, "FAIL", f"exit code {code}")
-                elif trial_timeout is not None and time.monotonic() - item.started > trial_timeout:
-                    item.process.kill()
-                    self._finish(item, "FAIL", f"trial_timeout of {trial_timeout:g} s")
+            code = item.process.poll()  # first: once it has exited, every metric it wrote is there
+            if self._follow(item, judge=code is None):
+                continue
+            if code == 0:
+                self._finish(item, "COMPLETE")
+            elif code is not None:
+                self._finish(item, "FAIL", f"exit code {code}")
+            elif self._timed_out(item):
+                item.process.kill()
+                self._finish(item, "FAIL", f"trial_timeout of {self.run.settings.trial_timeout_s:g} s")
+
+    def _follow(self, item: _Running, *, judge: bool) -> bool:
+        """Record the trial's new metric values; True when the policy stopped it (a trial that has
+        already ended is not judged: Azure ML cancels running trials only)."""
+        for step, value in _new_metrics(item, self.run.settings.metric):
+            item.last = value
+            if not _evaluated(self.run.settings, step) or step in item.reported:
+                continue
+            item.trial.report(value, step)
+            item.reported[step] = value
+            if judge and item.trial.should_prune():
+                item.process.kill()
+                self._finish(item, "PRUNED", f"at step {step}")
+                return True
+        return False
+
+    def _timed_out(self, item: _Running) -> bool:
+        limit = self.run.settings.trial_timeout_s
+        return limit is not None and time.monotonic() - item.started > limit
 
     def stop_all(self, why: str) -> None:
         for item in list(self.running):
@@ -378,18 +394,21 @@ def run_sweep(run: SweepRun, studies_dir: Path, job_id: str, env: Mapping[str, s
         try:
             limit = settings.max_total_trials if settings.grid_size is None else min(
                 settings.max_total_trials, settings.grid_size)
-            done = sweep.finished_count()
+            done, launched = sweep.finished_count(), 0
             if done:
                 notify(f"resuming study {name}: {done} of {limit} trials already finished")
             deadline = None if settings.timeout_s is None else time.monotonic() + settings.timeout_s
             while True:
                 sweep.poll()
-                remaining = limit - sweep.finished_count() - len(sweep.running)
+                # A trial that fails in this run uses up its place, as on Azure ML; only trials
+                # left unfinished by an earlier run are run again.
+                remaining = limit - done - launched
                 if deadline is not None and time.monotonic() > deadline:
                     sweep.stop_all(f"the sweep's timeout of {settings.timeout_s:g} s")
                     break
                 if remaining > 0 and len(sweep.running) < sweep.concurrency:
                     sweep.launch()
+                    launched += 1
                     continue
                 if not sweep.running:
                     break
