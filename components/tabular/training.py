@@ -97,7 +97,7 @@ def validation_name(args: argparse.Namespace, task: str) -> str | None:
     naming a bad metric or share."""
     if not 0 < args.validation_share < 1:
         raise StepError(f"validation_share must be between 0 and 1 (got {args.validation_share})")
-    name = args.validation_metric.strip().lower()
+    name = str(args.validation_metric).strip().lower()
     if name in ("", "none"):
         return None
     validation_metric(name, task)

@@ -36,18 +36,20 @@ def test_each_call_is_one_line_readable_at_once(tmp_path: Path, monkeypatch: pyt
     tracking.log_metric("rmse", 2, step=2)
     tracking.log_metric("best", float("nan"))
     lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
-    assert lines[1:] == [{"name": "rmse", "value": 2.0, "step": 2}, {"name": "best", "value": None, "step": None}]
+    assert lines[1:] == [{"name": "rmse", "value": 2.0, "step": 2},
+                         {"name": "best", "value": None, "step": None}]
     assert list(tracking._files) == [str(file)]  # opened once, kept open
     tracking._close()
 
 
 def test_an_unwritable_metrics_file_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_METRICS_FILE", str(tmp_path / "missing" / "metrics.jsonl"))
-    with pytest.raises(StepError, match="cannot open the metrics file .*MLOPS_METRICS_FILE"):
+    with pytest.raises(StepError, match=r"cannot open the metrics file .*MLOPS_METRICS_FILE"):
         tracking.log_metric("rmse", 1.0, step=1)
 
 
-def test_without_a_sink_nothing_is_written_or_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_sink_nothing_is_written_or_imported(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "mlflow", None)  # importing it would fail loudly
     tracking.log_metric("rmse", 1.0, step=1)
@@ -83,7 +85,8 @@ def fake_mlflow(asynchronous: bool) -> tuple[ModuleType, list[Any]]:
 
 
 @pytest.mark.parametrize("asynchronous", [True, False])
-def test_mlflow_gets_the_metric_when_its_uri_is_set(monkeypatch: pytest.MonkeyPatch, asynchronous: bool) -> None:
+def test_mlflow_gets_the_metric_when_its_uri_is_set(monkeypatch: pytest.MonkeyPatch,
+                                                   asynchronous: bool) -> None:
     module, calls = fake_mlflow(asynchronous)
     monkeypatch.setitem(sys.modules, "mlflow", module)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "azureml://example")
