@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tabular.frame import FEATURES_FILE, FeatureSpec, read_frame
+from tabular.split import split_rows
 from tabular.step import (
     StepError,
     names,
@@ -39,37 +39,6 @@ def column_types(schema_file: Path) -> dict[str, str]:
         return {str(name): str(spec["type"]) for name, spec in columns.items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StepError(f"schema {schema_file} is not readable ({exc})") from None
-
-
-def split(frame: pd.DataFrame, fraction: float, seed: int, time_column: str | None,
-          stratify: np.ndarray | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, holdout): the latest ``fraction`` of rows by ``time_column``, else a seeded
-    random ``fraction`` (of each class when ``stratify`` holds the class codes)."""
-    if not 0 < fraction < 1:
-        raise StepError(f"holdout_fraction must be between 0 and 1 (got {fraction})")
-    if time_column is not None:
-        times = pd.to_datetime(frame[time_column], errors="coerce")
-        if times.isna().any():
-            bad = frame[time_column][times.isna()].iloc[0]
-            raise StepError(f"{time_column} holds '{bad}', which is not a date")
-        distinct = np.sort(times.unique())
-        if len(distinct) < 2:
-            raise StepError(f"{time_column} has a single value, so no time split is possible")
-        cutoff = distinct[min(len(distinct) - 1, max(1, int(len(distinct) * (1 - fraction))))]
-        held = (times >= cutoff).to_numpy()
-    else:
-        rng = np.random.default_rng(seed)
-        held = np.zeros(len(frame), dtype=bool)
-        groups = [np.flatnonzero(stratify == c) for c in np.unique(stratify)] if stratify is not None \
-            else [np.arange(len(frame))]
-        for rows in groups:
-            count = max(1, round(len(rows) * fraction)) if len(rows) > 1 else 0
-            held[rng.permutation(rows)[:count]] = True
-    train, holdout = frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
-    if train.empty or holdout.empty:
-        raise StepError(f"the split leaves {len(train)} training and {len(holdout)} holdout rows: "
-                        "more data is needed")
-    return train, holdout
 
 
 def classes_of(values: pd.Series, target: str) -> list[str]:
@@ -115,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     frame = frame[frame[args.target].notna()].reset_index(drop=True)
     classes = classes_of(frame[args.target], args.target) if args.task == "classification" else []
     codes = (frame[args.target].astype(str) == classes[1]).to_numpy() if classes else None
-    train, holdout = split(frame, args.holdout_fraction, args.seed, time_column, codes)
+    train, holdout = split_rows(frame, args.holdout_fraction, args.seed, time_column, codes)
     spec = FeatureSpec(
         task=args.task, target=args.target, features=features, categorical_features=categorical,
         # From the training rows only: a value first seen later is unknown to the model.

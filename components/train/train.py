@@ -5,6 +5,11 @@ Writes ``model.txt``, ``features.json``, ``params.json``, ``parity.json`` (holdo
 model's offline predictions, for the QA gate) and ``reference-predictions.json`` (its holdout
 predictions, the reference of prediction drift) to the ``model`` folder.
 
+``--validation_metric NAME`` first trains on all but the last ``--validation_share`` of the
+training rows (by the spec's time column, else a seeded random share) and reports NAME on the
+held-out rows after every boosting round (``tabular.tracking``: what a sweep's trial is judged
+by); the model saved is then trained on all the rows with the same parameters.
+
 ``--reweight_by COLUMN`` weights rows inversely to their group's share, so every group weighs the
 same in the loss; the unweighted model is trained too and ``mitigation.json`` holds the holdout
 metric per group for both.
@@ -32,7 +37,17 @@ from tabular.model_io import (
     save_model,
 )
 from tabular.step import output_folder, run_step, write_json
-from tabular.training import add_hyperparameters, fit, group_weights, labels, lightgbm_params
+from tabular.tracking import flush
+from tabular.training import (
+    add_hyperparameters,
+    add_validation,
+    fit,
+    group_weights,
+    labels,
+    lightgbm_params,
+    validate,
+    validation_name,
+)
 
 MITIGATION_FILE = "mitigation.json"
 
@@ -61,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="train", description=__doc__)
     parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
     add_hyperparameters(parser)
+    add_validation(parser)
     parser.add_argument("--reweight_by", default="none", help='a column to reweight by, or "none"')
     parser.add_argument("--model", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
@@ -68,14 +84,23 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     spec = FeatureSpec.load(args.prepared / FEATURES_FILE)
     params = lightgbm_params(args, spec.task)
+    metric = validation_name(args, spec.task)
     extra = [reweight_by] if reweight_by and reweight_by not in spec.features else []
+    time = [spec.time_column] if metric and spec.time_column else []
     train = read_frame(args.prepared / "train.csv", "training data",
-                       [*spec.features, spec.target, *extra], spec.text_columns)
+                       list(dict.fromkeys([*spec.features, spec.target, *extra, *time])), spec.text_columns)
+    validation: dict[str, Any] = {}
+    if metric:
+        validation = validate(params, spec, train, args.n_estimators, metric, args.validation_share,
+                              spec.time_column,
+                              lambda part: group_weights(part, reweight_by) if reweight_by else None)
+        flush()
     weights = group_weights(train, reweight_by) if reweight_by else None
     booster = fit(params, spec, train, args.n_estimators, weights)
     out = output_folder(args.model, "model")
     save_model(booster, spec, {**params, "n_estimators": args.n_estimators,
-                               "lightgbm_version": lgb.__version__, "training_rows": len(train)}, out)
+                               "lightgbm_version": lgb.__version__, "training_rows": len(train),
+                               **validation}, out)
     holdout = read_frame(args.prepared / "holdout.csv", "holdout",
                          [*spec.features, spec.target, *extra], spec.text_columns)
     saved = load_model(out)  # exactly what gets registered, read back from disk
@@ -88,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"train: LightGBM {kind}, {args.n_estimators} trees on {len(train)} rows and "
           f"{len(spec.features)} features (learning_rate={args.learning_rate}, "
           f"num_leaves={args.num_leaves}, seed={args.seed}, threads={params['num_threads']})")
+    if validation:
+        print(f"train: {metric} {validation['validation_value']:.6g} on {validation['validation_rows']} "
+              f"validation rows after {args.n_estimators} rounds; the model saved is refit on all rows")
 
 
 if __name__ == "__main__":

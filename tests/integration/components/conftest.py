@@ -23,6 +23,8 @@ import yaml
 from mlops_azure.example import write_purchases
 
 COMPONENTS = Path(__file__).resolve().parents[3] / "examples" / "steel" / "components"
+#: The generic template's components (what ``mlops init --data`` writes into a project).
+TEMPLATE_COMPONENTS = Path(__file__).resolve().parents[3] / "components"
 _PLACEHOLDER = re.compile(r"\$\{\{(inputs|outputs)\.(\w+)\}\}")
 _OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]")
 
@@ -68,12 +70,14 @@ def render(component: Mapping[str, Any], inputs: Mapping[str, object],
     return _PLACEHOLDER.sub(fill, _OPTIONAL.sub(keep_optional, component["command"]))
 
 
-def run(name: str, inputs: Mapping[str, object], outputs: Mapping[str, Path]
+def run(name: str, inputs: Mapping[str, object], outputs: Mapping[str, Path], *,
+        root: Path = COMPONENTS, env: Mapping[str, str] | None = None
         ) -> subprocess.CompletedProcess[str]:
-    file = COMPONENTS / name / f"{name}.yml"
+    """Component ``name`` of ``root`` (the steel example's by default), with ``env`` added."""
+    file = root / name / f"{name}.yml"
     component = yaml.safe_load(file.read_text(encoding="utf-8"))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "OMP_NUM_THREADS": "2"}
+           "OMP_NUM_THREADS": "2", **(env or {})}
     return subprocess.run(["bash", "-c", render(component, inputs, outputs)],
                           cwd=(file.parent / component["code"]).resolve(), env=env,
                           capture_output=True, text=True, timeout=180, check=False)

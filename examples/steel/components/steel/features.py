@@ -57,6 +57,11 @@ class FeatureSpec:
         return []
 
     @property
+    def time_column(self) -> str:
+        """The month of a row: what time splits go by."""
+        return PERIOD
+
+    @property
     def numeric_features(self) -> list[str]:
         return [f for f in self.features if f not in self.categorical_features]
 

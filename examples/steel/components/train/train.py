@@ -9,6 +9,11 @@ Writes ``model.txt`` (the booster), ``features.json`` (how to encode inputs), ``
 their group's share of the training rows, so every group weighs the same in the loss. The step
 then also trains the unweighted model and writes ``mitigation.json``: the holdout metric overall
 and per group for both, the evidence the model card shows.
+
+``--validation_metric NAME`` (rmse, mae, r2 or wape) first trains on the rows of all but the last
+``--validation_share`` of the training months and reports NAME on the rest after every boosting
+round (``tabular.tracking``: what a sweep's trial is judged by), predictions clipped at 0 as
+served; the model saved is then trained on all the rows with the same parameters.
 """
 
 from __future__ import annotations
@@ -33,7 +38,16 @@ from tabular.model_io import (
     save_model,
 )
 from tabular.step import StepError, output_folder, run_step, write_json
-from tabular.training import add_hyperparameters, fit, group_weights, lightgbm_params
+from tabular.tracking import flush
+from tabular.training import (
+    add_hyperparameters,
+    add_validation,
+    fit,
+    group_weights,
+    lightgbm_params,
+    validate,
+    validation_name,
+)
 
 
 def mitigation_evidence(column: str, spec: FeatureSpec, weighted: LoadedModel, unweighted: Any,
@@ -59,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="train", description=__doc__)
     parser.add_argument("--prepared", type=Path, required=True, help="the prep step's output folder")
     add_hyperparameters(parser, n_estimators=300)
+    add_validation(parser)
     parser.add_argument("--reweight_by", default="none",
                         help='weight rows inversely to the size of their group in this column '
                              '("none": unweighted)')
@@ -69,14 +84,26 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     params = lightgbm_params(args)  # a regression
     spec = FeatureSpec.load(args.prepared / FEATURES_FILE)
-    train = read_frame(args.prepared / "train.csv", "training data", [*spec.features, spec.target])
+    metric = validation_name(args, spec.task)
+    time = [spec.time_column] if metric else []
+    train = read_frame(args.prepared / "train.csv", "training data", [*spec.features, spec.target, *time])
     if train[spec.target].isna().any():
         raise StepError(f"training data has missing {spec.target} values")
+    validation: dict[str, Any] = {}
+    if metric:
+        reweight_by = args.reweight_by
+        validation = validate(params, spec, train, args.n_estimators, metric, args.validation_share,
+                              spec.time_column,
+                              lambda part: group_weights(part, reweight_by) if reweight_by else None,
+                              # As served: purchases cannot be negative (steel.model_io).
+                              lambda predicted: np.clip(predicted, 0.0, None))
+        flush()
     weights = group_weights(train, args.reweight_by) if args.reweight_by else None
     booster = fit(params, spec, train, args.n_estimators, weights)
     out = output_folder(args.model, "model")
     save_model(booster, spec, {**params, "n_estimators": args.n_estimators,
-                               "lightgbm_version": lgb.__version__, "training_rows": len(train)}, out)
+                               "lightgbm_version": lgb.__version__, "training_rows": len(train),
+                               **validation}, out)
     mitigation_columns = [spec.target, args.reweight_by] if args.reweight_by else []
     holdout = read_frame(args.prepared / "holdout.csv", "holdout",
                          [*spec.features, *mitigation_columns])
@@ -94,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"train: {args.n_estimators} trees on {len(train)} rows and {len(spec.features)} features "
           f"(learning_rate={args.learning_rate}, num_leaves={args.num_leaves}, "
           f"min_data_in_leaf={args.min_data_in_leaf}, seed={args.seed}, threads={params['num_threads']})")
+    if validation:
+        print(f"train: {metric} {validation['validation_value']:.6g} on {validation['validation_rows']} "
+              f"validation rows after {args.n_estimators} rounds; the model saved is refit on all rows")
 
 
 if __name__ == "__main__":
