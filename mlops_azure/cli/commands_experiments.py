@@ -38,15 +38,26 @@ def list_(
     if STATE.json or json_output:
         output.emit_json([r.to_dict() for r in runs])
         return
+    # One block per run, not a table: the job id (what `compare` takes) stays whole on any
+    # terminal, and params and metrics get a line each however many there are.
     shown = _differing(runs)
-    output.table(f"Runs of {experiment or config.training.experiment}",
-                 ["when", "job", "status", "data", "params", "metrics", "registered", "sweep"],
-                 [(output.when(r.created_at), r.job_id, r.status.value, r.data or "-",
-                   _pairs({k: r.params[k] for k in shown if k in r.params}),
-                   "-" if r.metrics is None else _pairs(r.metrics), r.registered or "no",
-                   r.sweep or "") for r in runs])
+    output.say(f"[bold]Runs of {output.plain(experiment or config.training.experiment)}[/] "
+               f"({len(runs)}, newest first)")
+    for r in runs:
+        metrics = {k: v for k, v in (r.metrics or {}).items() if k != "rows"}  # a count
+        params = {k: r.params[k] for k in shown if k in r.params}
+        lines = [f"[bold]{output.plain(r.job_id)}[/]  {output.when(r.created_at)}  "
+                 f"{r.status.value}  registered: {output.plain(r.registered or 'no')}",
+                 f"    data     {output.plain(r.data or '-')}",
+                 f"    params   {output.plain(_pairs(params) or '-')}",
+                 f"    metrics  {output.plain(_pairs(metrics) if r.metrics is not None else '-')}"]
+        if r.sweep:
+            lines.append(f"    {output.plain(r.sweep)}")
+        output.console.print("\n".join(lines), soft_wrap=True)
     if len(runs) > 1 and shown != _all_keys(r.params for r in runs):
         output.say("params: those that differ between the runs listed (--json shows all)")
+    if not runs:
+        output.say("no runs yet: `mlops train` makes one")
 
 
 @app.command("compare")
@@ -95,7 +106,15 @@ def _runs_side_by_side(runs: Sequence[Run]) -> None:
         ["registered", *(r.registered or "no" for r in runs)],
         ["sweep", *(r.sweep or "" for r in runs)],
     ]
-    output.table("Runs compared", ["", *(r.job_id for r in runs)], rows)
+    from rich.table import Table
+
+    # Cells fold rather than end in "…": a job id cut short could not be passed on.
+    table = Table(title="Runs compared", title_justify="left")
+    for column in ("", *(r.job_id for r in runs)):
+        table.add_column(output.plain(column), overflow="fold")
+    for row in rows:
+        table.add_row(*(output.plain(cell) for cell in row))
+    output.console.print(table)
 
 
 def _study(study: Study) -> None:
@@ -120,7 +139,7 @@ def _differing(runs: Sequence[Run]) -> list[str]:
     keys = _all_keys(r.params for r in runs)
     if len(runs) < 2:
         return keys
-    return [k for k in keys if len({repr(r.params.get(k)) for r in runs}) > 1]
+    return [k for k in keys if len({repr(r.params.get(k, "")) for r in runs}) > 1]
 
 
 def _all_keys(mappings: Any) -> list[str]:
