@@ -63,7 +63,7 @@ def list_(
 @app.command("compare")
 def compare(
     targets: Annotated[list[str] | None, typer.Argument(
-        help="Job ids (runs) and study names, in any mix.", metavar="RUN|STUDY...")] = None,
+        help="Job ids (runs) and study names, in any mix.", metavar="RUN|STUDY")] = None,
     last: Annotated[int | None, typer.Option(
         min=1, help="Also the N newest runs of the experiment.")] = None,
     experiment: Annotated[str | None, _EXPERIMENT] = None,

@@ -70,9 +70,11 @@ def to_record(run: optuna.Study, *, name: str, job_id: str, step: str = "train")
                             started_at=frozen.datetime_start, ended_at=frozen.datetime_complete,
                             run_id=f"trial-{frozen.number:04d}"))
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
-    best = min(complete, key=lambda t: t.value or math.inf) if complete else None
+    goal = run.direction.name.lower()
+    best = (min if goal == "minimize" else max)(complete, key=lambda t: t.value or 0.0) \
+        if complete else None
     space = json.dumps(SEARCH_SPACE, sort_keys=True, separators=(",", ":"))
-    return Study(job_id=job_id, step=step, name=name, metric="wape", goal="minimize",
+    return Study(job_id=job_id, step=step, name=name, metric="wape", goal=goal,
                  sampling="bayesian", early_termination="median_stopping",
                  search_space=SEARCH_SPACE,
                  search_space_sha256=hashlib.sha256(space.encode()).hexdigest(),

@@ -119,3 +119,13 @@ def test_hostile_names_stay_text(study: Study) -> None:
 def test_json_is_the_study_as_the_seam_gives_it(study: Study) -> None:
     document: dict[str, Any] = Comparison((), (study,)).to_dict()
     assert document == {"runs": [], "studies": [study.to_dict()]}
+
+
+def test_a_maximised_study_keeps_its_highest_value_as_the_best_so_far() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=5))
+    run.optimize(lambda t: -((t.suggest_float("x", -3, 3) - 1) ** 2), n_trials=12)
+    record = to_record(run, name="up", job_id="j")
+    assert record.goal == "maximize" and record.best_trial == run.best_trial.number
+    history = _svg(render_page(Comparison((), (record,))), "history")
+    assert f"best wape so far: {fmt(run.best_value, 4)}</title>" in history
