@@ -20,6 +20,7 @@ from mlops_azure.cli import (
     commands_check,
     commands_data,
     commands_endpoints,
+    commands_experiments,
     commands_explain,
     commands_infra,
     commands_monitor,
@@ -125,6 +126,7 @@ def main(
 
 app.add_typer(commands_data.app, name="data")
 app.add_typer(commands_registry.jobs_app, name="jobs")
+app.add_typer(commands_experiments.app, name="experiments")
 app.add_typer(commands_registry.models_app, name="models")
 app.add_typer(commands_project.config_app, name="config")
 app.add_typer(commands_check.app, name="project")
