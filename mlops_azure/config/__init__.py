@@ -28,6 +28,7 @@ from mlops_azure.config._responsible import (
     ResponsibleConfig,
     ResponsiblePolicy,
 )
+from mlops_azure.config._tuning import TuningConfig, TuningLimits
 
 __all__ = [
     "ACI_NOTE",
@@ -52,6 +53,8 @@ __all__ = [
     "RolloutPolicy",
     "StageConfig",
     "TrainingConfig",
+    "TuningConfig",
+    "TuningLimits",
     "load_config",
     "set_settings",
 ]

@@ -27,6 +27,7 @@ from mlops_azure.config._release import (
     TrainingConfig,
 )
 from mlops_azure.config._responsible import ResponsibleConfig
+from mlops_azure.config._tuning import TuningConfig
 from mlops_azure.errors import UserInputError
 from mlops_azure.metrics import DEFAULT_CHAMPION_METRIC
 
@@ -67,6 +68,8 @@ class ProjectConfig(_Strict):
     qa: QaPolicy = QaPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
     monitoring: MonitoringConfig = MonitoringConfig()
+    #: A hyper-parameter sweep of one training step; None trains once.
+    tuning: TuningConfig | None = None
     #: Many models (one per partition); None trains one model.
     partitions: PartitionsConfig | None = None
     batch: BatchConfig = BatchConfig()

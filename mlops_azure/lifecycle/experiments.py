@@ -123,13 +123,15 @@ def registered_by_job(ws: Workspace, config: ProjectConfig) -> dict[str, str]:
 
 
 def summarise(ws: Workspace, config: ProjectConfig, job: Job, registered: Mapping[str, str]) -> Run:
-    """One job as a :class:`Run`."""
+    """One job as a :class:`Run`; a sweep's best parameters stand for the inputs it swept."""
+    studies = tuple(ws.jobs.studies(job.id))
+    params = {k: v for k, v in job.inputs.items() if k not in RESERVED_INPUTS}
+    for study in studies:
+        params.update(study.best.params if study.best else {})
     return Run(
         job_id=job.id, experiment=job.experiment, status=job.status, created_at=job.created_at,
-        data=str(job.tags.get(DATA_TAG, "")),
-        params={k: v for k, v in job.inputs.items() if k not in RESERVED_INPUTS},
-        metrics=holdout_metrics(ws, config, job), registered=registered.get(job.id),
-        studies=tuple(ws.jobs.studies(job.id)),
+        data=str(job.tags.get(DATA_TAG, "")), params=params,
+        metrics=holdout_metrics(ws, config, job), registered=registered.get(job.id), studies=studies,
     )
 
 

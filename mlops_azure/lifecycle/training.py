@@ -47,6 +47,7 @@ from mlops_azure.lifecycle.responsible import (
 )
 from mlops_azure.lifecycle.schedules import repin_schedules
 from mlops_azure.lifecycle.tuning import study_lineage
+from mlops_azure.lifecycle.tuning_pipeline import tuned_pipeline
 from mlops_azure.workspace import (
     DataAsset,
     InputValue,
@@ -153,7 +154,7 @@ def _prepare(
     schema_dir: Path, because: Mapping[str, str] | None = None,
 ) -> _Prepared:
     inputs = _pipeline_inputs(config, params)
-    pipeline_file = config.resolve(config.training.pipeline)
+    pipeline_file = tuned_pipeline(config, config.resolve(config.training.pipeline), schema_dir)
     check_declared_metric(config, pipeline_file)
     asset = resolve_training_data(ws, config, data)
     baseline = find_baseline(ws, config)
