@@ -33,6 +33,23 @@ CHAMPION_DIRECTION = {"rmse": "minimize", "auc": "maximize"}
 _SENSITIVE = re.compile(r"(sex|gender|age|race|ethnic|religion|nationality|marital|disab|pregnan)",
                         re.IGNORECASE)
 _NAME = re.compile(r"[^a-z0-9-]+")
+#: A commented sweep of LightGBM's main hyper-parameters, for every generated mlops.yaml.
+TUNING_SECTION = (
+    "# Hyper-parameter tuning: uncomment to sweep the train step (Optuna on the embedded workspace,",
+    "# a sweep job on Azure ML). Each trial trains on the earliest 80 % of the training rows, reports",
+    "# the champion metric on the rest after every boosting round and is refit on all of them; the",
+    "# best trial's model goes to the champion gate. `mlops experiments compare STUDY --html` shows it.",
+    "# loguniform bounds are natural-log exponents: -4.6..-1.6 is a learning rate of 0.01..0.2.",
+    "# tuning:",
+    "#   search_space:",
+    "#     n_estimators: {type: quniform, min_value: 100, max_value: 800, q: 50}",
+    "#     learning_rate: {type: loguniform, min_value: -4.6, max_value: -1.6}",
+    "#     num_leaves: {type: choice, values: [15, 31, 63, 127]}",
+    "#     min_data_in_leaf: {type: quniform, min_value: 5, max_value: 60, q: 5}",
+    "#   sampling_algorithm: {type: random, seed: 42}",
+    "#   limits: {max_total_trials: 20, max_concurrent_trials: 2}",
+    "#   early_termination: {type: median_stopping, evaluation_interval: 10, delay_evaluation: 50}",
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +199,8 @@ def render_config(*, name: str, source: str, data_file: str, target: str, task: 
         f"  experiment: {name}",
         "  # The pipeline's inputs: what to predict, how to split, LightGBM's hyper-parameters.",
         f"  params: {_flow(params)}",
+        "",
+        *TUNING_SECTION,
         "",
         "# The champion/challenger gate: a candidate must beat the model serving in production (or,",
         "# before the first release, the latest registered version) on the same holdout.",

@@ -7,12 +7,24 @@ them.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 ParamValue = str | int | float | bool
+#: How a backend words a finished trial in a job's progress messages: "... [done/total]",
+#: with "; best <value>" when there is a best so far (``trial_progress`` reads it back).
+_PROGRESS = re.compile(r"(?:; best (?P<best>\S+)[^\[]*)?\[(?P<done>\d+)/(?P<total>\d+)\]$")
+
+
+def trial_progress(message: str) -> tuple[int, int, str] | None:
+    """``(finished, total, best)`` from a trial's progress message; None for any other message."""
+    match = _PROGRESS.search(message)
+    if match is None:
+        return None
+    return int(match["done"]), int(match["total"]), match["best"] or ""
 
 
 class TrialState(enum.StrEnum):

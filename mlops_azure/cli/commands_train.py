@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from mlops_azure.cli import output
 from mlops_azure.cli.state import STATE
@@ -39,11 +40,46 @@ def parse_params(pairs: list[str]) -> dict[str, InputValue]:
     return params
 
 
+class TrialBar:
+    """A sweep's trials as a progress bar with the best value so far (on a terminal only: in a log,
+    each finished trial is its own line)."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def update(self, step: str, done: int, total: int, best: str) -> None:
+        if self._bar is None:
+            self._bar = Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[best]}"), TimeElapsedColumn(),
+                                 console=output.err_console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(f"{step} trials", total=total, best="")
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, total=total, best=f"best {best}" if best else "")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+_TRIALS = TrialBar()
+
+
 def print_progress(event: JobEvent) -> None:
     """Step-by-step progress on stderr, so stdout stays clean for --json."""
+    from mlops_azure.records_tuning import trial_progress
+
     colour = {"Running": "cyan", "Completed": "green", "Failed": "red", "Skipped": "yellow"}
     status = event.status.value
     step = event.step or "job"
+    trials = trial_progress(event.message) if event.message else None
+    if trials is not None and output.err_console.is_terminal:
+        _TRIALS.update(step, *trials)
+        return
+    if status != "Running":
+        _TRIALS.close()
     detail = f" {event.message}" if event.message and status != "Failed" else ""
     output.err_console.print(f"  [{colour.get(status, 'white')}]{status:<9}[/] {step}{detail}")
 
