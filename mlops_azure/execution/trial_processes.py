@@ -208,6 +208,10 @@ def _run_child(module: str, request: Mapping[str, Any]) -> None:
             traceback.print_exc()
             code = 1
     finally:
+        with suppress(BaseException):
+            import atexit
+
+            atexit._run_exitfuncs()  # as at the end of `python -m`: e.g. flushing a metrics logger
         with suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
@@ -219,6 +223,8 @@ def _serve(module: str, requests: IO[bytes], replies: IO[bytes]) -> None:
 
     with suppress(BaseException):  # an import error shows in each trial's own log instead
         importlib.import_module(module)
+    # What it imported stays loaded; the module itself runs afresh as __main__ in each trial.
+    sys.modules.pop(module, None)
     children: dict[int, int] = {}  # pid -> request id
     buffer = b""
     fd = requests.fileno()
