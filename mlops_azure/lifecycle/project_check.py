@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import shlex
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,7 @@ from mlops_azure.execution.definition import (
     load_pipeline,
 )
 from mlops_azure.lifecycle.contract_checks import evaluate_step, shown_path, undeclared_metric
+from mlops_azure.lifecycle.tuning_pipeline import tuned_pipeline
 
 Severity = Literal["error", "warning"]
 
@@ -148,7 +150,19 @@ def _pipeline(found: _Collector) -> PipelineDefinition | None:
             found.add("pipeline", f"{shown}: outputs.{name} is missing (mlops reads {what} from it)")
     unique = {step.component.file.resolve(): step.component for step in pipeline.steps.values()}
     _components(found, list(unique.values()))
+    _tuning(found, file)
     return pipeline
+
+
+def _tuning(found: _Collector, pipeline_file: Path) -> None:
+    """``tuning:`` applied to the pipeline, as ``mlops train`` would, and the result read back."""
+    if found.config.tuning is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
+        try:
+            load_pipeline(tuned_pipeline(found.config, pipeline_file, Path(tmp)))
+        except UserInputError as exc:
+            found.add("tuning", exc.message)
 
 
 def _metric(found: _Collector, pipeline: PipelineDefinition) -> None:

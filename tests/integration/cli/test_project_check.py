@@ -126,3 +126,18 @@ def test_train_catches_a_wrong_metrics_key_right_after_the_job(
     assert ("output metrics/metrics.json: field 'candidate' has no 'mape' (champion.metric); "
             "it has mae, rmse, rows, wape") in result.stderr
     assert json.loads(runner.invoke(app, ["--json", "models", "list"]).stdout) == []
+
+
+def test_a_tuning_section_azure_would_refuse(runner: CliRunner, project_dir: Path) -> None:
+    config = project_dir / "mlops.yaml"
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write("\ntuning:\n  search_space:\n    num_leaves: {type: choice, values: [15, 31]}\n"
+                     "  sampling_algorithm: grid\n  limits: {max_total_trials: 4}\n")
+    code, out, _ = check(runner)
+    assert code == 0 and "project OK" in out
+    edit(config, "num_leaves: {type: choice, values: [15, 31]}",
+         "num_leaves: {type: uniform, min_value: 15, max_value: 31}")
+    code, out, _ = check(runner, "--json")
+    [finding] = json.loads(out)["findings"]
+    assert code == 2 and finding["check"] == "tuning"
+    assert "tuning.search_space.num_leaves: 'num_leaves' is an integer input" in finding["message"]
