@@ -80,8 +80,28 @@ class Study:
     def count(self, state: TrialState) -> int:
         return sum(1 for t in self.trials if t.state is state)
 
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Study:
+        """The study :meth:`to_dict` wrote."""
+
+        def when(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+        trials = tuple(
+            Trial(number=int(t["number"]), state=TrialState(t["state"]), params=dict(t["params"]),
+                  value=t.get("value"), intermediate={int(k): float(v) for k, v in
+                                                      (t.get("intermediate") or {}).items()},
+                  started_at=when(t.get("started_at")), ended_at=when(t.get("ended_at")),
+                  run_id=str(t.get("run_id", "")))
+            for t in raw["trials"])
+        return cls(job_id=raw["job_id"], step=raw["step"], name=raw["name"], metric=raw["metric"],
+                   goal=raw["goal"], sampling=raw["sampling"], early_termination=raw.get("early_termination"),
+                   search_space=raw.get("search_space") or {},
+                   search_space_sha256=raw.get("search_space_sha256", ""), trials=trials,
+                   best_trial=raw.get("best_trial"), sweep_job_id=raw.get("sweep_job_id", ""))
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able form (``mlops experiments compare --json``)."""
+        """A JSON-able form (``mlops experiments compare --json``); :meth:`from_dict` reads it."""
         best = self.best
         return {
             "job_id": self.job_id, "step": self.step, "name": self.name, "metric": self.metric,
@@ -91,6 +111,8 @@ class Study:
             "best_value": best.value if best else None, "best_params": dict(best.params) if best else None,
             "trials": [{"number": t.number, "state": t.state.value, "params": dict(t.params),
                         "value": t.value, "run_id": t.run_id, "duration_s": t.duration_s,
+                        "started_at": t.started_at.isoformat() if t.started_at else None,
+                        "ended_at": t.ended_at.isoformat() if t.ended_at else None,
                         "intermediate": {str(k): v for k, v in sorted(t.intermediate.items())}}
                        for t in self.trials],
         }

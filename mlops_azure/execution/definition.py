@@ -31,6 +31,7 @@ from mlops_azure.execution.command_template import (
     parse_command,
     parse_input_spec,
 )
+from mlops_azure.execution.sweep_definition import SweepSettings, parse_sweep
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARENT_INPUT = re.compile(r"\$\{\{\s*parent\.inputs\.([A-Za-z_]\w*)\s*\}\}")
@@ -66,13 +67,14 @@ class Binding:
 
 @dataclass(frozen=True)
 class StepDefinition:
-    """One ``type: command`` job of the pipeline."""
+    """One ``type: command`` job of the pipeline, or a ``type: sweep`` job of trials of one."""
 
     name: str
     display_name: str
-    component: Component
+    component: Component  # a sweep's trial component
     inputs: Mapping[str, Binding]  # bound inputs only
     promoted: Mapping[str, str]  # step output -> pipeline output it is bound to
+    sweep: SweepSettings | None = None
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -227,12 +229,16 @@ class _Loader:
         key = f"jobs.{name}"
         if not isinstance(job, dict):
             raise UserInputError(f"{self.shown}: {key} must be a mapping")
-        if job.get("type", "command") != "command":
-            raise UserInputError(f"{self.shown}: {key}.type '{job.get('type')}' is not supported locally "
-                                 "(only command)")
-        if "component" not in job:
-            raise UserInputError(f"{self.shown}: {key}.component is missing")
-        component = self.component(job["component"], f"{key}.component")
+        kind = job.get("type", "command")
+        if kind not in ("command", "sweep"):
+            raise UserInputError(f"{self.shown}: {key}.type '{kind}' is not supported locally "
+                                 "(command and sweep are)")
+        port_key = "trial" if kind == "sweep" else "component"
+        if port_key not in job:
+            raise UserInputError(f"{self.shown}: {key}.{port_key} is missing")
+        component = self.component(job[port_key], f"{key}.{port_key}")
+        sweep = parse_sweep(job, component.inputs, f"{self.shown}: {key}") if kind == "sweep" else None
+        swept = set(sweep.search_space) if sweep else set()
         inputs: dict[str, Binding] = {}
         for input_name, raw in _mapping(job.get("inputs"), self.shown, f"{key}.inputs").items():
             where = f"{self.shown}: {key}.inputs.{input_name}"
@@ -240,10 +246,13 @@ class _Loader:
                 raise UserInputError(f"{where} is not an input of component '{component.name}' "
                                      f"({component.shown})")
             binding = _binding(raw, where)
+            if input_name in swept and binding is not None:
+                raise UserInputError(f"{where} is swept (search_space.{input_name}), so it cannot also "
+                                     "be bound")
             if binding is not None:
                 inputs[input_name] = _checked_literal(binding, component.inputs[input_name], where)
         for port in component.inputs.values():
-            if port.required and port.name not in inputs:
+            if port.required and port.name not in inputs and port.name not in swept:
                 raise UserInputError(f"{self.shown}: {key}.inputs.{port.name} is required by component "
                                      f"'{component.name}' but is not bound")
         promoted: dict[str, str] = {}
@@ -267,7 +276,7 @@ class _Loader:
             promoted[output_name] = target
         display = job.get("display_name")
         return StepDefinition(name, display if isinstance(display, str) else name, component, inputs,
-                              promoted)
+                              promoted, sweep)
 
 
 def _checked_literal(binding: Binding, port: ComponentInput, where: str) -> Binding:

@@ -44,6 +44,7 @@ from mlops_azure.execution.definition import (
     load_pipeline,
     single_step,
 )
+from mlops_azure.execution.sweep import SweepFailed, SweepRun, run_sweep, sample_params
 from mlops_azure.workspace import JobStatus
 
 #: How many non-empty log lines a failed step's error carries.
@@ -93,6 +94,7 @@ class _Plan:
     log_path: Path
     output_dirs: dict[str, Path]  # one folder per output, created just before the step starts
     output_paths: dict[str, Path]  # what the command gets: the folder, or a file in it for uri_file
+    sweep: SweepRun | None = None  # a sweep step: ``command`` is a sample trial's
 
 
 def _resolve_path(value: GivenValue, type_: str, base: Path, where: str) -> Path:
@@ -183,10 +185,18 @@ def _plan(definition: PipelineDefinition, values: Mapping[str, Path | Literal | 
         # A uri_file output is a file inside its folder, so the folder can still be listed as a whole.
         output_paths = {out: folder / out if step.component.outputs[out] == "uri_file" else folder
                         for out, folder in output_dirs.items()}
-        command = step.component.command.render(_step_inputs(definition, step, values, plans), output_paths)
+        inputs = _step_inputs(definition, step, values, plans)
+        sweep = None
+        if step.sweep is not None:
+            fixed = {k: v for k, v in inputs.items() if k not in step.sweep.search_space}
+            sweep = SweepRun(name, definition.experiment_name, step.sweep, step.component.command,
+                             step.component.file, step.component.code, fixed, step.component.outputs,
+                             output_dirs, step_dir)
+            inputs = {**fixed, **sample_params(step.sweep)}  # checks the template renders
+        command = step.component.command.render(inputs, output_paths)
         label = f"{step.component.name}:{step.component.version}"
         plans[name] = _Plan(name, label, command, step.component.code, step_dir / "user_logs" / "std_log.txt",
-                            output_dirs, output_paths)
+                            output_dirs, output_paths, sweep)
     return list(plans.values())
 
 
@@ -288,11 +298,39 @@ def _environment(job_dir: Path, step: str, env: Mapping[str, str] | None) -> dic
     return full
 
 
+def _run_sweep_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None, notify: StepCallback,
+                    studies_dir: Path) -> StepResult:
+    assert plan.sweep is not None
+    settings = plan.sweep.settings
+    notify(plan.name, JobStatus.RUNNING, f"sweeping {plan.component}: up to {settings.max_total_trials} "
+           f"trials, {settings.sampling} sampling, {settings.goal} {settings.metric}")
+    started = _now()
+    with open_new(plan.log_path, "wb") as log, _sigterm_interrupts():
+
+        def progress(message: str) -> None:
+            log.write(message.encode() + b"\n")
+            log.flush()
+            notify(plan.name, JobStatus.RUNNING, message)
+
+        try:
+            run_sweep(plan.sweep, studies_dir, job_dir.name, _environment(job_dir, plan.name, env), progress,
+                      PRIVATE_UMASK if is_private(job_dir) else -1)
+        except SweepFailed as exc:
+            log.write(f"{exc}\n".encode())
+            error = f"step '{plan.name}' failed: {exc}"
+            notify(plan.name, JobStatus.FAILED, error)
+            return StepResult(plan.name, JobStatus.FAILED, started, _now(), 1, plan.log_path, error)
+    notify(plan.name, JobStatus.COMPLETED, f"completed in {(_now() - started).total_seconds():.1f} s")
+    return StepResult(plan.name, JobStatus.COMPLETED, started, _now(), 0, plan.log_path, None)
+
+
 def _run_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None,
-              notify: StepCallback) -> StepResult:
+              notify: StepCallback, studies_dir: Path) -> StepResult:
     for folder in plan.output_dirs.values():
         make_dirs(folder)
     make_dirs(plan.log_path.parent)
+    if plan.sweep is not None:
+        return _run_sweep_step(plan, job_dir, env, notify, studies_dir)
     notify(plan.name, JobStatus.RUNNING, f"running component {plan.component}")
     started = _now()
     clock = time.monotonic()
@@ -328,6 +366,7 @@ def run_pipeline(
     *,
     on_step: StepCallback | None = None,
     env: Mapping[str, str] | None = None,
+    studies_dir: Path | None = None,
 ) -> PipelineResult:
     """Run every step of ``pipeline_file`` in dependency order and wait for the end.
 
@@ -336,7 +375,7 @@ def run_pipeline(
     SIGTERM kills the running step's process group and propagates (SIGTERM as ``PipelineInterrupted``,
     a ``KeyboardInterrupt``).
     """
-    return _execute(load_pipeline(Path(pipeline_file)), inputs, job_dir, on_step, env)
+    return _execute(load_pipeline(Path(pipeline_file)), inputs, job_dir, on_step, env, studies_dir)
 
 
 def run_component(
@@ -351,7 +390,7 @@ def run_component(
     Its outputs are in ``PipelineResult.outputs`` under the component's output names.
     """
     definition = single_step(load_component(Path(component_file)), list(inputs))
-    return _execute(definition, inputs, work_dir, None, env)
+    return _execute(definition, inputs, work_dir, None, env, None)
 
 
 def _execute(
@@ -360,6 +399,7 @@ def _execute(
     job_dir: Path,
     on_step: StepCallback | None,
     env: Mapping[str, str] | None,
+    studies_dir: Path | None,
 ) -> PipelineResult:
     values = resolve_inputs(definition, inputs)
     job_dir = Path(job_dir).resolve()  # commands run elsewhere, so every path must be absolute
@@ -378,7 +418,7 @@ def _execute(
             results.append(StepResult(plan.name, JobStatus.SKIPPED, None, None, None, plan.log_path, None))
             notify(plan.name, JobStatus.SKIPPED, f"skipped because step '{failed.name}' failed")
             continue
-        result = _run_step(plan, job_dir, env, notify)
+        result = _run_step(plan, job_dir, env, notify, studies_dir or job_dir / "studies")
         results.append(result)
         if result.status is JobStatus.FAILED:
             failed = result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +46,7 @@ from mlops_azure.lifecycle.responsible import (
     verdict,
 )
 from mlops_azure.lifecycle.schedules import repin_schedules
+from mlops_azure.lifecycle.tuning import study_lineage
 from mlops_azure.workspace import (
     DataAsset,
     InputValue,
@@ -55,6 +56,7 @@ from mlops_azure.workspace import (
     ModelVersion,
     PipelineSubmission,
     ProgressCallback,
+    Study,
     Workspace,
 )
 
@@ -346,7 +348,7 @@ def _judge(
             job_id=job.id,
             output="model",
             metrics=_numbers(metrics["candidate"]),
-            lineage=_lineage(config, job, asset, job.inputs, actor, metrics),
+            lineage=_lineage(config, job, asset, job.inputs, actor, metrics, ws.jobs.studies(job.id)),
             tags={"champion_gate": decision.verdict,
                   "champion": baseline.model.ref if baseline else "none",
                   # Many models: what the per-partition gate did, readable in `models show`.
@@ -368,9 +370,13 @@ def _lineage(
     inputs: Mapping[str, Any],
     actor: str,
     metrics: Mapping[str, Any],
+    studies: Sequence[Study] = (),
 ) -> Lineage:
     holdout = metrics.get("holdout") or {}
     params = {k: v for k, v in inputs.items() if k not in RESERVED_INPUTS}
+    for study in studies:  # the best trial's values are what the registered model was trained with
+        best = study.best
+        params.update(best.params if best else {})
     return Lineage(
         data_asset=asset.name,
         data_version=asset.version,
@@ -383,7 +389,8 @@ def _lineage(
         creator=actor,
         pipeline=str(config.training.pipeline),
         extra={**{f"holdout_{k}": str(v) for k, v in holdout.items()},
-               **{k: str(job.tags[k]) for k in REASON_TAGS if job.tags.get(k)}},
+               **{k: str(job.tags[k]) for k in REASON_TAGS if job.tags.get(k)},
+               **study_lineage(studies)},
     )
 
 

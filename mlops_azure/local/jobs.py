@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -15,6 +16,7 @@ from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import process_alive
 from mlops_azure.local.audit import check_limit
 from mlops_azure.local.store import LocalPart
+from mlops_azure.records_tuning import Study
 from mlops_azure.rules import check_asset_name
 from mlops_azure.workspace import (
     Job,
@@ -75,7 +77,8 @@ class LocalJobs(LocalPart, Jobs):
         notify(None, JobStatus.RUNNING, f"running {pipeline_file}")
         try:
             result = pipeline_runner.run_pipeline(pipeline_file, submission.inputs, job_dir,
-                                                  on_step=on_step, env={"MLOPS_JOB_ID": job_id})
+                                                  on_step=on_step, env={"MLOPS_JOB_ID": job_id},
+                                                  studies_dir=self.store.root / "studies")
         except UserInputError:
             # Bad inputs or definition: nothing ran, so nothing is recorded.
             with self._db() as conn, db.write_transaction(conn):
@@ -158,6 +161,20 @@ class LocalJobs(LocalPart, Jobs):
         if not path.exists():
             raise BackendError(f"output '{output}' of job '{job_id}' at {path} is missing")
         return path
+    def studies(self, job_id: str) -> list[Study]:
+        """The studies its sweep steps wrote (``steps/<step>/study.json``), in step order."""
+        found = []
+        for step in self.get(job_id).steps:
+            path = self.jobs_dir / job_id / "steps" / step.name / "study.json"
+            try:
+                found.append(Study.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise BackendError(f"cannot read the study of step '{step.name}' of job '{job_id}' "
+                                   f"({path}): {exc}") from None
+        return found
+
 
 def _read_log(log_path: str | None) -> str:
     if not log_path:
