@@ -174,15 +174,14 @@ class SweepRuns:
 
 def trial_metrics_file(studies: Path, study: dict[str, Any], number: int) -> Path | None:
     """The metrics file of trial ``number`` of ``study`` below ``studies`` (execution.sweep's
-    layout: ``.../trials/<n>/`` holding the ``*.jsonl`` file the trial wrote), or None."""
+    layout: ``<studies>/<name>/trials/<n>/metrics.jsonl``), or None."""
     if not studies.is_dir():
         return None
     name = str(study.get("name") or "")
     for folder in sorted(studies.rglob(f"trials/{number}")):
-        if folder.is_dir() and (not name or name in folder.as_posix()):
-            files = sorted(folder.rglob("*.jsonl"))
-            if files:
-                return files[0]
+        if folder.is_dir() and (not name or name in folder.as_posix()) and \
+                (folder / "metrics.jsonl").is_file():
+            return folder / "metrics.jsonl"
     return None
 
 
