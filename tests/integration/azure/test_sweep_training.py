@@ -122,3 +122,36 @@ def _trial_models(sim: SimulatedAzureML, job: str) -> dict[int, Path]:
         if "trials" in parts:
             found[int(parts[parts.index("trials") + 1])] = model
     return found
+
+
+def test_a_project_made_from_data_sweeps_on_azure_too(
+        tmp_path: Path, azure_sim: SimulatedAzureML) -> None:
+    """``mlops init --data`` (a classifier: auc, maximized) with its train step swept."""
+    from mlops_azure.init_from_data import init_from_data
+    from tests.e2e.conftest import write_cancer
+
+    data = tmp_path / "cancer.csv"
+    target = write_cancer(data)
+    root = tmp_path / "own"
+    init_from_data(root, data, column=target)
+    sweep_pipeline(root, "auc", "maximize")
+    path = root / "mlops.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["backend"] = "azure"
+    document["azure"] = azure_sim.project_settings()
+    document["training"]["pipeline"] = "pipelines/training-sweep.yml"
+    document["training"].setdefault("params", {})["n_estimators"] = 20
+    path.write_text(yaml.safe_dump(document))
+    config = load_config(path)
+
+    ws = AzureWorkspace.from_config(config, credential=FakeCredential())
+    done = train(ws, config, actor="tester")
+    assert done.model is not None, done.decision.reason
+    study = ws.jobs.studies(done.job.id)[0]
+    best = study.best
+    assert best is not None and len(study.trials) == TRIALS
+    assert best.value == max(t.value for t in study.trials
+                             if t.state is TrialState.COMPLETE and t.value is not None)
+    output = ws.jobs.output_path(done.job.id, "model") / "model.txt"
+    assert output.read_bytes() == _trial_models(azure_sim, done.job.id)[best.number].read_bytes()
+    assert done.model.lineage.extra["best_trial_run_id"] == best.run_id
