@@ -28,6 +28,18 @@ environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
 command: python trial.py ${{inputs.rate}} ${{inputs.leaves}} ${{outputs.model}}
 """
 
+#: A trial: its metric (the contract's MLOPS_METRICS_FILE lines) and a model file.
+TRIAL_SCRIPT = """\
+import json, os, pathlib, sys
+rate, leaves, out = float(sys.argv[1]), int(sys.argv[2]), pathlib.Path(sys.argv[3])
+out.mkdir(parents=True, exist_ok=True)
+(out / "model.txt").write_text(f"{rate} {leaves}")
+with open(os.environ["MLOPS_METRICS_FILE"], "a") as f:
+    for step in range(3):
+        f.write(json.dumps({"name": "rmse", "value": abs(rate - 0.1) + leaves / 100 + 1 / (step + 1),
+                            "step": step}) + "\\n")
+"""
+
 
 def _pipeline(**sweep: Any) -> dict[str, Any]:
     node: dict[str, Any] = {
@@ -52,7 +64,7 @@ def submit(azure_sim: SimulatedAzureML, tmp_path: Path) -> Callable[..., Any]:
     from azure.core.exceptions import HttpResponseError
 
     (tmp_path / "trial.yml").write_text(TRIAL)
-    (tmp_path / "trial.py").write_text("print('not run')\n")
+    (tmp_path / "trial.py").write_text(TRIAL_SCRIPT)
     ml = MLClient(FakeCredential(), azure_sim.subscription, azure_sim.resource_group,
                   azure_sim.workspace, show_progress=False, retry_total=0)
 
@@ -119,4 +131,10 @@ def test_a_valid_sweep_step_is_accepted_and_its_node_is_what_the_runner_reads(
     assert back["search_space"]["leaves"] == {"type": "choice", "values": [4, 8]}
     assert back["objective"] == {"goal": "minimize", "primary_metric": "rmse"}
     assert back["outputs"] == {"model": "${{parent.outputs.model}}"}
-    azure_sim.wait_for_jobs(60)
+    azure_sim.wait_for_jobs(120)
+    job = next(iter(azure_sim.jobs.runs))
+    assert azure_sim.jobs.status_of(job) == "Completed"
+    sweep = next(r for r in azure_sim.jobs.children[job] if r["runId"] == f"{job}_train")
+    trials = azure_sim.jobs.children[f"{job}_train"]
+    assert [t["runId"] for t in trials] == [f"{job}_train_{n}" for n in range(3)]
+    assert sweep["properties"]["best_child_run_id"] in {t["runId"] for t in trials}
