@@ -25,6 +25,7 @@ from mlops_azure.azure.connection import AzureConnection, AzurePart, created_at,
 from mlops_azure.azure.infrastructure import AzureInfrastructure
 from mlops_azure.azure.parallel import bind_parallel_steps, variant_of
 from mlops_azure.errors import NotFoundError, UserInputError
+from mlops_azure.records_tuning import Study
 from mlops_azure.workspace import (
     DataAssets,
     InputValue,
@@ -238,6 +239,13 @@ class AzureJobs(AzurePart, Jobs):
         start, end = getattr(run, "start_time_utc", None), getattr(run, "end_time_utc", None)
         return (utc(start) if start else None, utc(end) if end else None,
                 int(found[1]) if found else None, message)
+
+    def studies(self, job_id: str) -> list[Study]:
+        """The studies of the job's sweep steps (``azure.studies``: 4 requests plus one per
+        trial for a job with one sweep step, 1 for a job without)."""
+        from mlops_azure.azure.studies import AzureStudies
+
+        return AzureStudies(self).studies(job_id)
 
     def get(self, job_id: str) -> Job:
         """One job with its steps."""

@@ -23,6 +23,8 @@ import yaml
 
 from mlops_azure.errors import UserInputError
 from mlops_azure.execution.parallel import as_command
+from mlops_azure.execution.sweep_rest import yaml_node
+from mlops_azure.testing import _sim_sweep as sweeps
 from mlops_azure.testing.simulator import Request, Response, arm_error, not_found, now_iso, reply
 
 if TYPE_CHECKING:
@@ -45,6 +47,8 @@ class JobHandlers:
         self._threads: list[threading.Thread] = []
         #: Completed jobs by the signature of what they ran, for deterministic-step reuse.
         self.completed: dict[str, str] = {}
+        #: Sweep steps' trial runs and their MLflow metrics.
+        self.sweeps = sweeps.SweepRuns(self)
 
     # -- used by other handlers and tests ------------------------------------------------------
     def status_of(self, job: str) -> str | None:
@@ -91,6 +95,8 @@ class JobHandlers:
     def handle(self, req: Request) -> Response | None:
         if req.host == self.sim.api_host and "/history/v1.0/" in req.path:
             return self._history(req)
+        if req.host == self.sim.api_host and "/mlflow/v1.0/" in req.path:
+            return self.sweeps.handle(req)
         rel = req.rel or ""
         if req.host != "management.azure.com" or not (rel == "/jobs" or rel.startswith("/jobs/")):
             return None
@@ -103,7 +109,7 @@ class JobHandlers:
         key = self.sim.arm_id(f"/jobs/{parts[1]}")
         if len(parts) == 2 and req.method == "GET":
             found = self.sim.resources.get(key)
-            return reply(found) if found else not_found(f"job {parts[1]}")
+            return reply(found) if found else sweeps.child_job(self.sim, parts[1], self.children)
         if len(parts) == 2 and req.method == "PUT":
             return self._submit(parts[1], key, req.body)
         if len(parts) == 3 and parts[2] == "cancel" and req.method == "POST":
@@ -137,10 +143,13 @@ class JobHandlers:
         if props.get("jobType") != "Pipeline":
             return arm_error(400, "UserError", "the simulator runs pipeline jobs only")
         for step, node in (props.get("jobs") or {}).items():
-            component = self.sim.resources.get(str(node.get("componentId")))
+            component = self.sim.resources.get(sweeps.component_id(node))
             if component is None:
                 return arm_error(400, "UserError", f"step {step}: component "
-                                 f"{node.get('componentId')} does not exist")
+                                 f"{sweeps.component_id(node)} does not exist")
+            refused = sweeps.refusal(step, node) if sweeps.is_sweep(node) else None
+            if refused is not None:
+                return refused
             spec = component["properties"]["componentSpec"]
             if spec.get("type") == "parallel":
                 try:  # what Azure ML refuses in a parallel step, refused at submission
@@ -189,10 +198,14 @@ class JobHandlers:
             self._set(doc, "Running")
             from mlops_azure.execution.runner import run_pipeline
 
+            has_sweeps = any(sweeps.is_sweep(n) for n in (doc["properties"].get("jobs") or {})
+                             .values())
             result = run_pipeline(pipeline_file, inputs, work / "run",
                                   on_step=lambda step, status, message:
                                   self._on_step(name, step, str(status), message),
-                                  env={"AZUREML_RUN_ID": name})
+                                  env={"AZUREML_RUN_ID": name},
+                                  **({"studies_dir": work / "studies"} if has_sweeps else {}))
+            self.sweeps.record(name, doc["properties"], work / "run", work / "studies")
             for step in result.steps:
                 self._upload_log(name, step.name, step.log_path)
             if str(result.status) == "Completed":
@@ -217,11 +230,12 @@ class JobHandlers:
         if (props.get("settings") or {}).get("force_rerun") in (True, "true", "True"):
             return None
         for node in (props.get("jobs") or {}).values():
-            spec = (self.sim.resources.get(str(node.get("componentId"))) or {}).get(
+            spec = (self.sim.resources.get(sweeps.component_id(node)) or {}).get(
                 "properties", {}).get("componentSpec", {})
             if spec.get("is_deterministic", spec.get("isDeterministic", True)) in (False, "false"):
                 return None
-        return json.dumps({"jobs": {k: {"component": v.get("componentId"),
+        return json.dumps({"jobs": {k: {"component": sweeps.component_id(v),
+                                        "sweep": v if sweeps.is_sweep(v) else None,
                                         "inputs": v.get("inputs"), "outputs": v.get("outputs")}
                                     for k, v in (props.get("jobs") or {}).items()},
                            "inputs": props.get("inputs"), "outputs": props.get("outputs")},
@@ -283,7 +297,8 @@ class JobHandlers:
         (work / "components").mkdir(parents=True)
         jobs: dict[str, Any] = {}
         for step, node in (props.get("jobs") or {}).items():
-            spec = dict(self.sim.resources[node["componentId"]]["properties"]["componentSpec"])
+            spec = dict(self.sim.resources[sweeps.component_id(node)]["properties"]
+                        ["componentSpec"])
             if spec.get("type") == "parallel":
                 # Azure's parallel runtime, played by the local one (execution.parallel_run).
                 code = str((spec.get("task") or {}).get("code") or "")
@@ -301,6 +316,9 @@ class JobHandlers:
             spec["inputs"] = {k: _typed(v) for k, v in (spec.get("inputs") or {}).items()}
             component_file = work / "components" / f"{step}.yml"
             component_file.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            if sweeps.is_sweep(node):
+                jobs[step] = yaml_node(node, f"./components/{step}.yml", _binding)
+                continue
             jobs[step] = {
                 "type": "command", "component": f"./components/{step}.yml",
                 "inputs": {k: _binding(v) for k, v in (node.get("inputs") or {}).items()
