@@ -65,7 +65,8 @@ def sweep_file(project: Path, trials: int, concurrent: int, policy: bool) -> Pat
         "limits": {"max_total_trials": trials, "max_concurrent_trials": concurrent}}
     if policy:
         step["early_termination"] = POLICY
-    pipeline = {"type": "pipeline", "experiment_name": "bench", "inputs": {"prepared": {"type": "uri_folder"}},
+    pipeline = {"type": "pipeline", "experiment_name": "bench",
+                "inputs": {"prepared": {"type": "uri_folder"}},
                 "outputs": {"model": {"type": "uri_folder"}}, "jobs": {"train": step}}
     path = project / "pipelines" / f"bench-{trials}-{concurrent}-{int(policy)}.yml"
     path.write_text(yaml.safe_dump(pipeline, sort_keys=False))
@@ -96,7 +97,8 @@ def plain_loop(project: Path, prepared: Path, work: Path, trials: int) -> tuple[
     from train import train as trainer  # the component's module, imported once
 
     component = load_component(code / "train" / "train.yml")
-    settings = parse_sweep({"search_space": SPACE, "objective": {"goal": "minimize", "primary_metric": "wape"},
+    objective = {"goal": "minimize", "primary_metric": "wape"}
+    settings = parse_sweep({"search_space": SPACE, "objective": objective,
                             "limits": {"max_total_trials": trials}}, component.inputs, "bench")
     distributions = {p.name: _distribution(p) for p in settings.search_space.values()}
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=SEED))

@@ -236,6 +236,11 @@ def parse_sweep(job: Mapping[str, Any], ports: Mapping[str, ComponentInput], whe
         bad = next((p.name for p in space.values() if p.type != "choice"), None)
         if bad is not None:
             raise UserInputError(f"{where}.search_space.{bad}: grid sampling takes choice parameters only")
+    if sampling == "bayesian":
+        bad = next((p for p in space.values() if p.type not in ("choice", "uniform", "quniform")), None)
+        if bad is not None:
+            raise UserInputError(f"{where}.search_space.{bad.name}: Azure ML's bayesian sampling takes "
+                                 f"choice, uniform and quniform only, not {bad.type}")
     total, concurrent, timeout, trial_timeout = _limits(job.get("limits"), f"{where}.limits")
     return SweepSettings(space, space_raw, objective["primary_metric"].strip(), goal, sampling, seed, sobol,
                          total, concurrent, timeout, trial_timeout, policy)
