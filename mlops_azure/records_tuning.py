@@ -7,6 +7,8 @@ them.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +19,12 @@ ParamValue = str | int | float | bool
 #: How a backend words a finished trial in a job's progress messages: "... [done/total]",
 #: with "; best <value>" when there is a best so far (``trial_progress`` reads it back).
 _PROGRESS = re.compile(r"(?:; best (?P<best>\S+)[^\[]*)?\[(?P<done>\d+)/(?P<total>\d+)\]$")
+
+
+def search_space_sha256(space: Mapping[str, Any]) -> str:
+    """SHA-256 of a search space as canonical JSON (sorted keys, no spaces): lineage names it."""
+    text = json.dumps(space, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def trial_progress(message: str) -> tuple[int, int, str] | None:

@@ -17,7 +17,6 @@ trials. What a study needs comes from four places, in a handful of requests plus
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -25,7 +24,7 @@ from typing import Any
 
 from mlops_azure.azure.connection import AzurePart, utc
 from mlops_azure.execution.sweep_rest import policy_of, sampling_of
-from mlops_azure.records_tuning import Study, Trial, TrialState
+from mlops_azure.records_tuning import Study, Trial, TrialState, search_space_sha256
 
 #: A trial run's Azure ML status → its state; the early-termination policy cancels a trial.
 _TRIAL_STATES = {"Completed": TrialState.COMPLETE, "Canceled": TrialState.PRUNED,
@@ -33,12 +32,6 @@ _TRIAL_STATES = {"Completed": TrialState.COMPLETE, "Canceled": TrialState.PRUNED
                  "NotResponding": TrialState.FAIL}
 #: The ARM scope the workspace's services (MLflow included) take tokens for.
 _SCOPE = "https://management.azure.com/.default"
-
-
-def search_space_sha256(space: Mapping[str, Any]) -> str:
-    """SHA-256 of a search space as canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(space, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class AzureStudies:

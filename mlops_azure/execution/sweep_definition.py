@@ -16,8 +16,6 @@ refused here.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Any
 
 from mlops_azure.errors import UserInputError
 from mlops_azure.execution.command_template import ComponentInput
+from mlops_azure.records_tuning import search_space_sha256
 
 SAMPLING = ("random", "grid", "bayesian")
 POLICIES = {"median_stopping": "median_stopping", "bandit": "bandit",
@@ -84,8 +83,7 @@ class SweepSettings:
     @property
     def space_sha256(self) -> str:
         """SHA-256 of the declared search space in canonical JSON."""
-        canonical = json.dumps(self.declared_space, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return search_space_sha256(self.declared_space)
 
     @property
     def grid_size(self) -> int | None:
@@ -232,15 +230,11 @@ def parse_sweep(job: Mapping[str, Any], ports: Mapping[str, ComponentInput], whe
     if sampling == "bayesian" and policy is not None:
         raise UserInputError(f"{where}: Azure ML's bayesian sampling takes no early_termination policy "
                              "(use random sampling with a policy, or drop the policy)")
-    if sampling == "grid":
-        bad = next((p.name for p in space.values() if p.type != "choice"), None)
-        if bad is not None:
-            raise UserInputError(f"{where}.search_space.{bad}: grid sampling takes choice parameters only")
-    if sampling == "bayesian":
-        bad = next((p for p in space.values() if p.type not in ("choice", "uniform", "quniform")), None)
-        if bad is not None:
-            raise UserInputError(f"{where}.search_space.{bad.name}: Azure ML's bayesian sampling takes "
-                                 f"choice, uniform and quniform only, not {bad.type}")
+    allowed = {"grid": ("choice",), "bayesian": ("choice", "uniform", "quniform")}.get(sampling)
+    bad = next((p for p in space.values() if allowed and p.type not in allowed), None)
+    if bad is not None:
+        raise UserInputError(f"{where}.search_space.{bad.name}: Azure ML's {sampling} sampling takes "
+                             f"{', '.join(allowed or ())} parameters only, not {bad.type}")
     total, concurrent, timeout, trial_timeout = _limits(job.get("limits"), f"{where}.limits")
     return SweepSettings(space, space_raw, objective["primary_metric"].strip(), goal, sampling, seed, sobol,
                          total, concurrent, timeout, trial_timeout, policy)

@@ -51,7 +51,7 @@ def test_a_valid_sweep_maps_onto_optuna_distributions() -> None:
     ({"sampling_algorithm": "bayesian",
       "early_termination": {"type": "median_stopping"}}, "bayesian sampling takes no early_termination"),
     ({"sampling_algorithm": "grid"}, "grid sampling takes choice parameters only"),
-    ({"sampling_algorithm": "bayesian"}, "bayesian sampling takes choice, uniform and quniform only"),
+    ({"sampling_algorithm": "bayesian"}, "takes choice, uniform, quniform parameters only"),
     ({"objective": {"goal": "minimize"}}, "objective.primary_metric is required"),
     ({"objective": {"goal": "lower", "primary_metric": "rmse"}}, "goal must be minimize or maximize"),
     ({"limits": {"max_total_trials": 2, "max_concurrent_trials": 3}}, "exceeds max_total_trials"),
