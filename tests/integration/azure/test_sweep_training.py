@@ -155,3 +155,35 @@ def test_a_project_made_from_data_sweeps_on_azure_too(
     output = ws.jobs.output_path(done.job.id, "model") / "model.txt"
     assert output.read_bytes() == _trial_models(azure_sim, done.job.id)[best.number].read_bytes()
     assert done.model.lineage.extra["best_trial_run_id"] == best.run_id
+
+
+def test_the_example_sweep_pipeline_as_shipped_and_tuning_in_mlops_yaml_run_on_azure(
+        project: ProjectConfig, azure_sim: SimulatedAzureML) -> None:
+    """examples/steel/pipelines/training-sweep.yml unedited (20 trials, median stopping), then the
+    same sweep declared as mlops.yaml's tuning: (submitted from mlops' temporary copy)."""
+    path = project.root / "mlops.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["backend"] = "azure"
+    document["azure"] = azure_sim.project_settings()
+    document.pop("responsible", None)  # the responsible-ML gate is not what this is about
+    document["training"]["pipeline"] = "pipelines/training-sweep.yml"
+    path.write_text(yaml.safe_dump(document))
+    config = load_config(path)
+    ws = AzureWorkspace.from_config(config, credential=FakeCredential())
+    shipped = train(ws, config, actor="tester")
+    [study] = ws.jobs.studies(shipped.job.id)
+    assert len(study.trials) == 20 and study.count(TrialState.PRUNED) >= 1
+    assert shipped.model is not None
+    assert shipped.model.lineage.extra["best_trial_run_id"] == study.best.run_id  # type: ignore[union-attr]
+
+    tuning = yaml.safe_load((project.root / "pipelines" / "training-sweep.yml").read_text())["jobs"]["train"]
+    document["training"]["pipeline"] = "pipelines/training.yml"
+    document["tuning"] = {"search_space": tuning["search_space"], "limits": {"max_total_trials": 4},
+                          "sampling_algorithm": {"type": "random", "seed": 3}}
+    path.write_text(yaml.safe_dump(document))
+    config = load_config(path)
+    tuned = train(ws, config, actor="tester")
+    [study] = ws.jobs.studies(tuned.job.id)
+    assert len(study.trials) == 4 and study.metric == "wape" and study.goal == "minimize"
+    node = [c.body for c in azure_sim.calls_to("PUT", r"/jobs/[^/]+$")][-1]["properties"]["jobs"]["train"]
+    assert node["type"] == "sweep" and node["inputs"]["validation_metric"]["value"] == "wape"
