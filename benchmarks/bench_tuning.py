@@ -28,8 +28,8 @@ from mlops_azure.config import load_config
 from mlops_azure.example.scaffold import init_project
 from mlops_azure.execution.definition import load_component
 from mlops_azure.execution.runner import run_pipeline
-from mlops_azure.execution.sweep import _distribution
 from mlops_azure.execution.sweep_definition import parse_sweep
+from mlops_azure.execution.sweep_study import distribution as _distribution
 from mlops_azure.records_tuning import Study, TrialState
 
 SPACE = {"n_estimators": {"type": "quniform", "min_value": 100, "max_value": 800, "q": 50},

@@ -29,25 +29,29 @@ copy of the best trial's outputs; ``steps/<step>/study.json`` describes the stud
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
-import math
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_azure._files import make_dirs
-from mlops_azure._tree_hash import tree_hash
-from mlops_azure.execution.command_template import CommandTemplate, TemplateValue, format_value
-from mlops_azure.execution.sweep_definition import Parameter, SweepSettings
+from mlops_azure.execution.sweep_definition import SweepSettings
+from mlops_azure.execution.sweep_study import (
+    SweepRun,
+    as_value,
+    distribution,
+    open_study,
+    sample_params,
+    study_name,
+    study_record,
+)
 from mlops_azure.execution.trial_processes import TrialLauncher, TrialProcess
-from mlops_azure.records_tuning import Study, Trial, TrialState
+from mlops_azure.records_tuning import Study
 
 if TYPE_CHECKING:
     import optuna
@@ -56,22 +60,6 @@ if TYPE_CHECKING:
 POLL_S = 0.02
 METRICS_ENV = "MLOPS_METRICS_FILE"
 Notify = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class SweepRun:
-    """A sweep step resolved for running: its settings, trial command and fixed inputs."""
-
-    step: str
-    experiment: str
-    settings: SweepSettings
-    command: CommandTemplate
-    component_file: Path
-    code_dir: Path
-    fixed: Mapping[str, TemplateValue | None]
-    outputs: Mapping[str, str]  # output name -> type
-    output_dirs: Mapping[str, Path]
-    step_dir: Path
 
 
 @dataclass
@@ -90,92 +78,6 @@ class SweepFailed(Exception):
     """The sweep could not produce a best trial; the message says why."""
 
 
-def _value_hash(value: TemplateValue | None) -> str:
-    if isinstance(value, Path):
-        return tree_hash(value).sha256
-    return repr(value)
-
-
-def _code_hash(code_dir: Path) -> str:
-    """The trial code's content, less Python's byte-code caches (written by the trials themselves)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in code_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and p.suffix != ".pyc"):
-        digest.update(f"{path.relative_to(code_dir).as_posix()}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def study_name(run: SweepRun) -> str:
-    """``<experiment>-<step>-<12 hex>``: equal for the same trial code, inputs and settings."""
-    settings = run.settings
-    key = {
-        "component": tree_hash(run.component_file).sha256,
-        "code": _code_hash(run.code_dir),
-        "fixed": {k: _value_hash(v) for k, v in sorted(run.fixed.items())},
-        "space": settings.space_sha256,
-        "objective": [settings.metric, settings.goal],
-        "sampling": [settings.sampling, settings.seed, settings.sobol],
-        "policy": repr(settings.early_termination),
-    }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return f"{run.experiment}-{run.step}-{digest[:12]}"
-
-
-def _distribution(param: Parameter) -> optuna.distributions.BaseDistribution:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if param.type == "choice":
-        return CategoricalDistribution(list(param.values))
-    if param.type == "randint":
-        return IntDistribution(int(param.low), int(param.high))
-    if param.type == "loguniform":
-        return FloatDistribution(math.exp(param.low), math.exp(param.high), log=True)
-    if param.type == "quniform":
-        assert param.q is not None
-        low, high = math.ceil(param.low / param.q) * param.q, math.floor(param.high / param.q) * param.q
-        if param.integer and float(param.q).is_integer():
-            return IntDistribution(int(low), int(high), step=int(param.q))
-        return FloatDistribution(low, high, step=param.q)
-    return FloatDistribution(param.low, param.high)
-
-
-def _seed(settings: SweepSettings, name: str) -> int:
-    if settings.seed is not None:
-        return settings.seed
-    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
-
-
-def _sampler(settings: SweepSettings, seed: int) -> optuna.samplers.BaseSampler:
-    from optuna import samplers
-
-    if settings.sampling == "grid":
-        return samplers.GridSampler({p.name: list(p.values) for p in settings.search_space.values()},
-                                    seed=seed)
-    if settings.sampling == "bayesian":
-        return samplers.TPESampler(seed=seed)
-    if settings.sobol:
-        return samplers.QMCSampler(qmc_type="sobol", seed=seed, warn_independent_sampling=False)
-    return samplers.RandomSampler(seed=seed)
-
-
-def _pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
-    from optuna import pruners
-
-    from mlops_azure.execution.sweep_pruners import BanditPruner
-
-    policy = settings.early_termination
-    if policy is None:
-        return pruners.NopPruner()
-    common = {"n_warmup_steps": policy.delay_evaluation, "interval_steps": policy.evaluation_interval}
-    if policy.type == "median_stopping":
-        return pruners.MedianPruner(**common)
-    if policy.type == "truncation_selection":
-        assert policy.truncation_percentage is not None
-        return pruners.PercentilePruner(100.0 - policy.truncation_percentage, **common)
-    return BanditPruner(policy.slack_factor, policy.slack_amount, **common)
-
-
 @contextmanager
 def _exclusive(folder: Path, name: str) -> Iterator[None]:
     """One sweep at a time per study: a second would mark the first one's live trials failed."""
@@ -185,23 +87,6 @@ def _exclusive(folder: Path, name: str) -> Iterator[None]:
         except BlockingIOError:
             raise SweepFailed(f"study {name} is being run by another job; run again when it ends") from None
         yield
-
-
-def _open_study(folder: Path, name: str, settings: SweepSettings) -> optuna.Study:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{folder / 'study.db'}")
-    study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
-                                direction="minimize" if settings.goal == "minimize" else "maximize",
-                                sampler=_sampler(settings, _seed(settings, name)),
-                                pruner=_pruner(settings))
-    from optuna.trial import TrialState as OptunaState
-
-    for stale in study.get_trials(deepcopy=False, states=(OptunaState.RUNNING, OptunaState.WAITING)):
-        # Left running by a sweep that was killed: it never finished, so it runs again.
-        study._storage.set_trial_state_values(stale._trial_id, OptunaState.FAIL)
-    return study
 
 
 def _new_metrics(running: _Running, metric: str) -> list[tuple[int, float]]:
@@ -229,12 +114,6 @@ def _new_metrics(running: _Running, metric: str) -> list[tuple[int, float]]:
     return found
 
 
-def sample_params(settings: SweepSettings) -> dict[str, TemplateValue]:
-    """A value of each swept input (the first choice, the lower bound): to render a sample command."""
-    return {p.name: _as_value(p.values[0] if p.values else (int(p.low) if p.integer else p.low))
-            for p in settings.search_space.values()}
-
-
 def _evaluated(settings: SweepSettings, step: int) -> bool:
     """Whether the pruner looks at ``step``: only those steps go into the study's storage."""
     policy = settings.early_termination
@@ -242,30 +121,6 @@ def _evaluated(settings: SweepSettings, step: int) -> bool:
         return False
     since = step - policy.delay_evaluation
     return since >= 0 and since % policy.evaluation_interval == 0
-
-
-def _state(state: Any) -> TrialState:
-    name = getattr(state, "name", str(state))
-    return TrialState(name) if name in TrialState.__members__ else TrialState.RUNNING
-
-
-def study_record(study: optuna.Study, run: SweepRun, job_id: str, best: int | None) -> Study:
-    """The study as the seam describes it, every trial of every run of it included."""
-    trials = tuple(
-        Trial(number=t.number, state=_state(t.state), params=dict(t.params),
-              value=t.value if t.value is not None else t.user_attrs.get("last_value"),
-              intermediate=dict(t.intermediate_values),
-              started_at=t.datetime_start.astimezone(UTC) if t.datetime_start else None,
-              ended_at=t.datetime_complete.astimezone(UTC) if t.datetime_complete else None,
-              run_id=f"{study.study_name}/trials/{t.number}")
-        for t in study.get_trials(deepcopy=False))
-    settings = run.settings
-    policy = settings.early_termination
-    return Study(job_id=job_id, step=run.step, name=study.study_name, metric=settings.metric,
-                 goal=settings.goal, sampling=settings.sampling,
-                 early_termination=policy.type if policy else None,
-                 search_space=dict(settings.declared_space), search_space_sha256=settings.space_sha256,
-                 trials=trials, best_trial=best)
 
 
 class _Sweep:
@@ -280,14 +135,14 @@ class _Sweep:
         cores = os.cpu_count() or 1
         self.concurrency = settings.max_concurrent_trials or min(settings.max_total_trials, cores)
         self.env = {**env, "OMP_NUM_THREADS": str(max(1, cores // self.concurrency))}
-        self.distributions = {p.name: _distribution(p) for p in settings.search_space.values()}
+        self.distributions = {p.name: distribution(p) for p in settings.search_space.values()}
         self.launcher = TrialLauncher(self._command(sample_params(settings)), run.code_dir, self.env)
         self.running: list[_Running] = []
 
     def _command(self, params: Mapping[str, Any], folder: Path | None = None) -> str:
         outputs = {name: (folder or Path("/dev/null")) / "outputs" / name for name in self.run.outputs}
         paths = {n: p / n if self.run.outputs[n] == "uri_file" else p for n, p in outputs.items()}
-        values = {**self.run.fixed, **{k: _as_value(v) for k, v in params.items()}}
+        values = {**self.run.fixed, **{k: as_value(v) for k, v in params.items()}}
         return self.run.command.render(values, paths)
 
     def finished_count(self) -> int:
@@ -376,10 +231,6 @@ class _Sweep:
             self._finish(item, "FAIL", why)
 
 
-def _as_value(value: Any) -> TemplateValue:
-    return value if isinstance(value, str | int | float | bool) else format_value(value)
-
-
 def run_sweep(run: SweepRun, studies_dir: Path, job_id: str, env: Mapping[str, str], notify: Notify,
               umask: int = -1) -> Study:
     """Run (or resume) the sweep's study; copy the best trial's outputs to the step's outputs.
@@ -394,7 +245,7 @@ def run_sweep(run: SweepRun, studies_dir: Path, job_id: str, env: Mapping[str, s
         # The forker starts first: its imports (~1 s) overlap opening the study (~0.5 s).
         sweep = _Sweep(run, folder, env, notify, umask)
         try:
-            study = sweep.study = _open_study(folder, name, settings)
+            study = sweep.study = open_study(folder, name, settings)
             limit = settings.max_total_trials if settings.grid_size is None else min(
                 settings.max_total_trials, settings.grid_size)
             done, launched = sweep.finished_count(), 0
@@ -432,3 +283,6 @@ def run_sweep(run: SweepRun, studies_dir: Path, job_id: str, env: Mapping[str, s
         notify(f"best trial {best.number}: {settings.metric}={best.value:.6g} "
                f"{json.dumps(best.params, default=str)}")
         return record
+
+
+__all__ = ["SweepFailed", "SweepRun", "run_sweep", "sample_params"]

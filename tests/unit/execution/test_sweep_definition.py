@@ -9,8 +9,10 @@ import pytest
 
 from mlops_azure.errors import UserInputError
 from mlops_azure.execution.command_template import ComponentInput
-from mlops_azure.execution.sweep import _distribution, _pruner, sample_params
 from mlops_azure.execution.sweep_definition import parse_sweep
+from mlops_azure.execution.sweep_study import distribution as _distribution
+from mlops_azure.execution.sweep_study import pruner as _pruner
+from mlops_azure.execution.sweep_study import sample_params
 
 PORTS = {"lr": ComponentInput("lr", "number"), "leaves": ComponentInput("leaves", "integer"),
          "kind": ComponentInput("kind", "string"), "data": ComponentInput("data", "uri_folder")}
