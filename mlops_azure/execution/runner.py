@@ -14,17 +14,13 @@ folders 0700, files 0600, steps run with umask 077.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from mlops_azure._files import PRIVATE_UMASK, is_private, make_dirs, open_new
 from mlops_azure.errors import UserInputError
@@ -44,20 +40,15 @@ from mlops_azure.execution.definition import (
     load_pipeline,
     single_step,
 )
+from mlops_azure.execution.step_processes import PipelineInterrupted, group_ends_with_us, sigterm_interrupts
 from mlops_azure.execution.sweep import SweepFailed, SweepRun, run_sweep, sample_params
 from mlops_azure.workspace import JobStatus
 
 #: How many non-empty log lines a failed step's error carries.
 LOG_TAIL_LINES = 20
-#: How long a step may take to exit after SIGTERM before its process group gets SIGKILL.
-KILL_GRACE_SECONDS = 5.0
 
 StepCallback = Callable[[str, JobStatus, str], None]
 GivenValue = str | int | float | bool | Path | None
-
-
-class PipelineInterrupted(KeyboardInterrupt):
-    """SIGTERM arrived while a step ran; the step's processes were killed before this was raised."""
 
 
 @dataclass(frozen=True)
@@ -213,80 +204,6 @@ def log_tail(log_path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """While a step runs, SIGTERM raises ``PipelineInterrupted`` so the step can be killed first."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN:
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the cleanup short
-        raise PipelineInterrupted(f"received signal {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """End the step's whole process group: the command, and anything it left running."""
-    if process.poll() is None:
-        with suppress(ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=KILL_GRACE_SECONDS)
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers: background children, or a step ignoring TERM
-    process.wait()
-
-
-#: The watchdog of a step: it blocks reading a pipe only the runner writes to. The read ends when
-#: the runner's end closes, which the kernel does however the runner dies (kill -9 included); the
-#: watchdog then kills the step's process group. Plain ``sh``: it starts in about a millisecond.
-_WATCHDOG = 'read -r _ignored; kill -KILL -"$1" 2>/dev/null'  # no "--": dash's kill misreads it
-
-
-@contextmanager
-def _group_ends_with_us(process: subprocess.Popen[bytes]) -> Iterator[None]:
-    """End the step's process group when the block ends, and also if this process is killed outright.
-
-    The step runs in its own session (so Ctrl-C reaches us, not it, and we can kill its whole
-    group), which also means nothing ended it when we were killed with SIGKILL: it ran on for
-    seconds. ``prctl(PR_SET_PDEATHSIG)`` would reach the step's first process only, not what it
-    starts, and exists on Linux only; a watchdog process covers the whole group on any POSIX system.
-    """
-    read_end, write_end = os.pipe()  # not inherited by the step: Python's pipes are close-on-exec
-    watchdog: subprocess.Popen[bytes] | None = None
-    try:
-        try:
-            watchdog = subprocess.Popen(
-                ["/bin/sh", "-c", _WATCHDOG, "mlops-step-watchdog", str(process.pid)],
-                stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:
-            pass  # no sh: the step still runs, it just may outlive a runner killed outright
-        finally:
-            os.close(read_end)
-        yield
-    finally:
-        try:
-            _kill_group(process)
-        finally:
-            # The watchdog goes only once the group is dead, and before its pipe closes: the
-            # group's number may be reused by then, so the watchdog must never act on a normal end.
-            if watchdog is not None:
-                watchdog.kill()
-                watchdog.wait()
-            os.close(write_end)
-
-
 def _environment(job_dir: Path, step: str, env: Mapping[str, str] | None) -> dict[str, str]:
     full = {**os.environ, **(env or {})}
     # `python` in a command must be this interpreter: the environment lineage records.
@@ -305,7 +222,7 @@ def _run_sweep_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None, n
     notify(plan.name, JobStatus.RUNNING, f"sweeping {plan.component}: up to {settings.max_total_trials} "
            f"trials, {settings.sampling} sampling, {settings.goal} {settings.metric}")
     started = _now()
-    with open_new(plan.log_path, "wb") as log, _sigterm_interrupts():
+    with open_new(plan.log_path, "wb") as log, sigterm_interrupts():
 
         def progress(message: str) -> None:
             log.write(message.encode() + b"\n")
@@ -334,7 +251,7 @@ def _run_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None,
     notify(plan.name, JobStatus.RUNNING, f"running component {plan.component}")
     started = _now()
     clock = time.monotonic()
-    with open_new(plan.log_path, "wb") as log, _sigterm_interrupts():
+    with open_new(plan.log_path, "wb") as log, sigterm_interrupts():
         try:
             process = subprocess.Popen(
                 ["bash", "-c", plan.command], cwd=plan.cwd, env=_environment(job_dir, plan.name, env),
@@ -346,7 +263,7 @@ def _run_step(plan: _Plan, job_dir: Path, env: Mapping[str, str] | None,
             error = f"step '{plan.name}' could not be started: {exc}"
             notify(plan.name, JobStatus.FAILED, error)
             return StepResult(plan.name, JobStatus.FAILED, started, _now(), None, plan.log_path, error)
-        with _group_ends_with_us(process):
+        with group_ends_with_us(process):
             exit_code = process.wait()
     ended = _now()
     if exit_code == 0:
