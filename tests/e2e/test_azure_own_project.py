@@ -51,8 +51,10 @@ def _point_at(root: Path, sim: SimulatedAzureML) -> None:
     config_file = root / "mlops.yaml"
     config = on_simulator(yaml.safe_load(config_file.read_text(encoding="utf-8")), sim,
                           {"steps": [50, 100], "warmup_requests": 2, "requests_per_step": 4})
-    commented = "\n".join(line.removeprefix("# ") for line in config_file.read_text(
-        encoding="utf-8").splitlines() if line.startswith(("# responsible:", "#   ")))
+    lines = config_file.read_text(encoding="utf-8").splitlines()
+    start = lines.index("# responsible:")
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("#   ")), len(lines))
+    commented = "\n".join(line.removeprefix("# ") for line in lines[start:end])  # that section only
     if "<column>" not in commented:
         config["responsible"] = yaml.safe_load(commented)["responsible"]
     config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -85,8 +85,11 @@ def test_the_commented_responsible_section_is_valid_once_uncommented(tmp_path: P
     config_file = tmp_path / "p" / "mlops.yaml"
     text = config_file.read_text(encoding="utf-8")
     assert "# age may hold one too, but as floats: bin them" in text
-    config_file.write_text(text.replace("# responsible:", "responsible:").replace("#   ", "  "),
-                           encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index("# responsible:")
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("#   ")), len(lines))
+    lines[start:end] = [line.removeprefix("# ") for line in lines[start:end]]  # that section only
+    config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert load_config(config_file).responsible.sensitive == ["sex"]
 
 

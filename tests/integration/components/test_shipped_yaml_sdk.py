@@ -34,7 +34,7 @@ def test_a_shipped_pipeline_loads_with_the_sdk(project: str, pipeline: Path) -> 
     for file in (pipeline.parent.parent / "environments").glob("*-environment.yml"):
         registered.add(yaml.safe_load(file.read_text(encoding="utf-8"))["name"])
     for step, node in job.jobs.items():
-        component = node.component
+        component = getattr(node, "trial", None) or node.component  # a sweep's is its trial
         wanted = str(getattr(component, "environment", None)
                      or getattr(getattr(component, "task", None), "environment", ""))
         name = wanted.removeprefix("azureml:").split("@")[0].split(":")[0]
