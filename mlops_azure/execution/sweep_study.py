@@ -142,6 +142,11 @@ def open_study(folder: Path, name: str, settings: SweepSettings) -> optuna.Study
     for stale in study.get_trials(deepcopy=False, states=(OptunaState.RUNNING, OptunaState.WAITING)):
         # Left running by a sweep that was killed: it never finished, so it runs again.
         study._storage.set_trial_state_values(stale._trial_id, OptunaState.FAIL)
+    earlier = len(study.get_trials(deepcopy=False))
+    if earlier and settings.sampling != "grid" and not settings.sobol:
+        # A resumed study must not draw its first parameters again: a random generator seeded
+        # as before would. Grid and Sobol sampling keep their place in the study itself.
+        study.sampler = _sampler(settings, _seed(settings, name) + earlier)
     return study
 
 

@@ -70,6 +70,8 @@ def test_a_re_run_resumes_the_study_without_repeating_finished_trials(tmp_path: 
     assert second.name == first.name
     assert len(second.trials) == 5
     assert [dict(t.params) for t in second.trials[:3]] == [dict(t.params) for t in first.trials]
+    # The resumed trials draw new parameters, not the first ones again.
+    assert len({tuple(sorted(t.params.items())) for t in second.trials}) == 5
     ran = {p.name for p in (tmp_path / "two" / "steps" / "search").iterdir()}
     assert "study.json" in ran
     log = (tmp_path / "two" / "steps" / "search" / "user_logs" / "std_log.txt").read_text()
