@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 #: How often running trials are polled for metrics and exits.
 POLL_S = 0.02
 METRICS_ENV = "MLOPS_METRICS_FILE"
+#: How often a job waiting for a study another job runs tries its lock again.
+LOCK_POLL_S = 0.5
 Notify = Callable[[str], None]
 
 
@@ -79,13 +81,25 @@ class SweepFailed(Exception):
 
 
 @contextmanager
-def _exclusive(folder: Path, name: str) -> Iterator[None]:
-    """One sweep at a time per study: a second would mark the first one's live trials failed."""
+def _exclusive(folder: Path, name: str, notify: Notify, timeout_s: float | None) -> Iterator[None]:
+    """One sweep at a time per study (a second would mark the first one's live trials failed):
+    a job finding it taken waits, then resumes whatever is left of it. The lock is the kernel's,
+    so a holder that dies, even by SIGKILL, releases it."""
     with open(folder / "lock", "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SweepFailed(f"study {name} is being run by another job; run again when it ends") from None
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise SweepFailed(f"study {name} was run by another job for all of the sweep's "
+                                      f"timeout ({timeout_s:g} s); run again when it ends") from None
+                if not waiting:
+                    notify(f"waiting for study {name}: another job is running it")
+                    waiting = True
+                time.sleep(LOCK_POLL_S)
         yield
 
 
@@ -241,7 +255,7 @@ def run_sweep(run: SweepRun, studies_dir: Path, job_id: str, env: Mapping[str, s
     folder = studies_dir / name
     make_dirs(folder)
     settings = run.settings
-    with _exclusive(folder, name):
+    with _exclusive(folder, name, notify, settings.timeout_s):
         # The forker starts first: its imports (~1 s) overlap opening the study (~0.5 s).
         sweep = _Sweep(run, folder, env, notify, umask)
         try:

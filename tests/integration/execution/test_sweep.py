@@ -144,3 +144,20 @@ def test_the_same_seeded_sweep_samples_the_same_parameters(tmp_path: Path) -> No
     _, first = _run(pipeline, tmp_path / "a")
     _, second = _run(pipeline, tmp_path / "b")
     assert [dict(t.params) for t in first.trials] == [dict(t.params) for t in second.trials]
+
+
+def test_a_second_job_on_the_same_study_waits_then_resumes_what_is_left(tmp_path: Path) -> None:
+    pipeline = sweep_pipeline(tmp_path / "p", trials=3, concurrent=1)
+    _, first = _run(pipeline, tmp_path, "one")
+    lock = tmp_path / "studies" / first.name / "lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; handle = open(sys.argv[1], 'a+b'); "
+        "fcntl.flock(handle, fcntl.LOCK_EX); print('held', flush=True); time.sleep(1.0)"), str(lock)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    result, second = _run(pipeline, tmp_path, "two")
+    holder.wait()
+    assert result.status is JobStatus.COMPLETED  # type: ignore[attr-defined]
+    log = (tmp_path / "two" / "steps" / "search" / "user_logs" / "std_log.txt").read_text()
+    assert f"waiting for study {first.name}: another job is running it" in log
+    assert "3 of 3 trials already finished" in log and len(second.trials) == 3
