@@ -17,6 +17,7 @@ by SIGKILL, the forker reads end-of-file on its request pipe and kills every tri
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -224,6 +225,9 @@ def _serve(module: str, requests: IO[bytes], replies: IO[bytes]) -> None:
         importlib.import_module(module)
     # What it imported stays loaded; the module itself runs afresh as __main__ in each trial.
     sys.modules.pop(module, None)
+    # The children's collector then leaves the inherited objects alone: scanning them would write
+    # to (and so copy) every page they share with the forker.
+    gc.freeze()
     children: dict[int, int] = {}  # pid -> request id
     buffer = b""
     fd = requests.fileno()
