@@ -72,6 +72,7 @@ class _Running:
     started: float
     metrics_file: Path
     offset: int = 0
+    step: int = 0  # the last step reported: a value without a step is the next one
     last: float | None = None
     reported: dict[int, float] = field(default_factory=dict)
 
@@ -123,8 +124,8 @@ def _new_metrics(running: _Running, metric: str) -> list[tuple[int, float]]:
         except (ValueError, TypeError, KeyError, AttributeError):
             continue
         step = entry.get("step")
-        step = int(step) if isinstance(step, int | float) else len(running.reported) + 1
-        found.append((step, value))
+        running.step = int(step) if isinstance(step, int | float) else running.step + 1
+        found.append((running.step, value))
     return found
 
 
