@@ -16,7 +16,6 @@ from mlops_azure.local import metadata as db
 from mlops_azure.local.artifacts import process_alive
 from mlops_azure.local.audit import check_limit
 from mlops_azure.local.store import LocalPart
-from mlops_azure.records_tuning import Study
 from mlops_azure.rules import check_asset_name
 from mlops_azure.workspace import (
     Job,
@@ -26,6 +25,7 @@ from mlops_azure.workspace import (
     PipelineSubmission,
     ProgressCallback,
     StepRun,
+    Study,
 )
 
 _UNFINISHED = (JobStatus.RUNNING.value, JobStatus.QUEUED.value)
@@ -161,6 +161,7 @@ class LocalJobs(LocalPart, Jobs):
         if not path.exists():
             raise BackendError(f"output '{output}' of job '{job_id}' at {path} is missing")
         return path
+
     def studies(self, job_id: str) -> list[Study]:
         """The studies its sweep steps wrote (``steps/<step>/study.json``), in step order."""
         found = []
