@@ -116,6 +116,12 @@ class CommandTemplate:
         return shlex.quote(format_value(value))
 
 
+def output_paths(folders: Mapping[str, Path], types: Mapping[str, str]) -> dict[str, Path]:
+    """What a command gets for each output: its folder, or for a ``uri_file`` a file named after
+    the output inside it (so the folder can still be listed as a whole)."""
+    return {name: folder / name if types[name] == "uri_file" else folder for name, folder in folders.items()}
+
+
 def format_value(value: TemplateValue) -> str:
     """The text Azure ML passes for a value: booleans as ``True``/``False``, paths as-is."""
     return str(value)

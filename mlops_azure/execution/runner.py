@@ -30,6 +30,7 @@ from mlops_azure.execution.command_template import (
     TemplateValue,
     check_constraints,
     coerce_primitive,
+    output_paths,
 )
 from mlops_azure.execution.definition import (
     Binding,
@@ -173,9 +174,7 @@ def _plan(definition: PipelineDefinition, values: Mapping[str, Path | Literal | 
         step = definition.steps[name]
         step_dir = job_dir / "steps" / name
         output_dirs = {out: step_dir / "outputs" / out for out in step.component.outputs}
-        # A uri_file output is a file inside its folder, so the folder can still be listed as a whole.
-        output_paths = {out: folder / out if step.component.outputs[out] == "uri_file" else folder
-                        for out, folder in output_dirs.items()}
+        paths = output_paths(output_dirs, step.component.outputs)
         inputs = _step_inputs(definition, step, values, plans)
         sweep = None
         if step.sweep is not None:
@@ -184,10 +183,10 @@ def _plan(definition: PipelineDefinition, values: Mapping[str, Path | Literal | 
                              step.component.file, step.component.code, fixed, step.component.outputs,
                              output_dirs, step_dir)
             inputs = {**fixed, **sample_params(step.sweep)}  # checks the template renders
-        command = step.component.command.render(inputs, output_paths)
+        command = step.component.command.render(inputs, paths)
         label = f"{step.component.name}:{step.component.version}"
         plans[name] = _Plan(name, label, command, step.component.code, step_dir / "user_logs" / "std_log.txt",
-                            output_dirs, output_paths, sweep)
+                            output_dirs, paths, sweep)
     return list(plans.values())
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_azure._files import make_dirs
+from mlops_azure.execution.command_template import output_paths
 from mlops_azure.execution.sweep_definition import SweepSettings
 from mlops_azure.execution.sweep_study import (
     SweepRun,
@@ -155,8 +156,8 @@ class _Sweep:
         self.running: list[_Running] = []
 
     def _command(self, params: Mapping[str, Any], folder: Path | None = None) -> str:
-        outputs = {name: (folder or Path("/dev/null")) / "outputs" / name for name in self.run.outputs}
-        paths = {n: p / n if self.run.outputs[n] == "uri_file" else p for n, p in outputs.items()}
+        folders = {name: (folder or Path("/dev/null")) / "outputs" / name for name in self.run.outputs}
+        paths = output_paths(folders, self.run.outputs)
         values = {**self.run.fixed, **{k: as_value(v) for k, v in params.items()}}
         return self.run.command.render(values, paths)
 
