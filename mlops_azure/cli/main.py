@@ -30,6 +30,7 @@ from mlops_azure.cli import (
     commands_schedule,
     commands_score,
     commands_train,
+    commands_ui,
     commands_watch,
 )
 from mlops_azure.cli.output import error
@@ -149,6 +150,7 @@ app.add_typer(commands_monitor.app, name="monitor")
 app.add_typer(commands_schedule.app, name="schedule")
 app.add_typer(commands_watch.app, name="watch")
 app.add_typer(commands_score.app, name="score")
+app.command("ui")(commands_ui.ui)
 
 
 def run() -> None:

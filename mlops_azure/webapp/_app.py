@@ -1,0 +1,99 @@
+"""``create_app``: the Flask application over one project, its pages and its safety rules."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask, Response, url_for
+from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from mlops_azure.errors import BackendError, MlopsError, UserInputError
+from mlops_azure.webapp._context import SETTINGS_KEY, render, settings
+from mlops_azure.webapp._security import CsrfRefused, require_signed_in
+from mlops_azure.webapp._settings import UiSettings
+
+log = logging.getLogger("mlops_azure.webapp")
+
+#: The modules of the pages, each with a ``blueprint``; the first is the home page.
+PAGES = ("_status", "_model")
+
+#: No script but the app's own files, nothing fetched from elsewhere, not framed by other sites.
+#: Inline styles stay allowed: the SVG plots carry style attributes.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' "
+                           "'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+                           "base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+
+
+def create_app(settings_: UiSettings) -> Flask:
+    """The web app for the project ``settings_.config_path`` names (opened per thread on use)."""
+    app = Flask("mlops_azure.webapp")
+    app.config.update(SECRET_KEY=settings_.secret_key, SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="mlops_ui",
+                      MAX_CONTENT_LENGTH=settings_.max_upload_bytes, **settings_.flask)
+    app.config[SETTINGS_KEY] = settings_
+    settings_.scratch_dir.mkdir(parents=True, exist_ok=True)
+    for page in PAGES:
+        app.register_blueprint(importlib.import_module(f"mlops_azure.webapp.{page}").blueprint)
+
+    app.add_template_global(model_link)
+
+    @app.before_request
+    def _signed_in() -> None:
+        require_signed_in(settings().easy_auth)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.register_error_handler(CsrfRefused, lambda exc: _error(str(exc), 400))
+    app.register_error_handler(UserInputError, lambda exc: _error(exc.message, 400))
+    app.register_error_handler(BackendError, lambda exc: _error(exc.message, 503))
+    app.register_error_handler(MlopsError, lambda exc: _error(exc.message, 400))
+    app.register_error_handler(RequestEntityTooLarge, lambda _: _error(
+        f"the upload is larger than {settings().max_upload_bytes // (1024 * 1024)} MB: split the "
+        "file, or score it with mlops score batch", 413))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal)
+    return app
+
+
+def model_link(ref: str | None) -> Markup:
+    """A link to the model page when ``ref`` is ``NAME:VERSION``, else the text itself."""
+    if not ref:
+        return Markup("")
+    name, _, version = ref.rpartition(":")
+    if not name or not version.isdigit():
+        return escape(ref)
+    href = url_for("model.version_page", name=name, version=int(version))
+    return Markup('<a href="{}">{}</a>').format(href, ref)
+
+
+def _error(message: str, status: int) -> tuple[str, int]:
+    return render("error.html", status=status, message=message)
+
+
+def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+    if exc.code is None:
+        return exc
+    messages = {401: "sign in first: this app takes the user from the platform's sign-in",
+                404: "there is no such page here", 405: "this page does not take that method"}
+    return _plain_error(messages.get(exc.code, exc.description or exc.name), exc.code)
+
+
+def _plain_error(message: str, status: int) -> tuple[str, int]:
+    try:
+        return _error(message, status)
+    except MlopsError:  # the project itself cannot be read: say so without the layout
+        return f"<!doctype html><title>mlops</title><p role=alert>{message}</p>", status
+
+
+def _internal(exc: Exception) -> tuple[str, int]:
+    log.exception("mlops ui: unexpected error")
+    return _plain_error(f"internal error: {type(exc).__name__} (see the server's log)", 500)

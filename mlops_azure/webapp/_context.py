@@ -1,0 +1,74 @@
+"""What every view needs: the project (one per thread), the settings, the actor, and rendering.
+
+The embedded workspace's SQLite connection belongs to the thread that opened it, and the server
+answers on a pool of threads, so each thread opens the project once and keeps it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import current_app, render_template, request
+
+from mlops_azure.audit_events import resolve_actor
+from mlops_azure.project import Project
+from mlops_azure.webapp._security import csrf_token, easy_auth_user
+from mlops_azure.webapp._settings import UiSettings
+
+SETTINGS_KEY = "MLOPS_UI_SETTINGS"
+ACTOR_KEY = "MLOPS_UI_ACTOR"
+_local = threading.local()
+
+#: The navigation bar: endpoint name, label.
+NAV = (("status.page", "Status"), ("model.versions", "Models"), ("predict.form", "Predict"),
+       ("drift.checks", "Drift"), ("audit.trail", "Audit"))
+
+
+def settings() -> UiSettings:
+    """The settings the app was created with."""
+    found: UiSettings = current_app.config[SETTINGS_KEY]
+    return found
+
+
+def project() -> Project:
+    """This thread's project, loaded on its first request."""
+    found: Project | None = getattr(_local, "project", None)
+    wanted = settings()
+    if found is None or getattr(_local, "settings", None) is not wanted:
+        found = Project.load(wanted.config_path, wanted.backend)
+        _local.project, _local.settings = found, wanted
+    return found
+
+
+def actor() -> str:
+    """Who is acting: the Easy Auth user when the app trusts those headers, else the audit
+    trail's usual rule (``$MLOPS_ACTOR``, the git user, the OS user)."""
+    if settings().easy_auth:
+        name = easy_auth_user(request.headers)
+        if name:
+            return name
+    # Worked out once: the rule may ask git, a subprocess per page otherwise.
+    found: str | None = current_app.config.get(ACTOR_KEY)
+    if found is None:
+        found = current_app.config[ACTOR_KEY] = resolve_actor()
+    return found
+
+
+def default_stage() -> str:
+    """The stage predictions go to unless the user picks another."""
+    stages = list(project().config.stages)
+    chosen = settings().stage
+    if chosen is not None:
+        return chosen
+    return "production" if "production" in stages else stages[-1]
+
+
+def render(template: str, *, status: int = 200, **context: Any) -> tuple[str, int]:
+    """``template`` rendered with what ``base.html`` needs (navigation, user, CSRF token)."""
+    config = project().config
+    nav = [(e, label) for e, label in NAV if e in current_app.view_functions]
+    html = render_template(template, nav=nav, pages=current_app.view_functions, actor=actor(),
+                           csrf_token=csrf_token(), project_name=config.project,
+                           backend=project().backend, **context)
+    return html, status
