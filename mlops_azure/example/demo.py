@@ -114,6 +114,9 @@ def run_demo(
         f"'cd {directory} && mlops invoke --stage production --file sample-request.json', "
         "'mlops status', 'mlops history' and 'mlops monitor drift --stage production "
         "--window 1d'. Stop the endpoints with 'mlops endpoints delete NAME'.")
+    summary["ui_command"] = f"cd {directory} && mlops ui"
+    say(f"see it in the browser (status, models, predictions, drift, audit): "
+        f"[bold]{summary['ui_command']}[/], then open http://127.0.0.1:8080/")
     return summary
 
 

@@ -47,7 +47,7 @@ def versions() -> tuple[str, int]:
     found = project().models(project().config.model.name)
     shown = found[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
     return render("models.html", versions=shown, page=number, total=len(found),
-                  pages=max(1, -(-len(found) // PAGE_SIZE)))
+                  page_count=max(1, -(-len(found) // PAGE_SIZE)))
 
 
 def _version(name: str, version: int) -> ModelVersion:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from tests.support.postgres import Postgres
 
@@ -84,9 +89,31 @@ def test_the_loop_runs_to_a_production_endpoint_and_a_prediction(demo: Path) -> 
         extra = json.loads(shown.stdout)["lineage"]["extra"]
         assert extra["trigger"] == "drift" and extra["drift_report"] == str(drift["report_id"])
 
+    _the_ui_command_it_prints_serves_the_project(summary, demo)
+
     again = subprocess.run([MLOPS, "run", str(demo)], capture_output=True, text=True, timeout=60)
     assert again.returncode == 2  # an existing project is not overwritten without --force
     assert "--force" in again.stderr
+
+
+def _the_ui_command_it_prints_serves_the_project(summary: dict[str, Any], demo: Path) -> None:
+    assert summary["ui_command"] == f"cd {demo} && mlops ui"
+    log = demo / "ui.log"
+    with log.open("w") as out:
+        ui = subprocess.Popen([MLOPS, "ui", "--port", "0"], cwd=demo, stdout=out,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"http://127\.0\.0\.1:\d+/", log.read_text())):
+            assert ui.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        page = requests.get(found.group(0), timeout=30)
+        assert page.status_code == 200
+        production = page.text[page.text.index('data-stage="production"'):]
+        assert "steel-purchase-forecast:" in production[:production.index("</tr>")]
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(10)
 
 
 def test_forced_rerun_starts_from_an_empty_workspace(demo: Path) -> None:

@@ -17,6 +17,8 @@ RULES = [
     ("azure", ("mlops_azure.local",)),
     ("local", ("mlops_azure.azure", "azure")),
     ("lifecycle", ("mlops_azure.local", "mlops_azure.azure", "azure")),
+    # The web app reads through the library, the same on either backend.
+    ("webapp", ("mlops_azure.local", "mlops_azure.azure", "azure")),
 ]
 
 
