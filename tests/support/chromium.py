@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.support.chromium_page import ChromiumError, ConsoleMessage, Page, PageReport, origin_of
+from tests.support.chromium_page import Page
+from tests.support.chromium_report import ChromiumError, ConsoleMessage, PageReport, origin_of
 
 __all__ = ["PLOT_FACTS", "Chromium", "ChromiumError", "ChromiumNotFound", "ConsoleMessage", "Page",
            "PageReport", "find_chromium", "origin_of"]

@@ -10,10 +10,19 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+
+from tests.support.chromium_report import (
+    ChromiumError,
+    ConsoleMessage,
+    PageReport,
+    console_level,
+    console_text,
+    exception_text,
+    origin_of,
+)
 
 if TYPE_CHECKING:
     from tests.support.chromium import Chromium
@@ -21,7 +30,10 @@ if TYPE_CHECKING:
 #: Schemes a page may always load: they never leave the browser. Anything else (http, https, ws,
 #: ftp...) is failed and recorded unless its origin is allowed.
 _LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Events that say the main frame is about to navigate. frameScheduledNavigation (deprecated, still
+#: sent) comes from the renderer as a form submission is queued, so before the reply to the step.
+_NAVIGATION_STARTS = ("Page.frameScheduledNavigation", "Page.frameRequestedNavigation",
+                      "Page.frameStartedLoading")
 _WS_BINDING = "__mlopsRefusedWebSocket"
 #: Replaces the page's WebSocket before its own scripts run: the constructor reports the URL
 #: (through the binding above) and throws, as a browser refusing the connection would.
@@ -32,61 +44,12 @@ _NO_WEBSOCKET = f"""(() => {{ const report = globalThis.{_WS_BINDING};
     throw new DOMException("WebSocket refused by the test browser", "SecurityError"); }} }}; }})()"""
 
 
-class ChromiumError(RuntimeError):
-    """The browser died, timed out or answered a DevTools command with an error, or a page step
-    (a selector, a navigation, a download) could not be done."""
-
-
-@dataclass(frozen=True)
-class ConsoleMessage:
-    """One console call (``console.error`` ...) or browser log entry (a failed load ...)."""
-
-    level: str
-    text: str
-    source: str
-
-
-@dataclass(frozen=True)
-class PageReport:
-    """What a page produced: one load, or everything a :class:`Page` saw so far."""
-
-    url: str
-    console: tuple[ConsoleMessage, ...]
-    #: Uncaught exceptions and unhandled promise rejections, as the browser describes them.
-    page_errors: tuple[str, ...]
-    #: Every URL the page requested (the page itself included) and those that were refused.
-    requests: tuple[str, ...]
-    blocked: tuple[str, ...]
-    #: The value of the query expression (JSON-like).
-    facts: Any = field(default=None)
-
-    @property
-    def errors(self) -> list[str]:
-        """Console and log entries at level error, page errors and refused requests."""
-        out = [f"console.{m.level} ({m.source}): {m.text}" for m in self.console if m.level == "error"]
-        out += [f"uncaught: {e}" for e in self.page_errors]
-        out += [f"blocked request: {u}" for u in self.blocked]
-        return out
-
-
 @dataclass
 class _Download:
     guid: str
     url: str
     name: str
     state: str = "inProgress"
-
-
-def origin_of(url: str) -> str | None:
-    """``scheme://host:port`` of an http(s) URL (the port spelled out), else None."""
-    parts = urlsplit(url)
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    try:
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        return None
-    return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
 class Page:
@@ -109,7 +72,7 @@ class Page:
         self._errors: list[str] = []
         self._requests: list[str] = []
         self._blocked: list[str] = []
-        self._started = self._stopped = 0
+        self._started = self._stopped = self._committed = 0
         self._downloads: dict[str, _Download] = {}
         self._download_dir: Path | None = None
         self._context = browser.call("Target.createBrowserContext",
@@ -152,7 +115,7 @@ class Page:
         """Click the centre of the first element matching ``selector`` with the mouse (scrolled into
         view first, so whatever covers it gets the click, as for a user). ``navigate``: None waits
         for a navigation if one starts, True requires one, False does not wait. True when the page
-        navigated."""
+        now shows a new document (a download or a 204 answer leaves it as it was)."""
         where = self._evaluate(f"""(() => {{ const el = document.querySelector({json.dumps(selector)});
           if (!el) return null; el.scrollIntoView({{block: 'center', inline: 'center'}});
           const r = el.getBoundingClientRect();
@@ -309,14 +272,17 @@ class Page:
         value = self._call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
                                                 "awaitPromise": True})
         if "exceptionDetails" in value:
-            raise ChromiumError(f"the expression failed: {_exception_text(value['exceptionDetails'])}")
+            raise ChromiumError(f"the expression failed: {exception_text(value['exceptionDetails'])}")
         return value["result"].get("value")
 
     def _then_navigation(self, action: Callable[[], None], navigate: bool | None) -> bool:
-        started, stopped = self._started, self._stopped
+        started, stopped, committed = self._started, self._stopped, self._committed
         action()
         if navigate is False:
             return False
+        # A round trip through the renderer's main thread: a navigation the step queued there has
+        # been announced by the time the answer arrives, however slow the machine.
+        self._call("Runtime.evaluate", {"expression": "0"})
         grace = self.timeout_s if navigate else self.nav_grace_s
         deadline = time.monotonic() + grace
         while self._started == started and time.monotonic() < deadline:
@@ -326,7 +292,8 @@ class Page:
                 raise ChromiumError(f"no navigation started from {self.url} in {grace:g}s")
             return False
         self._wait_loaded(stopped)
-        return True
+        # A download or a 204 starts a navigation that shows no new document.
+        return self._committed > committed
 
     def _wait_loaded(self, stopped: int) -> None:
         """Until the main frame stops loading (after its load event) once more than ``stopped``."""
@@ -349,10 +316,10 @@ class Page:
         elif method == "Network.responseReceived" and main and params.get("type") == "Document":
             self.status = params["response"]["status"]
         elif method == "Runtime.consoleAPICalled":
-            self._console.append(ConsoleMessage(_console_level(params["type"]),
-                                                _console_text(params.get("args", [])), "console"))
+            self._console.append(ConsoleMessage(console_level(params["type"]),
+                                                console_text(params.get("args", [])), "console"))
         elif method == "Runtime.exceptionThrown":
-            self._errors.append(_exception_text(params["exceptionDetails"]))
+            self._errors.append(exception_text(params["exceptionDetails"]))
         elif method == "Log.entryAdded":
             entry = params["entry"]
             self._console.append(ConsoleMessage(entry["level"], entry["text"], entry["source"]))
@@ -362,7 +329,8 @@ class Page:
             self.browser.send("Page.handleJavaScriptDialog", {"accept": True}, self._session)
         elif method == "Page.frameNavigated" and "parentId" not in params["frame"]:
             self.url = params["frame"]["url"]
-        elif method in ("Page.frameRequestedNavigation", "Page.frameStartedLoading") and main:
+            self._committed += 1
+        elif method in _NAVIGATION_STARTS and main:
             self._started += 1
         elif method == "Page.frameStoppedLoading" and main:
             self._stopped += 1
@@ -383,21 +351,3 @@ class Page:
             self._blocked.append(url)
             self.browser.send("Fetch.failRequest", {"requestId": request_id,
                                                     "errorReason": "BlockedByClient"}, self._session)
-
-
-def _console_level(kind: str) -> str:
-    # console.assert failures and console.trace are reported as errors by DevTools too.
-    return {"warning": "warning", "error": "error", "assert": "error"}.get(kind, "info")
-
-
-def _console_text(args: list[dict[str, Any]]) -> str:
-    return " ".join(str(a.get("value", a.get("description", a.get("type", "")))) for a in args)
-
-
-def _exception_text(details: dict[str, Any]) -> str:
-    exception = details.get("exception") or {}
-    # The description carries the stack (with file and line) for Error objects; a thrown string or
-    # number has none, so the position is added from the details.
-    text = str(exception.get("description") or exception.get("value") or details.get("text", "?"))
-    where = f"{details.get('url', '')}:{details.get('lineNumber', 0) + 1}"
-    return text if "\n    at " in text else f"{text} (at {where})"

@@ -145,6 +145,8 @@ def test_a_click_follows_a_link_and_waits_only_when_something_navigates(chromium
                                                                         site: Server) -> None:
     with chromium.open(site.origin + "/", allow_origins=(site.origin,)) as page:
         assert page.click("#nothing") is False
+        # Navigates to a download: nothing new to show.
+        assert page.click("#csv") is False
         assert page.url == site.origin + "/"
         assert page.click("#other") is True
         assert (page.url, page.evaluate("document.title")) == (site.origin + "/other", "other")
