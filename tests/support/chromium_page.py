@@ -57,7 +57,7 @@ class Page:
     (:meth:`click`, :meth:`submit`) wait up to ``nav_grace_s`` for a navigation to start and, when
     one does, until it has finished loading; :attr:`timeout_s` bounds every wait."""
 
-    #: How long a click or submit waits for a navigation to start before taking it there is none.
+    #: How long a click or submit waits for a navigation to start before taking it that there is none.
     nav_grace_s = 0.3
 
     def __init__(self, browser: Chromium, *, javascript: bool, allow_origins: frozenset[str]) -> None:
