@@ -1,15 +1,19 @@
-"""Load a local HTML file in headless Chromium and report what the page said and drew.
+"""Headless Chromium for tests: load a local HTML file, or drive pages of a server on 127.0.0.1.
 
-Tests use it to check that a generated page (the model card) runs clean in a real browser: the
-console messages and uncaught exceptions, every URL the page asked for, and facts queried from the
-DOM with a JavaScript expression (by default: the ``svg[data-plot]`` plots and their marks).
+:meth:`Chromium.load` checks that a generated page (the model card) runs clean in a real browser:
+the console messages and uncaught exceptions, every URL the page asked for, and facts queried from
+the DOM with a JavaScript expression (by default: the ``svg[data-plot]`` plots and their marks).
+:meth:`Chromium.page` opens a :class:`~tests.support.chromium_page.Page` kept across steps (go to a
+URL, fill and submit forms, click, upload, download, screenshot) for the web app's tests.
 
 Chromium is Debian's ``chromium`` (``/usr/bin/chromium``, or ``chromium``/``chromium-browser`` on
 ``PATH``), started headless with a fresh temporary profile, background networking, extensions and
-first-run off, and every host name mapped to nothing. It is driven with the Chrome DevTools
-Protocol over ``--remote-debugging-pipe`` (fds 3 and 4, NUL-separated JSON): no debugging port is
-opened at all, so nothing else on the machine can talk to the browser, and no websocket client is
-needed. Requests other than ``file:`` and ``data:`` are failed before they leave the browser.
+first-run off, no proxy, and every host name but the ``127.0.0.1`` literal mapped to nothing. It is
+driven with the Chrome DevTools Protocol over ``--remote-debugging-pipe`` (fds 3 and 4,
+NUL-separated JSON): no debugging port is opened at all, so nothing else on the machine can talk to
+the browser, and no websocket client is needed. Requests other than ``file:``, ``data:`` and
+``blob:`` are failed before they leave the browser, unless their origin is on the allow-list
+(``allow_origins``: ``http://127.0.0.1:PORT`` origins only); failed requests are recorded.
 """
 
 from __future__ import annotations
@@ -23,14 +27,22 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from tests.support.chromium_page import Page
+from tests.support.chromium_report import ChromiumError, ConsoleMessage, PageReport, origin_of
+
+__all__ = ["PLOT_FACTS", "Chromium", "ChromiumError", "ChromiumNotFound", "ConsoleMessage", "Page",
+           "PageReport", "find_chromium", "origin_of"]
 
 #: Where Debian's package puts the launcher; PATH is searched after it.
 _CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
-#: Schemes a local page may load; anything else (http, https, ws, ftp...) is failed and recorded.
-_LOCAL_SCHEMES = ("file:", "data:", "about:")
+#: The only host an allowed origin may name: tests send traffic to 127.0.0.1 only, and it is the one
+#: name the host resolver rules below leave resolvable.
+_LOOPBACK = "127.0.0.1"
 
 #: Facts about the plots: one entry per ``svg[data-plot]`` with its id, kind, title and how many
 #: ``.mark`` elements it holds that the browser laid out with a non-empty box (drawn, not hidden).
@@ -43,45 +55,12 @@ PLOT_FACTS = """(() => [...document.querySelectorAll('svg[data-plot]')].map(svg 
           marks: marks.length, drawn: drawn.length, width: box.width, height: box.height};
 }))()"""
 
+#: A browser-level event handler (downloads): method, params.
+EventHandler = Callable[[str, dict[str, Any]], None]
+
 
 class ChromiumNotFound(RuntimeError):
     """No Chromium executable: install Debian's ``chromium`` package."""
-
-
-class ChromiumError(RuntimeError):
-    """The browser died, timed out or answered a DevTools command with an error."""
-
-
-@dataclass(frozen=True)
-class ConsoleMessage:
-    """One console call (``console.error`` ...) or browser log entry (a failed load ...)."""
-
-    level: str
-    text: str
-    source: str
-
-
-@dataclass(frozen=True)
-class PageReport:
-    """What one page load produced."""
-
-    url: str
-    console: tuple[ConsoleMessage, ...]
-    #: Uncaught exceptions and unhandled promise rejections, as the browser describes them.
-    page_errors: tuple[str, ...]
-    #: Every URL the page requested (the page itself included) and those that were refused.
-    requests: tuple[str, ...]
-    blocked: tuple[str, ...]
-    #: The value of the query expression (JSON-like).
-    facts: Any = field(default=None)
-
-    @property
-    def errors(self) -> list[str]:
-        """Console and log entries at level error, page errors and refused requests."""
-        out = [f"console.{m.level} ({m.source}): {m.text}" for m in self.console if m.level == "error"]
-        out += [f"uncaught: {e}" for e in self.page_errors]
-        out += [f"blocked request: {u}" for u in self.blocked]
-        return out
 
 
 def find_chromium() -> Path:
@@ -94,13 +73,27 @@ def find_chromium() -> Path:
                            "PATH): install the Debian package chromium")
 
 
+def allowed_origins(origins: Iterable[str]) -> frozenset[str]:
+    """The normalised origins; ValueError for one that is not http(s) on 127.0.0.1."""
+    out = set()
+    for given in origins:
+        origin = origin_of(given)
+        if origin is None or urlsplit(origin).hostname != _LOOPBACK:
+            raise ValueError(f"allow_origins: {given!r} is not an http(s)://127.0.0.1:PORT origin")
+        out.add(origin)
+    return frozenset(out)
+
+
 def _flags(profile: Path) -> list[str]:
     flags = ["--headless", f"--user-data-dir={profile}", "--remote-debugging-pipe",
              "--disable-background-networking", "--no-first-run", "--disable-extensions",
              "--no-default-browser-check", "--disable-sync", "--disable-component-update",
              "--disable-default-apps", "--disable-gpu", "--mute-audio", "--hide-scrollbars",
-             # Belt and braces with the request interception: no host name resolves.
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--window-size=1280,2000"]
+             # Belt and braces with the request interception: no host name resolves, and no proxy
+             # from the environment gets a request either; the loopback literal is left alone so
+             # allowed origins on 127.0.0.1 can be reached.
+             f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {_LOOPBACK}", "--no-proxy-server",
+             "--window-size=1280,2000"]
     # Chromium's sandbox refuses to start as root; as any other user it stays on.
     if os.geteuid() == 0:
         flags.append("--no-sandbox")
@@ -108,19 +101,26 @@ def _flags(profile: Path) -> list[str]:
 
 
 class Chromium:
-    """A running headless Chromium; :meth:`load` pages, then :meth:`close` (or use ``with``)."""
+    """A running headless Chromium; :meth:`load` files or open a :meth:`page`, then :meth:`close`
+    (or use ``with``). ``allow_origins`` are let through on every page (a page may add more)."""
 
-    def __init__(self, executable: Path | None = None, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, executable: Path | None = None, *, timeout_s: float = 30.0,
+                 allow_origins: Iterable[str] = ()) -> None:
         self.executable = executable or find_chromium()
         self.timeout_s = timeout_s
+        self.allow_origins = allowed_origins(allow_origins)
         self._profile = Path(tempfile.mkdtemp(prefix="mlops-chromium-"))
         self._log = self._profile.parent / f"{self._profile.name}.log"
         self._next_id = 0
         self._buffer = b""
-        self._events: list[dict[str, Any]] = []
+        self._replies: dict[int, dict[str, Any]] = {}
+        # Replies nobody waits for (Fetch.continueRequest ...): dropped when they arrive.
+        self._unwanted: set[int] = set()
+        self._sessions: dict[str, Page] = {}
+        self._browser_handlers: list[EventHandler] = []
         self._pid, self._to_browser, self._from_browser = self._spawn()
         try:
-            self._call("Browser.getVersion")
+            self.call("Browser.getVersion")
         except BaseException:
             self.close()
             raise
@@ -151,6 +151,54 @@ class Chromium:
 
     # -- the DevTools pipe -------------------------------------------------------------------
 
+    def send(self, method: str, params: dict[str, Any] | None = None,
+             session: str | None = None) -> None:
+        """Send a command without waiting for its answer (an error in it is ignored)."""
+        self._unwanted.add(self._send(method, params, session))
+
+    def call(self, method: str, params: dict[str, Any] | None = None,
+             session: str | None = None) -> dict[str, Any]:
+        """Send a command and wait for its answer; events arriving meanwhile are handled (paused
+        requests routed), so a command that waits on the network cannot deadlock."""
+        sent = self._send(method, params, session)
+        deadline = time.monotonic() + self.timeout_s
+        while sent not in self._replies:
+            if not self.pump(deadline):
+                raise ChromiumError(f"Chromium did not answer {method} in {self.timeout_s:g}s")
+        message = self._replies.pop(sent)
+        if "error" in message:
+            raise ChromiumError(f"{method}: {message['error'].get('message', message['error'])}")
+        result: dict[str, Any] = message.get("result", {})
+        return result
+
+    def pump(self, deadline: float) -> bool:
+        """Handle one message from the browser; False when none came before ``deadline``
+        (a ``time.monotonic()`` value)."""
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
+                return False
+            chunk = os.read(self._from_browser, 1 << 20)
+            if not chunk:
+                raise ChromiumError(f"Chromium has gone away: {self._log_tail()}")
+            self._buffer += chunk
+        raw, _, self._buffer = self._buffer.partition(b"\0")
+        message: dict[str, Any] = json.loads(raw)
+        if "id" in message:
+            if message["id"] in self._unwanted:
+                self._unwanted.discard(message["id"])
+            else:
+                self._replies[message["id"]] = message
+        elif "method" in message:
+            method, params = message["method"], message.get("params", {})
+            page = self._sessions.get(message.get("sessionId", ""))
+            if page is not None:
+                page._on_event(method, params)
+            elif "sessionId" not in message:
+                for handler in self._browser_handlers:
+                    handler(method, params)
+        return True
+
     def _send(self, method: str, params: dict[str, Any] | None, session: str | None) -> int:
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
@@ -164,35 +212,6 @@ class Chromium:
             raise ChromiumError(f"Chromium has gone away: {self._log_tail()}") from exc
         return self._next_id
 
-    def _receive(self, deadline: float) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
-                raise ChromiumError("Chromium did not answer in time")
-            chunk = os.read(self._from_browser, 1 << 20)
-            if not chunk:
-                raise ChromiumError(f"Chromium has gone away: {self._log_tail()}")
-            self._buffer += chunk
-        message, _, self._buffer = self._buffer.partition(b"\0")
-        parsed: dict[str, Any] = json.loads(message)
-        return parsed
-
-    def _call(self, method: str, params: dict[str, Any] | None = None,
-              session: str | None = None) -> dict[str, Any]:
-        """Send a command and wait for its answer; events arriving meanwhile are queued."""
-        sent = self._send(method, params, session)
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            message = self._receive(deadline)
-            if message.get("id") != sent:
-                if "method" in message:
-                    self._events.append(message)
-                continue
-            if "error" in message:
-                raise ChromiumError(f"{method}: {message['error'].get('message', message['error'])}")
-            result: dict[str, Any] = message.get("result", {})
-            return result
-
     def _log_tail(self) -> str:
         with contextlib.suppress(OSError):
             return " | ".join(self._log.read_text(errors="replace").strip().splitlines()[-3:])
@@ -200,83 +219,46 @@ class Chromium:
 
     # -- pages -------------------------------------------------------------------------------
 
-    def load(self, page: Path, *, query: str = PLOT_FACTS, settle_s: float = 0.2) -> PageReport:
-        """Open ``page`` (a local file) in a fresh tab, wait for its load event and ``settle_s``
-        more (for timers and late errors), evaluate ``query`` and close the tab."""
-        url = page.resolve().as_uri()
-        target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    def page(self, *, javascript: bool = True, allow_origins: Iterable[str] = ()) -> Page:
+        """A fresh tab in its own browser context (no cookies or storage shared with other pages),
+        showing about:blank; use it with ``with`` or :meth:`Page.close` it. ``allow_origins`` adds to
+        the browser's; ``javascript=False`` disables the page's scripts (DevTools expressions such
+        as :meth:`Page.evaluate` still run)."""
+        return Page(self, javascript=javascript,
+                    allow_origins=self.allow_origins | allowed_origins(allow_origins))
+
+    def open(self, url: str, *, javascript: bool = True, allow_origins: Iterable[str] = ()) -> Page:
+        """:meth:`page`, then :meth:`Page.goto` ``url``."""
+        page = self.page(javascript=javascript, allow_origins=allow_origins)
         try:
-            session = self._call("Target.attachToTarget",
-                                 {"targetId": target, "flatten": True})["sessionId"]
-            return self._load_in(session, url, query, settle_s)
-        finally:
-            with contextlib.suppress(ChromiumError):
-                self._call("Target.closeTarget", {"targetId": target})
+            page.goto(url)
+        except BaseException:
+            page.close()
+            raise
+        return page
 
-    def _load_in(self, session: str, url: str, query: str, settle_s: float) -> PageReport:
-        self._events.clear()
-        for domain in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
-            self._call(domain, session=session)
-        self._call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session=session)
-        # Not _call: the answer comes after the navigation request, which Fetch pauses until the
-        # loop below lets it through. Its answer is skipped there like any other stray reply.
-        self._send("Page.navigate", {"url": url}, session)
-        console: list[ConsoleMessage] = []
-        errors: list[str] = []
-        requests: list[str] = []
-        blocked: list[str] = []
-        loaded = False
-        deadline = time.monotonic() + self.timeout_s
-        settle_until = float("inf")
-        while time.monotonic() < min(deadline, settle_until):
-            if not self._events:
-                wait_until = min(deadline, settle_until)
-                try:
-                    message = self._receive(wait_until)
-                except ChromiumError:
-                    if loaded and time.monotonic() >= settle_until:
-                        break
-                    raise
-                if "method" in message:
-                    self._events.append(message)
-                continue
-            event = self._events.pop(0)
-            if event.get("sessionId") != session:
-                continue
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Fetch.requestPaused":
-                self._route(session, params, blocked)
-            elif method == "Network.requestWillBeSent":
-                requests.append(params["request"]["url"])
-            elif method == "Runtime.consoleAPICalled":
-                console.append(ConsoleMessage(_console_level(params["type"]),
-                                              _console_text(params.get("args", [])), "console"))
-            elif method == "Runtime.exceptionThrown":
-                errors.append(_exception_text(params["exceptionDetails"]))
-            elif method == "Log.entryAdded":
-                entry = params["entry"]
-                console.append(ConsoleMessage(entry["level"], entry["text"], entry["source"]))
-            elif method == "Page.loadEventFired" and not loaded:
-                loaded = True
-                settle_until = time.monotonic() + settle_s
-        if not loaded:
-            raise ChromiumError(f"{url} did not finish loading in {self.timeout_s:g}s")
-        value = self._call("Runtime.evaluate", {"expression": query, "returnByValue": True},
-                           session=session)
-        if "exceptionDetails" in value:
-            raise ChromiumError(f"the query failed: {_exception_text(value['exceptionDetails'])}")
-        return PageReport(url, tuple(console), tuple(errors), tuple(requests), tuple(blocked),
-                          value["result"].get("value"))
+    def load(self, page: Path | str, *, query: str = PLOT_FACTS, settle_s: float = 0.2,
+             allow_origins: Iterable[str] = ()) -> PageReport:
+        """Open ``page`` (a local file, or a URL) in a fresh tab, wait for its load event and
+        ``settle_s`` more (for timers and late errors), evaluate ``query`` and close the tab."""
+        url = page.resolve().as_uri() if isinstance(page, Path) else page
+        with self.page(allow_origins=allow_origins) as tab:
+            tab.goto(url)
+            tab.settle(settle_s)
+            return tab.report(query)
 
-    def _route(self, session: str, paused: dict[str, Any], blocked: list[str]) -> None:
-        """Let local URLs through; fail anything that would leave the machine."""
-        request_url = paused["request"]["url"]
-        if request_url.startswith(_LOCAL_SCHEMES):
-            self._call("Fetch.continueRequest", {"requestId": paused["requestId"]}, session=session)
-        else:
-            blocked.append(request_url)
-            self._call("Fetch.failRequest", {"requestId": paused["requestId"],
-                                             "errorReason": "BlockedByClient"}, session=session)
+    def _attach(self, page: Page, session: str) -> None:
+        self._sessions[session] = page
+
+    def _detach(self, session: str) -> None:
+        self._sessions.pop(session, None)
+
+    def _add_browser_handler(self, handler: EventHandler) -> None:
+        self._browser_handlers.append(handler)
+
+    def _remove_browser_handler(self, handler: EventHandler) -> None:
+        with contextlib.suppress(ValueError):
+            self._browser_handlers.remove(handler)
 
     def close(self) -> None:
         """Ask the browser to quit, end its process group if it lingers, remove the profile."""
@@ -313,21 +295,3 @@ def _wait(pid: int, timeout_s: float) -> bool:
             return True
         time.sleep(0.02)
     return False
-
-
-def _console_level(kind: str) -> str:
-    # console.assert failures and console.trace are reported as errors by DevTools too.
-    return {"warning": "warning", "error": "error", "assert": "error"}.get(kind, "info")
-
-
-def _console_text(args: list[dict[str, Any]]) -> str:
-    return " ".join(str(a.get("value", a.get("description", a.get("type", "")))) for a in args)
-
-
-def _exception_text(details: dict[str, Any]) -> str:
-    exception = details.get("exception") or {}
-    # The description carries the stack (with file and line) for Error objects; a thrown string or
-    # number has none, so the position is added from the details.
-    text = str(exception.get("description") or exception.get("value") or details.get("text", "?"))
-    where = f"{details.get('url', '')}:{details.get('lineNumber', 0) + 1}"
-    return text if "\n    at " in text else f"{text} (at {where})"
