@@ -35,6 +35,8 @@ RELEASE_EVENTS = (ChampionGateEvent, QaGateEvent, ApproveEvent, DeployEvent, Pro
                   RollbackEvent)
 #: How many of them.
 RECENT = 8
+#: The outcome of events whose details do not state one.
+OUTCOMES = {ApproveEvent.ACTION: "approved", "register": "registered"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class StageView:
 def event_row(audit: AuditEvent) -> EventRow:
     """``audit`` with its stage, outcome and note read off its details."""
     stage, outcome, note = summary_of(audit)[:3]
+    if not outcome:
+        outcome = OUTCOMES.get(audit.action) or str(audit.details.get("verdict") or "")
     return EventRow(audit.id, audit.time, audit.actor, audit.action, audit.subject, stage,
                     outcome, note)
 

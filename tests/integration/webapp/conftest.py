@@ -91,6 +91,31 @@ def own_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProjectConf
         _delete_endpoints(config)
 
 
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where browser tests leave their screenshots: ``$MLOPS_TEST_ARTIFACTS/ui``, else
+    ``test-artifacts/ui`` in the repository (ignored by git)."""
+    base = os.environ.get("MLOPS_TEST_ARTIFACTS") or str(Path(__file__).resolve().parents[3]
+                                                         / "test-artifacts")
+    folder = Path(base) / "ui"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def released_v1(trained_template: Path, tmp_path: Path) -> Iterator[ProjectConfig]:
+    """A copy of the trained steel example with v1 released to staging and production (its own:
+    a test may change what serves)."""
+    root = tmp_path / "proj"
+    shutil.copytree(trained_template, root, symlinks=True)
+    config = load_config(root / "mlops.yaml")
+    try:
+        release(open_workspace(config), config, f"{config.model.name}:1", root, _quiet)
+        yield config
+    finally:
+        _delete_endpoints(config)
+
+
 def ui_settings(config: ProjectConfig, scratch: Path, **changes: object) -> UiSettings:
     values: dict[str, object] = {"config_path": config.root / "mlops.yaml",
                                  "secret_key": os.urandom(32), "scratch_dir": scratch,
