@@ -144,18 +144,23 @@ def upload() -> BaseResponse | tuple[str, int]:
 
 def _run(settings_: UiSettings, who: str, folder: Path, rows: Upload, inputs: ModelInputs,
          clients: list[ScoringClient], progress: Progress) -> None:
-    """The background thread of one run: score, then record who scored what."""
+    """The background thread of one run: score, and record who scored what."""
     try:
-        progress = score_upload(folder, rows, inputs, clients, progress,
-                                chunk_rows=settings_.chunk_rows, deployment=progress.deployment)
+        score_upload(folder, rows, inputs, clients, progress, chunk_rows=settings_.chunk_rows,
+                     deployment=progress.deployment,
+                     finish=lambda final: _record(settings_, who, final, folder))
     except Exception as exc:
         log.exception("mlops ui: scoring %s failed", folder.name)
-        progress = replace(progress, state="failed",
-                           error=f"internal error: {type(exc).__name__} (see the server's log)")
-        progress.save(folder)
+        failed = replace(progress, state="failed",
+                         error=f"internal error: {type(exc).__name__} (see the server's log)")
+        _record(settings_, who, failed, folder)
+        failed.save(folder)
     finally:
         for client in clients:
             client.close()
+
+
+def _record(settings_: UiSettings, who: str, progress: Progress, folder: Path) -> None:
     try:
         # This thread's own workspace: the embedded one's connection belongs to its thread.
         ws = Project.load(settings_.config_path, settings_.backend).workspace

@@ -311,11 +311,12 @@ def _column_names(header: Sequence[str], extras: Sequence[str]) -> dict[str, str
 def score_upload(folder: Path, upload: Upload, inputs: ModelInputs,
                  clients: Sequence[ScoringClient], progress: Progress, *, chunk_rows: int,
                  deployment: str | None = None,
-                 on_chunk: Callable[[Progress], None] | None = None) -> Progress:
+                 finish: Callable[[Progress], None] | None = None) -> Progress:
     """Score every row of ``upload`` through ``clients`` (one per concurrent chunk), appending
     to ``output.csv.partial`` in the file's order and renaming it to ``output.csv`` at the end;
     the progress after each chunk is saved in ``folder``. Returns the final progress (``failed``
-    with the sentence when the endpoint refused a chunk)."""
+    with the sentence when the endpoint refused a chunk), saved after ``finish`` had it (so a
+    reader who sees the run ended sees what ``finish`` did too)."""
     pool: queue.Queue[ScoringClient] = queue.Queue()
     for client in clients:
         pool.put(client)
@@ -363,8 +364,6 @@ def score_upload(folder: Path, upload: Upload, inputs: ModelInputs,
                                    seconds=time.perf_counter() - started,
                                    columns_added=tuple((names or {}).values()))
                 progress.save(folder)
-                if on_chunk is not None:
-                    on_chunk(progress)
         partial.replace(folder / OUTPUT_FILE)
         progress = replace(progress, state="done", seconds=time.perf_counter() - started)
     except (ScoringFailed, MlopsError) as exc:
@@ -372,6 +371,8 @@ def score_upload(folder: Path, upload: Upload, inputs: ModelInputs,
         message = exc.message if isinstance(exc, MlopsError) else str(exc)
         progress = replace(progress, state="failed", error=message,
                            seconds=time.perf_counter() - started)
+    if finish is not None:
+        finish(progress)
     progress.save(folder)
     return progress
 
