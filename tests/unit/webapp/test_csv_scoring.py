@@ -105,7 +105,7 @@ class _Endpoint(ScoringClient):
     def score(self, request: Any, *, deployment: str | None = None,
               key: str | None = None) -> ScoreResponse:
         body = json.loads(request)
-        for i, (area, rooms, _) in enumerate(body["data"]):
+        for i, (area, _, _) in enumerate(body["data"]):
             if isinstance(area, int | float) and area < 0:
                 error = {"error": f"data[{i}][0] (\"area\") must not be negative"}
                 return ScoreResponse(400, json.dumps(error).encode(), 0.0)
