@@ -75,6 +75,7 @@ from mlops_azure.audit_events.training import (
     TrainEvent,
     WatchEvent,
 )
+from mlops_azure.audit_events.ui import UiScoredEvent
 
 __all__ = [
     "ACTOR_VARIABLE",
@@ -109,6 +110,7 @@ __all__ = [
     "TrafficChanged",
     "TrafficEvent",
     "TrainEvent",
+    "UiScoredEvent",
     "WatchEvent",
     "decode",
     "event_types",

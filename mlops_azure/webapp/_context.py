@@ -22,7 +22,7 @@ _local = threading.local()
 
 #: The navigation bar: endpoint name, label.
 NAV = (("status.page", "Status"), ("model.versions", "Models"), ("predict.form", "Predict"),
-       ("drift.checks", "Drift"), ("audit.trail", "Audit"))
+       ("csv.upload_form", "CSV"), ("drift.checks", "Drift"), ("audit.trail", "Audit"))
 
 
 def settings() -> UiSettings:

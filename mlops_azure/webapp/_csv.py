@@ -1,0 +1,215 @@
+"""The CSV pages: upload a file of rows, follow its scoring, download the predictions.
+
+``POST /predict/csv`` saves the upload in its own folder under ``scratch_dir`` (named by a random
+run id), checks it (a bad file is the form again with one sentence, 400) and scores it in a
+background thread through the chosen stage's endpoint (``_csv_scoring``). The progress page reads
+the run's ``progress.json``: with JavaScript it polls a fragment every second (htmx), without it
+the page reloads itself while the run lasts and has a "Refresh" link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+
+from flask import Blueprint, Response, abort, redirect, request, send_file, url_for
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+from werkzeug.wrappers import Response as BaseResponse
+
+from mlops_azure._files import make_dirs
+from mlops_azure.audit_events import UiScoredEvent, record
+from mlops_azure.errors import UserInputError
+from mlops_azure.lifecycle.refs import live_deployment
+from mlops_azure.lifecycle.scoring import ScoringClient
+from mlops_azure.project import Project
+from mlops_azure.webapp._context import actor, default_stage, project, render, settings
+from mlops_azure.webapp._csv_scoring import (
+    CONCURRENT_CHUNKS,
+    INPUT_FILE,
+    OUTPUT_FILE,
+    ModelInputs,
+    Progress,
+    Upload,
+    model_inputs,
+    read_upload,
+    score_upload,
+)
+from mlops_azure.webapp._security import check_csrf
+from mlops_azure.webapp._settings import UiSettings
+
+blueprint = Blueprint("csv", __name__)
+log = logging.getLogger("mlops_azure.webapp")
+
+#: A run id: what ``secrets.token_hex(16)`` gives; anything else is no run (never a path).
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+_READ_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class StageChoice:
+    """A stage whose endpoint serves a model: where a CSV can be scored."""
+
+    name: str
+    endpoint: str
+    model: str
+    deployment: str
+
+
+def deployed_stages() -> list[StageChoice]:
+    """Every stage with a deployment taking traffic, in mlops.yaml's order."""
+    ws = project().workspace
+    found = []
+    for name, stage in project().config.stages.items():
+        live = live_deployment(ws, stage.endpoint)
+        if live is not None:
+            found.append(StageChoice(name, stage.endpoint,
+                                     f"{live.model_name}:{live.model_version}", live.deployment))
+    return found
+
+
+def _form(error: str | None = None, status: int = 200, chosen: str | None = None
+          ) -> tuple[str, int]:
+    stages = deployed_stages()
+    names = [s.name for s in stages]
+    chosen = chosen if chosen in names else default_stage()
+    if chosen not in names and names:
+        chosen = names[0]
+    needs: dict[str, tuple[str, ...]] = {}
+    for stage in stages:
+        try:
+            needs[stage.name] = model_inputs(project().workspace, project().config,
+                                             stage.model).features
+        except UserInputError:
+            needs[stage.name] = ()
+    return render("csv_upload.html", status=status, stages=stages, chosen=chosen, needs=needs,
+                  error=error, max_mb=settings().max_upload_bytes // (1024 * 1024))
+
+
+@blueprint.get("/predict/csv")
+def upload_form() -> tuple[str, int]:
+    return _form()
+
+
+def _save(upload: FileStorage, target: Path) -> str:
+    """``upload`` written to ``target``; its sha256."""
+    digest = hashlib.sha256()
+    with target.open("wb") as out:
+        while block := upload.stream.read(_READ_BYTES):
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
+
+
+@blueprint.post("/predict/csv")
+def upload() -> BaseResponse | tuple[str, int]:
+    check_csrf()
+    stage = request.form.get("stage") or default_stage()
+    choices = {s.name: s for s in deployed_stages()}
+    if stage not in choices:
+        return _form(f"stage '{stage}' serves no model: choose one of "
+                     f"{', '.join(choices) or 'none (deploy a model first)'}", 400)
+    choice = choices[stage]
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        return _form("choose a CSV file to upload", 400, stage)
+    name = PurePosixPath(sent.filename.replace("\\", "/")).name or "upload.csv"
+    run_id = secrets.token_hex(16)
+    folder = make_dirs(settings().scratch_dir / run_id)
+    try:
+        sha256 = _save(sent, folder / INPUT_FILE)
+        inputs = model_inputs(project().workspace, project().config, choice.model)
+        rows = read_upload(folder / INPUT_FILE, inputs, name)
+    except UserInputError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        return _form(exc.message, 400, stage)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    clients = [ScoringClient.for_endpoint(project().workspace, choice.endpoint)
+               for _ in range(CONCURRENT_CHUNKS)]
+    progress = Progress("running", rows.rows, file_name=name, stage=stage, model=choice.model,
+                        deployment=choice.deployment, sha256=sha256)
+    progress.save(folder)
+    threading.Thread(target=_run, name=f"csv-{run_id[:8]}", daemon=True,
+                     args=(settings(), actor(), folder, rows, inputs, clients, progress)).start()
+    return redirect(url_for("csv.job", run_id=run_id), 303)
+
+
+def _run(settings_: UiSettings, who: str, folder: Path, rows: Upload, inputs: ModelInputs,
+         clients: list[ScoringClient], progress: Progress) -> None:
+    """The background thread of one run: score, and record who scored what."""
+    try:
+        score_upload(folder, rows, inputs, clients, progress, chunk_rows=settings_.chunk_rows,
+                     deployment=progress.deployment,
+                     finish=lambda final: _record(settings_, who, final, folder))
+    except Exception as exc:
+        log.exception("mlops ui: scoring %s failed", folder.name)
+        failed = replace(progress, state="failed",
+                         error=f"internal error: {type(exc).__name__} (see the server's log)")
+        _record(settings_, who, failed, folder)
+        failed.save(folder)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _record(settings_: UiSettings, who: str, progress: Progress, folder: Path) -> None:
+    try:
+        # This thread's own workspace: the embedded one's connection belongs to its thread.
+        ws = Project.load(settings_.config_path, settings_.backend).workspace
+        record(ws, UiScoredEvent(
+            subject=progress.model, stage=progress.stage, rows=progress.rows_done,
+            rows_total=progress.rows_total, file_name=progress.file_name,
+            sha256=progress.sha256, deployment=progress.deployment,
+            outcome="scored" if progress.state == "done" else "failed",
+            reason=progress.error), actor=who)
+    except Exception:
+        log.exception("mlops ui: could not record the scoring of %s", folder.name)
+
+
+def _folder(run_id: str) -> tuple[Path, Progress]:
+    if not RUN_ID.fullmatch(run_id):
+        abort(404)
+    folder = settings().scratch_dir / run_id
+    progress = Progress.load(folder)
+    if progress is None:
+        abort(404)
+    return folder, progress
+
+
+def download_name(file_name: str) -> str:
+    """``predictions-<stem>.csv`` for an upload named ``file_name``, safe as a header value."""
+    stem = secure_filename(PurePosixPath(file_name).stem) or "upload"
+    return f"predictions-{stem}.csv"
+
+
+@blueprint.get("/predict/csv/<run_id>")
+def job(run_id: str) -> tuple[str, int]:
+    _, progress = _folder(run_id)
+    return render("csv_job.html", p=progress, run_id=run_id,
+                  download=download_name(progress.file_name))
+
+
+@blueprint.get("/predict/csv/<run_id>/fragment")
+def job_fragment(run_id: str) -> tuple[str, int]:
+    _, progress = _folder(run_id)
+    return render("csv_job_body.html", p=progress, run_id=run_id,
+                  download=download_name(progress.file_name))
+
+
+@blueprint.get("/predict/csv/<run_id>/download")
+def download(run_id: str) -> Response | tuple[str, int]:
+    folder, progress = _folder(run_id)
+    output = folder / OUTPUT_FILE
+    if progress.state != "done" or not output.is_file():
+        return render("error.html", status=404, message=f"{progress.file_name} has no "
+                      "predictions to download (yet): see its progress page")
+    return send_file(output, mimetype="text/csv", as_attachment=True,
+                     download_name=download_name(progress.file_name))
