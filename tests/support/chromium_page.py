@@ -197,6 +197,8 @@ class Page:
             self.browser.pump(deadline)
         if new[0].state == "canceled":
             raise ChromiumError(f"download: {new[0].url} was cancelled")
+        if into is not None:
+            into.mkdir(parents=True, exist_ok=True)
         target = (into or self._download_dir) / new[0].name
         shutil.move(self._download_dir / new[0].guid, target)
         return target

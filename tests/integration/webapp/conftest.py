@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,10 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.example.demo import release
 from mlops_azure.init_from_data import init_from_data
+from mlops_azure.lifecycle.refs import live_deployment
 from mlops_azure.lifecycle.training import train
 from mlops_azure.webapp import UiSettings, create_app
+from mlops_azure.webapp._csv_scoring import model_inputs
 
 #: Small, fast hyper-parameters: the tests need *a* model.
 FAST = {"n_estimators": 60}
@@ -139,6 +142,25 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the page has no CSRF field"
     return found.group(1)
+
+
+def sample_rows(config: ProjectConfig, count: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """``count`` rows made from the serving model's parity rows, numbers perturbed."""
+    ws = open_workspace(config)
+    live = live_deployment(ws, config.stage("production").endpoint)
+    assert live is not None
+    inputs = model_inputs(ws, config, f"{live.model_name}:{live.model_version}")
+    parity = pd.read_json(ws.models.local_path(live.model_name, live.model_version)
+                          / "parity.json", typ="series")["request"]["data"]
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(count):
+        row = dict(parity[i % len(parity)])
+        for name, value in row.items():
+            if isinstance(value, float) and name not in inputs.text:
+                row[name] = round(value * float(rng.uniform(0.8, 1.2)), 3)
+        rows.append(row)
+    return list(inputs.features), rows
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from flask.testing import FlaskClient
@@ -22,8 +21,7 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig
 from mlops_azure.lifecycle.refs import live_deployment
 from mlops_azure.lifecycle.scoring import ScoringClient
-from mlops_azure.webapp._csv_scoring import model_inputs
-from tests.integration.webapp.conftest import csrf_of
+from tests.integration.webapp.conftest import csrf_of, sample_rows
 
 PROJECTS = ["steel_served", "own_served"]
 USER = "planner@contoso.example"
@@ -80,23 +78,6 @@ def _alert(response: TestResponse) -> str:
     return html.unescape(found.group(1))
 
 
-def _rows(config: ProjectConfig, count: int) -> tuple[list[str], list[dict[str, Any]]]:
-    """``count`` rows made from the serving model's parity rows, numbers perturbed."""
-    ws = open_workspace(config)
-    live = live_deployment(ws, config.stage("production").endpoint)
-    assert live is not None
-    inputs = model_inputs(ws, config, f"{live.model_name}:{live.model_version}")
-    parity = pd.read_json(ws.models.local_path(live.model_name, live.model_version)
-                          / "parity.json", typ="series")["request"]["data"]
-    rng = np.random.default_rng(7)
-    rows = []
-    for i in range(count):
-        row = dict(parity[i % len(parity)])
-        for name, value in row.items():
-            if isinstance(value, float) and name not in inputs.text:
-                row[name] = round(value * float(rng.uniform(0.8, 1.2)), 3)
-        rows.append(row)
-    return list(inputs.features), rows
 
 
 @pytest.mark.parametrize("served", PROJECTS)
@@ -104,7 +85,7 @@ def test_a_csv_of_10000_rows_comes_back_with_the_endpoints_predictions(
         served: str, request: pytest.FixtureRequest,
         make_client: Callable[..., FlaskClient]) -> None:
     config: ProjectConfig = request.getfixturevalue(served)
-    features, rows = _rows(config, 10_000)
+    features, rows = sample_rows(config, 10_000)
     frame = pd.DataFrame(rows)
     frame.insert(0, "my_ref", [f"r{i:05d}" for i in range(len(frame))])  # a column of the user's
     session = _session(config, make_client)
@@ -156,7 +137,7 @@ def test_a_row_the_endpoint_refuses_stops_the_run_at_its_line(
         served: str, request: pytest.FixtureRequest,
         make_client: Callable[..., FlaskClient]) -> None:
     config: ProjectConfig = request.getfixturevalue(served)
-    features, rows = _rows(config, 2500)
+    features, rows = sample_rows(config, 2500)
     inputs_text = {f for f in features if isinstance(rows[0][f], str)}
     number = next(f for f in features if f not in inputs_text)
     rows[1216][number] = "lots"
@@ -178,7 +159,7 @@ def test_a_bad_upload_gets_one_sentence_on_the_form(
         served: str, request: pytest.FixtureRequest,
         make_client: Callable[..., FlaskClient]) -> None:
     config: ProjectConfig = request.getfixturevalue(served)
-    features, rows = _rows(config, 5)
+    features, rows = sample_rows(config, 5)
     good = pd.DataFrame(rows).to_csv(index=False)
     header = good.split("\n", 1)[0]
     cases: dict[str, tuple[bytes | None, str]] = {
