@@ -4,12 +4,13 @@ fifty events a page, each with its recorded details."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, request
 
-from mlops_azure.audit_events import event_types, summary_of
+from mlops_azure.audit_events import event_types
 from mlops_azure.records import AuditEvent
 from mlops_azure.webapp._context import project, render
 from mlops_azure.webapp._status import EventRow, event_row
@@ -89,8 +90,16 @@ def select(filters: Filters) -> tuple[list[AuditEvent], bool]:
     found = ws.events.recent(limit, action=filters.action or None,
                              subject=filters.subject or None)
     if filters.stage:
-        found = [e for e in found if summary_of(e).stage == filters.stage]
+        found = [e for e in found if stage_of(e) == filters.stage]
     return found[start:start + PAGE_SIZE], len(found) > start + PAGE_SIZE
+
+
+def stage_of(event: AuditEvent) -> str:
+    """The stage :func:`summary_of` gives ``event``, read straight off its details: every type
+    summarises ``details["stage"]`` as it is, and parsing thousands of events to learn it would
+    cost a tenth of a second."""
+    details = event.details if isinstance(event.details, Mapping) else {}
+    return str(details.get("stage") or "")
 
 
 def trail_row(event: AuditEvent) -> TrailRow:

@@ -89,11 +89,10 @@ def feature_charts(config: ProjectConfig, checks: Sequence[Recorded[DriftCheckEv
             if values is None:
                 continue
             drifted = feature in check.event.drifted_features
-            when = check.audit.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            verdict = "drift" if check.event.drifted else "no drift"
-            tip = (f"{feature} at check #{check.audit.id}, {when}, {check.event.subject}: "
-                   f"PSI {_shown(values, 'psi')}, JS {_shown(values, 'js')}; "
-                   f"{'feature drifted' if drifted else 'feature stable'} ({verdict} overall)")
+            when = check.audit.time.astimezone().strftime("%Y-%m-%d %H:%M")
+            tip = (f"check #{check.audit.id}, {when}, {check.event.subject}: "
+                   f"PSI {_shown(values, 'psi')}, JS {_shown(values, 'js')}"
+                   f"{', drifted' if drifted else ''}")
             for key, into in (("psi", psi), ("js", js)):
                 value = _metric(values, key)
                 if value is not None:
