@@ -78,19 +78,24 @@ def parse_filters(args: dict[str, str], stages: list[str], actions: list[str],
 
 
 def select(filters: Filters) -> tuple[list[AuditEvent], bool]:
-    """The events of ``filters.page`` and whether older ones match too, in one query.
+    """The events of ``filters.page`` and whether older ones match too.
 
-    Action and subject are filtered by the store. The stage lives in each event's details, so
-    a stage filter reads the newest :data:`WINDOW` events of that action / subject and keeps
-    those of the stage here: a stage's events older than that window are not shown.
+    Action and subject are filtered by the store, in one query. The stage lives in each
+    event's details, so it is filtered here: the read grows fourfold while the page is not
+    full and the store has more, up to the newest :data:`WINDOW` events of that action and
+    subject (a stage's events older than those are not shown; the page says so).
     """
     ws = project().workspace
     start = (filters.page - 1) * PAGE_SIZE
-    limit = WINDOW if filters.stage else start + PAGE_SIZE + 1
-    found = ws.events.recent(limit, action=filters.action or None,
-                             subject=filters.subject or None)
-    if filters.stage:
-        found = [e for e in found if stage_of(e) == filters.stage]
+    wanted = start + PAGE_SIZE + 1  # one more than the page: are there older ones?
+    limit = wanted
+    while True:
+        batch = ws.events.recent(limit, action=filters.action or None,
+                                subject=filters.subject or None)
+        found = [e for e in batch if not filters.stage or stage_of(e) == filters.stage]
+        if len(found) >= wanted or len(batch) < limit or limit >= WINDOW:
+            break
+        limit = min(limit * 4, WINDOW)
     return found[start:start + PAGE_SIZE], len(found) > start + PAGE_SIZE
 
 

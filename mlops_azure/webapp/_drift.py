@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from mlops_azure.audit_events import DriftCheckEvent, EventUnreadable, Recorded, decode, read
 from mlops_azure.config import ProjectConfig
-from mlops_azure.records import ModelVersion
+from mlops_azure.records import AuditEvent, ModelVersion
 from mlops_azure.webapp._charts import JS_COLOUR, PSI_COLOUR, Point, Series, Threshold, safe_id, time_chart
 from mlops_azure.webapp._context import project, render
 
@@ -149,13 +149,24 @@ def retraining(versions: Sequence[ModelVersion], event_id: int) -> ModelVersion 
     return None
 
 
+def find_check(event_id: int) -> AuditEvent | None:
+    """The drift check ``event_id`` among the newest :data:`REPORT_WINDOW` ones. The seam has
+    no lookup by id: the newest :data:`WINDOW` checks are read first (where the links of the
+    pages point), the longer window only when the id is not among them."""
+    ws = project().workspace
+    for limit in (WINDOW, REPORT_WINDOW):
+        checks = ws.events.recent(limit, action=DriftCheckEvent.ACTION)
+        found = next((e for e in checks if e.id == event_id), None)
+        if found is not None or len(checks) < limit:
+            return found
+    return None
+
+
 @blueprint.get("/drift/<int:event_id>")
 def report(event_id: int) -> tuple[str, int]:
     found = project()
     ws = found.workspace
-    # The seam reads the trail newest first by action; no lookup by id: scan this action only.
-    entry = next((e for e in ws.events.recent(REPORT_WINDOW, action=DriftCheckEvent.ACTION)
-                  if e.id == event_id), None)
+    entry = find_check(event_id)
     if entry is None:
         return render("error.html", status=404, message=(
             f"there is no drift check #{event_id} among the last {REPORT_WINDOW} drift checks"))
