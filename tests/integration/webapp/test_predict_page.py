@@ -246,3 +246,20 @@ def test_an_answer_without_explanations_still_shows_the_prediction(
     assert _prediction_of(page) > 0
     assert 'data-plot="contributions"' not in page
     assert "gave no explanation" in page
+
+
+def test_mlops_ui_serves_the_form_and_its_prediction(
+        own_served: ProjectConfig, ui_server: Callable[..., str]) -> None:
+    import requests
+
+    url = ui_server(own_served)
+    with requests.Session() as browser:
+        html = browser.get(f"{url}predict", timeout=30).text
+        fields = {f"f.{k}": v for k, v in _features(html).items()}
+        answer = browser.post(f"{url}predict", timeout=30, data={
+            "csrf_token": csrf_of(html), "stage": "production", **fields})
+    assert answer.status_code == 200, answer.text
+    direct = Project.load(own_served.root / "mlops.yaml").invoke(
+        "production", {"data": [_parity_rows(own_served)[0]]})
+    assert _prediction_of(answer.text) == float(direct.json()["predictions"][0])
+    assert _key(own_served) not in html + answer.text
