@@ -263,3 +263,14 @@ def test_mlops_ui_serves_the_form_and_its_prediction(
         "production", {"data": [_parity_rows(own_served)[0]]})
     assert _prediction_of(answer.text) == float(direct.json()["predictions"][0])
     assert _key(own_served) not in html + answer.text
+
+
+def test_without_a_deployment_the_page_says_what_to_do(
+        own_served: ProjectConfig, make_client: Callable[..., FlaskClient],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_azure.webapp import _predict
+
+    monkeypatch.setattr(_predict, "deployed_stages", lambda *_: [])
+    page = make_client(own_served).get("/predict")
+    assert page.status_code == 200
+    assert "No stage has a deployment yet" in page.get_data(as_text=True)
