@@ -17,7 +17,7 @@ from mlops_azure.webapp._settings import UiSettings
 log = logging.getLogger("mlops_azure.webapp")
 
 #: The modules of the pages, each with a ``blueprint``; the first is the home page.
-PAGES = ("_status", "_model", "_csv", "_drift", "_audit")
+PAGES = ("_status", "_model", "_predict", "_csv", "_drift", "_audit")
 
 #: No script but the app's own files, nothing fetched from elsewhere, not framed by other sites.
 #: Inline styles stay allowed: the SVG plots carry style attributes.
