@@ -67,8 +67,7 @@ def default_stage() -> str:
 def render(template: str, *, status: int = 200, **context: Any) -> tuple[str, int]:
     """``template`` rendered with what ``base.html`` needs (navigation, user, CSRF token)."""
     config = project().config
-    nav = [(e, label) for e, label in NAV if e in current_app.view_functions]
-    html = render_template(template, nav=nav, pages=current_app.view_functions, actor=actor(),
+    html = render_template(template, nav=NAV, actor=actor(),
                            csrf_token=csrf_token(), project_name=config.project,
                            backend=project().backend, **context)
     return html, status
