@@ -15,7 +15,7 @@ import re
 import secrets
 import shutil
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from flask import Blueprint, Response, abort, redirect, request, send_file, url_for
@@ -25,8 +25,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from mlops_azure._files import make_dirs
 from mlops_azure.audit_events import UiScoredEvent, record
-from mlops_azure.errors import UserInputError
-from mlops_azure.lifecycle.refs import live_deployment
+from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.project import Project
 from mlops_azure.webapp._context import actor, default_stage, project, render, settings
@@ -34,13 +33,14 @@ from mlops_azure.webapp._csv_scoring import (
     CONCURRENT_CHUNKS,
     INPUT_FILE,
     OUTPUT_FILE,
-    ModelInputs,
     Progress,
+    RequestColumns,
     Upload,
-    model_inputs,
     read_upload,
+    request_columns,
     score_upload,
 )
+from mlops_azure.webapp._model_inputs import StageChoice, model_inputs, serving_stages
 from mlops_azure.webapp._security import check_csrf
 from mlops_azure.webapp._settings import UiSettings
 
@@ -52,26 +52,14 @@ RUN_ID = re.compile(r"[0-9a-f]{32}")
 _READ_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
-class StageChoice:
-    """A stage whose endpoint serves a model: where a CSV can be scored."""
-
-    name: str
-    endpoint: str
-    model: str
-    deployment: str
+def _columns(choice: StageChoice) -> RequestColumns:
+    found = project()
+    return request_columns(model_inputs(found.workspace, found.config, found.backend,
+                                        choice.model_name, choice.model_version), found.config)
 
 
 def deployed_stages() -> list[StageChoice]:
-    """Every stage with a deployment taking traffic, in mlops.yaml's order."""
-    ws = project().workspace
-    found = []
-    for name, stage in project().config.stages.items():
-        live = live_deployment(ws, stage.endpoint)
-        if live is not None:
-            found.append(StageChoice(name, stage.endpoint,
-                                     f"{live.model_name}:{live.model_version}", live.deployment))
-    return found
+    return serving_stages(project().workspace, project().config)
 
 
 def _form(error: str | None = None, status: int = 200, chosen: str | None = None
@@ -84,9 +72,8 @@ def _form(error: str | None = None, status: int = 200, chosen: str | None = None
     needs: dict[str, tuple[str, ...]] = {}
     for stage in stages:
         try:
-            needs[stage.name] = model_inputs(project().workspace, project().config,
-                                             stage.model).features
-        except UserInputError:
+            needs[stage.name] = _columns(stage).features
+        except (UserInputError, BackendError):
             needs[stage.name] = ()
     return render("csv_upload.html", status=status, stages=stages, chosen=chosen, needs=needs,
                   error=error, max_mb=settings().max_upload_bytes // (1024 * 1024))
@@ -124,7 +111,7 @@ def upload() -> BaseResponse | tuple[str, int]:
     folder = make_dirs(settings().scratch_dir / run_id)
     try:
         sha256 = _save(sent, folder / INPUT_FILE)
-        inputs = model_inputs(project().workspace, project().config, choice.model)
+        inputs = _columns(choice)
         rows = read_upload(folder / INPUT_FILE, inputs, name)
     except UserInputError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -142,7 +129,7 @@ def upload() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("csv.job", run_id=run_id), 303)
 
 
-def _run(settings_: UiSettings, who: str, folder: Path, rows: Upload, inputs: ModelInputs,
+def _run(settings_: UiSettings, who: str, folder: Path, rows: Upload, inputs: RequestColumns,
          clients: list[ScoringClient], progress: Progress) -> None:
     """The background thread of one run: score, and record who scored what."""
     try:

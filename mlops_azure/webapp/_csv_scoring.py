@@ -34,17 +34,9 @@ import pandas as pd
 
 from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
-from mlops_azure.contract import (
-    FEATURES_FILE,
-    PARITY_FILE,
-    FeaturesFile,
-    ParityFile,
-    find_in_model,
-    read_document,
-)
 from mlops_azure.errors import MlopsError, UserInputError
 from mlops_azure.lifecycle.scoring import ScoreResponse, ScoringClient
-from mlops_azure.workspace import Workspace
+from mlops_azure.webapp._model_inputs import ModelInputs
 
 #: Chunks sent at the same time: while the endpoint scores one, the next is encoded and on its
 #: way (benchmarks/bench_ui_csv.py measures the gain).
@@ -62,7 +54,7 @@ _SNIFF_BYTES = 8192
 
 
 @dataclass(frozen=True)
-class ModelInputs:
+class RequestColumns:
     """What the model behind a stage reads: its features in request order, which are text."""
 
     ref: str
@@ -123,30 +115,12 @@ class Progress:
 
 
 # -- what the model reads --------------------------------------------------------------------------
-def model_inputs(ws: Workspace, config: ProjectConfig, ref: str) -> ModelInputs:
-    """The features of model ``ref`` (from its ``parity.json``) and which of them are text."""
-    name, _, version = ref.rpartition(":")
-    folder = ws.models.local_path(name, int(version))
-    found = find_in_model(folder, PARITY_FILE)
-    if found is None:
-        raise UserInputError(f"{ref} has no {PARITY_FILE}, so its features are unknown: "
-                             "retrain it with the current components")
-    parity = read_document(ParityFile, found, f"{PARITY_FILE} of {ref}", UserInputError)
-    rows = parity.request.data
-    if parity.request.columns is not None:
-        features = tuple(parity.request.columns)
-        records = [dict(zip(features, r, strict=False)) for r in rows]
-    else:
-        features = tuple(dict.fromkeys(k for r in rows for k in r))
-        records = list(rows)
-    text = {f for f in features if any(isinstance(r.get(f), str) for r in records)}
-    spec_file = find_in_model(folder, FEATURES_FILE)
-    if spec_file is not None:
-        spec = read_document(FeaturesFile, spec_file, f"{FEATURES_FILE} of {ref}", UserInputError)
-        text |= {*spec.keys, *spec.id_columns, *spec.categorical_features}
-    schema = config.data.data_schema.columns
-    text |= {c for c, s in schema.items() if s.type in ("string", "date")}
-    return ModelInputs(ref, features, frozenset(text) & set(features))
+def request_columns(inputs: ModelInputs, config: ProjectConfig) -> RequestColumns:
+    """The columns a file must have and which of them are sent as text: the prediction form's
+    fields (``_forms.field_specs``), so a row is typed alike whether typed in or uploaded."""
+    specs = inputs.specs(config)
+    return RequestColumns(inputs.model.ref, tuple(s.name for s in specs),
+                          frozenset(s.name for s in specs if s.kind == "category"))
 
 
 # -- reading the upload ----------------------------------------------------------------------------
@@ -171,7 +145,7 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def read_upload(path: Path, inputs: ModelInputs, name: str) -> Upload:
+def read_upload(path: Path, inputs: RequestColumns, name: str) -> Upload:
     """The CSV file at ``path`` (uploaded as ``name``) for a model reading ``inputs``;
     ``UserInputError`` with one sentence when it cannot be scored as it is."""
     text = _decode(path.read_bytes(), name)
@@ -242,7 +216,7 @@ def _values(cells: Sequence[str], is_text: bool) -> list[Any]:
     return values
 
 
-def request_of(frame: pd.DataFrame, inputs: ModelInputs) -> dict[str, Any]:
+def request_of(frame: pd.DataFrame, inputs: RequestColumns) -> dict[str, Any]:
     """The scoring request (split orientation: the column names once) for ``frame``'s rows."""
     columns = [_values(frame[f].tolist(), f in inputs.text) for f in inputs.features]
     return {"columns": list(inputs.features), "data": [list(r) for r in zip(*columns, strict=True)]}
@@ -308,7 +282,7 @@ def _column_names(header: Sequence[str], extras: Sequence[str]) -> dict[str, str
     return names
 
 
-def score_upload(folder: Path, upload: Upload, inputs: ModelInputs,
+def score_upload(folder: Path, upload: Upload, inputs: RequestColumns,
                  clients: Sequence[ScoringClient], progress: Progress, *, chunk_rows: int,
                  deployment: str | None = None,
                  finish: Callable[[Progress], None] | None = None) -> Progress:

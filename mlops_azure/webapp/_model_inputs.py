@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops_azure.config import ProjectConfig
 from mlops_azure.contract import FEATURES_FILE, PARITY_FILE, ParityFile, find_in_model, read_document
-from mlops_azure.errors import BackendError, NotFoundError, UserInputError
+from mlops_azure.errors import BackendError
 from mlops_azure.lifecycle.refs import live_deployment
 from mlops_azure.records import ModelVersion
 from mlops_azure.webapp._forms import FieldSpec, field_specs, rows_of
@@ -79,22 +79,31 @@ class ModelInputs:
         return [str(c) for c in (self.features or {}).get("classes", []) or []]
 
 
-def deployed_stages(ws: Workspace, config: ProjectConfig) -> list[str]:
-    """The stages whose endpoint has at least one deployment, in mlops.yaml's order."""
-    return [name for name, stage in config.stages.items() if ws.endpoints.traffic(stage.endpoint)]
+@dataclass(frozen=True)
+class StageChoice:
+    """A stage whose endpoint serves a model: where the form and a CSV can be scored."""
+
+    name: str
+    endpoint: str
+    model_name: str
+    model_version: int
+    #: The deployment taking most traffic.
+    deployment: str
+
+    @property
+    def model(self) -> str:
+        return f"{self.model_name}:{self.model_version}"
 
 
-def served_model(ws: Workspace, config: ProjectConfig, stage: str) -> tuple[str, int]:
-    """The model ``stage`` serves: the deployment with most traffic, else the latest version."""
-    live = live_deployment(ws, config.stage(stage).endpoint)
-    if live is not None:
-        return live.model_name, live.model_version
-    try:
-        latest = ws.models.get(config.model.name)
-    except NotFoundError:
-        raise UserInputError(f"no version of model {config.model.name} is registered yet: run "
-                             "mlops train") from None
-    return latest.name, latest.version
+def serving_stages(ws: Workspace, config: ProjectConfig) -> list[StageChoice]:
+    """Every stage with a deployment taking traffic, in mlops.yaml's order."""
+    found = []
+    for name, stage in config.stages.items():
+        live = live_deployment(ws, stage.endpoint)
+        if live is not None:
+            found.append(StageChoice(name, stage.endpoint, live.model_name, live.model_version,
+                                     live.deployment))
+    return found
 
 
 def model_inputs(ws: Workspace, config: ProjectConfig, backend: str, name: str,

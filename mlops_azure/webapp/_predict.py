@@ -23,10 +23,9 @@ from mlops_azure.webapp._context import default_stage, project, render
 from mlops_azure.webapp._forms import FieldSpec, parse_row, prefill
 from mlops_azure.webapp._model_inputs import (
     ModelInputs,
-    deployed_stages,
     model_inputs,
     series_history,
-    served_model,
+    serving_stages,
 )
 from mlops_azure.webapp._security import check_csrf
 from mlops_azure.webapp._series_chart import (
@@ -65,12 +64,13 @@ def form() -> tuple[str, int]:
         check_csrf()
     found = project()
     ws, config = found.workspace, found.config
-    stages = deployed_stages(ws, config)
+    serving = {s.name: s for s in serving_stages(ws, config)}
+    stages = list(serving)
     if not stages:
         return render("predict.html", stages=[], stage=None, status=200)
     stage = _stage(request.values.get("stage"), stages)
-    name, version = served_model(ws, config, stage)
-    inputs = model_inputs(ws, config, found.backend, name, version)
+    choice = serving[stage]
+    inputs = model_inputs(ws, config, found.backend, choice.model_name, choice.model_version)
     specs = inputs.specs(config)
     page: dict[str, Any] = {"stages": stages, "stage": stage, "model": inputs.model,
                             "specs": specs, "rows": _row_labels(inputs, specs),

@@ -26,7 +26,8 @@ from mlops_azure.init_from_data import init_from_data
 from mlops_azure.lifecycle.refs import live_deployment
 from mlops_azure.lifecycle.training import train
 from mlops_azure.webapp import UiSettings, create_app
-from mlops_azure.webapp._csv_scoring import model_inputs
+from mlops_azure.webapp._csv_scoring import request_columns
+from mlops_azure.webapp._model_inputs import model_inputs
 
 #: Small, fast hyper-parameters: the tests need *a* model.
 FAST = {"n_estimators": 60}
@@ -149,7 +150,8 @@ def sample_rows(config: ProjectConfig, count: int) -> tuple[list[str], list[dict
     ws = open_workspace(config)
     live = live_deployment(ws, config.stage("production").endpoint)
     assert live is not None
-    inputs = model_inputs(ws, config, f"{live.model_name}:{live.model_version}")
+    inputs = request_columns(model_inputs(ws, config, "local", live.model_name,
+                                          live.model_version), config)
     parity = pd.read_json(ws.models.local_path(live.model_name, live.model_version)
                           / "parity.json", typ="series")["request"]["data"]
     rng = np.random.default_rng(7)

@@ -270,7 +270,7 @@ def test_without_a_deployment_the_page_says_what_to_do(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from mlops_azure.webapp import _predict
 
-    monkeypatch.setattr(_predict, "deployed_stages", lambda *_: [])
+    monkeypatch.setattr(_predict, "serving_stages", lambda *_: [])
     page = make_client(own_served).get("/predict")
     assert page.status_code == 200
     assert "No stage has a deployment yet" in page.get_data(as_text=True)

@@ -14,15 +14,15 @@ from mlops_azure.errors import UserInputError
 from mlops_azure.lifecycle.scoring import ScoreResponse, ScoringClient
 from mlops_azure.webapp._csv_scoring import (
     OUTPUT_FILE,
-    ModelInputs,
     Progress,
+    RequestColumns,
     read_upload,
     request_of,
     score_upload,
     where_refused,
 )
 
-INPUTS = ModelInputs("homes:1", ("area", "rooms", "district"), frozenset({"district"}))
+INPUTS = RequestColumns("homes:1", ("area", "rooms", "district"), frozenset({"district"}))
 
 
 def upload(tmp_path: Path, content: bytes | str, name: str = "rows.csv") -> Any:
