@@ -67,10 +67,10 @@ def contributions_chart(ident: str, items: Sequence[Contribution], base_value: f
     for i, item in enumerate(items):
         y = top + i * row_h
         colour = RED if item.contribution > 0 else BLUE
-        label = f"{item.feature} = {item.value}" if item.value else item.feature
+        label = f"{item.feature} = {_short(item.value)}" if item.value else item.feature
         parts.append(rect(scale(0.0), y + 3, scale(item.contribution) - scale(0.0), row_h - 6,
                           colour, tip=f"{label}: {fmt(item.contribution)}"))
-        parts.append(text(_LABELS - 8, y + 15, shorten(label, 34), anchor="end"))
+        parts.append(text(_LABELS - 8, y + 15, shorten(label, 30), anchor="end"))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -107,3 +107,11 @@ def series_chart(ident: str, times: Sequence[datetime], values: Sequence[float],
     parts.append(text(fx - 8, fy - 9, "forecast", anchor="end", size=11, colour=ORANGE))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _short(value: str) -> str:
+    """A number in a bar's label with four significant digits (the table beside it has all)."""
+    try:
+        return fmt(float(value), 4) if "." in value or "e" in value.lower() else value
+    except ValueError:
+        return value
