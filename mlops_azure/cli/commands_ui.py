@@ -35,7 +35,7 @@ def ui(
     Example: `mlops ui` then open http://127.0.0.1:8080/.
     """
     from mlops_azure.webapp import UiSettings, serve
-    from mlops_azure.webapp._server import is_loopback
+    from mlops_azure.webapp._server import check_port, is_loopback
 
     config = STATE.config()  # a bad mlops.yaml is said here, before the server starts
     if stage is not None:
@@ -45,6 +45,7 @@ def ui(
         raise UserInputError(f"--host {host} would let anyone who reaches this machine use the "
                              "app as you: keep 127.0.0.1, or serve behind Easy Auth with "
                              "--easy-auth")
+    check_port(host, port)
     scratch = Path(tempfile.mkdtemp(prefix="mlops-ui-"))
     settings = UiSettings(config_path=STATE.config_path.resolve(), backend=STATE.backend,
                           secret_key=os.urandom(32), scratch_dir=scratch, refresh_s=refresh,

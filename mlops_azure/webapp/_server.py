@@ -6,10 +6,13 @@ card) and the status page's refreshes be answered side by side.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from collections.abc import Callable
 from typing import Any
 
+from mlops_azure.errors import UserInputError
 from mlops_azure.webapp._settings import UiSettings
 
 #: Threads answering requests in the worker.
@@ -26,6 +29,24 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_port(host: str, port: int) -> None:
+    """``UserInputError`` when ``host:port`` cannot be listened on (taken, or not an address of
+    this machine): one sentence instead of gunicorn's five retries and a log line."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            taken = exc.errno == errno.EADDRINUSE
+            raise UserInputError(
+                f"cannot listen on {host}:{port}: "
+                + ("the port is in use (another mlops ui?): pass --port N, or --port 0 for any "
+                   "free one" if taken else f"{exc.strerror or exc}")) from None
 
 
 def serve(settings: UiSettings, host: str = "127.0.0.1", port: int = 8080, *,

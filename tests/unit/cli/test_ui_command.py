@@ -38,3 +38,15 @@ def test_ui_says_what_is_wrong_with_a_broken_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--config", str(broken), "ui"])
     assert result.exit_code == 2
     assert "mlops.yaml" in result.output and "Traceback" not in result.output
+
+
+def test_ui_says_when_its_port_is_taken(config: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["--config", str(config), "ui", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in result.output

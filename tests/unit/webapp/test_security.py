@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
 import pytest
-from flask import Flask
 
-from mlops_azure.example.scaffold import init_project
-from mlops_azure.webapp import UiSettings, create_app
 from mlops_azure.webapp._security import easy_auth_user
+from tests.unit.webapp.conftest import make_app as _app
 
 
 def _principal(claims: list[dict[str, str]]) -> str:
@@ -33,18 +30,6 @@ def _principal(claims: list[dict[str, str]]) -> str:
 def test_easy_auth_user_reads_the_platform_headers(headers: dict[str, str],
                                                    expected: str | None) -> None:
     assert easy_auth_user(headers) == expected
-
-
-@pytest.fixture(scope="module")
-def fresh_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ui") / "proj"
-    init_project(root)
-    return root / "mlops.yaml"
-
-
-def _app(config: Path, tmp_path: Path, **changes: object) -> Flask:
-    return create_app(UiSettings(config_path=config, secret_key=os.urandom(32),
-                                 scratch_dir=tmp_path / "scratch", **changes))  # type: ignore[arg-type]
 
 
 def test_a_fresh_project_has_a_status_page(fresh_project: Path, tmp_path: Path) -> None:
