@@ -52,6 +52,10 @@ class _Download:
     state: str = "inProgress"
 
 
+#: Keys :meth:`Page.press` knows: DOM key name -> (code, Windows virtual key code, text typed).
+_KEYS = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), "Space": ("Space", 32, " ")}
+
+
 class Page:
     """A tab in its own browser context (made by :meth:`Chromium.page`). Steps that may navigate
     (:meth:`click`, :meth:`submit`) wait up to ``nav_grace_s`` for a navigation to start and, when
@@ -130,6 +134,31 @@ class Page:
                 self._call("Input.dispatchMouseEvent", {"type": kind, "x": where["x"], "y": where["y"],
                                                         "button": "left", "clickCount": 1})
         return self._then_navigation(press, navigate)
+
+    def press(self, key: str, *, shift: bool = False, navigate: bool | None = False) -> bool:
+        """Press and release ``key`` (``Tab``, ``Enter``, ``Space``) on the keyboard, to whatever
+        has the focus, as a user would (JavaScript off too); ``navigate`` as for :meth:`click`."""
+        if key not in _KEYS:
+            raise ValueError(f"press: {key!r} is not one of {', '.join(_KEYS)}")
+        code, virtual, typed = _KEYS[key]
+        name = " " if key == "Space" else key
+
+        def down_up() -> None:
+            common = {"key": name, "code": code, "windowsVirtualKeyCode": virtual,
+                      "modifiers": 8 if shift else 0}
+            self._call("Input.dispatchKeyEvent",
+                       {"type": "keyDown" if typed else "rawKeyDown", **common,
+                        **({"text": typed} if typed else {})})
+            self._call("Input.dispatchKeyEvent", {"type": "keyUp", **common})
+        return self._then_navigation(down_up, navigate)
+
+    def focused(self) -> str:
+        """What has the keyboard focus, described as ``tag#id.class[name]`` with its text."""
+        return str(self._evaluate("""(() => { const el = document.activeElement;
+          if (!el || el === document.body) return 'body';
+          return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+            + (el.getAttribute('name') ? '[' + el.getAttribute('name') + ']' : '')
+            + ' ' + (el.textContent || '').trim().slice(0, 40); })()"""))
 
     def submit(self, selector: str, *, navigate: bool | None = None) -> bool:
         """Submit a form as its submit button would (validation, submit event, then the request):
@@ -230,9 +259,16 @@ class Page:
         while time.monotonic() < deadline:
             self.browser.pump(deadline)
 
-    def screenshot(self, path: Path) -> Path:
-        """Save a PNG of the whole page (beyond the window too) to ``path``."""
-        size = self._call("Page.getLayoutMetrics")["cssContentSize"]
+    def screenshot(self, path: Path, *, down_to: str | None = None) -> Path:
+        """Save a PNG of the whole page (beyond the window too) to ``path``; with ``down_to`` (a
+        selector), only down to the bottom of that element (a page shorter than the window)."""
+        size = dict(self._call("Page.getLayoutMetrics")["cssContentSize"])
+        if down_to is not None:
+            bottom = self._evaluate(f"""(() => {{ const el = document.querySelector({json.dumps(down_to)});
+              return el ? el.getBoundingClientRect().bottom + window.scrollY : null; }})()""")
+            if bottom is None:
+                raise ChromiumError(f"screenshot: nothing matches {down_to!r} on {self.url}")
+            size["height"] = min(size["height"], float(bottom) + 16)
         shot = self._call("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
             "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})

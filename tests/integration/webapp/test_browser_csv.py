@@ -33,7 +33,8 @@ def test_a_10000_row_csv_is_scored_and_downloaded_in_the_browser(
                              "document.querySelector('#csv-job').dataset.state !== 'running'",
                              timeout_s=120)
         assert page.evaluate("document.querySelector('#csv-job').dataset.state") == "done"
-        page.screenshot(artifacts / f"csv-done-{'js' if javascript else 'no-js'}.png")
+        shot = f"csv-done-{'js' if javascript else 'no-js'}.png"
+        page.screenshot(artifacts / shot, down_to="main")
         scored = pd.read_csv(page.download("#csv-download", into=tmp_path / "out"))
         report = page.report()
     assert len(scored) == 10_000 and scored["prediction"].notna().all()
@@ -54,6 +55,6 @@ def test_a_bad_csv_shows_a_message_on_the_form(
         assert page.status == 400
         alert = page.evaluate("document.querySelector('[role=alert]').textContent")
         assert features[0] in alert and "broken.csv" in alert
-        page.screenshot(artifacts / "csv-bad-file.png")
+        page.screenshot(artifacts / "csv-bad-file.png", down_to="main")
         # The form is there again, ready for a corrected file.
         assert page.evaluate("!!document.querySelector('#csv-file')")

@@ -36,11 +36,11 @@ def test_drift_pages_draw_a_chart_per_feature(
              return b.width > 0 && b.height > 0; }).length)""")
         assert len(drawn) == len(steel_served.monitoring.numeric) + len(
             steel_served.monitoring.categorical) and all(n >= 2 for n in drawn), drawn
-        page.screenshot(artifacts / "drift.png")
+        page.screenshot(artifacts / "drift.png", down_to="main")
         _clean(page.report())
         assert page.click(f"a[href='/drift/{event}']")
         assert page.url.endswith(f"/drift/{event}") and page.status == 200
-        page.screenshot(artifacts / "drift-report.png")
+        page.screenshot(artifacts / "drift-report.png", down_to="main")
         _clean(page.report())
 
 
@@ -49,7 +49,7 @@ def test_the_audit_trail_filters_with_javascript_off(
         artifacts: Path) -> None:
     origin = ui_server(steel_served).rstrip("/")
     with chromium.open(origin + "/audit", javascript=False, allow_origins=(origin,)) as page:
-        page.screenshot(artifacts / "audit.png")
+        page.screenshot(artifacts / "audit.png", down_to="main")
         page.fill("select[name=action]", "promote")
         assert page.submit("form.filters")
         assert "action=promote" in page.url

@@ -61,7 +61,7 @@ def test_the_forms_prediction_is_what_mlops_invoke_answers(
             .filter(m => { const b = m.getBBox(); return b.width > 0 || b.height > 0; }).length""")
         kinds = page.evaluate("[...document.querySelectorAll('svg[data-plot]')]"
                               ".map(s => s.dataset.plot)")
-        page.screenshot(artifacts / f"predict-{project}.png")
+        page.screenshot(artifacts / f"predict-{project}.png", down_to="main")
         _clean(page.report())
     assert shown == _invoked(config, _third_parity_row(config), tmp_path)
     assert "contributions" in kinds and drawn > 0
@@ -83,4 +83,4 @@ def test_a_value_outside_the_declared_range_is_refused_next_to_its_field(
         assert "at most 5000" in error
         assert page.evaluate(f"document.querySelector('#{field}').value") == "99999"
         assert page.evaluate("document.querySelector('#prediction')") is None
-        page.screenshot(artifacts / "predict-refused.png")
+        page.screenshot(artifacts / "predict-refused.png", down_to="main")

@@ -39,7 +39,7 @@ def test_status_and_model_pages_load_clean_and_are_screenshotted(
         with chromium.open(origin + path, allow_origins=(origin,)) as page:
             assert page.status == 200, (path, page.status)
             page.settle(0.3)
-            shot = page.screenshot(artifacts / f"{label}.png")
+            shot = page.screenshot(artifacts / f"{label}.png", down_to="main")
             assert shot.stat().st_size > 10_000
             _clean(page.report())
     with chromium.open(origin + f"/models/{name}/2", allow_origins=(origin,)) as page:
@@ -75,7 +75,7 @@ def test_the_status_page_follows_a_promotion_made_elsewhere(
             assert done.returncode == 0, (command, done.stderr[-2000:])
         assert page.wait_for(f"{serving}.endsWith(':2')", timeout_s=30)
         assert page.evaluate("location.pathname") == "/"  # updated in place, not reloaded
-        page.screenshot(artifacts / "status-after-promotion.png")
+        page.screenshot(artifacts / "status-after-promotion.png", down_to="main")
         assert "promote" in page.evaluate("document.querySelector('table.events').textContent")
         _clean(page.report())
 
