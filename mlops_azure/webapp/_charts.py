@@ -31,7 +31,7 @@ from mlops_azure.responsible._plots_svg import (
     y_axis,
 )
 
-WIDTH, HEIGHT = 620, 240
+WIDTH, HEIGHT = 520, 240
 LEFT, RIGHT, TOP, BOTTOM = 60, 20, 14, 58
 
 
