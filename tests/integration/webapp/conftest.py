@@ -60,19 +60,25 @@ def write_own_table(path: Path, rows: int = 600, seed: int = 3) -> str:
     return "price_k"
 
 
+def _released_copy(template: Path, into: Path, version: int) -> Iterator[ProjectConfig]:
+    """A copy of the trained ``template`` in ``into`` with ``version`` released to staging and
+    production; its endpoints deleted afterwards."""
+    root = into / "proj"
+    shutil.copytree(template, root, symlinks=True)
+    config = load_config(root / "mlops.yaml")
+    try:
+        release(open_workspace(config), config, f"{config.model.name}:{version}", root, _quiet)
+        yield config
+    finally:
+        _delete_endpoints(config)
+
+
 @pytest.fixture(scope="session")
 def steel_served(trained_template: Path, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[ProjectConfig]:
     """The steel example with v2 released to staging and production (QA gate, approval,
     canary), shared by the session: do not change its serving state."""
-    root = tmp_path_factory.mktemp("ui-steel") / "proj"
-    shutil.copytree(trained_template, root, symlinks=True)
-    config = load_config(root / "mlops.yaml")
-    try:
-        release(open_workspace(config), config, f"{config.model.name}:2", root, _quiet)
-        yield config
-    finally:
-        _delete_endpoints(config)
+    yield from _released_copy(trained_template, tmp_path_factory.mktemp("ui-steel"), 2)
 
 
 @pytest.fixture(scope="session")
@@ -110,14 +116,7 @@ def artifacts() -> Path:
 def released_v1(trained_template: Path, tmp_path: Path) -> Iterator[ProjectConfig]:
     """A copy of the trained steel example with v1 released to staging and production (its own:
     a test may change what serves)."""
-    root = tmp_path / "proj"
-    shutil.copytree(trained_template, root, symlinks=True)
-    config = load_config(root / "mlops.yaml")
-    try:
-        release(open_workspace(config), config, f"{config.model.name}:1", root, _quiet)
-        yield config
-    finally:
-        _delete_endpoints(config)
+    yield from _released_copy(trained_template, tmp_path, 1)
 
 
 def ui_settings(config: ProjectConfig, scratch: Path, **changes: object) -> UiSettings:
