@@ -82,6 +82,8 @@ bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_postgres.py
 	$(BIN)/python benchmarks/bench_partitions.py
 	$(BIN)/python benchmarks/bench_explain.py
+	$(BIN)/python benchmarks/bench_ui_status.py
+	$(BIN)/python benchmarks/bench_ui_csv.py
 
 clean:
 	rm -rf $(VENV) node_modules demo .mlops .pytest_cache .mypy_cache .ruff_cache

@@ -76,9 +76,11 @@ def make_project(base: Path) -> tuple[Any, str]:
 
 
 def make_rows(ws: Any, config: Any, ref: str, count: int) -> tuple[list[str], list[dict[str, Any]]]:
-    from mlops_azure.webapp._csv_scoring import model_inputs
+    from mlops_azure.webapp._csv_scoring import request_columns
+    from mlops_azure.webapp._model_inputs import model_inputs
 
-    inputs = model_inputs(ws, config, ref)
+    name, _, version = ref.rpartition(":")
+    inputs = request_columns(model_inputs(ws, config, "local", name, int(version)), config)
     name, _, version = ref.rpartition(":")
     parity = json.loads((ws.models.local_path(name, int(version)) / "parity.json").read_text())
     base = parity["request"]["data"]
@@ -108,13 +110,15 @@ def direct(client: Any, features: list[str], rows: list[dict[str, Any]]) -> tupl
 def engine(ws: Any, config: Any, ref: str, csv_path: Path, clients: int, scratch: Path) -> float:
     """Seconds the web app's loop takes (reading the file included) with ``clients`` in flight."""
     from mlops_azure.lifecycle.scoring import ScoringClient
-    from mlops_azure.webapp._csv_scoring import Progress, model_inputs, read_upload, score_upload
+    from mlops_azure.webapp._csv_scoring import Progress, read_upload, request_columns, score_upload
+    from mlops_azure.webapp._model_inputs import model_inputs
 
     endpoint = config.stage("production").endpoint
     folder = Path(tempfile.mkdtemp(dir=scratch))
     pool = [ScoringClient.for_endpoint(ws, endpoint) for _ in range(clients)]
     started = time.perf_counter()
-    inputs = model_inputs(ws, config, ref)
+    name, _, version = ref.rpartition(":")
+    inputs = request_columns(model_inputs(ws, config, "local", name, int(version)), config)
     upload = read_upload(csv_path, inputs, csv_path.name)
     done = score_upload(folder, upload, inputs, pool, Progress("running", upload.rows),
                         chunk_rows=CHUNK)
