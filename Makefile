@@ -44,18 +44,20 @@ postgres-server:
 	  echo "no PostgreSQL server (Debian package postgresql) and not root to install it: the PostgreSQL sink tests will be skipped" >&2; \
 	fi
 
-# The model card's rendering tests load it in headless Chromium. As root (CI containers) a missing
-# browser is installed; otherwise one line says the tests will skip.
+# The model card's rendering tests and the web app's browser tests run headless Chromium (or Google
+# Chrome, as hosted CI images have). As root (CI containers) a missing browser is installed;
+# otherwise one line says the tests will skip.
 chromium:
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || command -v google-chrome >/dev/null 2>&1 || command -v google-chrome-stable >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing the Debian package chromium for the model card rendering tests"; \
+	  echo "installing the Debian package chromium for the browser tests (model card, web app)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
 	  || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
-	  || echo "could not install the Debian package chromium: the model card rendering tests will be skipped" >&2; \
+	  || echo "could not install the Debian package chromium: the browser tests will be skipped" >&2; \
 	else \
-	  echo "no Chromium (Debian package chromium) and not root to install it: the model card rendering tests will be skipped" >&2; \
+	  echo "no Chromium (Debian package chromium) and not root to install it: the browser tests will be skipped" >&2; \
 	fi
 
 test: $(STAMP) $(NODE_STAMP) postgres-server chromium

@@ -39,7 +39,9 @@ __all__ = ["PLOT_FACTS", "Chromium", "ChromiumError", "ChromiumNotFound", "Conso
            "PageReport", "find_chromium", "origin_of"]
 
 #: Where Debian's package puts the launcher; PATH is searched after it.
-_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
+_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser",
+               # Hosted CI images (Azure Pipelines' ubuntu-latest) carry Google Chrome instead.
+               "google-chrome", "google-chrome-stable")
 #: The only host an allowed origin may name: tests send traffic to 127.0.0.1 only, and it is the one
 #: name the host resolver rules below leave resolvable.
 _LOOPBACK = "127.0.0.1"
