@@ -122,7 +122,7 @@ def upload() -> BaseResponse | tuple[str, int]:
     clients = [ScoringClient.for_endpoint(project().workspace, choice.endpoint)
                for _ in range(CONCURRENT_CHUNKS)]
     progress = Progress("running", rows.rows, file_name=name, stage=stage, model=choice.model,
-                        deployment=choice.deployment, sha256=sha256)
+                        deployment=choice.deployment, sha256=sha256, owner=actor())
     progress.save(folder)
     threading.Thread(target=_run, name=f"csv-{run_id[:8]}", daemon=True,
                      args=(settings(), actor(), folder, rows, inputs, clients, progress)).start()
@@ -166,7 +166,8 @@ def _folder(run_id: str) -> tuple[Path, Progress]:
         abort(404)
     folder = settings().scratch_dir / run_id
     progress = Progress.load(folder)
-    if progress is None:
+    # Someone else's run is as good as no run: its rows are the uploader's business.
+    if progress is None or (progress.owner and progress.owner != actor()):
         abort(404)
     return folder, progress
 

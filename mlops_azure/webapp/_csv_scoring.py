@@ -93,6 +93,8 @@ class Progress:
     started: float = field(default_factory=time.time)
     seconds: float = 0.0
     columns_added: tuple[str, ...] = ()
+    #: Who uploaded the file: only they see the run (its rows may be confidential).
+    owner: str = ""
 
     @property
     def percent(self) -> int:

@@ -118,6 +118,11 @@ def test_a_csv_of_10000_rows_comes_back_with_the_endpoints_predictions(
             expected += client.predictions({"data": chunk})
     assert scored["prediction"].tolist() == expected
 
+    # Another signed-in user cannot see the run nor download its rows.
+    other = {"X-MS-CLIENT-PRINCIPAL-NAME": "someone.else@contoso.example"}
+    for url in (job, f"{job}/fragment", f"{job}/download"):
+        assert session.client.get(url, headers=other).status_code == 404
+
     event = read(ws, UiScoredEvent, 1)[0]
     live = live_deployment(ws, config.stage("production").endpoint)
     assert live is not None
