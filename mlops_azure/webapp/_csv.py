@@ -17,6 +17,7 @@ import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, request, send_file, url_for
 from werkzeug.datastructures import FileStorage
@@ -40,8 +41,15 @@ from mlops_azure.webapp._csv_scoring import (
     request_columns,
     score_upload,
 )
-from mlops_azure.webapp._model_inputs import StageChoice, model_inputs, serving_stages
+from mlops_azure.webapp._csv_series import forecasts_of, read_scored, series_index
+from mlops_azure.webapp._model_inputs import (
+    StageChoice,
+    model_inputs,
+    series_history,
+    serving_stages,
+)
 from mlops_azure.webapp._security import check_csrf
+from mlops_azure.webapp._series_chart import series_chart
 from mlops_azure.webapp._settings import UiSettings
 
 blueprint = Blueprint("csv", __name__)
@@ -178,18 +186,23 @@ def download_name(file_name: str) -> str:
     return f"predictions-{stem}.csv"
 
 
+def _charts() -> bool:
+    """Whether a scored file can be charted series by series (a forecasting project)."""
+    return bool(project().config.data.time_column)
+
+
 @blueprint.get("/predict/csv/<run_id>")
 def job(run_id: str) -> tuple[str, int]:
     _, progress = _folder(run_id)
     return render("csv_job.html", p=progress, run_id=run_id,
-                  download=download_name(progress.file_name))
+                  download=download_name(progress.file_name), charts=_charts())
 
 
 @blueprint.get("/predict/csv/<run_id>/fragment")
 def job_fragment(run_id: str) -> tuple[str, int]:
     _, progress = _folder(run_id)
     return render("csv_job_body.html", p=progress, run_id=run_id,
-                  download=download_name(progress.file_name))
+                  download=download_name(progress.file_name), charts=_charts())
 
 
 @blueprint.get("/predict/csv/<run_id>/download")
@@ -201,3 +214,35 @@ def download(run_id: str) -> Response | tuple[str, int]:
                       "predictions to download (yet): see its progress page")
     return send_file(output, mimetype="text/csv", as_attachment=True,
                      download_name=download_name(progress.file_name))
+
+
+@blueprint.get("/predict/csv/<run_id>/series")
+def series(run_id: str) -> tuple[str, int]:
+    """A forecasting project's scored file, one series at a time: its forecasts beside its
+    history in the model's training data."""
+    folder, progress = _folder(run_id)
+    output = folder / OUTPUT_FILE
+    if progress.state != "done" or not output.is_file():
+        abort(404)
+    found = project()
+    config = found.config
+    name, _, version = progress.model.rpartition(":")
+    inputs = model_inputs(found.workspace, config, found.backend, name, int(version))
+    scored = read_scored(output, inputs.series_keys(config)) if config.data.time_column else None
+    page: dict[str, Any] = {"p": progress, "run_id": run_id,
+                            "download": download_name(progress.file_name)}
+    if scored is None or not scored.names:
+        return render("csv_series.html", scored=None, **page)
+    index = series_index(request.args.get("series"), len(scored.names))
+    rows = scored.rows(index)
+    history = series_history(found.workspace, config, found.backend, inputs,
+                             dict(zip(scored.keys, scored.names[index], strict=True)))
+    prediction = (progress.columns_added or ("prediction",))[0]
+    svg = None
+    if history is not None:
+        target = config.data.target or "target"
+        svg = series_chart("series-plot", [t.to_pydatetime() for t in history.times],
+                           history.values, forecasts_of(rows, config, history, prediction),
+                           target, scored.label(index))
+    return render("csv_series.html", scored=scored, index=index, rows=rows, history=history,
+                  svg=svg, prediction=prediction, **page)

@@ -196,7 +196,7 @@ def _with_series(prediction: Prediction, inputs: ModelInputs, row: dict[str, Any
     series = ", ".join(f"{k}={row[k]}" for k in keys)
     target = config.data.target or "target"
     svg = series_chart("series-plot", [t.to_pydatetime() for t in history.times], history.values,
-                       history.forecast_at.to_pydatetime(), prediction.value, target, series)
+                       [(history.forecast_at.to_pydatetime(), prediction.value)], target, series)
     caption = (f"{target} of {series} over {config.data.time_column} in the model's training "
                f"data ({history.source}, {len(history.times)} periods); the forecast is placed "
                f"one period after the last point ({history.period}, "

@@ -76,20 +76,23 @@ def contributions_chart(ident: str, items: Sequence[Contribution], base_value: f
 
 
 def series_chart(ident: str, times: Sequence[datetime], values: Sequence[float],
-                 forecast_at: datetime, forecast: float, target: str, series: str) -> Markup:
-    """The series' history as a line with a point per period, and the forecast one period on,
-    joined to the last point by a dashed line."""
+                 forecasts: Sequence[tuple[datetime, float]], target: str, series: str) -> Markup:
+    """The series' history as a line with a point per period, and each forecast at its time,
+    the first joined to the last point of history by a dashed line."""
     height, left, top, bottom = 320, 70, 30, 260
+    ahead = sorted(forecasts)
     moments = [t.timestamp() for t in times]
-    x = Scale(moments[0], forecast_at.timestamp(), left, WIDTH - 30)
-    y_ticks = nice_ticks(min(0.0, *values, forecast), max(*values, forecast), 5)
+    x = Scale(moments[0], max(moments[-1], *(t.timestamp() for t, _ in ahead)), left, WIDTH - 30)
+    guesses = [v for _, v in ahead]
+    y_ticks = nice_ticks(min(0.0, *values, *guesses), max(*values, *guesses), 5)
     y = Scale(y_ticks[0], y_ticks[-1], bottom, top)
+    when = ", ".join(f"{t:%Y-%m-%d}" for t, _ in ahead[:3]) + (" ..." if len(ahead) > 3 else "")
     parts = [svg_open("series", ident, WIDTH, height, f"{target}: history and forecast",
                       f"{target} of {series} in the training data, one point per period, and "
-                      f"the forecast for {forecast_at:%Y-%m-%d}"),
+                      f"the forecast for {when}"),
              y_axis(y, y_ticks, left, WIDTH - 30, target)]
     every = max(1, len(times) // 6)
-    for t in [*times[::every], forecast_at]:
+    for t in [*times[::every], *([ahead[-1][0]] if ahead else [])]:
         parts.append(text(x(t.timestamp()), bottom + 16, f"{t:%Y-%m-%d}", anchor="middle",
                           size=11, colour=MUTED))
     parts.append(line(left, bottom, WIDTH - 30, bottom, MUTED))
@@ -99,12 +102,18 @@ def series_chart(ident: str, times: Sequence[datetime], values: Sequence[float],
         parts.append(f'<circle class="mark" data-kind="history" cx="{num(x(m))}" '
                      f'cy="{num(y(v))}" r="2.5" fill="{BLUE}"><title>{esc(f"{t:%Y-%m-%d}")}: '
                      f'{esc(fmt(v, 4))}</title></circle>')
-    fx, fy = x(forecast_at.timestamp()), y(forecast)
-    parts.append(line(x(moments[-1]), y(values[-1]), fx, fy, ORANGE, width=1.5, dash="4 3"))
-    parts.append(f'<circle class="mark" data-kind="forecast" cx="{num(fx)}" cy="{num(fy)}" '
-                 f'r="5" fill="{ORANGE}"><title>forecast {esc(f"{forecast_at:%Y-%m-%d}")}: '
-                 f'{esc(fmt(forecast, 4))}</title></circle>')
-    parts.append(text(fx - 8, fy - 9, "forecast", anchor="end", size=11, colour=ORANGE))
+    if ahead:
+        first_x, first_y = x(ahead[0][0].timestamp()), y(ahead[0][1])
+        parts.append(line(x(moments[-1]), y(values[-1]), first_x, first_y, ORANGE, width=1.5,
+                          dash="4 3"))
+    for at, value in ahead:
+        fx, fy = x(at.timestamp()), y(value)
+        parts.append(f'<circle class="mark" data-kind="forecast" cx="{num(fx)}" cy="{num(fy)}" '
+                     f'r="5" fill="{ORANGE}"><title>forecast {esc(f"{at:%Y-%m-%d}")}: '
+                     f'{esc(fmt(value, 4))}</title></circle>')
+    if ahead:
+        parts.append(text(x(ahead[0][0].timestamp()) - 8, y(ahead[0][1]) - 9, "forecast",
+                          anchor="end", size=11, colour=ORANGE))
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -36,6 +36,15 @@ def test_a_10000_row_csv_is_scored_and_downloaded_in_the_browser(
         shot = f"csv-done-{'js' if javascript else 'no-js'}.png"
         page.screenshot(artifacts / shot, down_to="main")
         scored = pd.read_csv(page.download("#csv-download", into=tmp_path / "out"))
+        # A forecast: each series' forecasts beside its history, one series at a time.
+        assert page.click("#csv-series")
+        page.fill("#series-choice", "2")
+        assert page.submit("form.filters")
+        assert "series=2" in page.url
+        assert page.evaluate("document.querySelectorAll('svg[data-plot=series] "
+                             ".mark[data-kind=forecast]').length") >= 1
+        page.screenshot(artifacts / f"csv-series-{'js' if javascript else 'no-js'}.png",
+                        down_to="main")
         report = page.report()
     assert len(scored) == 10_000 and scored["prediction"].notna().all()
     assert list(scored.columns[:len(rows[0])]) == list(rows[0])

@@ -196,3 +196,33 @@ def test_a_bad_upload_gets_one_sentence_on_the_form(
     small = _session(config, make_client, max_upload_bytes=200)
     too_big = small.upload(good.encode() * 3)
     assert too_big.status_code == 413 and "larger than" in _alert(too_big)
+
+
+def test_a_scored_forecast_file_is_charted_series_by_series(
+        steel_served: ProjectConfig, make_client: Callable[..., FlaskClient]) -> None:
+    _, rows = sample_rows(steel_served, 300)
+    frame = pd.DataFrame(rows)
+    frame["period"] = "2025-01-01"
+    session = _session(steel_served, make_client)
+    job = session.upload(frame.to_csv(index=False).encode()).headers["Location"]
+    page = session.finished(job)
+    assert f'href="{job}/series"' in page
+    first = session.get(f"{job}/series").get_data(as_text=True)
+    keys = ("organisation_id", "customer_id", "material_id")
+    assert first.count('<option value="') == len({tuple(r[k] for k in keys) for r in rows})
+    assert 'data-kind="forecast"' in first and first.count('data-kind="history"') >= 24
+    chosen = session.get(f"{job}/series?series=1").get_data(as_text=True)
+    assert '<option value="1" selected>' in chosen
+    for bad in ("x", "-1", "99999"):
+        answer = session.get(f"{job}/series?series={bad}")
+        assert answer.status_code == 400 and "is not one of the file's" in _alert(answer)
+
+
+def test_a_file_of_a_project_without_time_has_no_series_charts(
+        own_served: ProjectConfig, make_client: Callable[..., FlaskClient]) -> None:
+    _, rows = sample_rows(own_served, 20)
+    session = _session(own_served, make_client)
+    job = session.upload(pd.DataFrame(rows).to_csv(index=False).encode()).headers["Location"]
+    page = session.finished(job)
+    assert "/series" not in page
+    assert "holds no series to chart" in session.get(f"{job}/series").get_data(as_text=True)

@@ -24,7 +24,7 @@ def test_the_largest_contributions_come_first_with_the_typed_values() -> None:
 
 def test_the_series_chart_draws_history_and_one_forecast() -> None:
     times = [datetime(2024, m, 1) for m in range(1, 7)]
-    svg = str(series_chart("s", times, [1.0, 2, 3, 2, 4, 5], datetime(2024, 7, 1), 6.5, "qty",
+    svg = str(series_chart("s", times, [1.0, 2, 3, 2, 4, 5], [(datetime(2024, 7, 1), 6.5)], "qty",
                            "customer=A & B"))
     assert svg.startswith('<svg data-plot="series" id="s"')
     assert svg.count('data-kind="history"') == 6 and svg.count('data-kind="forecast"') == 1
