@@ -9,8 +9,8 @@ from mlops_azure.audit_events._core import AuditRecord
 
 @dataclass(frozen=True, kw_only=True)
 class UiScoredEvent(AuditRecord):
-    """A CSV file scored through a stage's endpoint from the web app (``subject``: the model's
-    ``NAME:VERSION``); the actor is the signed-in user."""
+    """A CSV file scored from the web app (``subject``: the model's ``NAME:VERSION``), through a
+    stage's endpoint or, for a large file, by batch scoring; the actor is the signed-in user."""
 
     ACTION = "ui.score"
 
@@ -28,3 +28,6 @@ class UiScoredEvent(AuditRecord):
     rows_total: int = 0
     #: Why it failed (the sentence the page showed).
     reason: str = ""
+    #: ``endpoint`` (chunks through the stage's endpoint) or ``batch`` (the project's batch
+    #: scoring script in a local process pool, as ``mlops score batch``).
+    method: str = "endpoint"

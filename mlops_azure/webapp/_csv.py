@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,13 +31,13 @@ from mlops_azure.errors import BackendError, UserInputError
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.project import Project
 from mlops_azure.webapp._context import actor, default_stage, project, render, settings
+from mlops_azure.webapp._csv_batch import score_by_batch
 from mlops_azure.webapp._csv_scoring import (
     CONCURRENT_CHUNKS,
     INPUT_FILE,
     OUTPUT_FILE,
     Progress,
     RequestColumns,
-    Upload,
     read_upload,
     request_columns,
     score_upload,
@@ -127,23 +128,36 @@ def upload() -> BaseResponse | tuple[str, int]:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    clients = [ScoringClient.for_endpoint(project().workspace, choice.endpoint)
-               for _ in range(CONCURRENT_CHUNKS)]
+    batch = rows.rows > settings().batch_rows
     progress = Progress("running", rows.rows, file_name=name, stage=stage, model=choice.model,
-                        deployment=choice.deployment, sha256=sha256, owner=actor())
+                        deployment="" if batch else choice.deployment, sha256=sha256,
+                        owner=actor(), method="batch" if batch else "endpoint")
     progress.save(folder)
+    current = settings()
+    clients: list[ScoringClient] = []
+    if batch:
+        def score(finish: Callable[[Progress], None]) -> object:
+            return score_by_batch(current, folder, rows, progress, finish=finish)
+    else:
+        clients = [ScoringClient.for_endpoint(project().workspace, choice.endpoint)
+                   for _ in range(CONCURRENT_CHUNKS)]
+
+        def score(finish: Callable[[Progress], None]) -> object:
+            return score_upload(folder, rows, inputs, clients, progress,
+                                chunk_rows=current.chunk_rows, deployment=progress.deployment,
+                                finish=finish)
     threading.Thread(target=_run, name=f"csv-{run_id[:8]}", daemon=True,
-                     args=(settings(), actor(), folder, rows, inputs, clients, progress)).start()
+                     args=(current, actor(), folder, progress, score, clients)).start()
     return redirect(url_for("csv.job", run_id=run_id), 303)
 
 
-def _run(settings_: UiSettings, who: str, folder: Path, rows: Upload, inputs: RequestColumns,
-         clients: list[ScoringClient], progress: Progress) -> None:
-    """The background thread of one run: score, and record who scored what."""
+def _run(settings_: UiSettings, who: str, folder: Path, progress: Progress,
+         score: Callable[[Callable[[Progress], None]], object],
+         clients: Sequence[ScoringClient] = ()) -> None:
+    """The background thread of one run: ``score`` (given what to do once it ends: record who
+    scored what), then close ``clients``."""
     try:
-        score_upload(folder, rows, inputs, clients, progress, chunk_rows=settings_.chunk_rows,
-                     deployment=progress.deployment,
-                     finish=lambda final: _record(settings_, who, final, folder))
+        score(lambda final: _record(settings_, who, final, folder))
     except Exception as exc:
         log.exception("mlops ui: scoring %s failed", folder.name)
         failed = replace(progress, state="failed",
@@ -164,7 +178,7 @@ def _record(settings_: UiSettings, who: str, progress: Progress, folder: Path) -
             rows_total=progress.rows_total, file_name=progress.file_name,
             sha256=progress.sha256, deployment=progress.deployment,
             outcome="scored" if progress.state == "done" else "failed",
-            reason=progress.error), actor=who)
+            reason=progress.error, method=progress.method), actor=who)
     except Exception:
         log.exception("mlops ui: could not record the scoring of %s", folder.name)
 

@@ -95,6 +95,8 @@ class Progress:
     columns_added: tuple[str, ...] = ()
     #: Who uploaded the file: only they see the run (its rows may be confidential).
     owner: str = ""
+    #: ``endpoint`` or ``batch`` (see ``UiScoredEvent.method``).
+    method: str = "endpoint"
 
     @property
     def percent(self) -> int:

@@ -9,6 +9,7 @@ import io
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,7 @@ from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig
 from mlops_azure.lifecycle.refs import live_deployment
 from mlops_azure.lifecycle.scoring import ScoringClient
+from mlops_azure.project import Project
 from tests.integration.webapp.conftest import csrf_of, sample_rows
 
 PROJECTS = ["steel_served", "own_served"]
@@ -226,3 +228,43 @@ def test_a_file_of_a_project_without_time_has_no_series_charts(
     page = session.finished(job)
     assert "/series" not in page
     assert "holds no series to chart" in session.get(f"{job}/series").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("served", PROJECTS)
+def test_a_large_file_is_batch_scored_like_mlops_score_batch(
+        served: str, request: pytest.FixtureRequest, make_client: Callable[..., FlaskClient],
+        tmp_path: Path) -> None:
+    config: ProjectConfig = request.getfixturevalue(served)
+    _, rows = sample_rows(config, 1500)
+    frame = pd.DataFrame(rows)
+    if served == "steel_served":  # the batch script copies the forecast keys to its output
+        frame["period"] = "2025-01-01"
+    session = _session(config, make_client, batch_rows=1000)
+    job = session.upload(frame.to_csv(index=False, sep=";").encode()).headers["Location"]
+    page = session.finished(job)
+    assert 'data-state="done"' in page, page
+    scored = pd.read_csv(io.BytesIO(session.get(f"{job}/download").data))
+    assert len(scored) == 1500 and scored["prediction"].notna().all()
+
+    # The same rows through `mlops score batch` with the same model give the same predictions.
+    ws = open_workspace(config)
+    live = live_deployment(ws, config.stage("production").endpoint)
+    assert live is not None
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    direct = Project.load(config.root).score_batch(
+        str(tmp_path / "rows.csv"), tmp_path / "out", model=f"{live.model_name}:{live.model_version}",
+        here=True)
+    parts = pd.concat(pd.read_csv(p) for p in sorted(direct.output.glob("part-*.csv")))
+    assert scored["prediction"].tolist() == parts["prediction"].tolist()
+    event = read(ws, UiScoredEvent, 1)[0].event
+    assert (event.method, event.rows, event.outcome) == ("batch", 1500, "scored")
+
+
+def test_a_large_file_the_batch_script_refuses_fails_with_its_sentence(
+        steel_served: ProjectConfig, make_client: Callable[..., FlaskClient]) -> None:
+    _, rows = sample_rows(steel_served, 1200)  # no "period": the steel batch script needs it
+    session = _session(steel_served, make_client, batch_rows=1000)
+    job = session.upload(pd.DataFrame(rows).to_csv(index=False).encode()).headers["Location"]
+    page = session.finished(job)
+    assert 'data-state="failed"' in page
+    assert "period" in html.unescape(page.split('role="alert">')[1].split("</p>")[0])
