@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
+#: A whole number as people type it: ASCII digits only (``str.isdigit`` also takes "²", which
+#: ``int`` refuses), at most 18 of them (SQLite's integers are 64-bit).
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number >= 0, None when it is not one."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+
+
 def is_asset_name(name: object) -> bool:
     """Whether ``name`` is a valid Azure ML asset name."""
     return isinstance(name, str) and ASSET_NAME.fullmatch(name) is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlops_azure.errors import UserInputError
+from mlops_azure.rules import whole_number
 from mlops_azure.workspace import ModelVersion, ServingDeployment, Workspace, is_asset_name
 
 
@@ -20,11 +21,12 @@ def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) 
                 f"'{ref}' has no version: pass an explicit {what} NAME:VERSION (never 'latest')"
             )
         return name, None
-    if not version.isdigit() or int(version) < 1:
+    number = whole_number(version)
+    if number is None or number < 1:
         raise UserInputError(
             f"'{ref}' is not a {what} reference: the version after ':' must be a whole number >= 1"
         )
-    return name, int(version)
+    return name, number
 
 
 def resolve_model(ws: Workspace, ref: str) -> ModelVersion:

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from mlops_azure.errors import BackendError, MlopsError, UserInputError
+from mlops_azure.rules import whole_number
 from mlops_azure.webapp._context import SETTINGS_KEY, render, settings
 from mlops_azure.webapp._security import CsrfRefused, require_signed_in
 from mlops_azure.webapp._settings import UiSettings
@@ -31,6 +32,8 @@ def create_app(settings_: UiSettings) -> Flask:
     app = Flask("mlops_azure.webapp")
     app.config.update(SECRET_KEY=settings_.secret_key, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="mlops_ui",
+                      # Behind Easy Auth the app is served over HTTPS only.
+                      SESSION_COOKIE_SECURE=settings_.easy_auth,
                       MAX_CONTENT_LENGTH=settings_.max_upload_bytes, **settings_.flask)
     app.config[SETTINGS_KEY] = settings_
     settings_.scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -69,31 +72,43 @@ def model_link(ref: str | None) -> Markup:
     if not ref:
         return Markup("")
     name, _, version = ref.rpartition(":")
-    if not name or not version.isdigit():
+    number = whole_number(version)
+    if not name or number is None:
         return escape(ref)
-    href = url_for("model.version_page", name=name, version=int(version))
+    href = url_for("model.version_page", name=name, version=number)
     return Markup('<a href="{}">{}</a>').format(href, ref)
 
 
 def _error(message: str, status: int) -> tuple[str, int]:
-    return render("error.html", status=status, message=message)
+    """The error page with the layout; without it when even the layout cannot be drawn (the
+    project itself is unreadable, say), so the sentence and the status are never lost."""
+    try:
+        return render("error.html", status=status, message=message)
+    except Exception:
+        log.debug("mlops ui: error page without the layout", exc_info=True)
+        return _plain(message, status)
+
+
+def _plain(message: str, status: int) -> tuple[str, int]:
+    return (f"<!doctype html><html lang=en><title>mlops</title><p role=alert>{escape(message)}</p>"
+            "</html>", status)
+
+
+#: What an HTTP error says when the view gave no sentence of its own.
+_HTTP_MESSAGES = {401: "sign in first: this app takes the user from the platform's sign-in",
+                  404: "there is no such page here", 405: "this page does not take that method"}
 
 
 def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
     if exc.code is None:
         return exc
-    messages = {401: "sign in first: this app takes the user from the platform's sign-in",
-                404: "there is no such page here", 405: "this page does not take that method"}
-    return _plain_error(messages.get(exc.code, exc.description or exc.name), exc.code)
-
-
-def _plain_error(message: str, status: int) -> tuple[str, int]:
-    try:
-        return _error(message, status)
-    except MlopsError:  # the project itself cannot be read: say so without the layout
-        return f"<!doctype html><title>mlops</title><p role=alert>{message}</p>", status
+    own = exc.description if exc.description != type(exc).description else None
+    message = own or _HTTP_MESSAGES.get(exc.code, exc.description or exc.name)
+    if exc.code == 401:  # nobody is signed in: show nothing of the project nor of the server
+        return _plain(message, 401)
+    return _error(message, exc.code)
 
 
 def _internal(exc: Exception) -> tuple[str, int]:
     log.exception("mlops ui: unexpected error")
-    return _plain_error(f"internal error: {type(exc).__name__} (see the server's log)", 500)
+    return _error(f"internal error: {type(exc).__name__} (see the server's log)", 500)

@@ -12,6 +12,7 @@ from flask import Blueprint, request
 
 from mlops_azure.audit_events import event_types
 from mlops_azure.records import AuditEvent
+from mlops_azure.rules import whole_number
 from mlops_azure.webapp._context import project, render
 from mlops_azure.webapp._status import EventRow, event_row
 
@@ -58,8 +59,9 @@ def parse_filters(args: dict[str, str], stages: list[str], actions: list[str],
     """The filters of the query string ``args``; ``BadQuery`` names the first bad value. A
     bare version number as the subject means that version of ``model_name``."""
     subject = args.get("subject", "").strip()
-    if subject.isdigit():
-        subject = f"{model_name}:{int(subject)}"
+    version = whole_number(subject)
+    if version is not None:
+        subject = f"{model_name}:{version}"
     stage = args.get("stage", "").strip()
     action = args.get("action", "").strip()
     page = args.get("page", "1").strip() or "1"
@@ -69,12 +71,13 @@ def parse_filters(args: dict[str, str], stages: list[str], actions: list[str],
         raise BadQuery(f"stage '{stage}' is not one of mlops.yaml's stages ({', '.join(stages)})")
     if action and action not in actions:
         raise BadQuery(f"'{action}' is not an action the trail records (pick one from the list)")
-    if not page.isdigit() or int(page) < 1:
-        raise BadQuery(f"page '{page}' is not a page number (1, 2, ...)")
-    if (int(page) - 1) * PAGE_SIZE >= WINDOW:
+    number = whole_number(page)
+    if number is None or number < 1:
+        raise BadQuery(f"page '{page[:20]}' is not a page number (1, 2, ...)")
+    if (number - 1) * PAGE_SIZE >= WINDOW:
         raise BadQuery(f"page {page} is older than the newest {WINDOW} events this page shows: "
                        "use mlops history for older ones")
-    return Filters(subject, stage, action, int(page))
+    return Filters(subject, stage, action, number)
 
 
 def select(filters: Filters) -> tuple[list[AuditEvent], bool]:

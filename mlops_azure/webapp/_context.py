@@ -18,6 +18,8 @@ from mlops_azure.webapp._settings import UiSettings
 
 SETTINGS_KEY = "MLOPS_UI_SETTINGS"
 ACTOR_KEY = "MLOPS_UI_ACTOR"
+#: Who acts behind Easy Auth when the platform named nobody (the request is refused anyway).
+NOT_SIGNED_IN = "(not signed in)"
 _local = threading.local()
 
 #: The navigation bar: endpoint name, label.
@@ -45,9 +47,8 @@ def actor() -> str:
     """Who is acting: the Easy Auth user when the app trusts those headers, else the audit
     trail's usual rule (``$MLOPS_ACTOR``, the git user, the OS user)."""
     if settings().easy_auth:
-        name = easy_auth_user(request.headers)
-        if name:
-            return name
+        # Never the server's own identity: behind Easy Auth that would name the wrong person.
+        return easy_auth_user(request.headers) or NOT_SIGNED_IN
     # Worked out once: the rule may ask git, a subprocess per page otherwise.
     found: str | None = current_app.config.get(ACTOR_KEY)
     if found is None:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
+from mlops_azure.rules import whole_number
 from mlops_azure.webapp._model_inputs import History
 
 #: Series listed in the chooser; a file with more lists the first ones in sorted order.
@@ -55,9 +56,10 @@ def series_index(raw: str | None, count: int) -> int:
     """The chosen series (0 when none is named); ``UserInputError`` for a bad choice."""
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit() or not 0 <= int(raw) < count:
-        raise UserInputError(f"series {raw!r} is not one of the file's {count:,} series")
-    return int(raw)
+    number = whole_number(raw)
+    if number is None or number >= count:
+        raise UserInputError(f"series {raw[:20]!r} is not one of the file's {count:,} series")
+    return number
 
 
 def forecasts_of(rows: pd.DataFrame, config: ProjectConfig, history: History,

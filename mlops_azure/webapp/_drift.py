@@ -18,6 +18,7 @@ from markupsafe import Markup
 from mlops_azure.audit_events import DriftCheckEvent, EventUnreadable, Recorded, decode, read
 from mlops_azure.config import ProjectConfig
 from mlops_azure.records import AuditEvent, ModelVersion
+from mlops_azure.rules import whole_number
 from mlops_azure.webapp._charts import JS_COLOUR, PSI_COLOUR, Point, Series, Threshold, safe_id, time_chart
 from mlops_azure.webapp._context import project, render
 
@@ -51,12 +52,13 @@ class FeatureRow:
 
 def _ref(value: str) -> bool:
     name, _, version = value.rpartition(":")
-    return bool(name) and version.isdigit()
+    return bool(name) and whole_number(version) is not None
 
 
 def _version_key(ref: str) -> tuple[str, int]:
     name, _, version = ref.rpartition(":")
-    return name, -int(version) if version.isdigit() else 0
+    number = whole_number(version)
+    return name, -number if number is not None else 0
 
 
 def monitored_order(config: ProjectConfig, checks: Sequence[Recorded[DriftCheckEvent]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, abort, request
 
 from mlops_azure.audit_events import (
     ApproveEvent,
@@ -18,6 +18,7 @@ from mlops_azure.audit_events import (
 from mlops_azure.errors import NotFoundError
 from mlops_azure.records import ModelVersion
 from mlops_azure.responsible import render_html
+from mlops_azure.rules import whole_number
 from mlops_azure.webapp._context import project, render
 from mlops_azure.webapp._status import event_row
 
@@ -43,19 +44,23 @@ class MetricRow:
 @blueprint.get("/models")
 def versions() -> tuple[str, int]:
     page = request.args.get("page", "1")
-    number = int(page) if page.isdigit() and int(page) > 0 else 1
+    number = max(1, whole_number(page) or 1)
     found = project().models(project().config.model.name)
     shown = found[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
     return render("models.html", versions=shown, page=number, total=len(found),
                   page_count=max(1, -(-len(found) // PAGE_SIZE)))
 
 
+#: Beyond this a version number is no version (and too large for the store's integers).
+_LARGEST_VERSION = 2**53
+
+
 def _version(name: str, version: int) -> ModelVersion:
+    if version > _LARGEST_VERSION:
+        abort(404, f"model '{name}' has no version {version}")
     try:
         return project().workspace.models.get(name, version)
     except NotFoundError as exc:
-        from flask import abort
-
         abort(404, exc.message)
 
 

@@ -19,6 +19,7 @@ from flask import Blueprint, request
 from markupsafe import Markup
 
 from mlops_azure.errors import UserInputError
+from mlops_azure.rules import whole_number
 from mlops_azure.webapp._context import default_stage, project, render
 from mlops_azure.webapp._forms import FieldSpec, parse_row, prefill
 from mlops_azure.webapp._model_inputs import (
@@ -133,9 +134,10 @@ def _row_number(raw: str | None, count: int) -> int:
     """The real row the form starts from, counted from 1."""
     if raw is None or raw == "":
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= count:
+    number = whole_number(raw)
+    if number is None or not 1 <= number <= count:
         raise UserInputError(f"row must be a number from 1 to {count}, not '{raw[:20]}'")
-    return int(raw)
+    return number
 
 
 def _row_labels(inputs: ModelInputs, specs: list[FieldSpec]) -> list[str]:

@@ -69,7 +69,8 @@ def easy_auth_user(headers: Mapping[str, str] | Headers) -> str | None:
     except (binascii.Error, ValueError):
         return None
     claims = principal.get("claims", []) if isinstance(principal, dict) else []
-    by_type = {c.get("typ"): c.get("val") for c in claims if isinstance(c, dict)}
+    by_type = {c["typ"]: c.get("val") for c in claims
+               if isinstance(c, dict) and isinstance(c.get("typ"), str)}
     for claim in _NAME_CLAIMS:
         value = by_type.get(claim)
         if isinstance(value, str) and value.strip():

@@ -16,7 +16,7 @@ from tests.unit.webapp.conftest import make_app
     ("/predict", "No stage has a deployment yet"),
     ("/predict/csv", "No stage serves a model yet"),
     ("/drift", "No drift check"),
-    ("/audit", "audit"),
+    ("/audit", "No event recorded yet"),
 ])
 def test_a_page_before_training_says_what_is_missing(fresh_project: Path, tmp_path: Path,
                                                      path: str, said: str) -> None:
