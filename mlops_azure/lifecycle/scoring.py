@@ -43,6 +43,20 @@ class ScoreResponse:
         """The body parsed as JSON; ``ValueError`` when it is not JSON."""
         return json.loads(self.body)
 
+    def refusal(self) -> str | None:
+        """The endpoint's own sentence when it refused the request as malformed (HTTP 400 or 422
+        with ``{"error": ...}``, the contract's ``ErrorResponse``); None for any other answer: a
+        missing key (401/403), no such deployment (404) or throttling (429) is no fault of the
+        request's content."""
+        if self.status not in (400, 422):
+            return None
+        try:
+            parsed = self.json()
+        except ValueError:
+            return None
+        found = parsed.get("error") if isinstance(parsed, dict) else None
+        return found[:500] if isinstance(found, str) and found.strip() else None
+
     def message(self) -> str:
         """A short description of a failed answer, for reports."""
         if self.error:

@@ -59,6 +59,9 @@ log = logging.getLogger("mlops_azure.webapp")
 #: A run id: what ``secrets.token_hex(16)`` gives; anything else is no run (never a path).
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 _READ_BYTES = 1 << 20
+#: Files scored at once by one server; one more is refused (503) until one is done: each holds
+#: its rows in memory and keeps the endpoint (or the cores, batch scored) busy.
+MAX_RUNNING = 4
 
 
 def _columns(choice: StageChoice) -> RequestColumns:
@@ -116,39 +119,53 @@ def upload() -> BaseResponse | tuple[str, int]:
     if sent is None or not sent.filename:
         return _form("choose a CSV file to upload", 400, stage)
     name = PurePosixPath(sent.filename.replace("\\", "/")).name or "upload.csv"
+    busy = _running()
+    if busy >= MAX_RUNNING:
+        return _form(f"this server is scoring {busy} files already: send this one when one of "
+                     "them is done", 503, stage)
     run_id = secrets.token_hex(16)
     folder = make_dirs(settings().scratch_dir / run_id)
+    current = settings()
+    clients: list[ScoringClient] = []
     try:
         sha256 = _save(sent, folder / INPUT_FILE)
         inputs = _columns(choice)
         rows = read_upload(folder / INPUT_FILE, inputs, name)
-    except UserInputError as exc:
+        batch = rows.rows > current.batch_rows
+        if not batch:
+            clients = [ScoringClient.for_endpoint(project().workspace, choice.endpoint)
+                       for _ in range(CONCURRENT_CHUNKS)]
+    except BaseException as exc:
+        # Nothing of a refused upload stays behind: its rows may be confidential.
+        for client in clients:
+            client.close()
         shutil.rmtree(folder, ignore_errors=True)
-        return _form(exc.message, 400, stage)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, UserInputError):
+            return _form(exc.message, 400, stage)
         raise
-    batch = rows.rows > settings().batch_rows
     progress = Progress("running", rows.rows, file_name=name, stage=stage, model=choice.model,
                         deployment="" if batch else choice.deployment, sha256=sha256,
                         owner=actor(), method="batch" if batch else "endpoint")
     progress.save(folder)
-    current = settings()
-    clients: list[ScoringClient] = []
-    if batch:
-        def score(finish: Callable[[Progress], None]) -> object:
-            return score_by_batch(current, folder, rows, progress, finish=finish)
-    else:
-        clients = [ScoringClient.for_endpoint(project().workspace, choice.endpoint)
-                   for _ in range(CONCURRENT_CHUNKS)]
 
-        def score(finish: Callable[[Progress], None]) -> object:
-            return score_upload(folder, rows, inputs, clients, progress,
-                                chunk_rows=current.chunk_rows, deployment=progress.deployment,
-                                finish=finish)
+    def score(finish: Callable[[Progress], None]) -> object:
+        if batch:
+            return score_by_batch(current, folder, rows, progress, finish=finish)
+        return score_upload(folder, rows, inputs, clients, progress,
+                            chunk_rows=current.chunk_rows, deployment=progress.deployment,
+                            finish=finish)
     threading.Thread(target=_run, name=f"csv-{run_id[:8]}", daemon=True,
                      args=(current, actor(), folder, progress, score, clients)).start()
     return redirect(url_for("csv.job", run_id=run_id), 303)
+
+
+def _running() -> int:
+    """How many runs of this server are scoring now (read from their progress files)."""
+    found = 0
+    for folder in settings().scratch_dir.iterdir():
+        progress = Progress.load(folder) if RUN_ID.fullmatch(folder.name) else None
+        found += progress is not None and progress.state == "running"
+    return found
 
 
 def _run(settings_: UiSettings, who: str, folder: Path, progress: Progress,

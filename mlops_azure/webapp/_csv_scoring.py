@@ -22,7 +22,7 @@ import math
 import queue
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -36,6 +36,7 @@ from mlops_azure._files import atomic_write
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import MlopsError, UserInputError
 from mlops_azure.lifecycle.scoring import ScoreResponse, ScoringClient
+from mlops_azure.webapp._forms import INTEGER, NUMBER
 from mlops_azure.webapp._model_inputs import ModelInputs
 
 #: Chunks sent at the same time: while the endpoint scores one, the next is encoded and on its
@@ -49,6 +50,8 @@ OUTPUT_FILE = "output.csv"
 PROGRESS_FILE = "progress.json"
 #: Delimiters a spreadsheet may save with; the header decides which one the file uses.
 _DELIMITERS = (",", ";", "\t", "|")
+#: Columns an upload may have (the duplicate check and the frame grow with them).
+MAX_COLUMNS = 10_000
 #: Seconds between two saves of the progress while a run lasts (the page polls every second).
 PROGRESS_EVERY_S = 0.25
 _ROW_REF = re.compile(r'^data\[(\d+)\](?:\[\d+\] \("([^"]+)"\)|\.(\S+))?\s*')
@@ -181,7 +184,10 @@ def read_upload(path: Path, inputs: RequestColumns, name: str) -> Upload:
                              f"{exc})") from None
     if header is None:
         raise UserInputError(f"{name} is empty: upload a CSV file with a header line and rows")
-    twice = sorted({h for h in header if header.count(h) > 1})
+    if len(header) > MAX_COLUMNS:
+        raise UserInputError(f"{name} has {len(header):,} columns; at most {MAX_COLUMNS:,} are "
+                             "read: keep the model's features and your key columns")
+    twice = sorted(h for h, n in Counter(header).items() if n > 1)
     if twice:
         raise UserInputError(f"{name} names the column(s) {', '.join(twice)} more than once in "
                              "its header")
@@ -198,27 +204,22 @@ def read_upload(path: Path, inputs: RequestColumns, name: str) -> Upload:
 
 # -- typing and sending ----------------------------------------------------------------------------
 def _values(cells: Sequence[str], is_text: bool) -> list[Any]:
+    """A column's cells typed as the prediction form types a field (``_forms.parse_value``):
+    text stripped, empty as null; numbers in decimal notation only (``1_000`` or ``inf`` are sent
+    as the text they are, for the endpoint to refuse at their row), ``NaN`` as null."""
     if is_text:
-        return [c if c != "" else None for c in cells]
+        return [c.strip() or None for c in cells]
     values: list[Any] = []
     for cell in cells:
         stripped = cell.strip()
-        if not stripped:
+        if not stripped or stripped.lower() == "nan":
             values.append(None)
-            continue
-        number: int | float
-        try:
-            number = int(stripped)
-        except ValueError:
-            try:
-                number = float(stripped)
-            except ValueError:
-                values.append(cell)  # not a number: the endpoint says so, at this row
-                continue
-            if not math.isfinite(number):
-                values.append(None if math.isnan(number) else cell)
-                continue
-        values.append(number)
+        elif INTEGER.fullmatch(stripped):
+            values.append(int(stripped))
+        elif NUMBER.fullmatch(stripped) and math.isfinite(number := float(stripped)):
+            values.append(number)
+        else:
+            values.append(cell)
     return values
 
 
@@ -365,11 +366,7 @@ def score_upload(folder: Path, upload: Upload, inputs: RequestColumns,
 
 
 def _refusal(answer: ScoreResponse, first: int, count: int, upload: Upload) -> str:
-    if 400 <= answer.status < 500:
-        try:
-            parsed = answer.json()
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-            return where_refused(parsed["error"], first, count, upload)
+    refused = answer.refusal()
+    if refused is not None:
+        return where_refused(refused, first, count, upload)
     return f"the endpoint did not score line {upload.lines[first]:,} on ({answer.message()})"

@@ -22,8 +22,8 @@ from mlops_azure.config import ColumnSpec
 MAX_SELECT_OPTIONS = 50
 #: What a number field accepts (after trimming): decimal notation with an optional exponent.
 #: Stricter than ``float()``, which also takes "nan", "inf" and "1_000".
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+INTEGER = re.compile(r"[+-]?\d+")
 
 Kind = Literal["category", "integer", "float"]
 
@@ -221,9 +221,9 @@ def parse_value(spec: FieldSpec, raw: str) -> str | int | float | None:
 
 
 def _number(spec: FieldSpec, text: str) -> int | float:
-    if spec.kind == "integer" and _INTEGER.fullmatch(text):
+    if spec.kind == "integer" and INTEGER.fullmatch(text):
         return int(text)
-    if not _NUMBER.fullmatch(text):
+    if not NUMBER.fullmatch(text):
         what = "a whole number" if spec.kind == "integer" else "a number"
         raise ValueError(f"{spec.name} must be {what}, not {_shown(text)}")
     value = float(text)

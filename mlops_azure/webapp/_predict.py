@@ -92,10 +92,13 @@ def form() -> tuple[str, int]:
                         "message next to each")
         return render("predict.html", status=400, **{**page, "errors": parsed.errors,
                                                        "problem": problem})
-    answer = found.invoke(stage, {"data": [parsed.row], "explain": True})
-    if not answer.ok and 400 <= answer.status < 500:
+    # The deployment the fields were built for answers, not whichever the traffic split picks.
+    answer = found.invoke(stage, {"data": [parsed.row], "explain": True},
+                          deployment=choice.deployment)
+    refused = answer.refusal()
+    if refused is not None:
         return render("predict.html", status=400, **{**page, "problem": (
-            f"the {stage} endpoint refused the row: {_error_sentence(answer.body)}")})
+            f"the {stage} endpoint refused the row: {refused}")})
     if not answer.ok:
         return render("predict.html", status=503, **{**page, "problem": (
             f"the {stage} endpoint did not answer: {answer.message()}")})
@@ -151,18 +154,6 @@ def _row_labels(inputs: ModelInputs, specs: list[FieldSpec]) -> list[str]:
                            *(f"{n} {row[n]}" for n in numbers if row.get(n) is not None)])
         labels.append(shown if len(shown) <= 80 else shown[:79] + "\u2026")
     return labels
-
-
-def _error_sentence(body: bytes) -> str:
-    import json
-
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-        return str(parsed["error"])[:300]
-    return body[:200].decode("utf-8", errors="replace") or "no reason given"
 
 
 def _prediction(body: Mapping[str, Any], typed: Mapping[str, str], deployment: str,

@@ -268,3 +268,21 @@ def test_a_large_file_the_batch_script_refuses_fails_with_its_sentence(
     page = session.finished(job)
     assert 'data-state="failed"' in page
     assert "period" in html.unescape(page.split('role="alert">')[1].split("</p>")[0])
+
+
+def test_a_busy_server_refuses_one_more_file_and_keeps_nothing_of_it(
+        own_served: ProjectConfig, make_client: Callable[..., FlaskClient],
+        tmp_path: Path) -> None:
+    from mlops_azure.webapp._csv import MAX_RUNNING
+    from mlops_azure.webapp._csv_scoring import Progress
+
+    session = _session(own_served, make_client)
+    scratch = tmp_path / "scratch"
+    for number in range(MAX_RUNNING):
+        (scratch / f"{number:032x}").mkdir(parents=True)
+        Progress("running", 10).save(scratch / f"{number:032x}")
+    _, rows = sample_rows(own_served, 5)
+    answer = session.upload(pd.DataFrame(rows).to_csv(index=False).encode())
+    assert answer.status_code == 503
+    assert f"scoring {MAX_RUNNING} files already" in _alert(answer)
+    assert len(list(scratch.iterdir())) == MAX_RUNNING

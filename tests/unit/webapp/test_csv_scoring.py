@@ -80,6 +80,34 @@ def test_values_are_typed_like_the_scoring_scripts(tmp_path: Path) -> None:
     assert isinstance(body["data"][0][1], int)
 
 
+def test_cells_are_typed_as_the_form_types_its_fields(tmp_path: Path) -> None:
+    # Text is stripped (the endpoint's category lookup is exact); numbers are decimal notation
+    # only, as the form takes them: the rest goes to the endpoint as text, to be refused there.
+    found = upload(tmp_path, "district,area,rooms\n centre ,1_000, +5\nhills,inf,1.5e2\n")
+    assert request_of(found.frame, INPUTS)["data"] == [["1_000", 5, "centre"],
+                                                       ["inf", 150.0, "hills"]]
+    assert found.frame["district"].tolist() == [" centre ", "hills"]  # the download keeps them
+
+
+def test_a_header_of_too_many_columns_is_refused_at_once(tmp_path: Path) -> None:
+    header = ",".join(f"c{i}" for i in range(40_000))
+    with pytest.raises(UserInputError, match="40,000 columns; at most 10,000"):
+        upload(tmp_path, f"{header}\n")
+
+
+@pytest.mark.parametrize(("status", "body", "refusal"), [
+    (400, b'{"error": "data[0].area must be a number"}', "data[0].area must be a number"),
+    (422, b'{"error": "no"}', "no"),
+    (400, b"not json", None),
+    (401, b'{"error": "missing or wrong key"}', None),
+    (404, b'{"error": "no deployment v9"}', None),
+    (429, b'{"error": "too many requests"}', None),
+])
+def test_only_a_malformed_request_is_the_requests_fault(status: int, body: bytes,
+                                                       refusal: str | None) -> None:
+    assert ScoreResponse(status, body, 0.01).refusal() == refusal
+
+
 @pytest.mark.parametrize(("message", "said"), [
     ('data[17].area must be a number or null, not "abc"',
      'line 1,019 (row 1,018): column "area" must be a number or null, not "abc"'),
