@@ -1,7 +1,8 @@
 """What every view needs: the project (one per thread), the settings, the actor, and rendering.
 
 The embedded workspace's SQLite connection belongs to the thread that opened it, and the server
-answers on a pool of threads, so each thread opens the project once and keeps it.
+answers on a pool of threads, so each thread opens the project once and keeps it until
+mlops.yaml changes.
 """
 
 from __future__ import annotations
@@ -34,12 +35,18 @@ def settings() -> UiSettings:
 
 
 def project() -> Project:
-    """This thread's project, loaded on its first request."""
-    found: Project | None = getattr(_local, "project", None)
+    """This thread's project, loaded on its first request and again whenever mlops.yaml has
+    changed since (so every thread sees an edit on its next request)."""
     wanted = settings()
-    if found is None or getattr(_local, "settings", None) is not wanted:
+    try:
+        found_stat = wanted.config_path.stat()
+        stamp: tuple[int, int] | None = (found_stat.st_mtime_ns, found_stat.st_size)
+    except OSError:
+        stamp = None  # Project.load says what is wrong with the path
+    found: Project | None = getattr(_local, "project", None)
+    if found is None or _local.settings is not wanted or _local.stamp != stamp:
         found = Project.load(wanted.config_path, wanted.backend)
-        _local.project, _local.settings = found, wanted
+        _local.project, _local.settings, _local.stamp = found, wanted, stamp
     return found
 
 

@@ -82,9 +82,10 @@ def series_chart(ident: str, times: Sequence[datetime], values: Sequence[float],
     height, left, top, bottom = 320, 70, 30, 260
     ahead = sorted(forecasts)
     moments = [t.timestamp() for t in times]
-    x = Scale(moments[0], max(moments[-1], *(t.timestamp() for t, _ in ahead)), left, WIDTH - 30)
+    x = Scale(moments[0], max([moments[-1], *(t.timestamp() for t, _ in ahead)]), left,
+              WIDTH - 30)
     guesses = [v for _, v in ahead]
-    y_ticks = nice_ticks(min(0.0, *values, *guesses), max(*values, *guesses), 5)
+    y_ticks = nice_ticks(min([0.0, *values, *guesses]), max([*values, *guesses]), 5)
     y = Scale(y_ticks[0], y_ticks[-1], bottom, top)
     when = ", ".join(f"{t:%Y-%m-%d}" for t, _ in ahead[:3]) + (" ..." if len(ahead) > 3 else "")
     parts = [svg_open("series", ident, WIDTH, height, f"{target}: history and forecast",

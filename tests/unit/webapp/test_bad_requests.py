@@ -75,3 +75,15 @@ def test_a_missing_version_says_which(fresh_project: Path, tmp_path: Path) -> No
     assert answer.status_code == 404
     assert "has no version 7" in answer.get_data(as_text=True) or "does not exist" in \
         answer.get_data(as_text=True)
+
+
+def test_an_edit_to_mlops_yaml_shows_on_the_next_page(fresh_project: Path,
+                                                      tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(fresh_project.parent, root, symlinks=True)
+    client = make_app(root / "mlops.yaml", tmp_path).test_client()
+    assert "steel-forecast" in client.get("/").get_data(as_text=True)
+    config = root / "mlops.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "project: steel-forecast", "project: steel-renamed"), encoding="utf-8")
+    assert "steel-renamed" in client.get("/").get_data(as_text=True)

@@ -50,3 +50,8 @@ def test_the_forecast_goes_one_period_after_the_last_point(
     step, said = next_period(list(times))
     assert step(pd.Timestamp(last)) == pd.Timestamp(expected)
     assert said.startswith(words)
+
+
+def test_one_point_of_history_and_no_forecast_still_draw() -> None:
+    svg = str(series_chart("s", [datetime(2024, 1, 1)], [5.0], [], "qty", "a=1"))
+    assert svg.count('data-kind="history"') == 1 and 'data-kind="forecast"' not in svg
