@@ -29,6 +29,16 @@ def parse_ref(ref: str, *, what: str = "model", version_required: bool = False) 
     return name, number
 
 
+def split_ref(text: str) -> tuple[str, int] | None:
+    """``NAME:VERSION`` as its name and version; None when ``text`` is not one (for readers that
+    show a subject as a version only when it names one: a job id, an endpoint...)."""
+    name, sep, version = text.rpartition(":")
+    number = whole_number(version)
+    if not sep or not is_asset_name(name) or number is None or number < 1:
+        return None
+    return name, number
+
+
 def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
     """The registered version ``NAME:VERSION`` names; releases never take 'latest'."""
     name, version = parse_ref(ref, version_required=True)

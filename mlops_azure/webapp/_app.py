@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from mlops_azure.errors import BackendError, MlopsError, UserInputError
-from mlops_azure.rules import whole_number
+from mlops_azure.lifecycle.refs import split_ref
 from mlops_azure.webapp._context import SETTINGS_KEY, render, settings
 from mlops_azure.webapp._security import CsrfRefused, require_signed_in
 from mlops_azure.webapp._settings import UiSettings
@@ -71,11 +71,10 @@ def model_link(ref: str | None) -> Markup:
     """A link to the model page when ``ref`` is ``NAME:VERSION``, else the text itself."""
     if not ref:
         return Markup("")
-    name, _, version = ref.rpartition(":")
-    number = whole_number(version)
-    if not name or number is None:
+    found = split_ref(ref)
+    if found is None:
         return escape(ref)
-    href = url_for("model.version_page", name=name, version=number)
+    href = url_for("model.version_page", name=found[0], version=found[1])
     return Markup('<a href="{}">{}</a>').format(href, ref)
 
 

@@ -8,6 +8,7 @@ mlops.yaml changes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app, render_template, request
@@ -63,13 +64,15 @@ def actor() -> str:
     return found
 
 
-def default_stage() -> str:
-    """The stage predictions go to unless the user picks another."""
+def default_stage(serving: Sequence[str]) -> str | None:
+    """The stage predictions go to unless the user picks another, among the ``serving`` ones:
+    ``mlops ui --stage``, else ``production``, else the last stage of mlops.yaml; the first
+    serving stage when those do not serve; None when none does."""
     stages = list(project().config.stages)
-    chosen = settings().stage
-    if chosen is not None:
-        return chosen
-    return "production" if "production" in stages else stages[-1]
+    for wanted in (settings().stage, "production", stages[-1] if stages else None):
+        if wanted is not None and wanted in serving:
+            return wanted
+    return serving[0] if serving else None
 
 
 def render(template: str, *, status: int = 200, **context: Any) -> tuple[str, int]:

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from mlops_azure._files import make_dirs
 from mlops_azure.audit_events import UiScoredEvent, record
 from mlops_azure.errors import BackendError, UserInputError
+from mlops_azure.lifecycle.refs import split_ref
 from mlops_azure.lifecycle.scoring import ScoringClient
 from mlops_azure.project import Project
 from mlops_azure.webapp._context import actor, default_stage, project, render, settings
@@ -43,14 +44,10 @@ from mlops_azure.webapp._csv_scoring import (
     score_upload,
 )
 from mlops_azure.webapp._csv_series import forecasts_of, read_scored, series_index
-from mlops_azure.webapp._model_inputs import (
-    StageChoice,
-    model_inputs,
-    series_history,
-    serving_stages,
-)
+from mlops_azure.webapp._model_inputs import StageChoice, model_inputs, serving_stages
+from mlops_azure.webapp._predict_charts import series_chart
 from mlops_azure.webapp._security import check_csrf
-from mlops_azure.webapp._series_chart import series_chart
+from mlops_azure.webapp._series_history import series_history
 from mlops_azure.webapp._settings import UiSettings
 
 blueprint = Blueprint("csv", __name__)
@@ -70,17 +67,11 @@ def _columns(choice: StageChoice) -> RequestColumns:
                                         choice.model_name, choice.model_version), found.config)
 
 
-def deployed_stages() -> list[StageChoice]:
-    return serving_stages(project().workspace, project().config)
-
-
 def _form(error: str | None = None, status: int = 200, chosen: str | None = None
           ) -> tuple[str, int]:
-    stages = deployed_stages()
+    stages = serving_stages(project().workspace, project().config)
     names = [s.name for s in stages]
-    chosen = chosen if chosen in names else default_stage()
-    if chosen not in names and names:
-        chosen = names[0]
+    chosen = chosen if chosen in names else default_stage(names)
     needs: dict[str, tuple[str, ...]] = {}
     for stage in stages:
         try:
@@ -109,8 +100,8 @@ def _save(upload: FileStorage, target: Path) -> str:
 @blueprint.post("/predict/csv")
 def upload() -> BaseResponse | tuple[str, int]:
     check_csrf()
-    stage = request.form.get("stage") or default_stage()
-    choices = {s.name: s for s in deployed_stages()}
+    choices = {s.name: s for s in serving_stages(project().workspace, project().config)}
+    stage = request.form.get("stage") or default_stage(list(choices)) or ""
     if stage not in choices:
         return _form(f"stage '{stage}' serves no model: choose one of "
                      f"{', '.join(choices) or 'none (deploy a model first)'}", 400)
@@ -257,8 +248,10 @@ def series(run_id: str) -> tuple[str, int]:
         abort(404)
     found = project()
     config = found.config
-    name, _, version = progress.model.rpartition(":")
-    inputs = model_inputs(found.workspace, config, found.backend, name, int(version))
+    model = split_ref(progress.model)
+    if model is None:
+        abort(404)
+    inputs = model_inputs(found.workspace, config, found.backend, *model)
     scored = read_scored(output, inputs.series_keys(config)) if config.data.time_column else None
     page: dict[str, Any] = {"p": progress, "run_id": run_id,
                             "download": download_name(progress.file_name)}

@@ -17,10 +17,13 @@ import pandas as pd
 from mlops_azure.config import ProjectConfig
 from mlops_azure.errors import UserInputError
 from mlops_azure.rules import whole_number
-from mlops_azure.webapp._model_inputs import History
+from mlops_azure.webapp._cache import Lru
+from mlops_azure.webapp._series_history import History
 
 #: Series listed in the chooser; a file with more lists the first ones in sorted order.
 MAX_SERIES = 2000
+#: Scored files kept parsed (a user clicks through the series of one file).
+_SCORED = Lru(4)
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,12 @@ class ScoredSeries:
 
 
 def read_scored(output: Path, keys: list[str]) -> ScoredSeries | None:
-    """The scored file's series; None when it lacks a key column (the file is no set of series)."""
+    """The scored file's series; None when it lacks a key column (the file is no set of series).
+    Read once per server: a finished run's file never changes, and each series shown reads it."""
+    return _SCORED.get((str(output), tuple(keys)), lambda: _read_scored(output, keys))
+
+
+def _read_scored(output: Path, keys: list[str]) -> ScoredSeries | None:
     header = pd.read_csv(output, nrows=0).columns
     if not keys or any(k not in header for k in keys):
         return None

@@ -17,10 +17,18 @@ from markupsafe import Markup
 
 from mlops_azure.audit_events import DriftCheckEvent, EventUnreadable, Recorded, decode, read
 from mlops_azure.config import ProjectConfig
+from mlops_azure.lifecycle.refs import split_ref
 from mlops_azure.records import AuditEvent, ModelVersion
-from mlops_azure.rules import whole_number
-from mlops_azure.webapp._charts import JS_COLOUR, PSI_COLOUR, Point, Series, Threshold, safe_id, time_chart
 from mlops_azure.webapp._context import project, render
+from mlops_azure.webapp._drift_charts import (
+    JS_COLOUR,
+    PSI_COLOUR,
+    Point,
+    Series,
+    Threshold,
+    safe_id,
+    time_chart,
+)
 
 blueprint = Blueprint("drift", __name__)
 
@@ -51,14 +59,12 @@ class FeatureRow:
 
 
 def _ref(value: str) -> bool:
-    name, _, version = value.rpartition(":")
-    return bool(name) and whole_number(version) is not None
+    return split_ref(value) is not None
 
 
 def _version_key(ref: str) -> tuple[str, int]:
-    name, _, version = ref.rpartition(":")
-    number = whole_number(version)
-    return name, -number if number is not None else 0
+    found = split_ref(ref)
+    return (found[0], -found[1]) if found else (ref, 0)
 
 
 def monitored_order(config: ProjectConfig, checks: Sequence[Recorded[DriftCheckEvent]]
@@ -177,7 +183,7 @@ def report(event_id: int) -> tuple[str, int]:
     except EventUnreadable as exc:
         return render("error.html", status=404, message=str(exc))
     event = check.event
-    name = event.subject.rpartition(":")[0] or found.config.model.name
+    name = (split_ref(event.subject) or (found.config.model.name, 0))[0]
     features = [FeatureRow(f, _metric(event.metrics.get(f), "psi"),
                            _metric(event.metrics.get(f), "js"), f in event.drifted_features,
                            f in event.critical_features)

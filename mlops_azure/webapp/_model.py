@@ -16,6 +16,7 @@ from mlops_azure.audit_events import (
     read,
 )
 from mlops_azure.errors import NotFoundError
+from mlops_azure.lifecycle.refs import split_ref
 from mlops_azure.records import ModelVersion
 from mlops_azure.responsible import render_html
 from mlops_azure.rules import whole_number
@@ -67,10 +68,12 @@ def _version(name: str, version: int) -> ModelVersion:
 def _champion_metrics(gate: Recorded[ChampionGateEvent] | None) -> dict[str, float]:
     if gate is None or not gate.event.champion:
         return {}
-    name, _, version = gate.event.champion.partition(":")
+    champion = split_ref(gate.event.champion)
+    if champion is None:
+        return {}
     try:
-        return dict(project().workspace.models.get(name, int(version)).metrics)
-    except (NotFoundError, ValueError):
+        return dict(project().workspace.models.get(*champion).metrics)
+    except NotFoundError:
         return {}
 
 

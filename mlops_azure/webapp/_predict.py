@@ -22,19 +22,15 @@ from mlops_azure.errors import UserInputError
 from mlops_azure.rules import whole_number
 from mlops_azure.webapp._context import default_stage, project, render
 from mlops_azure.webapp._forms import FieldSpec, parse_row, prefill
-from mlops_azure.webapp._model_inputs import (
-    ModelInputs,
-    model_inputs,
-    series_history,
-    serving_stages,
-)
-from mlops_azure.webapp._security import check_csrf
-from mlops_azure.webapp._series_chart import (
+from mlops_azure.webapp._model_inputs import ModelInputs, model_inputs, serving_stages
+from mlops_azure.webapp._predict_charts import (
     Contribution,
     contributions_chart,
     series_chart,
     top_contributions,
 )
+from mlops_azure.webapp._security import check_csrf
+from mlops_azure.webapp._series_history import series_history
 
 blueprint = Blueprint("predict", __name__)
 
@@ -125,8 +121,7 @@ def shown_number(value: float) -> str:
 
 def _stage(chosen: str | None, stages: list[str]) -> str:
     if not chosen:
-        wanted = default_stage()
-        return wanted if wanted in stages else stages[0]
+        return default_stage(stages) or stages[0]
     if chosen not in stages:
         raise UserInputError(f"stage '{chosen}' has no deployment to predict with (stages with "
                              f"one: {', '.join(stages)})")

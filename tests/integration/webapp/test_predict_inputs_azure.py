@@ -11,8 +11,9 @@ import pytest
 
 from mlops_azure.azure import AzureWorkspace
 from mlops_azure.config import load_config
-from mlops_azure.webapp import _model_inputs
-from mlops_azure.webapp._model_inputs import model_inputs, series_history
+from mlops_azure.webapp import _series_history
+from mlops_azure.webapp._model_inputs import model_inputs
+from mlops_azure.webapp._series_history import series_history
 from mlops_azure.workspace import Lineage, PipelineSubmission
 
 STEP = """$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
@@ -97,7 +98,7 @@ def test_the_form_reads_an_azure_models_files_and_training_data_once(
     assert str(history.forecast_at.date()) == "2025-01-01"
     assert history.period.startswith("monthly data")
     reads: list[Any] = []
-    monkeypatch.setattr(_model_inputs, "_read_table", lambda *a: reads.append(a))
+    monkeypatch.setattr(_series_history, "_read_table", lambda *a: reads.append(a))
     north = series_history(azure_workspace, config, "azure", inputs, {"store": "north"})
     assert north is not None and north.values[-1] == 12.0 and reads == []  # the table is kept
     assert series_history(azure_workspace, config, "azure", inputs, {"store": "east"}) is None

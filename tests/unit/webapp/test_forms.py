@@ -156,29 +156,3 @@ def test_rows_come_in_either_orientation() -> None:
     assert rows_of({"columns": ["a", "b"], "data": [[1, "x"], [2, "y"]]}) == [
         {"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
     assert rows_of({"data": "nonsense"}) == []
-
-
-def test_the_cache_makes_each_key_once_for_threads_asking_together() -> None:
-    import threading
-    import time
-
-    from mlops_azure.webapp._model_inputs import _Lru
-
-    cache, made, go = _Lru(4), [], threading.Event()
-
-    def make() -> str:
-        made.append(1)
-        time.sleep(0.05)
-        return "model"
-
-    def ask() -> None:
-        go.wait()
-        assert cache.get("m:1", make) == "model"
-
-    threads = [threading.Thread(target=ask) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    go.set()
-    for thread in threads:
-        thread.join()
-    assert made == [1]

@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from mlops_azure.webapp._charts import Point, Series, Threshold, safe_id, time_chart
+from mlops_azure.webapp._drift_charts import Point, Series, Threshold, safe_id, time_chart
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from mlops_azure.webapp._model_inputs import next_period
-from mlops_azure.webapp._series_chart import contributions_chart, series_chart, top_contributions
+from mlops_azure.webapp._predict_charts import contributions_chart, series_chart, top_contributions
+from mlops_azure.webapp._series_history import next_period
 
 
 def test_the_largest_contributions_come_first_with_the_typed_values() -> None:
