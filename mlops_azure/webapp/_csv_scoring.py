@@ -126,7 +126,8 @@ class Progress:
 # -- what the model reads --------------------------------------------------------------------------
 def request_columns(inputs: ModelInputs, config: ProjectConfig) -> RequestColumns:
     """The columns a file must have and which of them are sent as text: the prediction form's
-    fields (``_forms.field_specs``), so a row is typed alike whether typed in or uploaded."""
+    fields (``_forms.field_specs``), so a row is typed alike whether typed in or uploaded (the
+    form's range and allowed-value checks are its own: a file is judged by the endpoint)."""
     specs = inputs.specs(config)
     return RequestColumns(inputs.model.ref, tuple(s.name for s in specs),
                           frozenset(s.name for s in specs if s.kind == "category"))
