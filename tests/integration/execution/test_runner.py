@@ -326,10 +326,15 @@ def test_background_processes_left_by_a_step_are_ended(project: Project, tmp_pat
         _reap([child])
 
 
+#: The runner as a process of its own. Ctrl-C is made to raise KeyboardInterrupt whatever the
+#: test run inherited: a suite started in the background of a shell without job control (e.g.
+#: ``nohup make test &``) passes SIGINT on as ignored, and Python then leaves it ignored.
 RUNNER = """\
+import signal
 import sys
 from pathlib import Path
 from mlops_azure.execution.runner import run_pipeline
+signal.signal(signal.SIGINT, signal.default_int_handler)
 run_pipeline(Path(sys.argv[1]), {}, Path(sys.argv[2]))
 """
 
