@@ -78,5 +78,6 @@ def list_assets(
         output.emit_json([asdict(a) for a in assets])
         return
     output.table("Data assets", ["asset", "sha256", "bytes", "created"],
-                 [(a.ref, a.sha256[:12], a.size_bytes, output.when(a.created_at)) for a in assets])
+                 [(a.ref, a.sha256[:12], a.size_bytes, output.when(a.created_at)) for a in assets],
+                 optional=("sha256",))
 

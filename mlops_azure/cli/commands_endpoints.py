@@ -48,7 +48,8 @@ def endpoints_list() -> None:
         return
     output.table("Endpoints", ["endpoint", "state", "deployment", "model", "traffic", "deployment state",
                                "scoring URI"],
-                 [row for e in endpoints for row in endpoint_rows(ws, e)])
+                 [row for e in endpoints for row in endpoint_rows(ws, e)],
+                 optional=("scoring URI", "deployment state"))
 
 
 @app.command("delete")

@@ -131,7 +131,8 @@ def _study(study: Study) -> None:
                  [(str(t.number), t.state.value.lower(), *(_text(t.params.get(n, "")) for n in names),
                    "-" if t.value is None else f"{t.value:.4g}",
                    "-" if t.duration_s is None else f"{t.duration_s:.1f} s")
-                  for t in sorted(study.trials, key=lambda t: t.number)])
+                  for t in sorted(study.trials, key=lambda t: t.number)],
+                 optional=("duration",))
 
 
 def _differing(runs: Sequence[Run]) -> list[str]:

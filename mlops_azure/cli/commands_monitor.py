@@ -65,7 +65,8 @@ def drift(
                        "" if f.chi2_p is None else f"{f.chi2_p:.3g}",
                        f"{f.missing_current:.1%}", f"{f.out_of_range:.1%}",
                        "; ".join(f.reasons) or "no")
-                      for f in checked.report.compared])
+                      for f in checked.report.compared],
+                     optional=("Wasserstein", "chi² p", "KS p", "out of range", "missing"))
     if "retrain" in document and not STATE.json:
         done = document["retrain"]
         output.say(f"retrained because of report {checked.event_id}: job {done['job_id']}, "

@@ -23,7 +23,8 @@ def jobs_list(limit: Annotated[int, typer.Option(min=1, help="How many.")] = 20)
         return
     output.table("Jobs", ["job", "status", "created", "ended", "error"],
                  [(j.id, j.status.value, output.when(j.created_at), output.when(j.ended_at),
-                   (j.error or "").splitlines()[0][:80] if j.error else "") for j in jobs])
+                   (j.error or "").splitlines()[0][:80] if j.error else "") for j in jobs],
+                 optional=("ended",))
 
 
 @jobs_app.command("show")
@@ -42,7 +43,8 @@ def jobs_show(job_id: Annotated[str, typer.Argument(help="Job id.")]) -> None:
     })
     output.table("Steps", ["step", "status", "exit code", "started", "ended"],
                  [(s.name, s.status.value, s.exit_code, output.when(s.started_at),
-                   output.when(s.ended_at)) for s in job.steps])
+                   output.when(s.ended_at)) for s in job.steps],
+                 optional=("started", "exit code"))
     if job.error:
         output.error(job.error)
 
@@ -77,7 +79,8 @@ def models_list(name: Annotated[str | None, typer.Argument(help="Only this model
                  [(m.ref, output.when(m.created_at),
                    ", ".join(f"{k}={v:.4g}" for k, v in m.metrics.items() if k != "rows"),
                    f"{m.lineage.data_asset}:{m.lineage.data_version}", m.lineage.job_id)
-                  for m in models])
+                  for m in models],
+                 optional=("job", "data"))
 
 
 @models_app.command("archive")
@@ -132,7 +135,8 @@ def models_show(ref: Annotated[str, typer.Argument(help="NAME:VERSION")]) -> Non
 
     output.table("Where it has been", ["time", "action", "stage", "outcome", "actor"],
                  [(output.when(e.time), e.action, *summary_of(e)[:2], e.actor)
-                  for e in reversed(events)])
+                  for e in reversed(events)],
+                 optional=("actor",))
 
 
 def status() -> None:
@@ -166,4 +170,5 @@ def history(limit: Annotated[int, typer.Option(min=1, help="How many events.")] 
 
     output.table("History", ["time", "actor", "action", "subject", "stage", "outcome", "details"],
                  [(output.when(e.time), e.actor, e.action, e.subject, *summary_of(e))
-                  for e in events])
+                  for e in events],
+                 optional=("details", "actor"))

@@ -127,7 +127,8 @@ def list_schedules(
         return
     output.table("Schedules", ["name", "when", "experiment", "enabled", "created"],
                  [(s.name, s.trigger.describe(), s.experiment, "yes" if s.enabled else "no",
-                   output.when(s.created_at)) for s in found])
+                   output.when(s.created_at)) for s in found],
+                 optional=("created", "experiment"))
 
 
 @app.command("delete")

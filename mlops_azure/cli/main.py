@@ -107,6 +107,9 @@ def main(
         bool, typer.Option("--json", help="Machine-readable output on stdout.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Tables show every column (by default low-value ones are left out to fit "
+        "the terminal, 80 columns when it is not one).")] = False,
     actor: Annotated[str | None, typer.Option(
         "--actor", help="Who acts, as recorded in the audit trail (default: $MLOPS_ACTOR, the "
         "CI requester, the git user, the OS user).")] = None,
@@ -120,6 +123,7 @@ def main(
     STATE.backend = backend
     STATE.json = json_output
     STATE.debug = debug
+    STATE.wide = wide
     if not debug:
         # azure.ai.ml reports experimental classes through logging; keep the CLI's output clean.
         logging.getLogger("azure").setLevel(logging.ERROR)

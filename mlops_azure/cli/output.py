@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from mlops_azure.cli.state import STATE
@@ -32,13 +33,41 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=_default, sort_keys=False) + "\n")
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+          optional: Sequence[str] = ()) -> None:
+    """Rows under ``columns``, fitted to the terminal (80 columns when it is not one): while the
+    table is wider, the ``optional`` columns are left out, in the order given, and a last line
+    names them. ``mlops --wide`` shows every column (wrapped)."""
+    cells = [["" if cell is None else plain(cell) for cell in row] for row in rows]
+    shown = list(columns)
+    out = _table(title, shown, cells)
+    left_out: list[str] = []
+    for name in optional if not STATE.wide else ():
+        if _natural_width(out) <= console.width:
+            break
+        index = shown.index(name)
+        shown.pop(index)
+        cells = [row[:index] + row[index + 1:] for row in cells]
+        left_out.append(name)
+        out = _table(title, shown, cells)
+    console.print(out)
+    if left_out:
+        console.print(f"[dim]{', '.join(left_out)} left out to fit {console.width} columns: "
+                      "mlops --wide shows them[/]")
+
+
+def _natural_width(out: Table) -> int:
+    """How wide ``out`` is with room to spare (``console.measure`` stops at the console's width)."""
+    return Measurement.get(console, console.options.update(max_width=10_000), out).maximum
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     out = Table(title=title, title_justify="left")
     for column in columns:
         out.add_column(column)
     for row in rows:
-        out.add_row(*("" if cell is None else plain(cell) for cell in row))
-    console.print(out)
+        out.add_row(*row)
+    return out
 
 
 def fields(title: str, values: Mapping[str, Any]) -> None:

@@ -24,6 +24,8 @@ class State:
     backend: str | None = None
     json: bool = False
     debug: bool = False
+    #: Tables show every column, wrapped, instead of leaving low-value ones out to fit.
+    wide: bool = False
 
     def project(self) -> Project:
         """The project ``--config`` names, on the ``--backend`` chosen (workspace opened on use)."""
