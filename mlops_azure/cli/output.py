@@ -64,7 +64,7 @@ def _natural_width(out: Table) -> int:
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     out = Table(title=title, title_justify="left")
     for column in columns:
-        out.add_column(column)
+        out.add_column(column, overflow="fold")  # long names wrap, never cut to "…"
     for row in rows:
         out.add_row(*row)
     return out
