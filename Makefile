@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 # Extra pytest arguments, e.g. PYTEST_ARGS=--junitxml=pytest.xml in CI.
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint bench clean postgres-server chromium
+.PHONY: demo test test-fast lint docs bench clean postgres-server chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlops_azure tests benchmarks components examples
 	$(BIN)/mypy
 
+# The documentation site into site/: offline (no font or script from another host) and --strict
+# (any warning, e.g. a broken link or docstring, fails the build).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_cli_startup.py
 	$(BIN)/python benchmarks/bench_azure_requests.py
@@ -90,4 +95,4 @@ bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_ui_csv.py
 
 clean:
-	rm -rf $(VENV) node_modules demo .mlops .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules demo site .mlops .pytest_cache .mypy_cache .ruff_cache

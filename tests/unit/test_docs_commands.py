@@ -1,0 +1,144 @@
+"""The shell commands the README and docs/ show are commands that work: every ```bash block's
+`mlops` line parses against the CLI, its `make` targets exist, and any other command is in a block
+marked `<!-- illustrative: reason -->` (a block that needs Azure, or minutes, or a real machine)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.unit.cli.test_readme_cli_table import LEAVES, _resolve
+from tests.unit.test_azure_pipelines import InvalidInvocation, validate_invocation
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md")
+                                         if "_hooks" not in p.parts)]
+MARKER = re.compile(r"<!--\s*illustrative:\s*(?P<reason>.*?)\s*-->")
+#: Commands a reader runs that change nothing worth a test.
+HARMLESS = {"cd"}
+#: Global options that take a value (they come before the command path).
+GLOBAL_WITH_VALUE = {"--config", "-c", "--backend", "--actor"}
+
+
+@dataclass(frozen=True)
+class Block:
+    file: Path
+    line: int  # 1-based line of the opening fence
+    lines: tuple[str, ...]
+    illustrative: str | None  # the marker's reason
+
+    @property
+    def where(self) -> str:
+        return f"{self.file.relative_to(ROOT)}:{self.line}"
+
+
+def bash_blocks(path: Path) -> list[Block]:
+    """Every ```bash block of a Markdown file, with the illustrative marker right before it."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    blocks: list[Block] = []
+    index = 0
+    while index < len(lines):
+        opening = re.match(r"^(\s*)```bash\s*$", lines[index])
+        if not opening:
+            index += 1
+            continue
+        indent, start = opening.group(1), index
+        end = start + 1
+        while end < len(lines) and lines[end].strip() != "```":
+            end += 1
+        previous = next((lines[i] for i in range(start - 1, -1, -1) if lines[i].strip()), "")
+        marker = MARKER.search(previous)
+        body = tuple(line.removeprefix(indent) for line in lines[start + 1:end])
+        blocks.append(Block(path, start + 1, body, marker.group("reason") if marker else None))
+        index = end + 1
+    return blocks
+
+
+def commands(block: Block) -> list[list[str]]:
+    """The block's commands as argument lists: continuations joined, comments dropped, and
+    `a && b`, `a; b`, `a | b` split."""
+    text = re.sub(r"\\\n", " ", "\n".join(block.lines))
+    found: list[list[str]] = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        current: list[str] = []
+        for word in [*words, ";"]:
+            if word in {"&&", "||", ";", "|"}:
+                # Leading VAR=value words set the environment of the command after them.
+                while current and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", current[0]):
+                    current.pop(0)
+                if current:
+                    found.append(current)
+                current = []
+            else:
+                current.append(word)
+    return found
+
+
+def is_mlops(words: list[str]) -> bool:
+    return words[0] == "mlops" or words[0].endswith("/mlops")
+
+
+def make_targets() -> set[str]:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z][\w-]*):", makefile, flags=re.MULTILINE))
+
+
+BLOCKS = [block for path in DOCUMENTS for block in bash_blocks(path)]
+
+
+def test_the_documents_have_blocks_to_check() -> None:
+    files = {block.file.name for block in BLOCKS}
+    assert {"README.md", "getting-started.md", "release.md"} <= files
+    assert sum(is_mlops(c) for block in BLOCKS for c in commands(block)) > 40
+
+
+def test_a_marker_gives_its_reason() -> None:
+    for block in BLOCKS:
+        assert block.illustrative is None or len(block.illustrative) >= 10, (
+            f"{block.where}: say why the block is illustrative: <!-- illustrative: reason -->")
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.illustrative is None],
+                         ids=lambda b: b.where)
+def test_every_command_of_a_block_not_marked_illustrative_is_checked(block: Block) -> None:
+    targets = make_targets()
+    for words in commands(block):
+        if is_mlops(words):
+            try:
+                validate_invocation(words[1:])
+            except InvalidInvocation as exc:
+                pytest.fail(f"{block.where}: `{shlex.join(words)}` does not parse: {exc}")
+            # A command, never a bare group (`mlops --help` aside): what the README's table names.
+            if not {"--help", "-h"} & set(words):
+                path, _ = _resolve(_without_globals(words[1:]))
+                assert path in LEAVES
+        elif words[0] == "make":
+            missing = [t for t in words[1:] if not t.startswith("-") and t not in targets]
+            assert not missing, f"{block.where}: the Makefile has no target {missing}"
+        else:
+            assert words[0] in HARMLESS, (
+                f"{block.where}: `{shlex.join(words)}` is not an mlops command nobody checks: "
+                "make it one, or mark the block <!-- illustrative: reason -->")
+
+
+def _without_globals(words: list[str]) -> list[str]:
+    """The words from the command path on: global options before it skipped."""
+    index = 0
+    while index < len(words) and words[index].startswith("-"):
+        index += 2 if words[index] in GLOBAL_WITH_VALUE else 1
+    return words[index:]
+
+
+def test_a_wrong_option_is_caught() -> None:
+    """The check itself: a block with an option the CLI lacks fails it."""
+    block = Block(ROOT / "README.md", 1, ("mlops deploy m:1 --stage staging --no-such-option",), None)
+    with pytest.raises(pytest.fail.Exception, match="does not parse"):
+        test_every_command_of_a_block_not_marked_illustrative_is_checked(block)
+    unmarked = Block(ROOT / "README.md", 1, ("curl https://example.org",), None)
+    with pytest.raises(AssertionError, match="illustrative"):
+        test_every_command_of_a_block_not_marked_illustrative_is_checked(unmarked)
