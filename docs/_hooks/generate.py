@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
-
 ROOT = Path(__file__).resolve().parents[2]
 # The reference documents the code beside it, whatever else is installed.
 sys.path.insert(0, str(ROOT))
@@ -29,13 +27,15 @@ BENCH_MARKER = "<!-- benchmarks:results -->"
 BENCH_README_MARKER = "<!-- benchmarks:readme -->"
 
 
-def _commands(command: click.Command, ctx: click.Context) -> Iterator[tuple[click.Command, click.Context]]:
+# The commands and contexts are Typer's click classes (Typer >= 0.22 carries its own copy of
+# click), so they are reached through the objects themselves, never through `import click`.
+def _commands(command: Any, ctx: Any) -> Iterator[tuple[Any, Any]]:
     """Every command and group under ``command``, depth first, with a context naming its path."""
     yield command, ctx
     for name, sub in getattr(command, "commands", {}).items():
         if getattr(sub, "hidden", False):
             continue
-        yield from _commands(sub, click.Context(sub, info_name=name, parent=ctx))
+        yield from _commands(sub, sub.context_class(sub, info_name=name, parent=ctx))
 
 
 def _text(value: str) -> str:
@@ -47,7 +47,7 @@ def _cell(value: str) -> str:
     return _text(value).replace("|", r"\|").replace("\n", " ")
 
 
-def _section(command: click.Command, ctx: click.Context) -> str:
+def _section(command: Any, ctx: Any) -> str:
     path = ctx.command_path
     # The root and its direct commands and groups are h2; a group's commands h3.
     lines = [f"{'#' * (2 if path.count(' ') <= 1 else 3)} {path}", ""]
@@ -55,13 +55,14 @@ def _section(command: click.Command, ctx: click.Context) -> str:
         lines += [_text(command.help), ""]
     usage = command.get_usage(ctx).removeprefix("Usage: ")
     lines += ["```text", usage, "```", ""]
-    arguments = [p for p in command.params if isinstance(p, click.Argument)]
-    options = [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
+    options = [p for p in command.params if p.param_type_name == "option" and not p.hidden]
     if arguments:
         lines += ["| argument | required | help |", "|---|---|---|"]
         for argument in arguments:
             help_text = getattr(argument, "help", None) or ""
-            lines.append(f"| `{argument.human_readable_name}` | {'yes' if argument.required else 'no'} "
+            name = argument.metavar or (argument.name or "").upper()
+            lines.append(f"| `{name}` | {'yes' if argument.required else 'no'} "
                          f"| {_cell(help_text)} |")
         lines.append("")
     if options:
@@ -91,7 +92,7 @@ def cli_reference() -> str:
         "(see [Troubleshooting](../troubleshooting.md)).",
         "",
     ]
-    for command, ctx in _commands(root, click.Context(root, info_name="mlops")):
+    for command, ctx in _commands(root, root.context_class(root, info_name="mlops")):
         sections.append(_section(command, ctx))
     return "\n".join(sections)
 

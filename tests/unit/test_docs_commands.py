@@ -142,3 +142,34 @@ def test_a_wrong_option_is_caught() -> None:
     unmarked = Block(ROOT / "README.md", 1, ("curl https://example.org",), None)
     with pytest.raises(AssertionError, match="illustrative"):
         test_every_command_of_a_block_not_marked_illustrative_is_checked(unmarked)
+
+
+def yaml_blocks(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every ```yaml block of a Markdown file."""
+    text = path.read_text(encoding="utf-8")
+    return [(text[:m.start()].count("\n") + 1, m.group(2))
+            for m in re.finditer(r"^(\s*)```yaml\s*\n(.*?)^\1```", text, flags=re.MULTILINE | re.DOTALL)]
+
+
+def test_every_mlops_yaml_section_the_documents_show_is_valid(tmp_path: Path) -> None:
+    """A ```yaml block made of `mlops.yaml` sections, put into the steel example's config in place
+    of its own, loads: the keys, values and cross-checks (columns of the schema) all hold."""
+    import yaml
+
+    from mlops_azure.config import ProjectConfig, load_config
+
+    base = yaml.safe_load((ROOT / "examples" / "steel" / "mlops.yaml").read_text(encoding="utf-8"))
+    checked = 0
+    for path in DOCUMENTS:
+        for line, text in yaml_blocks(path):
+            snippet = yaml.safe_load(text)
+            if not isinstance(snippet, dict) or not set(snippet) <= set(ProjectConfig.model_fields):
+                continue  # another kind of YAML: a pipeline, a component
+            config = tmp_path / f"{path.stem}-{line}.yaml"
+            config.write_text(yaml.safe_dump({**base, **snippet}), encoding="utf-8")
+            try:
+                load_config(config)
+            except Exception as exc:
+                pytest.fail(f"{path.relative_to(ROOT)}:{line}: not a valid mlops.yaml section: {exc}")
+            checked += 1
+    assert checked >= 5
