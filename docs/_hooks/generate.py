@@ -122,6 +122,41 @@ def benchmarks_readme() -> str:
     return _demote(body.strip(), 1)
 
 
+#: Keys that name an item of a list of results (a command, a project, a page).
+LABELS = ("command", "name", "project", "method", "case")
+#: Rows of a figures table before it is cut (the whole file follows it anyway).
+MAX_ROWS = 60
+
+
+def _flatten(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(dotted key, scalar) for every figure: lists of labelled results by label, other lists
+    (per-run samples) left to the whole file."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for item in value:
+            label = next((item[k] for k in LABELS if isinstance(item, dict) and k in item), None)
+            if label is None:
+                return
+            rest = {k: v for k, v in item.items() if k not in LABELS}
+            yield from _flatten(rest, f"{path}[{label}]" if path else str(label))
+    elif isinstance(value, float):
+        yield path, f"{value:.4g}"
+    else:
+        yield path, value
+
+
+def _figures_table(data: Any) -> str:
+    """The figures of a results file as a two-column table, the first ``MAX_ROWS`` of them."""
+    rows = list(_flatten(data, ""))
+    lines = ["| figure | value |", "|---|---|"]
+    lines += [f"| `{key}` | {_cell(str(value))} |" for key, value in rows[:MAX_ROWS]]
+    if len(rows) > MAX_ROWS:
+        lines.append(f"| … | {len(rows) - MAX_ROWS} more in the whole file |")
+    return "\n".join(lines)
+
+
 def benchmark_results() -> str:
     """Each file of ``benchmarks/results/``: Markdown as written, JSON in a collapsed block."""
     parts: list[str] = []
@@ -132,7 +167,9 @@ def benchmark_results() -> str:
         elif path.suffix == ".json":
             pretty = json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=1)
             block = "\n".join("    " + line for line in ["```json", *pretty.splitlines(), "```"])
-            parts += [f"### {path.name}", "", f'??? abstract "{path.name} (raw figures)"', "", block, ""]
+            table = _figures_table(json.loads(path.read_text(encoding="utf-8")))
+            parts += [f"### {path.name}", "", table, "", f'??? abstract "{path.name} (the whole file)"',
+                      "", block, ""]
     return "\n".join(parts)
 
 

@@ -36,13 +36,13 @@ class Block:
         return f"{self.file.relative_to(ROOT)}:{self.line}"
 
 
-def bash_blocks(path: Path) -> list[Block]:
-    """Every ```bash block of a Markdown file, with the illustrative marker right before it."""
+def fenced_blocks(path: Path, language: str) -> list[Block]:
+    """Every ```LANGUAGE block of a Markdown file, with the illustrative marker right before it."""
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     index = 0
     while index < len(lines):
-        opening = re.match(r"^(\s*)```bash\s*$", lines[index])
+        opening = re.match(rf"^(\s*)```{language}\s*$", lines[index])
         if not opening:
             index += 1
             continue
@@ -88,7 +88,7 @@ def make_targets() -> set[str]:
     return set(re.findall(r"^([A-Za-z][\w-]*):", makefile, flags=re.MULTILINE))
 
 
-BLOCKS = [block for path in DOCUMENTS for block in bash_blocks(path)]
+BLOCKS = [block for path in DOCUMENTS for block in fenced_blocks(path, "bash")]
 
 
 def test_the_documents_have_blocks_to_check() -> None:
@@ -144,16 +144,10 @@ def test_a_wrong_option_is_caught() -> None:
         test_every_command_of_a_block_not_marked_illustrative_is_checked(unmarked)
 
 
-def yaml_blocks(path: Path) -> list[tuple[int, str]]:
-    """(line, text) of every ```yaml block of a Markdown file."""
-    text = path.read_text(encoding="utf-8")
-    return [(text[:m.start()].count("\n") + 1, m.group(2))
-            for m in re.finditer(r"^(\s*)```yaml\s*\n(.*?)^\1```", text, flags=re.MULTILINE | re.DOTALL)]
-
-
 def test_every_mlops_yaml_section_the_documents_show_is_valid(tmp_path: Path) -> None:
     """A ```yaml block made of `mlops.yaml` sections, put into the steel example's config in place
-    of its own, loads: the keys, values and cross-checks (columns of the schema) all hold."""
+    of its own (or, a whole file, alone), loads: the keys, values and cross-checks (columns of the
+    schema) all hold."""
     import yaml
 
     from mlops_azure.config import ProjectConfig, load_config
@@ -161,15 +155,17 @@ def test_every_mlops_yaml_section_the_documents_show_is_valid(tmp_path: Path) ->
     base = yaml.safe_load((ROOT / "examples" / "steel" / "mlops.yaml").read_text(encoding="utf-8"))
     checked = 0
     for path in DOCUMENTS:
-        for line, text in yaml_blocks(path):
-            snippet = yaml.safe_load(text)
+        for block in fenced_blocks(path, "yaml"):
+            snippet = yaml.safe_load("\n".join(block.lines))
             if not isinstance(snippet, dict) or not set(snippet) <= set(ProjectConfig.model_fields):
                 continue  # another kind of YAML: a pipeline, a component
-            config = tmp_path / f"{path.stem}-{line}.yaml"
-            config.write_text(yaml.safe_dump({**base, **snippet}), encoding="utf-8")
+            config = tmp_path / f"{path.stem}-{block.line}.yaml"
+            # A whole file (it names its project) stands alone; sections go into the example's.
+            whole = snippet if "project" in snippet else {**base, **snippet}
+            config.write_text(yaml.safe_dump(whole), encoding="utf-8")
             try:
                 load_config(config)
             except Exception as exc:
-                pytest.fail(f"{path.relative_to(ROOT)}:{line}: not a valid mlops.yaml section: {exc}")
+                pytest.fail(f"{block.where}: not a valid mlops.yaml section: {exc}")
             checked += 1
     assert checked >= 5
