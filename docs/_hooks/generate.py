@@ -4,6 +4,8 @@
 - ``readme.md``: the repository's README, its ``docs/`` links made site-relative.
 - ``benchmarks.md``: its markers replaced by the files in ``benchmarks/results/`` and by
   ``benchmarks/README.md``, as they are in the checkout.
+
+It also shows the docstrings' Sphinx roles (``:class:`X```) as the code they name.
 """
 
 from __future__ import annotations
@@ -179,6 +181,13 @@ def on_files(files: Any, config: Any) -> Any:
     files.append(File.generated(config, CLI_PAGE, content=cli_reference()))
     files.append(File.generated(config, README_PAGE, content=readme()))
     return files
+
+
+def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
+    """Docstrings name things the Sphinx way (``:class:`Project```, ``Example::``); Markdown keeps
+    the role's prefix and the second colon, which read as noise on the page."""
+    html_text = re.sub(r":(?:class|meth|func|mod|data|attr|exc|obj):(<code>)", r"\1", html_text)
+    return html_text.replace("</code>::", "</code>:")
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
