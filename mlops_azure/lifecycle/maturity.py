@@ -100,9 +100,11 @@ class Judged:
 
     @property
     def met(self) -> bool:
+        """Met; an unknown counts as not met."""
         return self.verdict.status == Status.MET
 
     def to_dict(self) -> dict[str, Any]:
+        """The criterion and its verdict as JSON values."""
         k, v = self.criterion, self.verdict
         return {"id": k.id, "level": k.level, "aspect": k.aspect, "text": k.text,
                 "source": k.source, "status": v.status.value,
@@ -121,6 +123,7 @@ class Maturity:
 
     @property
     def level(self) -> int:
+        """The highest level whose criteria, and those of every level below, are all met."""
         reached = 0
         for level in sorted(LEVELS)[1:]:
             if not all(j.met for j in self.judged if j.criterion.level == level):
@@ -130,6 +133,7 @@ class Maturity:
 
     @property
     def next_level(self) -> int | None:
+        """The level above the one reached; None at the top."""
         return None if self.level == max(LEVELS) else self.level + 1
 
     def gaps(self, level: int | None = None) -> list[Judged]:
@@ -150,6 +154,7 @@ class Maturity:
                 + "; ".join(f"{j.criterion.id}: {j.verdict.missing}" for j in missing) + ".")
 
     def to_dict(self) -> dict[str, Any]:
+        """What ``mlops maturity --json`` prints."""
         return {"project": self.project, "backend": self.backend, "model": MODEL_URL,
                 "level": self.level, "level_name": LEVELS[self.level],
                 "next_level": self.next_level, "junit": self.junit,
