@@ -126,7 +126,7 @@ def unit_tests(facts: Facts) -> Verdict:
     if not facts.test_files:
         return not_met("no test files (test_*.py)", fix)
     return met(Evidence("file", facts.rel(facts.test_files[0]),
-                        f"{len(facts.test_files)} test files; pass --junit FILE to count results"))
+                        f"{len(facts.test_files)} test file(s); pass --junit FILE to count results"))
 
 
 def data_versioned(facts: Facts) -> Verdict:

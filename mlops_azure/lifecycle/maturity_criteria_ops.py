@@ -85,12 +85,16 @@ def ab_testing(facts: Facts) -> Verdict:
     if not facts.canary_steps or facts.canary_steps[0] >= 100:
         return not_met("rollout sends all traffic at once",
                        "rollout.steps: [10, 50, 100] in mlops.yaml")
-    canaries = [r for r in _promotions(facts) if len(r.event.steps) >= 2]
+    # A first promotion has no deployment to share traffic with and goes straight to 100 %:
+    # only a step between 0 and 100 % shows two models compared on live traffic.
+    canaries = [r for r in _promotions(facts)
+                if any(0 < int(step.get("share", 0)) < 100 for step in r.event.steps)]
     if not canaries:
-        return _no_promotion()
+        return not_met("no promotion shared traffic between two versions yet",
+                       "release a second version: mlops promote NAME:VERSION --stage production")
     shares = [str(step.get("share")) for step in canaries[0].event.steps]
     return met(_event(canaries[0], f"{canaries[0].event.subject} probed at "
-                                   f"{' → '.join(shares)} % before taking all traffic"))
+                                   f"{' → '.join(shares)} % beside {canaries[0].event.previous}"))
 
 
 def _serving_model(facts: Facts) -> ModelVersion | None:
@@ -207,9 +211,11 @@ def zero_downtime(facts: Facts) -> Verdict:
     if not facts.keep_previous:
         return not_met("the previous deployment is removed after a promotion",
                        "rollout.keep_previous: true in mlops.yaml")
-    clean = [r for r in _promotions(facts) if r.event.steps
+    clean = [r for r in _promotions(facts) if r.event.previous and r.event.steps
              and all(not step.get("problem") for step in r.event.steps)]
     if not clean:
-        return _no_promotion()
-    return met(Evidence("file", "mlops.yaml", "rollout.keep_previous: true (instant rollback)"),
-               _event(clean[0], "traffic moved step by step, every probe answered"))
+        return not_met("no promotion replaced a serving version yet (nothing to roll back to)",
+                       "release a second version: mlops promote NAME:VERSION --stage production")
+    return met(Evidence("file", "mlops.yaml", "rollout.keep_previous: true"),
+               _event(clean[0], f"traffic moved step by step, every probe answered; "
+                                f"{clean[0].event.previous} kept for instant rollback"))

@@ -78,7 +78,8 @@ def full_facts(tmp_path: Path) -> Facts:
         entry(5, ev.ApproveEvent(subject="demand:2", stage="production",
                                  evidence={"qa_event": 4}, policy_sha256="b" * 64), "bob"),
         entry(6, ev.PromoteEvent(subject="demand:2", stage="production", endpoint="ep-prod",
-                                 outcome="succeeded", deployment="v2", steps=STEPS, approval=5)),
+                                 outcome="succeeded", deployment="v2", previous="v1", steps=STEPS,
+                                 approval=5)),
         entry(7, ev.DriftCheckEvent(subject="demand:2", drifted=True, stage="production")),
     ]
     return Facts(
@@ -118,7 +119,7 @@ def test_a_project_with_every_piece_of_evidence_is_at_level_4(tmp_path: Path) ->
     found = {j.criterion.id: [str(e) for e in j.verdict.evidence] for j in result.judged}
     assert "model demand:3 (lineage trigger=drift, drift_report=7)" in found["retraining-from-metrics"]
     assert any(e.startswith("event 4 ") for e in found["tests-each-release"])
-    assert any(e.startswith("event 6 ") and "0 → 10 → 100" in e for e in found["ab-testing"])
+    assert any(e.startswith("event 6 ") and "0 → 10 → 100 % beside v1" in e for e in found["ab-testing"])
     assert found["traceability"][0] == "model demand:2 (serves ep-prod)"
     assert result.sentence() == "p is at level 4 (Full MLOps automated operations)."
 
@@ -193,6 +194,15 @@ def test_recurring_training_takes_a_schedule(tmp_path: Path) -> None:
                  "training", True, NOW),))
     verdict = next(j.verdict for j in judge(facts).judged if j.criterion.id == "recurring-training")
     assert [str(e) for e in verdict.evidence] == ["schedule weekly (cron '0 3 * * 1' (UTC))"]
+
+
+def test_a_first_promotion_straight_to_100_is_no_canary_nor_zero_downtime(tmp_path: Path) -> None:
+    facts = full_facts(tmp_path)
+    first = tuple(replace(e, details={**e.details, "previous": None, "steps": [
+        STEPS[0], STEPS[2]]}) if e.action == "promote" else e for e in facts.events or ())
+    found = statuses(replace(facts, events=first))
+    assert (found["ab-testing"], found["zero-downtime"]) == (Status.NOT_MET, Status.NOT_MET)
+    assert judge(replace(facts, events=first)).level == 2
 
 
 def test_all_at_once_rollout_is_no_ab_testing(tmp_path: Path) -> None:
