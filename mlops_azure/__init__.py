@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mlops_azure.lifecycle.approval import Approval
     from mlops_azure.lifecycle.batch import BatchResult
     from mlops_azure.lifecycle.explain import RowExplanation
+    from mlops_azure.lifecycle.maturity import Maturity
     from mlops_azure.lifecycle.monitoring import DriftCheck
     from mlops_azure.lifecycle.qa import QaReport
     from mlops_azure.lifecycle.release import ReleaseOutcome
@@ -63,6 +64,7 @@ _LOCATIONS = {
     "DriftCheck": "mlops_azure.lifecycle.monitoring",
     "BatchResult": "mlops_azure.lifecycle.batch",
     "RowExplanation": "mlops_azure.lifecycle.explain",
+    "Maturity": "mlops_azure.lifecycle.maturity",
     "ScoreResponse": "mlops_azure.lifecycle.scoring",
     "ProjectStatus": "mlops_azure.lifecycle.status",
     "ModelCard": "mlops_azure.responsible",
@@ -85,6 +87,7 @@ __all__ = [
     "DriftCheck",
     "GateFailed",
     "Job",
+    "Maturity",
     "MlopsError",
     "ModelCard",
     "ModelVersion",

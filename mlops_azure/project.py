@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlops_azure.lifecycle.approval import Approval
     from mlops_azure.lifecycle.batch import BatchResult, ForecastSink
     from mlops_azure.lifecycle.explain import RowExplanation
+    from mlops_azure.lifecycle.maturity import Maturity
     from mlops_azure.lifecycle.monitoring import DriftCheck
     from mlops_azure.lifecycle.qa import QaReport
     from mlops_azure.lifecycle.release import ReleaseOutcome
@@ -291,6 +292,20 @@ class Project:
     def history(self, limit: int = 50) -> list[AuditEvent]:
         """The audit trail, newest first."""
         return self.workspace.events.recent(limit)
+
+    def maturity(self, *, junit: Path | None = None) -> Maturity:
+        """Where the project stands on Microsoft's MLOps maturity model (levels 0-4), judged from
+        its files, git, CI definitions and workspace, and ``junit`` (a test report) when given.
+
+        A workspace that cannot be opened leaves its criteria unknown instead of failing."""
+        from mlops_azure.errors import BackendError
+        from mlops_azure.lifecycle.maturity import assess
+
+        try:
+            ws: Workspace | None = self.workspace
+        except BackendError as exc:
+            return assess(self.config, None, junit=junit, workspace_error=exc.message)
+        return assess(self.config, ws, junit=junit)
 
     def status(self) -> ProjectStatus:
         """Which version serves at each stage, with traffic and health, and the latest registered."""

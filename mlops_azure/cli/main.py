@@ -23,6 +23,7 @@ from mlops_azure.cli import (
     commands_experiments,
     commands_explain,
     commands_infra,
+    commands_maturity,
     commands_monitor,
     commands_project,
     commands_registry,
@@ -142,6 +143,7 @@ app.command("init")(commands_project.init)
 app.command("run")(commands_project.run_loop)
 app.command("status")(commands_registry.status)
 app.command("history")(commands_registry.history)
+app.command("maturity")(commands_maturity.maturity)
 app.command("deploy")(commands_release.deploy)
 app.command("approve")(commands_release.approve)
 app.command("promote")(commands_release.promote)
