@@ -9,6 +9,7 @@ criterion's text paraphrases a cell of that page's tables, and ``source`` names 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -51,6 +52,12 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
     missing: str = ""
     fix: str = ""
+
+
+def short_commit(commit: str) -> str:
+    """A git commit as people quote it (12 hex digits); anything else (say, "not a git
+    checkout") as it is."""
+    return commit[:12] if re.fullmatch(r"[0-9a-f]{13,}(-dirty)?", commit) else commit
 
 
 def met(*evidence: Evidence) -> Verdict:
@@ -193,7 +200,7 @@ def models_versioned(facts: Facts) -> Verdict:
                        "commit the project in git, then mlops train",
                        Evidence("model", facts.models[0].ref))
     model = traced[0]
-    return met(Evidence("model", model.ref, f"commit {model.lineage.code_commit[:12]}, job "
+    return met(Evidence("model", model.ref, f"commit {short_commit(model.lineage.code_commit)}, job "
                                             f"{model.lineage.job_id}"))
 
 

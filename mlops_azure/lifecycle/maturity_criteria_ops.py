@@ -12,6 +12,7 @@ from mlops_azure.lifecycle.maturity_criteria import (
     _workspace_unknown,
     met,
     not_met,
+    short_commit,
 )
 from mlops_azure.lifecycle.maturity_facts import Facts
 from mlops_azure.workspace import ModelVersion
@@ -125,7 +126,7 @@ def traceability(facts: Facts) -> Verdict:
         return not_met(f"{model.ref}'s training job {lineage.job_id} is not in the workspace",
                        "keep the training jobs (mlops jobs list)", *found)
     return met(*found, _event(upload, f"data {data} sha256 {upload.event.sha256[:12]}"),
-               Evidence("job", job.id, f"commit {lineage.code_commit[:12]}"))
+               Evidence("job", job.id, f"commit {short_commit(lineage.code_commit)}"))
 
 
 # -- level 4 ---------------------------------------------------------------------------------

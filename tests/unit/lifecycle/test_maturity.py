@@ -269,3 +269,11 @@ def test_the_html_report_is_self_contained_and_lists_every_criterion(tmp_path: P
     assert "<script" not in page and "Content-Security-Policy" in page
     assert "p &lt;&amp;&gt;" in page and "rollout.keep_previous: true in mlops.yaml" in page
     assert all(c.id in page for c in CRITERIA)
+
+
+def test_a_commit_is_quoted_short_and_anything_else_whole() -> None:
+    from mlops_azure.lifecycle.maturity_criteria import short_commit
+
+    assert short_commit("a" * 40) == "a" * 12
+    assert short_commit("b" * 40 + "-dirty") == "b" * 12
+    assert short_commit("not a git checkout") == "not a git checkout"
