@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlops_azure.lifecycle.maturity import MODEL_URL, Maturity
 from mlops_azure.lifecycle.maturity_criteria import LEVELS, Status
-from mlops_azure.responsible._card_html import _CSP, _STYLE
+from mlops_azure.responsible._card_html import page_head
 from mlops_azure.responsible._plots_svg import esc
 
 _BADGE = {Status.MET: "pass", Status.NOT_MET: "block", Status.UNKNOWN: "warn"}
@@ -13,12 +13,7 @@ _BADGE = {Status.MET: "pass", Status.NOT_MET: "block", Status.UNKNOWN: "warn"}
 
 def render_html(result: Maturity) -> str:
     """The whole page: the level reached, what the next one needs, every criterion by level."""
-    parts = ["<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             '<meta name="referrer" content="no-referrer">',
-             f"<title>MLOps maturity: {esc(result.project)}</title>",
-             f"<style>{_STYLE}</style></head><body><header>",
+    parts = [page_head(f"MLOps maturity: {result.project}"), "<header>",
              f"<h1>MLOps maturity: {esc(result.project)}"
              f'<span class="badge pass">level {result.level}</span></h1>',
              f"<p>Level {result.level}: {esc(LEVELS[result.level])}. Judged from evidence "

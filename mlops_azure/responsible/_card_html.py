@@ -53,14 +53,20 @@ ul.limits li { margin: 4px 0; }
 """
 
 
+def page_head(title: str) -> str:
+    """A self-contained page up to its ``<body>``: the card's stylesheet and its policy (no
+    script, nothing loaded from elsewhere); ``title`` is escaped."""
+    return "\n".join(["<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+                      f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+                      '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                      '<meta name="referrer" content="no-referrer">',
+                      f"<title>{esc(title)}</title>",
+                      f"<style>{_STYLE}</style></head><body>"])
+
+
 def page(card: ModelCard) -> str:
     """The whole page."""
-    parts = ["<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             '<meta name="referrer" content="no-referrer">',
-             f"<title>Model card: {esc(card.name)}:{esc(card.version)}</title>",
-             f"<style>{_STYLE}</style></head><body>", _header(card), "<main>"]
+    parts = [page_head(f"Model card: {card.name}:{card.version}"), _header(card), "<main>"]
     parts += [_section(section) for section in sections(card)]
     parts.append("</main></body></html>\n")
     return "\n".join(parts)
