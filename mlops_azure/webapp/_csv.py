@@ -213,18 +213,21 @@ def _charts() -> bool:
     return bool(project().config.data.time_column)
 
 
+def _progress_page(template: str, run_id: str) -> tuple[str, int]:
+    _, progress = _folder(run_id)
+    return render(template, p=progress, run_id=run_id,
+                  download=download_name(progress.file_name), charts=_charts())
+
+
 @blueprint.get("/predict/csv/<run_id>")
 def job(run_id: str) -> tuple[str, int]:
-    _, progress = _folder(run_id)
-    return render("csv_job.html", p=progress, run_id=run_id,
-                  download=download_name(progress.file_name), charts=_charts())
+    return _progress_page("csv_job.html", run_id)
 
 
 @blueprint.get("/predict/csv/<run_id>/fragment")
 def job_fragment(run_id: str) -> tuple[str, int]:
-    _, progress = _folder(run_id)
-    return render("csv_job_body.html", p=progress, run_id=run_id,
-                  download=download_name(progress.file_name), charts=_charts())
+    """The progress alone, which htmx polls."""
+    return _progress_page("csv_job_body.html", run_id)
 
 
 @blueprint.get("/predict/csv/<run_id>/download")
