@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 # Extra pytest arguments, e.g. PYTEST_ARGS=--junitxml=pytest.xml in CI.
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint docs bench clean postgres-server chromium
+.PHONY: demo test test-fast lint docs pipelines bench clean postgres-server chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ lint: $(STAMP)
 # (any warning, e.g. a broken link or docstring, fails the build).
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# .azure-pipelines/ from the pipelines `mlops init` writes into every project (mlops_azure/project_ci),
+# rendered for the steel example in examples/steel; a unit test fails when they differ.
+pipelines: $(STAMP)
+	$(BIN)/python -c 'from pathlib import Path; from mlops_azure.example.scaffold import write_repository_pipelines; write_repository_pipelines(Path(".azure-pipelines"))'
 
 bench: $(STAMP) $(NODE_STAMP) postgres-server
 	$(BIN)/python benchmarks/bench_cli_startup.py

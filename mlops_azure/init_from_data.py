@@ -25,6 +25,8 @@ from mlops_azure.schema_inference import InferredSchema, infer_schema, infer_tas
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops_azure.config import ProjectConfig
+
 TEMPLATE_PARTS = ("components", "pipelines", "environments")
 #: The champion metric of each task (its direction is known to mlops).
 CHAMPION_METRIC = {"regression": "rmse", "classification": "auc"}
@@ -280,6 +282,7 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                    name: str | None = None, force: bool = False) -> InitFromData:
     """Make a project in folder ``target`` for the table ``data``, predicting ``column``
     (``task`` inferred from it when None)."""
+    from mlops_azure.project_ci import PipelineValues, write_project_ci
     from mlops_azure.templates import copy_parts, generic_template_root, project_target, staged_project
 
     ids = list(dict.fromkeys(id_columns or []))
@@ -307,15 +310,17 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
             frame.to_csv(staging / data_file, index=False, lineterminator="\n")
         (staging / "mlops.yaml").write_text(config, encoding="utf-8")
         (staging / "sample-request.json").write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
-        _validate(staging / "mlops.yaml")
+        written = _validate(staging / "mlops.yaml")
+        write_project_ci(staging, PipelineValues(name=project, data_asset=written.data.asset,
+                                                 data_path=data_file))
     split = f"time split on {time_column}" if time_column else (
         "stratified random split" if found_task == "classification" else "random split")
     return InitFromData(root, data, data_file, len(frame), column, found_task, [*numeric, *categorical],
                         schema.id_columns, split, CHAMPION_METRIC[found_task], schema.notes)
 
 
-def _validate(config_file: Path) -> None:
+def _validate(config_file: Path) -> ProjectConfig:
     """The written config must load: a bug here must not leave the user a broken project."""
     from mlops_azure.config import load_config
 
-    load_config(config_file)
+    return load_config(config_file)

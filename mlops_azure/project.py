@@ -21,9 +21,11 @@ from mlops_azure.config import ProjectConfig, load_config
 if TYPE_CHECKING:
     from mlops_azure.lifecycle.approval import Approval
     from mlops_azure.lifecycle.batch import BatchResult, ForecastSink
+    from mlops_azure.lifecycle.data import DataCheckReport
     from mlops_azure.lifecycle.explain import RowExplanation
     from mlops_azure.lifecycle.maturity import Maturity
     from mlops_azure.lifecycle.monitoring import DriftCheck
+    from mlops_azure.lifecycle.project_check import ProjectCheck
     from mlops_azure.lifecycle.qa import QaReport
     from mlops_azure.lifecycle.release import ReleaseOutcome
     from mlops_azure.lifecycle.scoring import ScoreResponse
@@ -57,8 +59,10 @@ class Project:
     """
 
     def __init__(self, config: ProjectConfig, *, backend: str | None = None,
-                 workspace: Workspace | None = None) -> None:
+                 workspace: Workspace | None = None, config_file: Path | None = None) -> None:
         self.config = config
+        #: The file ``config`` was read from.
+        self.config_file = config_file or config.root / CONFIG_FILE
         self._backend = backend
         self._workspace = workspace
 
@@ -69,7 +73,8 @@ class Project:
         Raises ``UserInputError`` naming the file and the setting when the config is invalid.
         """
         where = Path(path)
-        return cls(load_config(where / CONFIG_FILE if where.is_dir() else where), backend=backend)
+        file = where / CONFIG_FILE if where.is_dir() else where
+        return cls(load_config(file), backend=backend, config_file=file)
 
     def __repr__(self) -> str:
         return f"Project({str(self.config.root)!r}, backend={self.backend!r})"
@@ -312,3 +317,18 @@ class Project:
         from mlops_azure.lifecycle.status import project_status
 
         return project_status(self.workspace, self.config)
+
+    # -- checks ------------------------------------------------------------------------------
+    def check(self) -> ProjectCheck:
+        """The project against the contract (``mlops project check``): mlops.yaml, the training
+        pipeline, its components and the scoring scripts, read without running anything."""
+        from mlops_azure.lifecycle.project_check import check_project
+
+        return check_project(self.config_file)
+
+    def check_data(self, path: str | os.PathLike[str] | None = None) -> DataCheckReport:
+        """Run the project's data check component on ``path`` (default ``data.path``) against
+        ``data.schema``, as the pipeline's first step does (``mlops data check``)."""
+        from mlops_azure.lifecycle.data import check_data
+
+        return check_data(self.config, self.config.resolve(Path(path or self.config.data.path)))

@@ -30,6 +30,9 @@ def generic_template_root() -> Path:
 
 #: Written into every new project (a user's own .gitignore is kept).
 GITIGNORE = ".mlops/\nmodel.json\n__pycache__/\n"
+#: What a new project gets only where the folder has none yet: ``--force`` replaces the project's
+#: own files, never the user's ignore file, pipelines or tests.
+KEEP_EXISTING = frozenset({".gitignore", ".azure-pipelines", "tests"})
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache")
 
 
@@ -67,8 +70,8 @@ def staged_project(root: Path) -> Iterator[Path]:
         root.mkdir(exist_ok=True)
         for entry in staging.iterdir():
             dest = root / entry.name
-            if entry.name == ".gitignore" and dest.exists():
-                continue  # the user's own ignore file wins
+            if entry.name in KEEP_EXISTING and dest.exists():
+                continue  # the user's own wins
             if dest.is_dir():
                 shutil.rmtree(dest)
             elif dest.exists():

@@ -1,10 +1,12 @@
 """``mlops run``: the whole loop on the embedded workspace.
 
-fresh project → data check → train (first model registered) → a challenger through the
+fresh project (a git repository, with CI/CD pipelines and tests) → data check → train (first
+model registered) → a challenger through the
 champion gate → deploy to staging → QA gate → approval → canary promotion to production →
 a prediction from the production endpoint → a regime change in production traffic → drift
 detected in what production recorded → retraining on the grown data, through the champion gate →
-many models (one per customer and series), gated per partition → a batch forecast (into
+the retrained model released the same way, its canary sharing traffic with the serving one → many
+models (one per customer and series), gated per partition → a batch forecast (into
 PostgreSQL when ``MLOPS_POSTGRES_DSN`` is set).
 The endpoints keep running afterwards, as they would on Azure.
 """
@@ -22,6 +24,7 @@ from rich.markup import escape
 from mlops_azure.backends import open_workspace
 from mlops_azure.config import ProjectConfig, load_config
 from mlops_azure.errors import GateFailed
+from mlops_azure.example import demo_git
 from mlops_azure.example.demo_partitions import many_models
 from mlops_azure.example.scaffold import init_project
 from mlops_azure.lifecycle.approval import approve, record_qa
@@ -34,7 +37,7 @@ from mlops_azure.lifecycle.training import train, write_model_json
 from mlops_azure.workspace import ProgressCallback, Workspace
 
 #: Steps the demo prints, for "n/STEPS" progress.
-STEPS = 14
+STEPS = 15
 #: The regime change production goes through after the release: this many months after the
 #: training data, with steel prices up by this share and this many new customers (mostly from
 #: the energy segment) arriving.
@@ -68,6 +71,10 @@ def run_demo(
         stop_endpoints(open_workspace(config, "local"))
         shutil.rmtree(config.workspace_dir)
     ws = open_workspace(config, "local")
+    commit = demo_git.commit(created.root, "The project, as mlops init made it")
+    say(f"      {created.files} files with CI/CD pipelines (.azure-pipelines/) and tests (tests/); "
+        + (f"git commit {commit[:12]}, which each model's lineage records" if commit else
+           "git could not run: the models' lineage records no commit"))
 
     say(f"[bold]2/{STEPS}[/] checking {config.data.path} against the schema in mlops.yaml")
     report = check_data(config, config.resolve(config.data.path))
@@ -107,10 +114,19 @@ def run_demo(
     summary.update(closed_loop(ws, config, created.root, say, progress,
                                {"organisations": organisations,
                                 "customers_per_organisation": customers}))
-    numbers = iter(range(13, STEPS + 1))
+    serving, retrained = latest.ref, summary["retraining"]["registered"]
+    if retrained is not None:
+        say(f"[bold]13/{STEPS}[/] releasing the retrained {retrained} the same way: the canary "
+            f"shares production's traffic with {serving}, which stays deployed for rollback")
+        summary["second_release"] = release(ws, config, retrained, created.root, say,
+                                            step=lambda text: say(f"      [bold]·[/] {text}"))
+        serving = retrained
+    else:
+        say(f"[bold]13/{STEPS}[/] nothing to release: the champion gate kept {serving}")
+    numbers = iter(range(14, STEPS + 1))
     summary.update(many_models(ws, config, say, progress,
                                lambda text: say(f"[bold]{next(numbers)}/{STEPS}[/] {text}")))
-    say(f"done: {latest.ref} serves production at {summary['release']['production_uri']}; try "
+    say(f"done: {serving} serves production at {summary['release']['production_uri']}; try "
         f"'cd {directory} && mlops invoke --stage production --file sample-request.json', "
         "'mlops status', 'mlops history' and 'mlops monitor drift --stage production "
         "--window 1d'. Stop the endpoints with 'mlops endpoints delete NAME'.")
@@ -121,13 +137,17 @@ def run_demo(
 
 
 def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
-            say: Callable[[str], None]) -> dict[str, Any]:
-    """staging → QA gate → approval → canary to production → one prediction; a summary."""
-    say(f"[bold]5/{STEPS}[/] deploying {ref} to staging")
+            say: Callable[[str], None], step: Callable[[str], None] | None = None
+            ) -> dict[str, Any]:
+    """staging → QA gate → approval → canary to production → one prediction; a summary.
+    ``step`` announces each of those five (default: as steps 5 to 9 of the demo)."""
+    numbers = iter(range(5, 10))
+    step = step or (lambda text: say(f"[bold]{next(numbers)}/{STEPS}[/] {text}"))
+    step(f"deploying {ref} to staging")
     staged = deploy(ws, config, ref, "staging", say=say)
     say(f"      {staged.endpoint} serves it at {staged.scoring_uri}")
 
-    say(f"[bold]6/{STEPS}[/] QA gate on staging: health, schema, offline/online parity, latency, "
+    step("QA gate on staging: health, schema, offline/online parity, latency, "
         "bad requests")
     report = run_qa_gate(ws, config, "staging", model=ref)
     write_report(report, root / "qa-report.json")
@@ -138,17 +158,17 @@ def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
     if not report.passed:
         raise GateFailed(f"the QA gate failed for {ref}: {', '.join(c.name for c in report.failed)}")
 
-    say(f"[bold]7/{STEPS}[/] approving {ref} for production (evidence: the QA report and the "
+    step(f"approving {ref} for production (evidence: the QA report and the "
         "responsible-ML verdict)")
     approval = approve(ws, config, ref, "production", reason="demo: QA gate passed on staging")
     responsible = approval.evidence.get("responsible")
     say(f"      approved by {approval.by}"
         + (f"; responsible-ML gate at promotion: {responsible['status']}" if responsible else ""))
 
-    say(f"[bold]8/{STEPS}[/] canary promotion to production")
+    step("canary promotion to production")
     promoted = promote(ws, config, ref, "production", say=lambda line: say(f"      {line}"))
 
-    say(f"[bold]9/{STEPS}[/] a prediction from the production endpoint (sample-request.json)")
+    step("a prediction from the production endpoint (sample-request.json)")
     request = json.loads((root / "sample-request.json").read_text(encoding="utf-8"))
     with ScoringClient.for_endpoint(ws, promoted.endpoint) as client:
         predictions = client.predictions(request)
@@ -211,6 +231,7 @@ def closed_loop(ws: Workspace, config: ProjectConfig, root: Path, say: Callable[
         "arrive; production serves them")
     new = append_months(data, REGIME_MONTHS, price_change=REGIME_PRICE_CHANGE,
                         new_customers=REGIME_NEW_CUSTOMERS, **(generated or {}))
+    demo_git.commit(root, f"{REGIME_MONTHS} more months of actuals")
     rows = regime_requests(config, data, REGIME_MONTHS)
     production = config.stage("production").endpoint
     with ScoringClient.for_endpoint(ws, production) as client:

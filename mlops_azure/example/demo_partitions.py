@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_azure.config import ProjectConfig, load_config, set_settings
+from mlops_azure.example import demo_git
 from mlops_azure.lifecycle.batch import score_batch
 from mlops_azure.lifecycle.training import train, write_model_json
 from mlops_azure.sinks import DSN_VARIABLE
@@ -39,6 +40,7 @@ def many_models(ws: Workspace, config: ProjectConfig, say: Callable[[str], None]
     step("many models: one per customer and per customer x material series, gated one by one "
          "against production")
     config = enable_partitions(config)
+    demo_git.commit(config.root, "Many models: partitions in mlops.yaml")
     outcome = train(ws, config, progress=progress)
     say(f"      {outcome.decision.reason}")
     if outcome.model is not None:

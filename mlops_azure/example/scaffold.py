@@ -3,20 +3,35 @@ generate its data. (``mlops init --data`` is :mod:`mlops_azure.init_from_data`.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlops_azure.project_ci import PipelineValues, write_project_ci
 from mlops_azure.templates import copy_parts, project_target, shipped, staged_project
 
 #: What a project is made of, relative to the template root.
 #: ``sample-request.json`` is a scoring request for ``mlops invoke --file``.
 PROJECT_FILES = ("mlops.yaml", "sample-request.json", "components", "pipelines", "environments")
 DATA_FILE = Path("data/purchases.csv")
+#: The example project's Azure DevOps pipelines, as ``mlops init --example steel`` writes them.
+PIPELINES = PipelineValues(name="steel", data_asset="steel-purchases",
+                           data_path=DATA_FILE.as_posix(), landing_container="erp-extracts",
+                           landing_prefix="purchases/")
+#: The same, as this repository runs them: from examples/steel, mlops-azure installed from the
+#: checkout (``make pipelines`` writes them into .azure-pipelines/).
+REPOSITORY_PIPELINES = replace(PIPELINES, project_dir="examples/steel", install=".")
 
 
 def template_root() -> Path:
     """The steel example project shipped with the package (or the source checkout when editable)."""
     return shipped("examples/steel", PROJECT_FILES)
+
+
+def write_repository_pipelines(folder: Path) -> list[Path]:
+    """This repository's pipelines for the steel example (``make pipelines``)."""
+    from mlops_azure.project_ci import SHARED_WITH_REPOSITORY, write_pipelines
+
+    return write_pipelines(folder, REPOSITORY_PIPELINES, only=SHARED_WITH_REPOSITORY)
 
 
 @dataclass(frozen=True)
@@ -43,5 +58,6 @@ def init_project(target: Path, *, force: bool = False, seed: int = 7, organisati
         write_purchases(data, seed=seed, organisations=organisations,
                         customers_per_organisation=customers)
         rows = sum(1 for _ in data.open(encoding="utf-8")) - 1
+        write_project_ci(staging, PIPELINES)
         files = sum(1 for p in staging.rglob("*") if p.is_file())
     return InitResult(root, files, rows)

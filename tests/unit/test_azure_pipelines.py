@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import shlex
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,17 @@ import pytest
 import typer
 import yaml
 
+from mlops_azure.project_ci import PipelineValues, write_pipelines
+
 REPO = Path(__file__).resolve().parents[2]
 PIPELINES = REPO / ".azure-pipelines"
 RELEASE = PIPELINES / "release.yml"
+#: The pipelines `mlops init` writes into a project, rendered for a made-up one: every check of
+#: this file holds for them too (the test session's temporary folder is removed at exit).
+_PROJECT = tempfile.TemporaryDirectory(prefix="mlops-project-ci-")
+PROJECT_PIPELINES = Path(_PROJECT.name) / ".azure-pipelines"
+write_pipelines(PROJECT_PIPELINES, PipelineValues(name="churn", data_asset="churn-data",
+                                                  data_path="data/churn.csv"))
 
 SHELL_KEYS = frozenset({"script", "bash", "inlineScript", "pwsh", "powershell"})
 # Azure DevOps macros and shell variables become this token before shlex sees the line.
@@ -55,10 +64,13 @@ ERREXIT = re.compile(r"^set\s+(-[A-Za-z]*e[A-Za-z]*\b|-o\s+errexit\b)")
 
 def pipeline_files() -> list[Path]:
     """Every YAML file under .azure-pipelines/, recursively."""
-    return sorted(p for p in PIPELINES.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    return sorted(p for root in (PIPELINES, PROJECT_PIPELINES) for p in root.rglob("*")
+                  if p.suffix in (".yml", ".yaml") and p.is_file())
 
 
 def rel(path: Path) -> str:
+    if path.is_relative_to(PROJECT_PIPELINES.parent):
+        return "project:" + path.relative_to(PROJECT_PIPELINES.parent).as_posix()
     return path.relative_to(REPO).as_posix()
 
 

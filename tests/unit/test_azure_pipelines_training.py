@@ -54,7 +54,7 @@ def test_ci_lints_tests_checks_data_and_publishes_junit() -> None:
     test = next(s for s in scripts if s.startswith("make test"))
     assert "--junitxml=$(testResults)" in test
     check = scripts.index("mlops data check data/purchases.csv")
-    data = next(i for i, s in enumerate(steps) if s.get("template") == "templates/example-data.yml")
+    data = next(i for i, s in enumerate(steps) if s.get("template") == "templates/data.yml")
     assert scripts.index(test) < data < check
     publish = task(steps, "PublishTestResults@2")
     assert publish["condition"] == "always()"

@@ -1,11 +1,9 @@
-"""``mlops maturity`` on real projects: a fresh one, one through the whole loop (``mlops run``'s
-demo) in a git repository with CI definitions, and one made by ``mlops init --data``."""
+"""``mlops maturity`` on real projects: a fresh one, one through the whole loop (``mlops run``
+alone), and one made by ``mlops init --data``."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,6 @@ from mlops_azure.project import Project
 from tests.integration.webapp.conftest import write_own_table
 from tests.support.maturity import assert_evidence_exists
 
-REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 
@@ -40,11 +37,6 @@ def maturity(root: Path, *args: str, code: int = 0) -> tuple[Any, str]:
     STATE.__init__()  # type: ignore[misc]  # the CLI keeps global state per process
     assert result.exit_code == code, result.stderr[-3000:] or result.stdout[-3000:]
     return json.loads(result.stdout), result.stderr
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), "-c", "user.email=dev@example.com", "-c",
-                    "user.name=dev", *args], check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture
@@ -64,12 +56,16 @@ def test_a_fresh_project_is_at_level_0_with_its_gap_list(tmp_path: Path) -> None
     result, _ = maturity(root, "--html", str(page))
     assert result["level"] == 0 and result["next_level"] == 1
     gaps = {g["id"]: g for g in result["gaps"]}
-    assert {"code-versioned", "ci-tests", "unit-tests", "data-versioned",
-            "model-integration-tests"} <= set(gaps)
+    assert set(gaps) == {"code-versioned", "data-versioned", "model-integration-tests"}
     assert all(g["missing"] and g["fix"] for g in gaps.values())
     by_id = {c["id"]: c for c in result["criteria"]}
-    # What the files show is judged before anything ran: the pipeline and its environments.
-    assert by_id["training-pipeline"]["status"] == "met"
+    # What the files show is judged before anything ran: the pipelines and tests mlops init
+    # wrote, the training pipeline and its environments.
+    for met in ("ci-tests", "unit-tests", "training-pipeline", "release-pipeline",
+                "monitoring-automated", "automated-training-testing"):
+        assert by_id[met]["status"] == "met", (met, by_id[met]["missing"])
+    assert by_id["ci-tests"]["evidence"][0]["ref"] == ".azure-pipelines/ci.yml"
+    assert by_id["unit-tests"]["evidence"][0]["ref"] == "tests/test_project.py"
     html = page.read_text(encoding="utf-8")
     assert "<script" not in html and "What level 1 needs" in html
 
@@ -77,40 +73,31 @@ def test_a_fresh_project_is_at_level_0_with_its_gap_list(tmp_path: Path) -> None
     assert "is at level 0 (No MLOps); level 1 needs code-versioned: " in " ".join(said.split())
 
 
-def test_the_whole_loop_in_a_repository_with_ci_reaches_level_4_with_evidence(
+def test_mlops_run_alone_reaches_level_4_with_evidence_for_each_criterion(
         tmp_path: Path, stop_after: list[Path]) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copytree(REPO / ".azure-pipelines", repo / ".azure-pipelines")
-    (repo / "tests").mkdir()
-    (repo / "tests" / "test_prep.py").write_text("def test_prep() -> None:\n    assert True\n")
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "CI and tests")
-    root = repo / "project"
+    root = tmp_path / "demo"
     stop_after.append(root)
-    run_demo(root, say=_quiet)
-    # mlops run's one promotion had nothing serving before it: releasing the latest version (the
-    # many-models one), as the demo's last lines suggest, is a canary beside a serving version.
-    config = load_config(root / "mlops.yaml")
-    ws = open_workspace(config, "local")
-    release(ws, config, ws.models.get(config.model.name).ref, root, _quiet)
-    git(repo, "add", "-A", "project/components", "project/pipelines", "project/environments",
-        "project/mlops.yaml")
-    git(repo, "commit", "-q", "-m", "the project")
-    junit = tmp_path / "pytest.xml"
-    junit.write_text('<testsuites><testsuite name="t"><testcase name="test_prep"/></testsuite>'
-                     "</testsuites>")
+    summary = run_demo(root, say=_quiet)
+    # The retrained model went out as a canary beside the first: the A/B and rollback evidence.
+    assert summary["second_release"]["promotion"]["previous"]
 
-    result, _ = maturity(root, "--junit", str(junit), "--require-level", "4")
+    result, _ = maturity(root, "--require-level", "4")
     missing = {c["id"]: c["missing"] for c in result["criteria"] if c["status"] != "met"}
     assert missing == {}
     assert result["level"] == 4 and result["gaps"] == []
+    ws = open_workspace(load_config(root / "mlops.yaml"), "local")
     for found in result["criteria"]:
         assert found["evidence"], found["id"]
-        assert_evidence_exists(found, root if found["id"] != "code-versioned" else repo, ws)
+        assert_evidence_exists(found, root, ws)
     retrained = next(c for c in result["criteria"] if c["id"] == "retraining-from-metrics")
     assert "trigger=drift" in retrained["evidence"][0]["note"]
+
+    # A failing test report takes level 1 away: the level is judged, not given.
+    junit = tmp_path / "pytest.xml"
+    junit.write_text('<testsuites><testsuite name="t"><testcase name="test_prep"><failure/>'
+                     "</testcase></testsuite></testsuites>")
+    failing, _ = maturity(root, "--junit", str(junit))
+    assert failing["level"] == 0 and [g["id"] for g in failing["gaps"]] == ["unit-tests"]
 
 
 def test_a_project_made_from_a_table_is_judged_the_same_way(

@@ -1,0 +1,95 @@
+"""The CI/CD a new project starts with: Azure DevOps pipelines (CI, training, release, monitoring)
+and a pytest file testing the project's own code, written by ``mlops init`` (both kinds).
+
+The pipelines are rendered from the templates in ``azure-pipelines/`` beside this module: each
+``@@name@@`` is replaced by a value of :class:`PipelineValues`. This repository's own
+``.azure-pipelines/`` runs the steel example with the same files (see
+:data:`mlops_azure.example.scaffold.REPOSITORY_PIPELINES`; a test keeps them equal and
+``make pipelines`` rewrites them).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "azure-pipelines"
+#: The test file a project gets as ``tests/test_project.py``.
+PROJECT_TESTS = HERE / "project_tests.py"
+#: Rendered into this repository as they are; ci.yml and templates/data.yml are the repository's
+#: own (its CI tests mlops-azure itself; the steel example's data is generated, not committed).
+SHARED_WITH_REPOSITORY = ("training.yml", "release.yml", "monitoring.yml", "templates/setup.yml",
+                          "templates/azure-mlops.yml", "templates/read-model.yml",
+                          "templates/training-attach.yml")
+_PLACEHOLDER = re.compile(r"@@([a-z_]+)@@")
+
+
+@dataclass(frozen=True)
+class PipelineValues:
+    """What differs between projects' pipelines. ``name`` prefixes the Azure DevOps and Azure
+    resource names (``NAME-training``, ``NAME-production``, ``rg-NAME-mlops``, ...)."""
+
+    name: str
+    data_asset: str
+    data_path: str
+    #: The mlops.yaml folder, relative to the repository.
+    project_dir: str = "."
+    #: What ``pip install`` is given in every job.
+    install: str = ""
+    landing_container: str = "landing"
+    landing_prefix: str = ""
+
+    @property
+    def landing_account(self) -> str:
+        """A storage account name for the landing container: 3-24 lowercase letters and digits."""
+        return "st" + re.sub(r"[^a-z0-9]", "", self.name.lower())[:15] + "landing"
+
+    def placeholders(self) -> dict[str, str]:
+        from mlops_azure import __version__
+
+        found = {k: str(v) for k, v in asdict(self).items()}
+        found["install"] = self.install or f"mlops-azure=={__version__}"
+        found["landing_prefix"] = self.landing_prefix or f"{self.data_asset}/"
+        found["landing_account"] = self.landing_account
+        return found
+
+
+def render(values: PipelineValues) -> dict[str, str]:
+    """Every pipeline file (path relative to ``.azure-pipelines/``) with ``values`` filled in."""
+    table = values.placeholders()
+    rendered = {}
+    for path in sorted(TEMPLATES.rglob("*.yml")):
+        def fill(match: re.Match[str], where: Path = path) -> str:
+            if match.group(1) not in table:
+                raise KeyError(f"{where}: unknown placeholder {match.group(0)}")
+            return table[match.group(1)]
+
+        rendered[path.relative_to(TEMPLATES).as_posix()] = _PLACEHOLDER.sub(
+            fill, path.read_text(encoding="utf-8"))
+    return rendered
+
+
+def write_pipelines(folder: Path, values: PipelineValues,
+                    only: tuple[str, ...] | None = None) -> list[Path]:
+    """Write the pipelines rendered with ``values`` (``only`` those named) into ``folder``."""
+    written = []
+    for relative, text in render(values).items():
+        if only is None or relative in only:
+            path = folder / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def write_project_ci(root: Path, values: PipelineValues) -> list[Path]:
+    """Write ``.azure-pipelines/`` and ``tests/test_project.py`` into the project at ``root``;
+    the files written."""
+    written = write_pipelines(root / ".azure-pipelines", values)
+    tests = root / "tests" / "test_project.py"
+    tests.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_TESTS, tests)
+    return [*written, tests]
