@@ -481,14 +481,31 @@ class Project:
     # -- checks ------------------------------------------------------------------------------
     def check(self) -> ProjectCheck:
         """The project against the contract (``mlops project check``): mlops.yaml, the training
-        pipeline, its components and the scoring scripts, read without running anything."""
+        pipeline, its components and the scoring scripts, read without running anything.
+
+        Examples:
+            >>> found = project.check()
+            >>> found.ok, [f.message for f in found.errors]
+            (True, [])
+        """
         from mlops_azure.lifecycle.project_check import check_project
 
         return check_project(self.config_file)
 
     def check_data(self, path: str | os.PathLike[str] | None = None) -> DataCheckReport:
         """Run the project's data check component on ``path`` (default ``data.path``) against
-        ``data.schema``, as the pipeline's first step does (``mlops data check``)."""
+        ``data.schema``, as the pipeline's first step does (``mlops data check``). A ``path``
+        given is read as any path is (from the current folder); ``data.path`` from the project's.
+
+        Examples:
+            >>> report = project.check_data()
+            >>> report.passed, report.errors
+            (True, [])
+            >>> recent = project.check_data("recent.csv")  # newer rows: no target yet, bigger homes
+            >>> recent.passed, [(e["check"], e["column"]) for e in recent.errors]
+            (False, [('columns', 'price_k'), ('range', 'area_m2')])
+        """
         from mlops_azure.lifecycle.data import check_data
 
-        return check_data(self.config, self.config.resolve(Path(path or self.config.data.path)))
+        return check_data(self.config, Path(path) if path is not None
+                          else self.config.resolve(self.config.data.path))

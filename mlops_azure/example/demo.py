@@ -1,8 +1,8 @@
 """``mlops run``: the whole loop on the embedded workspace.
 
 fresh project (a git repository, with CI/CD pipelines and tests) → data check → train (first
-model registered) → a challenger through the
-champion gate → deploy to staging → QA gate → approval → canary promotion to production →
+model registered) → a challenger through the champion gate → deploy to staging → QA gate →
+approval → canary promotion to production →
 a prediction from the production endpoint → a regime change in production traffic → drift
 detected in what production recorded → retraining on the grown data, through the champion gate →
 the retrained model released the same way, its canary sharing traffic with the serving one → many

@@ -85,7 +85,8 @@ def test_project_has_examples_for_its_operations() -> None:
     documented = {t.name.removeprefix("Project.") for t in EXAMPLES}
     assert {"Project", "load", "train", "deploy", "gate_qa", "approve", "promote", "rollback",
             "invoke", "drift", "retrain_on_drift", "score_batch", "explain", "what_if",
-            "model_card", "models", "model", "history", "maturity", "status"} <= documented
+            "model_card", "models", "model", "history", "maturity", "status", "check",
+            "check_data"} <= documented
 
 
 @pytest.mark.parametrize("test", EXAMPLES, ids=[t.name for t in EXAMPLES])

@@ -1,0 +1,73 @@
+"""The CI/CD `mlops init` writes into a project: its tests run (and fail when the project's code
+breaks), and `--force` never replaces the user's own pipelines or tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_azure.init_from_data import init_from_data
+from tests.integration.webapp.conftest import write_own_table
+
+pytestmark = pytest.mark.slow
+
+
+def project_tests(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest on the project's tests/, as its ci.yml runs them (no cache or bytecode left)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--rootdir", str(root), *args, "tests"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> Path:
+    table = tmp_path / "homes.csv"
+    root = tmp_path / "homes"
+    init_from_data(root, table, column=write_own_table(table))
+    return root
+
+
+def test_a_project_from_a_table_gets_pipelines_and_tests_that_pass(homes: Path) -> None:
+    pipelines = sorted(p.relative_to(homes / ".azure-pipelines").as_posix()
+                       for p in (homes / ".azure-pipelines").rglob("*.yml"))
+    assert pipelines == ["ci.yml", "monitoring.yml", "release.yml", "templates/azure-mlops.yml",
+                         "templates/data.yml", "templates/read-model.yml", "templates/setup.yml",
+                         "templates/training-attach.yml", "training.yml"]
+    # The data the pipelines read is where the project's mlops.yaml says.
+    assert "dataPath: data/homes.csv" in (homes / ".azure-pipelines" / "ci.yml").read_text()
+    ran = project_tests(homes)
+    assert ran.returncode == 0, ran.stdout[-3000:]
+    assert "3 passed" in ran.stdout
+    # The trial ran in a copy: the project's own workspace was never made.
+    assert not (homes / ".mlops").exists()
+
+
+def test_the_project_tests_fail_when_the_scoring_script_answers_wrong(homes: Path) -> None:
+    script = homes / "components" / "score" / "score.py"
+    text = script.read_text(encoding="utf-8")
+    assert "predictions = values.tolist()" in text
+    script.write_text(text.replace("predictions = values.tolist()",
+                                   "predictions = (values * 1.1).tolist()"), encoding="utf-8")
+    ran = project_tests(homes, "-k", "qa_gate")
+    assert ran.returncode == 1, ran.stdout[-3000:]
+    assert "parity" in ran.stdout and "1 failed" in ran.stdout
+
+
+def test_force_keeps_the_users_own_pipelines_and_tests(tmp_path: Path) -> None:
+    table = tmp_path / "homes.csv"
+    target = write_own_table(table)
+    root = tmp_path / "homes"
+    (root / ".azure-pipelines").mkdir(parents=True)
+    (root / ".azure-pipelines" / "build.yml").write_text("trigger: none\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_mine.py").write_text("def test_mine() -> None:\n    pass\n")
+    (root / "mlops.yaml").write_text("an older project\n")
+    init_from_data(root, table, column=target, force=True)
+    assert sorted(p.name for p in (root / ".azure-pipelines").iterdir()) == ["build.yml"]
+    assert sorted(p.name for p in (root / "tests").iterdir()) == ["test_mine.py"]
+    assert "an older project" not in (root / "mlops.yaml").read_text()
