@@ -60,7 +60,9 @@ def test_ci_lints_tests_checks_data_and_publishes_junit() -> None:
     assert publish["condition"] == "always()"
     assert publish["inputs"]["testResultsFormat"] == "JUnit"
     assert publish["inputs"]["testResultsFiles"] == "$(testResults)"
-    screenshots = next(s for s in steps if "publish" in s)
+    assert scripts.index("make docs") < scripts.index(test)  # the site is built on every change
+    assert any(s.get("publish") == "site" for s in steps)
+    screenshots = next(s for s in steps if "publish" in s and s["publish"] != "site")
     assert screenshots["condition"] == "always()"
     run = next(s for s in steps if s.get("script", "").startswith("make test"))
     assert run["env"]["MLOPS_TEST_ARTIFACTS"] == screenshots["publish"]
