@@ -1,6 +1,8 @@
 """The shell commands the README and docs/ show are commands that work: every ```bash block's
 `mlops` line parses against the CLI, its `make` targets exist, and any other command is in a block
-marked `<!-- illustrative: reason -->` (a block that needs Azure, or minutes, or a real machine)."""
+marked `<!-- illustrative: reason -->` (a block that needs Azure, or minutes, or a real machine).
+Every ```python block names the test that runs it (`<!-- run by tests/....py -->`), and every
+```yaml block of mlops.yaml settings loads."""
 
 from __future__ import annotations
 
@@ -169,3 +171,62 @@ def test_every_mlops_yaml_section_the_documents_show_is_valid(tmp_path: Path) ->
                 pytest.fail(f"{block.where}: not a valid mlops.yaml section: {exc}")
             checked += 1
     assert checked >= 5
+
+
+RUN_BY = re.compile(r"<!--.*?\brun by (?P<test>tests/[\w/]+\.py)\b.*?-->")
+
+
+def python_block_markers(path: Path) -> list[tuple[int, str | None, str | None]]:
+    """(line, test that runs it, illustrative reason) of each ```python block: the nearest
+    `<!-- ... run by tests/X.py ... -->` or `<!-- illustrative: ... -->` of its section (a
+    marker before a run of blocks covers them all)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found: list[tuple[int, str | None, str | None]] = []
+    in_fence = False
+    test: str | None = None
+    reason: str | None = None
+    for number, line in enumerate(lines, start=1):
+        if line.strip().startswith("```"):
+            if not in_fence and line.strip() == "```python":
+                found.append((number, test, reason))
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        if line.startswith("#"):
+            test = reason = None  # a new section: its blocks need their own marker
+        elif (run_by := RUN_BY.search(line)) is not None:
+            test, reason = run_by.group("test"), None
+        elif (marker := MARKER.search(line)) is not None:
+            test, reason = None, marker.group("reason")
+    return found
+
+
+PYTHON_BLOCKS = [(path, *found) for path in DOCUMENTS for found in python_block_markers(path)]
+
+
+def test_the_documents_have_python_blocks_to_check() -> None:
+    assert len(PYTHON_BLOCKS) >= 8
+
+
+@pytest.mark.parametrize(("path", "line", "test", "reason"), PYTHON_BLOCKS,
+                         ids=[f"{p.relative_to(ROOT)}:{n}" for p, n, _, _ in PYTHON_BLOCKS])
+def test_every_python_block_is_run_by_a_test_or_marked_illustrative(
+        path: Path, line: int, test: str | None, reason: str | None) -> None:
+    where = f"{path.relative_to(ROOT)}:{line}"
+    assert test or reason, (f"{where}: say which test runs this block "
+                            "(<!-- run by tests/....py -->) or why it is <!-- illustrative: ... -->")
+    if test is not None:
+        runner = ROOT / test
+        assert runner.is_file(), f"{where}: {test} does not exist"
+        # The test must read this very document, or the marker is a claim nobody checks.
+        assert path.name in runner.read_text(encoding="utf-8"), f"{where}: {test} never reads {path.name}"
+
+
+def test_a_python_block_without_a_marker_is_found(tmp_path: Path) -> None:
+    """The check itself: the marker covers its section's blocks only."""
+    page = tmp_path / "page.md"
+    page.write_text("## One\n\n<!-- run by tests/x.py -->\n```python\n# not a heading\nx = 1\n```\n\n"
+                    "```python\ny = 2\n```\n\n## Two\n\n```python\nz = 3\n```\n", encoding="utf-8")
+    assert python_block_markers(page) == [(4, "tests/x.py", None), (9, "tests/x.py", None),
+                                          (15, None, None)]
