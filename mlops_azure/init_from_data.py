@@ -69,6 +69,8 @@ class InitFromData:
     split: str
     metric: str
     notes: list[str] = field(default_factory=list)
+    #: ``.azure-pipelines`` / ``tests`` the folder already had: kept instead of the project's own.
+    kept: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "root": str(self.root), "source": str(self.source)}
@@ -283,7 +285,13 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
     """Make a project in folder ``target`` for the table ``data``, predicting ``column``
     (``task`` inferred from it when None)."""
     from mlops_azure.project_ci import PipelineValues, write_project_ci
-    from mlops_azure.templates import copy_parts, generic_template_root, project_target, staged_project
+    from mlops_azure.templates import (
+        copy_parts,
+        generic_template_root,
+        kept_parts,
+        project_target,
+        staged_project,
+    )
 
     ids = list(dict.fromkeys(id_columns or []))
     root = project_target(target, (*TEMPLATE_PARTS, "mlops.yaml", "data"), force=force)
@@ -301,6 +309,7 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                            task=found_task, time_column=time_column, schema=schema,
                            numeric=numeric, categorical=categorical)
     request = _sample_request(frame, [*numeric, *categorical], numeric)
+    kept = kept_parts(root)
     with staged_project(root) as staging:
         copy_parts(generic_template_root(), staging, TEMPLATE_PARTS)
         (staging / "data").mkdir()
@@ -316,7 +325,7 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
     split = f"time split on {time_column}" if time_column else (
         "stratified random split" if found_task == "classification" else "random split")
     return InitFromData(root, data, data_file, len(frame), column, found_task, [*numeric, *categorical],
-                        schema.id_columns, split, CHAMPION_METRIC[found_task], schema.notes)
+                        schema.id_columns, split, CHAMPION_METRIC[found_task], schema.notes, kept)
 
 
 def _validate(config_file: Path) -> ProjectConfig:

@@ -48,6 +48,11 @@ def project_target(target: Path, names: Iterable[str], *, force: bool) -> Path:
     return root
 
 
+def kept_parts(root: Path) -> list[str]:
+    """The CI/CD folders a new project would get that ``root`` already has (and keeps)."""
+    return sorted(n for n in KEEP_EXISTING - {".gitignore"} if (root / n).exists())
+
+
 def copy_parts(source: Path, staging: Path, names: Iterable[str]) -> None:
     """Copy each of ``names`` (files or folders) from ``source`` into ``staging``."""
     for name in names:

@@ -86,6 +86,7 @@ def init(
                        f"({made.split}); champion metric {made.metric}")
             for note in made.notes:
                 output.say(f"[yellow]note:[/] {note}")
+            _say_ci(made.kept)
             output.say(f"next: cd {directory} && mlops project check && mlops train")
         return
     given = [flag for flag, value in (("--target", target), ("--task", task),
@@ -100,11 +101,20 @@ def init(
                           customers=customers)
     if STATE.json:
         output.emit_json({"root": str(result.root), "files": result.files,
-                          "data_rows": result.data_rows})
+                          "data_rows": result.data_rows, "kept": result.kept})
     else:
         output.say(f"created project in {result.root}: {result.files} files, "
                    f"{result.data_rows} rows of data in {DATA_FILE}")
+        _say_ci(result.kept)
         output.say(f"next: cd {directory} && mlops train")
+
+
+def _say_ci(kept: list[str]) -> None:
+    if kept:
+        output.say(f"kept your own {' and '.join(f'{k}/' for k in kept)} (not replaced)")
+    if len(kept) < 2:
+        output.say("CI/CD: .azure-pipelines/ (ci, training, release, monitoring) and "
+                   "tests/test_project.py ('pytest tests'); 'mlops maturity' says what comes next")
 
 
 def run_loop(

@@ -3,11 +3,11 @@ generate its data. (``mlops init --data`` is :mod:`mlops_azure.init_from_data`.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlops_azure.project_ci import PipelineValues, write_project_ci
-from mlops_azure.templates import copy_parts, project_target, shipped, staged_project
+from mlops_azure.templates import copy_parts, kept_parts, project_target, shipped, staged_project
 
 #: What a project is made of, relative to the template root.
 #: ``sample-request.json`` is a scoring request for ``mlops invoke --file``.
@@ -39,6 +39,8 @@ class InitResult:
     root: Path
     files: int
     data_rows: int
+    #: ``.azure-pipelines`` / ``tests`` the folder already had: kept instead of the project's own.
+    kept: list[str] = field(default_factory=list)
 
 
 def init_project(target: Path, *, force: bool = False, seed: int = 7, organisations: int = 4,
@@ -51,6 +53,7 @@ def init_project(target: Path, *, force: bool = False, seed: int = 7, organisati
     from mlops_azure.example.generator import write_purchases
 
     root = project_target(target, (*PROJECT_FILES, "data"), force=force)
+    kept = kept_parts(root)
     with staged_project(root) as staging:
         copy_parts(template_root(), staging, PROJECT_FILES)
         data = staging / DATA_FILE
@@ -60,4 +63,4 @@ def init_project(target: Path, *, force: bool = False, seed: int = 7, organisati
         rows = sum(1 for _ in data.open(encoding="utf-8")) - 1
         write_project_ci(staging, PIPELINES)
         files = sum(1 for p in staging.rglob("*") if p.is_file())
-    return InitResult(root, files, rows)
+    return InitResult(root, files, rows, kept)

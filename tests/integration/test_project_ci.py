@@ -67,7 +67,8 @@ def test_force_keeps_the_users_own_pipelines_and_tests(tmp_path: Path) -> None:
     (root / "tests").mkdir()
     (root / "tests" / "test_mine.py").write_text("def test_mine() -> None:\n    pass\n")
     (root / "mlops.yaml").write_text("an older project\n")
-    init_from_data(root, table, column=target, force=True)
+    made = init_from_data(root, table, column=target, force=True)
+    assert made.kept == [".azure-pipelines", "tests"]
     assert sorted(p.name for p in (root / ".azure-pipelines").iterdir()) == ["build.yml"]
     assert sorted(p.name for p in (root / "tests").iterdir()) == ["test_mine.py"]
     assert "an older project" not in (root / "mlops.yaml").read_text()
