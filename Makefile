@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # Extra pytest arguments, e.g. PYTEST_ARGS=--junitxml=pytest.xml in CI.
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist), e.g. WORKERS=auto; empty: one. The suite passes either way, but
+# its tests start servers and subprocesses of their own: on 2 cores one process is the faster.
+WORKERS ?=
 
 .PHONY: demo test test-fast lint docs pipelines bench clean postgres-server chromium
 
@@ -63,7 +66,7 @@ chromium:
 test: $(STAMP) $(NODE_STAMP) postgres-server chromium
 	$(BIN)/ruff check mlops_azure tests benchmarks components examples
 	$(BIN)/mypy
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(if $(WORKERS),-n $(WORKERS),) $(PYTEST_ARGS)
 
 # The inner loop (about 30 s on 2 cores): lint, the unit tests, and the Workspace contract on the
 # embedded workspace (its local endpoints included); no Azurite, no browser.
