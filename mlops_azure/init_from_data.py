@@ -284,7 +284,7 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                    name: str | None = None, force: bool = False) -> InitFromData:
     """Make a project in folder ``target`` for the table ``data``, predicting ``column``
     (``task`` inferred from it when None)."""
-    from mlops_azure.project_ci import PipelineValues, write_project_ci
+    from mlops_azure.project_ci import PipelineValues, folder_in_repository, write_project_ci
     from mlops_azure.templates import (
         copy_parts,
         generic_template_root,
@@ -321,7 +321,8 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
         (staging / "sample-request.json").write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
         written = _validate(staging / "mlops.yaml")
         write_project_ci(staging, PipelineValues(name=project, data_asset=written.data.asset,
-                                                 data_path=data_file))
+                                                 data_path=data_file,
+                                                 project_dir=folder_in_repository(root)))
     split = f"time split on {time_column}" if time_column else (
         "stratified random split" if found_task == "classification" else "random split")
     return InitFromData(root, data, data_file, len(frame), column, found_task, [*numeric, *categorical],

@@ -62,8 +62,9 @@ def run_demo(
     """Run the loop in a fresh project at ``directory`` (with ``organisations`` x ``customers``
     customers in its data); returns a summary of what happened."""
     say(f"[bold]1/{STEPS}[/] creating the example project in {directory}")
+    # The demo becomes a git repository of its own (demo_git), even inside another one.
     created = init_project(directory, force=force, organisations=organisations,
-                           customers=customers)
+                           customers=customers, repository_folder=".")
     config = load_config(created.root / "mlops.yaml")
     if force and config.workspace_dir.exists():
         # The demo starts from nothing: a workspace left by an earlier demo run would make the

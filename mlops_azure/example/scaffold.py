@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mlops_azure.project_ci import PipelineValues, write_project_ci
+from mlops_azure.project_ci import PipelineValues, folder_in_repository, write_project_ci
 from mlops_azure.templates import copy_parts, kept_parts, project_target, shipped, staged_project
 
 #: What a project is made of, relative to the template root.
@@ -44,8 +44,10 @@ class InitResult:
 
 
 def init_project(target: Path, *, force: bool = False, seed: int = 7, organisations: int = 4,
-                 customers: int = 5) -> InitResult:
+                 customers: int = 5, repository_folder: str | None = None) -> InitResult:
     """Create the example project in ``target``; refuses to overwrite a project unless ``force``.
+    ``repository_folder``: where the project will sit in its git repository, for the pipelines
+    (default: where ``target`` is in the repository around it now).
 
     The project is built in a temporary folder beside the target and moved into place at the
     end, so an interrupted init leaves nothing half-written.
@@ -61,6 +63,7 @@ def init_project(target: Path, *, force: bool = False, seed: int = 7, organisati
         write_purchases(data, seed=seed, organisations=organisations,
                         customers_per_organisation=customers)
         rows = sum(1 for _ in data.open(encoding="utf-8")) - 1
-        write_project_ci(staging, PIPELINES)
+        write_project_ci(staging, replace(PIPELINES, project_dir=repository_folder
+                                          or folder_in_repository(root)))
         files = sum(1 for p in staging.rglob("*") if p.is_file())
     return InitResult(root, files, rows, kept)

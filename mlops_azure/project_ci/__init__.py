@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,6 +56,25 @@ class PipelineValues:
         found["landing_prefix"] = self.landing_prefix or f"{self.data_asset}/"
         found["landing_account"] = self.landing_account
         return found
+
+
+def folder_in_repository(root: Path) -> str:
+    """Where ``root`` sits in the git repository around it (``.azure-pipelines`` paths start at
+    the repository's top), as a POSIX path; ``.`` when it is the top or in no repository."""
+    start = root if root.is_dir() else root.parent
+    while not start.is_dir():
+        start = start.parent
+    try:
+        top = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return "."
+    if top.returncode != 0:
+        return "."
+    try:
+        return root.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
+    except ValueError:
+        return "."
 
 
 def render(values: PipelineValues) -> dict[str, str]:

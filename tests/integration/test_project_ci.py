@@ -72,3 +72,13 @@ def test_force_keeps_the_users_own_pipelines_and_tests(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / ".azure-pipelines").iterdir()) == ["build.yml"]
     assert sorted(p.name for p in (root / "tests").iterdir()) == ["test_mine.py"]
     assert "an older project" not in (root / "mlops.yaml").read_text()
+
+
+def test_a_project_in_a_repository_subfolder_points_its_pipelines_there(tmp_path: Path) -> None:
+    subprocess.run(["git", "-C", str(tmp_path), "init", "-q"], check=True, timeout=60)
+    table = tmp_path / "homes.csv"
+    root = tmp_path / "ml" / "homes"
+    init_from_data(root, table, column=write_own_table(table))
+    for pipeline in ("ci.yml", "training.yml", "release.yml", "monitoring.yml"):
+        text = (root / ".azure-pipelines" / pipeline).read_text(encoding="utf-8")
+        assert "\n  projectDir: ml/homes\n" in text, pipeline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,11 @@ def test_an_unknown_placeholder_is_an_error_naming_the_file(
     monkeypatch.setattr(project_ci, "TEMPLATES", tmp_path)
     with pytest.raises(KeyError, match=r"broken\.yml: unknown placeholder @@nmae@@"):
         render(CHURN)
+
+
+def test_the_project_folder_is_found_in_the_repository_around_it(tmp_path: Path) -> None:
+    assert project_ci.folder_in_repository(tmp_path / "alone") == "."
+    subprocess.run(["git", "-C", str(tmp_path), "init", "-q"], check=True, timeout=60)
+    assert project_ci.folder_in_repository(tmp_path) == "."
+    # Not made yet: the pipelines are written before the project's folder is moved into place.
+    assert project_ci.folder_in_repository(tmp_path / "ml" / "churn") == "ml/churn"
