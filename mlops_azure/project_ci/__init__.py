@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlops_azure.project_ci.trial import trial_project
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "azure-pipelines"
 #: The test file a project gets as ``tests/test_project.py``.
@@ -25,6 +27,8 @@ PROJECT_TESTS = HERE / "project_tests.py"
 SHARED_WITH_REPOSITORY = ("training.yml", "release.yml", "monitoring.yml", "templates/setup.yml",
                           "templates/azure-mlops.yml", "templates/read-model.yml",
                           "templates/training-attach.yml")
+__all__ = ["PipelineValues", "folder_in_repository", "render", "trial_project", "write_pipelines",
+           "write_project_ci"]
 _PLACEHOLDER = re.compile(r"@@([a-z_]+)@@")
 
 

@@ -6,19 +6,19 @@
   requests refused.
 
 Everything runs on the embedded workspace of a temporary copy of the project: no Azure, no
-network beyond 127.0.0.1, and the project's own .mlops/ is never touched. `mlops init` wrote
+network beyond 127.0.0.1, and the project's own workspace and endpoints are never touched. `mlops init` wrote
 this file; add your tests of the components' code beside it.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mlops_azure import Project
+from mlops_azure.project_ci import trial_project
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -36,23 +36,15 @@ def test_the_data_passes_the_data_check() -> None:
 @pytest.fixture(scope="module")
 def trial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """The project, copied to a temporary folder, on an embedded workspace of its own."""
-    copy = tmp_path_factory.mktemp("trial") / PROJECT.name
-    shutil.copytree(PROJECT, copy, ignore=shutil.ignore_patterns(
-        ".mlops", ".git", ".venv", "__pycache__", ".pytest_cache"))
-    project = Project.load(copy, backend="local")
-    try:
+    with trial_project(PROJECT, tmp_path_factory.mktemp("trial") / PROJECT.name) as project:
         yield project
-    finally:
-        # The endpoints are local server processes: stop them with the test.
-        for endpoint in project.workspace.endpoints.all():
-            project.workspace.endpoints.delete(endpoint.name)
 
 
 def test_a_trained_model_passes_the_qa_gate_through_the_scoring_script(trial: Project) -> None:
     outcome = trial.train()
     # The copy's workspace is empty: the first model has no champion to beat.
     assert outcome.model is not None, outcome.decision.reason
-    stage = next(iter(trial.config.stages))
+    stage = next(name for name, s in trial.config.stages.items() if not s.requires_approval)
     trial.deploy(outcome.model.ref, stage)
     report = trial.gate_qa(stage, model=outcome.model.ref)
     assert report.passed, [f"{check.name}: {check.detail}" for check in report.failed]

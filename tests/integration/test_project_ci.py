@@ -3,6 +3,7 @@ breaks), and `--force` never replaces the user's own pipelines or tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from mlops_azure import Project
+from mlops_azure.config import set_settings
+from mlops_azure.example.demo import stop_endpoints
 from mlops_azure.init_from_data import init_from_data
+from mlops_azure.project_ci import trial_project
 from tests.integration.webapp.conftest import write_own_table
 
 pytestmark = pytest.mark.slow
@@ -82,3 +87,25 @@ def test_a_project_in_a_repository_subfolder_points_its_pipelines_there(tmp_path
     for pipeline in ("ci.yml", "training.yml", "release.yml", "monitoring.yml"):
         text = (root / ".azure-pipelines" / pipeline).read_text(encoding="utf-8")
         assert "\n  projectDir: ml/homes\n" in text, pipeline
+
+
+def test_the_trial_never_touches_the_projects_own_workspace(homes: Path, tmp_path: Path) -> None:
+    # A workspace folder of another name inside the project, and data kept outside it.
+    set_settings(homes / "mlops.yaml", {"local.workspace_dir": "state",
+                                        "data.path": "../homes.csv"})
+    project = Project.load(homes)
+    ref = project.train().model.ref  # type: ignore[union-attr]
+    project.deploy(ref, "staging")
+    request = json.loads((homes / "sample-request.json").read_text(encoding="utf-8"))
+    try:
+        with trial_project(homes, tmp_path / "trial") as trial:
+            assert trial.config.workspace_dir == tmp_path / "trial" / ".mlops"
+            assert not (tmp_path / "trial" / "state").exists()
+            assert trial.config.resolve(trial.config.data.path) == (tmp_path / "homes.csv")
+            assert trial.models() == []  # a registry of its own
+            trial_ref = trial.train().model.ref  # type: ignore[union-attr]
+            trial.deploy(trial_ref, "staging")
+        # The trial's endpoints are gone; the project's own still answers.
+        assert project.invoke("staging", request).ok
+    finally:
+        stop_endpoints(project.workspace)
