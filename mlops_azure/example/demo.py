@@ -72,10 +72,13 @@ def run_demo(
         stop_endpoints(open_workspace(config, "local"))
         shutil.rmtree(config.workspace_dir)
     ws = open_workspace(config, "local")
-    commit = demo_git.commit(created.root, "The project, as mlops init made it")
+    try:
+        commit = demo_git.commit(created.root, "The project, as mlops init made it")
+        committed = f"git commit {commit[:12]}, which each model's lineage records"
+    except demo_git.GitUnavailable as exc:
+        committed = f"no git commit ({escape(str(exc))}): the models' lineage records none"
     say(f"      {created.files} files with CI/CD pipelines (.azure-pipelines/) and tests (tests/); "
-        + (f"git commit {commit[:12]}, which each model's lineage records" if commit else
-           "git could not run: the models' lineage records no commit"))
+        f"{committed}")
 
     say(f"[bold]2/{STEPS}[/] checking {config.data.path} against the schema in mlops.yaml")
     report = check_data(config, config.resolve(config.data.path))
@@ -232,7 +235,7 @@ def closed_loop(ws: Workspace, config: ProjectConfig, root: Path, say: Callable[
         "arrive; production serves them")
     new = append_months(data, REGIME_MONTHS, price_change=REGIME_PRICE_CHANGE,
                         new_customers=REGIME_NEW_CUSTOMERS, **(generated or {}))
-    demo_git.commit(root, f"{REGIME_MONTHS} more months of actuals")
+    demo_git.try_commit(root, f"{REGIME_MONTHS} more months of actuals")
     rows = regime_requests(config, data, REGIME_MONTHS)
     production = config.stage("production").endpoint
     with ScoringClient.for_endpoint(ws, production) as client:

@@ -1,38 +1,62 @@
 """The demo project as a git repository, as a real project is one: each model's lineage records
 the commit it was trained from, and ``mlops maturity`` reads version control from the repository.
 
-The demo commits as "mlops run" (whatever identity the user configured is left alone), with
-signing off, because a commit that waits for a passphrase would stall the loop.
+The demo commits as "mlops run", in its own repository whatever the environment says: the
+user's hooks, signing and ``GIT_*`` variables (``GIT_DIR`` set by a hook would send the commits
+elsewhere) are left out, because they belong to the user's repositories, not to the demo's.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 _AS_THE_DEMO = ("-c", "user.name=mlops run", "-c", "user.email=mlops-run@localhost",
-                "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main")
+                "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main",
+                "-c", f"core.hooksPath={os.devnull}")
+
+
+class GitUnavailable(Exception):
+    """git could not make the commit; the message says why (git's own words)."""
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(root), *_AS_THE_DEMO, *args], capture_output=True,
-                          text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        done = subprocess.run(["git", "-C", str(root), *_AS_THE_DEMO, *args], capture_output=True,
+                              text=True, timeout=60, env=env)
+    except FileNotFoundError:
+        raise GitUnavailable("git is not installed") from None
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise GitUnavailable(f"git {args[0]} failed: {exc}") from None
+    return done
 
 
-def commit(root: Path, message: str) -> str | None:
+def _must(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise GitUnavailable(f"{' '.join(done.args[-2:])}: {said[-1] if said else 'failed'}")
+    return done
+
+
+def commit(root: Path, message: str) -> str:
     """Commit ``root``: every file the first time (``git init`` first when it has no repository
     of its own), then the changes to files already committed (the demo's reports stay out).
-    The commit's hash, the current one when nothing changed, or None when git cannot run."""
+    The commit's hash (the current one when nothing changed); ``GitUnavailable`` when git cannot
+    make it."""
+    first = not (root / ".git").exists()
+    if first:
+        _must(_git(root, "init", "-q"))
+    _must(_git(root, "add", "-A" if first else "-u"))
+    if _git(root, "diff", "--cached", "--quiet").returncode == 1:
+        _must(_git(root, "commit", "-q", "--no-verify", "-m", message))
+    return _must(_git(root, "rev-parse", "HEAD")).stdout.strip()
+
+
+def try_commit(root: Path, message: str) -> str | None:
+    """:func:`commit`, or None when git cannot (the demo goes on without it)."""
     try:
-        first = not (root / ".git").exists()
-        if first and _git(root, "init", "-q").returncode != 0:
-            return None
-        if _git(root, "add", "-A" if first else "-u").returncode != 0:
-            return None
-        staged = _git(root, "diff", "--cached", "--quiet")
-        if staged.returncode == 1 and _git(root, "commit", "-q", "-m", message).returncode != 0:
-            return None
-        head = _git(root, "rev-parse", "HEAD")
-    except (OSError, subprocess.SubprocessError):
+        return commit(root, message)
+    except GitUnavailable:
         return None
-    return head.stdout.strip() if head.returncode == 0 else None

@@ -40,7 +40,7 @@ def many_models(ws: Workspace, config: ProjectConfig, say: Callable[[str], None]
     step("many models: one per customer and per customer x material series, gated one by one "
          "against production")
     config = enable_partitions(config)
-    demo_git.commit(config.root, "Many models: partitions in mlops.yaml")
+    demo_git.try_commit(config.root, "Many models: partitions in mlops.yaml")
     outcome = train(ws, config, progress=progress)
     say(f"      {outcome.decision.reason}")
     if outcome.model is not None:

@@ -1,0 +1,60 @@
+"""The demo's own git repository: commits as the demo, whatever the user's git set-up says."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlops_azure.example import demo_git
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                          check=True, timeout=60).stdout.strip()
+
+
+def test_the_first_commit_takes_everything_and_later_ones_the_tracked_files(tmp_path: Path) -> None:
+    (tmp_path / "mlops.yaml").write_text("a\n")
+    first = demo_git.commit(tmp_path, "The project")
+    assert git(tmp_path, "log", "--format=%H %an", "-1") == f"{first} mlops run"
+    (tmp_path / "mlops.yaml").write_text("b\n")
+    (tmp_path / "report.html").write_text("an output\n")
+    second = demo_git.commit(tmp_path, "Changed")
+    assert second != first
+    assert git(tmp_path, "ls-files") == "mlops.yaml"  # the report stays out
+    assert demo_git.commit(tmp_path, "Nothing changed") == second
+
+
+def test_hooks_and_git_variables_of_the_user_are_left_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    refuse = hooks / "pre-commit"
+    refuse.write_text("#!/bin/sh\nexit 1\n")
+    refuse.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n")
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    git(outer, "init", "-q")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_DIR", str(outer / ".git"))  # as inside a hook of another repository
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "someone else")
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "mlops.yaml").write_text("a\n")
+    made = demo_git.commit(demo, "The project")
+    monkeypatch.delenv("GIT_DIR")
+    assert git(demo, "log", "--format=%H %an", "-1") == f"{made} mlops run"
+    assert subprocess.run(["git", "-C", str(outer), "rev-parse", "HEAD"], capture_output=True,
+                          timeout=60).returncode != 0  # nothing went into the outer repository
+
+
+def test_without_git_the_demo_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git on it
+    with pytest.raises(demo_git.GitUnavailable, match="git is not installed"):
+        demo_git.commit(tmp_path, "The project")
+    assert demo_git.try_commit(tmp_path, "The project") is None
