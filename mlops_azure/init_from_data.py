@@ -69,7 +69,8 @@ class InitFromData:
     split: str
     metric: str
     notes: list[str] = field(default_factory=list)
-    #: ``.azure-pipelines`` / ``tests`` the folder already had: kept instead of the project's own.
+    #: Files of the folder's ``.azure-pipelines/`` and ``tests/`` kept instead of mlops's (edited
+    #: since mlops init wrote them, or never written by it).
     kept: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,7 +289,6 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
     from mlops_azure.templates import (
         copy_parts,
         generic_template_root,
-        kept_parts,
         project_target,
         staged_project,
     )
@@ -309,8 +309,8 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
                            task=found_task, time_column=time_column, schema=schema,
                            numeric=numeric, categorical=categorical)
     request = _sample_request(frame, [*numeric, *categorical], numeric)
-    kept = kept_parts(root)
-    with staged_project(root) as staging:
+    kept: list[str] = []
+    with staged_project(root, kept) as staging:
         copy_parts(generic_template_root(), staging, TEMPLATE_PARTS)
         (staging / "data").mkdir()
         if data.suffix.lower() == ".csv":

@@ -4,6 +4,8 @@ the examples. Installed, they live in the package's ``_project`` folder (see pyp
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -30,10 +32,33 @@ def generic_template_root() -> Path:
 
 #: Written into every new project (a user's own .gitignore is kept).
 GITIGNORE = ".mlops/\nmodel.json\n__pycache__/\n"
-#: What a new project gets only where the folder has none yet: ``--force`` replaces the project's
-#: own files, never the user's ignore file, pipelines or tests.
-KEEP_EXISTING = frozenset({".gitignore", ".azure-pipelines", "tests"})
+#: Folders of a new project merged file by file into what is there: ``--force`` replaces a file
+#: of theirs only when mlops wrote it and nobody changed it since (see :func:`mark_written`).
+MERGED = frozenset({".azure-pipelines", "tests"})
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache")
+_WRITTEN = re.compile(r"^# Written by mlops init \(sha256 ([0-9a-f]{12})\)")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def mark_written(text: str) -> str:
+    """``text`` (a file with ``#`` comments) headed by a line saying mlops wrote it, with the
+    hash that tells later whether anyone edited it."""
+    # Under 88 characters: the user's own linters read the file.
+    return (f"# Written by mlops init (sha256 {_digest(text)}): `init --force` replaces it until "
+            "edited.\n" + text)
+
+
+def unchanged_since_written(path: Path) -> bool:
+    """True when ``path`` is a file :func:`mark_written` made that nobody changed since."""
+    try:
+        first, _, rest = path.read_text(encoding="utf-8").partition("\n")
+    except (OSError, UnicodeDecodeError):
+        return False
+    written = _WRITTEN.match(first)
+    return written is not None and written.group(1) == _digest(rest)
 
 
 def project_target(target: Path, names: Iterable[str], *, force: bool) -> Path:
@@ -48,11 +73,6 @@ def project_target(target: Path, names: Iterable[str], *, force: bool) -> Path:
     return root
 
 
-def kept_parts(root: Path) -> list[str]:
-    """The CI/CD folders a new project would get that ``root`` already has (and keeps)."""
-    return sorted(n for n in KEEP_EXISTING - {".gitignore"} if (root / n).exists())
-
-
 def copy_parts(source: Path, staging: Path, names: Iterable[str]) -> None:
     """Copy each of ``names`` (files or folders) from ``source`` into ``staging``."""
     for name in names:
@@ -64,9 +84,12 @@ def copy_parts(source: Path, staging: Path, names: Iterable[str]) -> None:
 
 
 @contextmanager
-def staged_project(root: Path) -> Iterator[Path]:
+def staged_project(root: Path, kept: list[str] | None = None) -> Iterator[Path]:
     """A temporary folder beside ``root`` to build a project in; when the block ends without an
-    error its entries replace ``root``'s, so a refused or interrupted init writes nothing."""
+    error its entries replace ``root``'s, so a refused or interrupted init writes nothing.
+
+    A ``.gitignore`` already there is kept; :data:`MERGED` folders are merged, and the files of
+    theirs kept rather than replaced (edited, or not written by mlops) are added to ``kept``."""
     root.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".mlops-init-", dir=root.parent) as tmp:
         staging = Path(tmp)
@@ -75,10 +98,23 @@ def staged_project(root: Path) -> Iterator[Path]:
         root.mkdir(exist_ok=True)
         for entry in staging.iterdir():
             dest = root / entry.name
-            if entry.name in KEEP_EXISTING and dest.exists():
+            if entry.name == ".gitignore" and dest.exists():
                 continue  # the user's own wins
+            if entry.name in MERGED and dest.is_dir():
+                _merge(entry, dest, kept if kept is not None else [])
+                continue
             if dest.is_dir():
                 shutil.rmtree(dest)
             elif dest.exists():
                 dest.unlink()
             entry.replace(dest)
+
+
+def _merge(source: Path, dest: Path, kept: list[str]) -> None:
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        target = dest / path.relative_to(source)
+        if target.exists() and not unchanged_since_written(target):
+            kept.append(f"{dest.name}/{path.relative_to(source).as_posix()}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)

@@ -110,11 +110,11 @@ def init(
 
 
 def _say_ci(kept: list[str]) -> None:
+    output.say("CI/CD: .azure-pipelines/ (ci, training, release, monitoring) and "
+               "tests/test_project.py ('pytest tests'); 'mlops maturity' says what comes next")
     if kept:
-        output.say(f"kept your own {' and '.join(f'{k}/' for k in kept)} (not replaced)")
-    if len(kept) < 2:
-        output.say("CI/CD: .azure-pipelines/ (ci, training, release, monitoring) and "
-                   "tests/test_project.py ('pytest tests'); 'mlops maturity' says what comes next")
+        output.say(f"[yellow]kept[/] {len(kept)} file(s) already there instead of mlops's (edited "
+                   f"since mlops init wrote them, or not its own): {', '.join(kept)}")
 
 
 def run_loop(

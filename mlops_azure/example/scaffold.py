@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlops_azure.project_ci import PipelineValues, folder_in_repository, write_project_ci
-from mlops_azure.templates import copy_parts, kept_parts, project_target, shipped, staged_project
+from mlops_azure.templates import copy_parts, project_target, shipped, staged_project
 
 #: What a project is made of, relative to the template root.
 #: ``sample-request.json`` is a scoring request for ``mlops invoke --file``.
@@ -39,7 +39,7 @@ class InitResult:
     root: Path
     files: int
     data_rows: int
-    #: ``.azure-pipelines`` / ``tests`` the folder already had: kept instead of the project's own.
+    #: Files of the folder's ``.azure-pipelines/`` and ``tests/`` kept instead of mlops's.
     kept: list[str] = field(default_factory=list)
 
 
@@ -55,8 +55,8 @@ def init_project(target: Path, *, force: bool = False, seed: int = 7, organisati
     from mlops_azure.example.generator import write_purchases
 
     root = project_target(target, (*PROJECT_FILES, "data"), force=force)
-    kept = kept_parts(root)
-    with staged_project(root) as staging:
+    kept: list[str] = []
+    with staged_project(root, kept) as staging:
         copy_parts(template_root(), staging, PROJECT_FILES)
         data = staging / DATA_FILE
         data.parent.mkdir(parents=True)

@@ -11,8 +11,8 @@ The pipelines are rendered from the templates in ``azure-pipelines/`` beside thi
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,24 +96,28 @@ def render(values: PipelineValues) -> dict[str, str]:
     return rendered
 
 
-def write_pipelines(folder: Path, values: PipelineValues,
-                    only: tuple[str, ...] | None = None) -> list[Path]:
-    """Write the pipelines rendered with ``values`` (``only`` those named) into ``folder``."""
+def write_pipelines(folder: Path, values: PipelineValues, only: tuple[str, ...] | None = None,
+                    mark: Callable[[str], str] = str) -> list[Path]:
+    """Write the pipelines rendered with ``values`` (``only`` those named) into ``folder``, each
+    through ``mark``."""
     written = []
     for relative, text in render(values).items():
         if only is None or relative in only:
             path = folder / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            path.write_text(mark(text), encoding="utf-8")
             written.append(path)
     return written
 
 
 def write_project_ci(root: Path, values: PipelineValues) -> list[Path]:
-    """Write ``.azure-pipelines/`` and ``tests/test_project.py`` into the project at ``root``;
+    """Write ``.azure-pipelines/`` and ``tests/test_project.py`` into the project at ``root``,
+    each headed by the line that lets ``mlops init --force`` tell whether anyone edited it;
     the files written."""
-    written = write_pipelines(root / ".azure-pipelines", values)
+    from mlops_azure.templates import mark_written
+
+    written = write_pipelines(root / ".azure-pipelines", values, mark=mark_written)
     tests = root / "tests" / "test_project.py"
     tests.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_TESTS, tests)
+    tests.write_text(mark_written(PROJECT_TESTS.read_text(encoding="utf-8")), encoding="utf-8")
     return [*written, tests]

@@ -63,20 +63,31 @@ def test_the_project_tests_fail_when_the_scoring_script_answers_wrong(homes: Pat
     assert "parity" in ran.stdout and "1 failed" in ran.stdout
 
 
-def test_force_keeps_the_users_own_pipelines_and_tests(tmp_path: Path) -> None:
+def test_force_refreshes_what_mlops_wrote_and_keeps_what_people_wrote(tmp_path: Path) -> None:
     table = tmp_path / "homes.csv"
     target = write_own_table(table)
     root = tmp_path / "homes"
-    (root / ".azure-pipelines").mkdir(parents=True)
-    (root / ".azure-pipelines" / "build.yml").write_text("trigger: none\n")
-    (root / "tests").mkdir()
-    (root / "tests" / "test_mine.py").write_text("def test_mine() -> None:\n    pass\n")
-    (root / "mlops.yaml").write_text("an older project\n")
-    made = init_from_data(root, table, column=target, force=True)
-    assert made.kept == [".azure-pipelines", "tests"]
-    assert sorted(p.name for p in (root / ".azure-pipelines").iterdir()) == ["build.yml"]
-    assert sorted(p.name for p in (root / "tests").iterdir()) == ["test_mine.py"]
-    assert "an older project" not in (root / "mlops.yaml").read_text()
+    init_from_data(root, table, column=target)
+    pipelines, tests = root / ".azure-pipelines", root / "tests"
+    (pipelines / "build.yml").write_text("trigger: none\n")  # the user's own pipeline
+    (tests / "test_mine.py").write_text("def test_mine() -> None:\n    pass\n")
+    edited = (pipelines / "monitoring.yml").read_text() + "# tuned by hand\n"
+    (pipelines / "monitoring.yml").write_text(edited)
+    # Made again from another table: what mlops wrote follows the new data; the rest stays.
+    renamed = tmp_path / "Homes 2026.csv"
+    renamed.write_bytes(table.read_bytes())
+    made = init_from_data(root, renamed, column=target, name="houses", force=True)
+    assert made.kept == [".azure-pipelines/monitoring.yml"]
+    assert "dataPath: data/homes-2026.csv" in (pipelines / "training.yml").read_text()
+    assert "source: houses-training" in (pipelines / "release.yml").read_text()
+    assert (pipelines / "monitoring.yml").read_text() == edited
+    assert (pipelines / "build.yml").read_text() == "trigger: none\n"
+    assert sorted(p.name for p in tests.iterdir()) == ["test_mine.py", "test_project.py"]
+    # A file of the user's that happens to share a name is never replaced either.
+    (tests / "test_project.py").write_text("def test_other() -> None:\n    pass\n")
+    again = init_from_data(root, renamed, column=target, name="houses", force=True)
+    assert again.kept == [".azure-pipelines/monitoring.yml", "tests/test_project.py"]
+    assert "test_other" in (tests / "test_project.py").read_text()
 
 
 def test_a_project_in_a_repository_subfolder_points_its_pipelines_there(tmp_path: Path) -> None:
