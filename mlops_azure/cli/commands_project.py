@@ -86,7 +86,7 @@ def init(
                        f"({made.split}); champion metric {made.metric}")
             for note in made.notes:
                 output.say(f"[yellow]note:[/] {note}")
-            _say_ci(made.kept)
+            _say_ci(made.root, made.kept)
             output.say(f"next: cd {directory} && mlops project check && mlops train")
         return
     given = [flag for flag, value in (("--target", target), ("--task", task),
@@ -105,13 +105,19 @@ def init(
     else:
         output.say(f"created project in {result.root}: {result.files} files, "
                    f"{result.data_rows} rows of data in {DATA_FILE}")
-        _say_ci(result.kept)
+        _say_ci(result.root, result.kept)
         output.say(f"next: cd {directory} && mlops train")
 
 
-def _say_ci(kept: list[str]) -> None:
+def _say_ci(root: Path, kept: list[str]) -> None:
+    from mlops_azure.project_ci import folder_in_repository, installed_requirement
+
     output.say("CI/CD: .azure-pipelines/ (ci, training, release, monitoring) and "
                "tests/test_project.py ('pytest tests'); 'mlops maturity' says what comes next")
+    folder = folder_in_repository(root)
+    output.say(f"      the pipelines install {installed_requirement()} (templates/setup.yml)"
+               + (f" and find the project at {folder} in its git repository" if folder != "."
+                  else ""))
     if kept:
         output.say(f"[yellow]kept[/] {len(kept)} file(s) already there instead of mlops's (edited "
                    f"since mlops init wrote them, or not its own): {', '.join(kept)}")

@@ -10,11 +10,13 @@ The pipelines are rendered from the templates in ``azure-pipelines/`` beside thi
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from mlops_azure.project_ci.trial import trial_project
 
@@ -27,8 +29,8 @@ PROJECT_TESTS = HERE / "project_tests.py"
 SHARED_WITH_REPOSITORY = ("training.yml", "release.yml", "monitoring.yml", "templates/setup.yml",
                           "templates/azure-mlops.yml", "templates/read-model.yml",
                           "templates/training-attach.yml")
-__all__ = ["PipelineValues", "folder_in_repository", "render", "trial_project", "write_pipelines",
-           "write_project_ci"]
+__all__ = ["PipelineValues", "folder_in_repository", "installed_requirement", "render",
+           "trial_project", "write_pipelines", "write_project_ci"]
 _PLACEHOLDER = re.compile(r"@@([a-z_]+)@@")
 
 
@@ -44,22 +46,42 @@ class PipelineValues:
     project_dir: str = "."
     #: What ``pip install`` is given in every job.
     install: str = ""
+    #: The storage account new extracts land in (``https://ACCOUNT.blob.core.windows.net``);
+    #: empty: none yet, and the monitoring pipeline's hourly data watch is skipped.
+    landing_account_url: str = ""
     landing_container: str = "landing"
     landing_prefix: str = ""
 
-    @property
-    def landing_account(self) -> str:
-        """A storage account name for the landing container: 3-24 lowercase letters and digits."""
-        return "st" + re.sub(r"[^a-z0-9]", "", self.name.lower())[:15] + "landing"
-
     def placeholders(self) -> dict[str, str]:
-        from mlops_azure import __version__
-
         found = {k: str(v) for k, v in asdict(self).items()}
-        found["install"] = self.install or f"mlops-azure=={__version__}"
+        found["install"] = self.install or installed_requirement()
         found["landing_prefix"] = self.landing_prefix or f"{self.data_asset}/"
-        found["landing_account"] = self.landing_account
         return found
+
+
+def installed_requirement() -> str:
+    """How the pipelines' agents install the mlops-azure running now: from the git commit it
+    was installed from (PEP 610 ``direct_url.json``, credentials left out), else its version."""
+    from importlib import metadata
+
+    from mlops_azure import __version__
+
+    try:
+        raw = metadata.distribution("mlops-azure").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        raw = None
+    try:
+        found = json.loads(raw) if raw else {}
+    except ValueError:
+        found = {}
+    vcs = found.get("vcs_info") if isinstance(found, dict) else None
+    if isinstance(vcs, dict) and vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        url = urlsplit(str(found.get("url", "")))
+        if url.scheme in ("https", "ssh") and url.hostname:
+            host = url.hostname + (f":{url.port}" if url.port else "")
+            clean = urlunsplit((url.scheme, host, url.path, "", ""))
+            return f"mlops-azure @ git+{clean}@{vcs['commit_id']}"
+    return f"mlops-azure=={__version__}"
 
 
 def folder_in_repository(root: Path) -> str:

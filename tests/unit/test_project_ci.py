@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
@@ -42,16 +41,38 @@ def test_the_values_land_where_azure_devops_reads_them() -> None:
     release = yaml.safe_load(rendered["release.yml"])
     assert release["resources"]["pipelines"][0]["source"] == "churn-training"
     monitoring = yaml.safe_load(rendered["monitoring.yml"])["variables"]
-    assert monitoring["landingAccountUrl"] == "https://stchurnlanding.blob.core.windows.net"
-    assert monitoring["landingPrefix"] == "churn-data/"
-    # The release installs the version of mlops-azure that made the project.
-    assert f'pip install "mlops-azure=={__version__}"' in rendered["templates/setup.yml"]
+    # No landing container yet: the hourly data watch is skipped until one is named.
+    assert monitoring["landingAccountUrl"] == "" and monitoring["landingPrefix"] == "churn-data/"
+    setup = yaml.safe_load(rendered["templates/setup.yml"])
+    assert setup["parameters"][1] == {"name": "package", "type": "string",
+                                      "default": project_ci.installed_requirement()}
 
 
-@pytest.mark.parametrize("name", ["churn", "Very-Long_Project.Name-2026-with-more", "x"])
-def test_the_landing_account_is_a_valid_storage_account_name(name: str) -> None:
-    account = PipelineValues(name=name, data_asset="d", data_path="d.csv").landing_account
-    assert re.fullmatch(r"[a-z0-9]{3,24}", account), account
+class _Installed:
+    def __init__(self, direct_url: str | None) -> None:
+        self.direct_url = direct_url
+
+    def read_text(self, name: str) -> str | None:
+        return self.direct_url if name == "direct_url.json" else None
+
+
+@pytest.mark.parametrize(("direct_url", "expected"), [
+    # Installed from a git repository: the agents install that very commit, without the token.
+    ('{"url": "https://build:s3cret@dev.azure.com/org/ml/_git/mlops-azure", '
+     '"vcs_info": {"vcs": "git", "commit_id": "0123abc"}}',
+     "mlops-azure @ git+https://dev.azure.com/org/ml/_git/mlops-azure@0123abc"),
+    # From a local folder (an editable checkout): nothing an agent can reach, so the version.
+    ('{"url": "file:///home/me/mlops-azure", "dir_info": {"editable": true}}',
+     f"mlops-azure=={__version__}"),
+    (None, f"mlops-azure=={__version__}"),
+    ("not json", f"mlops-azure=={__version__}"),
+])
+def test_the_pipelines_install_the_mlops_azure_that_made_the_project(
+        direct_url: str | None, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    monkeypatch.setattr(metadata, "distribution", lambda name: _Installed(direct_url))
+    assert project_ci.installed_requirement() == expected
 
 
 def test_an_unknown_placeholder_is_an_error_naming_the_file(
