@@ -57,7 +57,9 @@ def init(
         help="With --data: the project's name (default: the folder's).")] = None,
     example: Annotated[str | None, typer.Option(
         help="Scaffold a shipped example instead (steel, the default without --data).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing project's files.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Replace an existing project's files (files of .azure-pipelines/ and tests/ that "
+             "someone edited or wrote are kept).")] = False,
     organisations: Annotated[int, typer.Option(help="Steel example: organisations in the data.")] = 4,
     customers: Annotated[int, typer.Option(help="Steel example: customers per organisation.")] = 5,
 ) -> None:

@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mlops_azure.project_ci import PipelineValues, folder_in_repository, write_project_ci
+from mlops_azure.project_ci import (
+    SHARED_WITH_REPOSITORY,
+    PipelineValues,
+    folder_in_repository,
+    write_pipelines,
+    write_project_ci,
+)
 from mlops_azure.templates import copy_parts, project_target, shipped, staged_project
 
 #: What a project is made of, relative to the template root.
@@ -30,8 +36,6 @@ def template_root() -> Path:
 
 def write_repository_pipelines(folder: Path) -> list[Path]:
     """This repository's pipelines for the steel example (``make pipelines``)."""
-    from mlops_azure.project_ci import SHARED_WITH_REPOSITORY, write_pipelines
-
     return write_pipelines(folder, REPOSITORY_PIPELINES, only=SHARED_WITH_REPOSITORY)
 
 

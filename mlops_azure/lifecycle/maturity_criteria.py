@@ -114,7 +114,7 @@ def code_versioned(facts: Facts) -> Verdict:
 def ci_tests(facts: Facts) -> Verdict:
     for ci in facts.ci_files:
         if ci.runs_tests and not ci.manual_only:
-            return met(Evidence("file", facts.rel(ci.path), "runs the tests on every change"))
+            return met(Evidence("file", facts.rel(ci.path), "defines a test run on every change"))
     return not_met("no CI pipeline runs the tests on each change",
                    "add .azure-pipelines/ci.yml (trigger: main) running pytest and mlops data check")
 
@@ -220,7 +220,7 @@ def recurring_training(facts: Facts) -> Verdict:
     if (gap := _workspace_unknown(facts)) is not None:
         return gap
     found = [Evidence("schedule", s.name, s.trigger.describe()) for s in facts.schedules or ()]
-    found += [Evidence("file", facts.rel(c.path), "scheduled training")
+    found += [Evidence("file", facts.rel(c.path), "defines scheduled training")
               for c in facts.ci_files if c.scheduled and c.runs("train")]
     found += [_event(r) for kind in (ev.ScheduleRunEvent, ev.WatchEvent, ev.ScheduleSettleEvent)
               for r in _events(facts, kind)[:1]]

@@ -34,7 +34,7 @@ def _no_promotion() -> Verdict:
 def release_pipeline(facts: Facts) -> Verdict:
     for ci in facts.ci_files:
         if ci.runs("promote") or ci.runs("deploy"):
-            return met(Evidence("file", facts.rel(ci.path), "runs mlops deploy / promote"))
+            return met(Evidence("file", facts.rel(ci.path), "defines mlops deploy / promote"))
     return not_met("no CI/CD pipeline releases models",
                    "add a release pipeline (.azure-pipelines/release.yml) that runs mlops deploy, "
                    "gate qa, approve and promote")
@@ -166,9 +166,9 @@ def retraining_from_metrics(facts: Facts) -> Verdict:
 
 
 def monitoring_automated(facts: Facts) -> Verdict:
-    found = [Evidence("file", facts.rel(c.path), "scheduled drift check")
+    found = [Evidence("file", facts.rel(c.path), "defines a scheduled drift check")
              for c in facts.ci_files if c.scheduled and c.runs("monitor drift")]
-    found += [Evidence("file", facts.rel(c.path), "scheduled data watcher")
+    found += [Evidence("file", facts.rel(c.path), "defines a scheduled data watch")
               for c in facts.ci_files if c.scheduled and c.runs("watch data")]
     found += [_event(r, f"Azure ML monitor {r.event.subject}")
               for r in _events(facts, ev.MonitorSetupEvent)[:1]]
@@ -186,8 +186,8 @@ def automated_training_testing(facts: Facts) -> Verdict:
         return not_met(f"no pipeline runs {'mlops train' if train is None else 'mlops gate qa'}",
                        "add .azure-pipelines/training.yml (mlops train) and a release pipeline "
                        "with mlops gate qa --junit")
-    return met(Evidence("file", facts.rel(train.path), "runs mlops train"),
-               Evidence("file", facts.rel(gate.path), "runs mlops gate qa"))
+    return met(Evidence("file", facts.rel(train.path), "defines mlops train"),
+               Evidence("file", facts.rel(gate.path), "defines mlops gate qa"))
 
 
 def policy_promotion(facts: Facts) -> Verdict:
