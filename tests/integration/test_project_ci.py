@@ -14,6 +14,7 @@ import pytest
 from mlops_azure import Project
 from mlops_azure.config import set_settings
 from mlops_azure.example.demo import stop_endpoints
+from mlops_azure.example.scaffold import init_project
 from mlops_azure.init_from_data import init_from_data
 from mlops_azure.project_ci import trial_project
 from tests.integration.webapp.conftest import write_own_table
@@ -35,6 +36,14 @@ def homes(tmp_path: Path) -> Path:
     root = tmp_path / "homes"
     init_from_data(root, table, column=write_own_table(table))
     return root
+
+
+def test_the_example_projects_tests_pass_too(tmp_path: Path) -> None:
+    root = tmp_path / "steel"
+    init_project(root, organisations=2, customers=2)
+    ran = project_tests(root)
+    assert ran.returncode == 0, ran.stdout[-3000:]
+    assert "3 passed" in ran.stdout
 
 
 def test_a_project_from_a_table_gets_pipelines_and_tests_that_pass(homes: Path) -> None:
