@@ -2,12 +2,11 @@
 
 fresh project (a git repository, with CI/CD pipelines and tests) → data check → train (first
 model registered) → a challenger through the champion gate → deploy to staging → QA gate →
-approval → canary promotion to production →
-a prediction from the production endpoint → a regime change in production traffic → drift
-detected in what production recorded → retraining on the grown data, through the champion gate →
-the retrained model released the same way, its canary sharing traffic with the serving one → many
-models (one per customer and series), gated per partition → a batch forecast (into
-PostgreSQL when ``MLOPS_POSTGRES_DSN`` is set).
+approval → canary promotion to production → a prediction from the production endpoint → a
+regime change in production traffic → drift detected in what production recorded → retraining on
+the grown data, through the champion gate → the retrained model released the same way, its canary
+sharing traffic with the serving one → many models (one per customer and series), gated per
+partition → a batch forecast (into PostgreSQL when ``MLOPS_POSTGRES_DSN`` is set).
 The endpoints keep running afterwards, as they would on Azure.
 """
 
@@ -151,8 +150,7 @@ def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
     staged = deploy(ws, config, ref, "staging", say=say)
     say(f"      {staged.endpoint} serves it at {staged.scoring_uri}")
 
-    step("QA gate on staging: health, schema, offline/online parity, latency, "
-        "bad requests")
+    step("QA gate on staging: health, schema, offline/online parity, latency, bad requests")
     report = run_qa_gate(ws, config, "staging", model=ref)
     write_report(report, root / "qa-report.json")
     record_qa(ws, report, config=config)
@@ -162,8 +160,8 @@ def release(ws: Workspace, config: ProjectConfig, ref: str, root: Path,
     if not report.passed:
         raise GateFailed(f"the QA gate failed for {ref}: {', '.join(c.name for c in report.failed)}")
 
-    step(f"approving {ref} for production (evidence: the QA report and the "
-        "responsible-ML verdict)")
+    step(f"approving {ref} for production (evidence: the QA report and the responsible-ML "
+         "verdict)")
     approval = approve(ws, config, ref, "production", reason="demo: QA gate passed on staging")
     responsible = approval.evidence.get("responsible")
     say(f"      approved by {approval.by}"

@@ -6,8 +6,8 @@
   requests refused.
 
 Everything runs on the embedded workspace of a temporary copy of the project: no Azure, no
-network beyond 127.0.0.1, and the project's own workspace and endpoints are never touched. `mlops init` wrote
-this file; add your tests of the components' code beside it.
+network beyond 127.0.0.1, and the project's own workspace and endpoints are never touched.
+`mlops init` wrote this file; add your tests of the components' code beside it.
 """
 
 from __future__ import annotations
