@@ -45,6 +45,8 @@ REGIME_PRICE_CHANGE = 0.35
 REGIME_NEW_CUSTOMERS = 12
 #: Rows per scoring request when the regime's traffic is sent.
 BATCH_ROWS = 100
+#: What the demo writes into the project besides the workspace: outputs, never committed.
+DEMO_OUTPUTS = ("qa-report.json", "drift-report.html", "model-card.html", "forecasts/")
 #: A challenger that differs from mlops.yaml's parameters, so the gate has something to judge.
 CHALLENGER_PARAMS = {"n_estimators": 600, "learning_rate": 0.03, "num_leaves": 15}
 
@@ -71,6 +73,7 @@ def run_demo(
         stop_endpoints(open_workspace(config, "local"))
         shutil.rmtree(config.workspace_dir)
     ws = open_workspace(config, "local")
+    demo_git.ignore(created.root, DEMO_OUTPUTS)
     try:
         commit = demo_git.commit(created.root, "The project, as mlops init made it")
         committed = f"git commit {commit[:12]}, which each model's lineage records"

@@ -40,23 +40,34 @@ def _must(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess
     return done
 
 
-def commit(root: Path, message: str) -> str:
-    """Commit ``root``: every file the first time (``git init`` first when it has no repository
-    of its own), then the changes to files already committed (the demo's reports stay out).
+def ignore(root: Path, patterns: tuple[str, ...]) -> None:
+    """Add ``patterns`` missing from ``root``'s ``.gitignore`` to it."""
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    missing = [p for p in patterns if p not in text.splitlines()]
+    if missing:
+        path.write_text(text + ("" if not text or text.endswith("\n") else "\n")
+                        + "".join(f"{p}\n" for p in missing), encoding="utf-8")
+
+
+def commit(root: Path, message: str, *, everything: bool = True) -> str:
+    """Commit every file of ``root`` (``git init`` first when it has no repository of its own),
+    or, not ``everything``, the changes to files already committed (the demo's reports stay out).
     The commit's hash (the current one when nothing changed); ``GitUnavailable`` when git cannot
     make it."""
-    first = not (root / ".git").exists()
-    if first:
+    if not (root / ".git").exists():
         _must(_git(root, "init", "-q"))
-    _must(_git(root, "add", "-A" if first else "-u"))
+        everything = True
+    _must(_git(root, "add", "-A" if everything else "-u"))
     if _git(root, "diff", "--cached", "--quiet").returncode == 1:
         _must(_git(root, "commit", "-q", "--no-verify", "-m", message))
     return _must(_git(root, "rev-parse", "HEAD")).stdout.strip()
 
 
 def try_commit(root: Path, message: str) -> str | None:
-    """:func:`commit`, or None when git cannot (the demo goes on without it)."""
+    """The changes to committed files (:func:`commit`), or None when git cannot (the demo goes
+    on without it)."""
     try:
-        return commit(root, message)
+        return commit(root, message, everything=False)
     except GitUnavailable:
         return None

@@ -15,16 +15,20 @@ def git(root: Path, *args: str) -> str:
                           check=True, timeout=60).stdout.strip()
 
 
-def test_the_first_commit_takes_everything_and_later_ones_the_tracked_files(tmp_path: Path) -> None:
+def test_a_commit_takes_everything_and_the_later_ones_the_tracked_files(tmp_path: Path) -> None:
     (tmp_path / "mlops.yaml").write_text("a\n")
     first = demo_git.commit(tmp_path, "The project")
     assert git(tmp_path, "log", "--format=%H %an", "-1") == f"{first} mlops run"
     (tmp_path / "mlops.yaml").write_text("b\n")
     (tmp_path / "report.html").write_text("an output\n")
-    second = demo_git.commit(tmp_path, "Changed")
-    assert second != first
+    second = demo_git.try_commit(tmp_path, "Changed")
+    assert second is not None and second != first
     assert git(tmp_path, "ls-files") == "mlops.yaml"  # the report stays out
-    assert demo_git.commit(tmp_path, "Nothing changed") == second
+    assert demo_git.try_commit(tmp_path, "Nothing changed") == second
+    # A forced re-run of the demo commits the project as made again, new files included.
+    (tmp_path / "pipelines.yml").write_text("new in this version\n")
+    demo_git.commit(tmp_path, "The project")
+    assert git(tmp_path, "ls-files").split() == ["mlops.yaml", "pipelines.yml", "report.html"]
 
 
 def test_hooks_and_git_variables_of_the_user_are_left_out(
@@ -58,3 +62,10 @@ def test_without_git_the_demo_says_why(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(demo_git.GitUnavailable, match="git is not installed"):
         demo_git.commit(tmp_path, "The project")
     assert demo_git.try_commit(tmp_path, "The project") is None
+
+
+def test_outputs_are_ignored_once(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text(".mlops/")
+    demo_git.ignore(tmp_path, ("qa-report.json", "forecasts/"))
+    demo_git.ignore(tmp_path, ("qa-report.json", "forecasts/"))
+    assert (tmp_path / ".gitignore").read_text() == ".mlops/\nqa-report.json\nforecasts/\n"
