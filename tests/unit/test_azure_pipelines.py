@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,18 @@ import pytest
 import typer
 import yaml
 
+from mlops_azure.cli.ci_lines import (
+    PLACEHOLDER,
+    SHELL_KEYS,
+    MlopsLine,
+    ShellText,
+    logical_lines,
+    mlops_lines_in,
+    shell_texts,
+    substitute_macros,
+    walk,
+)
+from mlops_azure.cli.invocations import InvalidInvocation, validate_invocation
 from mlops_azure.project_ci import PipelineValues, write_pipelines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,18 +40,6 @@ _PROJECT = tempfile.TemporaryDirectory(prefix="mlops-project-ci-")
 PROJECT_PIPELINES = Path(_PROJECT.name) / ".azure-pipelines"
 write_pipelines(PROJECT_PIPELINES, PipelineValues(name="churn", data_asset="churn-data",
                                                   data_path="data/churn.csv"))
-
-SHELL_KEYS = frozenset({"script", "bash", "inlineScript", "pwsh", "powershell"})
-# Azure DevOps macros and shell variables become this token before shlex sees the line.
-PLACEHOLDER = "MACRO"
-
-# Separators between simple commands, as shlex(punctuation_chars=True) emits them.
-COMMAND_SEPARATORS = frozenset({"&&", "||", ";", ";;", "|", "|&", "&", "(", ")", "{", "}"})
-REDIRECTIONS = frozenset({">", ">>", "<", "<<", "<<<", ">&", "<&", "&>", "&>>", ">|", "<>"})
-# Words that may precede a command without being it.
-SHELL_PREFIXES = frozenset({"if", "then", "elif", "else", "while", "until", "do", "!", "time", "exec"})
-ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
 SECRET_KEY = re.compile(r"pass(word|wd)|secret|token|key|credential|connection_?string", re.IGNORECASE)
 SECRET_VALUE = re.compile(
@@ -79,166 +77,9 @@ def load(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def walk(node: Any, keys: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """(key path, value) for every node of a parsed YAML document, depth first, in document order."""
-    yield keys, node
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from walk(value, (*keys, str(key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from walk(value, (*keys, index))
-
-
-@dataclass(frozen=True)
-class ShellText:
-    """One script body found in a pipeline document."""
-
-    file: Path
-    keys: tuple[str | int, ...]
-    text: str
-
-    @property
-    def is_template_argument(self) -> bool:
-        """A value passed to a template's `parameters:`; the template decides how it runs."""
-        return "parameters" in self.keys[:-1]
-
-
-def shell_texts(file: Path, doc: Any) -> list[ShellText]:
-    return [ShellText(file, keys, value) for keys, value in walk(doc)
-            if keys and keys[-1] in SHELL_KEYS and isinstance(value, str)]
-
-
 # ---------------------------------------------------------------------------------------------
 # From shell text to `mlops` argument lists
 # ---------------------------------------------------------------------------------------------
-
-
-def logical_lines_with_start(text: str) -> list[tuple[str, str]]:
-    """(logical line, its first physical line): continuations joined, heredoc bodies left out."""
-    lines: list[tuple[str, str]] = []
-    pending, first = "", ""
-    heredoc_end: str | None = None
-    for raw in text.splitlines():
-        if heredoc_end is not None:
-            if raw.strip() == heredoc_end:
-                heredoc_end = None
-            continue
-        first = first or raw
-        if raw.rstrip().endswith("\\"):
-            pending += raw.rstrip()[:-1] + " "
-            continue
-        line = pending + raw
-        lines.append((line, first))
-        pending, first = "", ""
-        marker = HEREDOC.search(line)
-        if marker:
-            heredoc_end = marker.group(2)
-    if pending:
-        lines.append((pending, first))
-    return lines
-
-
-def logical_lines(text: str) -> list[str]:
-    return [line for line, _ in logical_lines_with_start(text)]
-
-
-def _replace_balanced(text: str, opener: str, close: str, closer: str) -> str:
-    """Replace every ``opener ... closer`` span (with nested ``close`` brackets) by PLACEHOLDER."""
-    out: list[str] = []
-    index = 0
-    while (start := text.find(opener, index)) != -1:
-        out.append(text[index:start])
-        depth, cursor = 1, start + len(opener)
-        while cursor < len(text) and depth:
-            if text.startswith(closer, cursor) and depth == 1:
-                cursor += len(closer)
-                depth = 0
-                break
-            if text[cursor] == opener[-1]:
-                depth += 1
-            elif text[cursor] == close:
-                depth -= 1
-            cursor += 1
-        out.append(PLACEHOLDER)
-        index = cursor
-    out.append(text[index:])
-    return "".join(out)
-
-
-def substitute_macros(line: str) -> str:
-    """Azure DevOps macros, template and runtime expressions, and shell variables -> PLACEHOLDER."""
-    line = re.sub(r"\$\{\{.*?\}\}", PLACEHOLDER, line)
-    line = _replace_balanced(line, "$[", "]", "]")
-    line = re.sub(r"\$\(\s*[A-Za-z_][\w.]*\s*\)", PLACEHOLDER, line)
-    line = re.sub(r"\$\{[^}]*\}", PLACEHOLDER, line)
-    return re.sub(r"\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?$!-]", PLACEHOLDER, line)
-
-
-def simple_commands(line: str) -> list[list[str]]:
-    """The simple commands of one shell line, without redirections (raises ValueError on bad quoting)."""
-    # A digit glued to a redirection is a file descriptor (2>&1), not an argument.
-    line = re.sub(r"(?<!\S)\d+(?=[<>])", " ", line)
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    commands: list[list[str]] = [[]]
-    skip_next = False
-    for token in lexer:
-        if skip_next:
-            skip_next = False
-        elif token in COMMAND_SEPARATORS:
-            commands.append([])
-        elif token in REDIRECTIONS:
-            skip_next = True
-        else:
-            commands[-1].append(token)
-    return [c for c in commands if c]
-
-
-def mlops_args(command: list[str]) -> list[str] | None:
-    """The arguments after `mlops` when this simple command runs mlops, else None."""
-    words = list(command)
-    while words and (words[0] in SHELL_PREFIXES or ASSIGNMENT.match(words[0])):
-        words.pop(0)
-    if words and (words[0] == "mlops" or words[0].endswith("/mlops")):
-        return words[1:]
-    return None
-
-
-@dataclass(frozen=True)
-class MlopsLine:
-    """One `mlops` invocation found in a pipeline file."""
-
-    file: Path
-    line: str
-    args: tuple[str, ...]
-    start: str = ""
-
-    @property
-    def where(self) -> str:
-        """file:line of the first physical line (YAML loaders forget line numbers; search for it)."""
-        start = (self.start or self.line).strip()
-        number = next((n for n, text in enumerate(self.file.read_text(encoding="utf-8").splitlines(), 1)
-                       if start and start in text), None)
-        return f"{rel(self.file)}:{number or '?'}"
-
-
-def mlops_lines_in(text: str, file: Path = RELEASE) -> list[MlopsLine]:
-    found: list[MlopsLine] = []
-    for line, start in logical_lines_with_start(text):
-        if not re.search(r"(^|[\s/;&|(!])mlops(\s|$)", line):
-            continue
-        try:
-            commands = simple_commands(substitute_macros(line))
-        except ValueError as exc:
-            # A line naming mlops that shlex cannot split cannot be checked: say so rather than skip it.
-            found.append(MlopsLine(file, line, ("<unparseable>", str(exc)), start))
-            continue
-        for command in commands:
-            args = mlops_args(command)
-            if args is not None:
-                found.append(MlopsLine(file, " ".join(line.split()), tuple(args), start))
-    return found
 
 
 def _load_or_none(file: Path) -> Any:
@@ -262,85 +103,15 @@ def all_mlops_lines() -> list[MlopsLine]:
 # ---------------------------------------------------------------------------------------------
 
 
-# Typer >= 0.22 parses with its own copy of click (typer._click); older Typer uses click itself.
-try:
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover - depends on the installed Typer
-    from click import exceptions as click_errors  # type: ignore[no-redef]
-
-
-class InvalidInvocation(Exception):
-    """An `mlops` argument list the CLI would refuse with a usage error."""
-
-
-@functools.cache
-def mlops_command() -> Any:
-    from mlops_azure.cli.main import app
-
-    return typer.main.get_command(app)
-
-
-def _pending_args(ctx: Any) -> list[str]:
-    # A group's parse_args keeps the sub-command name in `_protected_args` (the public
-    # `protected_args` is deprecated in click 8.2+ and absent from Typer's copy) and the rest in `args`.
-    protected = getattr(ctx, "_protected_args", None)
-    if protected is None:
-        protected = ctx.protected_args
-    return [*protected, *ctx.args]
-
-
-def _walk_command_tree(args: list[str], root: Any) -> str:
-    command = root
-    names = ["mlops"]
-    ctx = command.make_context("mlops", list(args))
-    # Groups (TyperGroup is not a click.Group subclass) are the commands that resolve sub-commands.
-    while hasattr(command, "resolve_command"):
-        rest = _pending_args(ctx)
-        if not rest:
-            if command.invoke_without_command:
-                break
-            raise InvalidInvocation(f"`{' '.join(names)}`: missing command")
-        name, sub, rest = command.resolve_command(ctx, rest)
-        assert name is not None and sub is not None  # resolve_command raises otherwise
-        names.append(name)
-        ctx = sub.make_context(name, rest, parent=ctx)
-        command = sub
-    return " ".join(names)
-
-
-def validate_invocation(args: list[str], root: Any = None) -> str:
-    """Parse ``mlops ARGS`` as the CLI would, without running it; returns the command path.
-
-    Raises InvalidInvocation for unknown commands or options, missing arguments or required options,
-    extra arguments, and bad literal values. A macro's value is only known inside the pipeline, so a
-    type error is forgiven when the line parses with every macro standing for ``1`` (valid as a
-    string, a number and a path).
-    """
-    root = root if root is not None else mlops_command()
-    try:
-        try:
-            return _walk_command_tree(args, root)
-        except click_errors.BadParameter as exc:
-            if isinstance(exc, click_errors.MissingParameter) or not any(PLACEHOLDER in a for a in args):
-                raise
-            try:
-                return _walk_command_tree([a.replace(PLACEHOLDER, "1") for a in args], root)
-            except click_errors.UsageError:
-                raise exc from None
-    except click_errors.UsageError as exc:
-        raise InvalidInvocation(exc.format_message()) from exc
-    except typer.Exit as exc:
-        # --help and friends exit while parsing; only a non-zero exit is a refusal.
-        if exc.exit_code:
-            raise InvalidInvocation(f"exits with {exc.exit_code} while parsing") from exc
-        return "mlops"
+def where(found: MlopsLine) -> str:
+    return f"{rel(found.file)}:{found.line_number or '?'}"
 
 
 def check_line(found: MlopsLine) -> None:
     try:
         validate_invocation(list(found.args))
     except InvalidInvocation as exc:
-        pytest.fail(f"{found.where}: `{found.line}` is not a valid mlops invocation: {exc}")
+        pytest.fail(f"{where(found)}: `{found.line}` is not a valid mlops invocation: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------

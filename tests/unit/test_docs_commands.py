@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops_azure.cli.invocations import InvalidInvocation, validate_invocation
 from tests.unit.cli.test_readme_cli_table import LEAVES, _resolve
-from tests.unit.test_azure_pipelines import InvalidInvocation, validate_invocation
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md")

@@ -5,6 +5,7 @@ metrics.json right after the job."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,33 @@ def test_the_example_project_keeps_the_contract(runner: CliRunner, project_dir: 
     found = json.loads(out)
     assert code == 0 and found["ok"] and found["findings"] == []
     assert {"pipelines/training.yml", "components/evaluate/evaluate.yml",
-            "components/score/score.py"} <= set(found["checked"])
+            "components/score/score.py", ".azure-pipelines/release.yml"} <= set(found["checked"])
+
+
+def test_an_mlops_line_of_a_pipeline_the_cli_would_refuse(
+        runner: CliRunner, project_dir: Path) -> None:
+    release = project_dir / ".azure-pipelines" / "release.yml"
+    edit(release, 'mlops deploy "$MODEL_REF" --stage staging',
+         'mlops deploy "$MODEL_REF" --stag staging')
+    (project_dir / ".azure-pipelines" / "broken.yml").write_text("steps: [\n", encoding="utf-8")
+    code, out, _ = check(runner)
+    number = release.read_text(encoding="utf-8").splitlines().index(
+        '                mlops deploy "$MODEL_REF" --stag staging') + 1
+    assert code == 2
+    assert (f".azure-pipelines/release.yml:{number}: `mlops deploy \"$MODEL_REF\" --stag staging` "
+            "is not a valid mlops command: No such option: --stag") in out
+    assert ".azure-pipelines/broken.yml: not readable as YAML" in out
+
+
+def test_the_pipelines_at_the_top_of_the_repository_are_checked_too(
+        runner: CliRunner, tmp_path: Path, project_dir: Path) -> None:
+    subprocess.run(["git", "-C", str(tmp_path), "init", "-q"], check=True, timeout=60)
+    top = tmp_path / ".github" / "workflows"
+    top.mkdir(parents=True)
+    (top / "ci.yml").write_text("jobs:\n  t:\n    steps:\n      - run: mlops trian\n",
+                                encoding="utf-8")
+    code, out, _ = check(runner)
+    assert code == 2 and ".github/workflows/ci.yml:4: `mlops trian` is not a valid" in out
 
 
 def test_a_missing_pipeline_output(runner: CliRunner, project_dir: Path) -> None:
