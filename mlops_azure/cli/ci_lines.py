@@ -50,9 +50,9 @@ class ShellText:
 
 
 def shell_texts(file: Path, doc: Any) -> list[ShellText]:
+    """Every script body of the parsed pipeline ``doc`` (read from ``file``)."""
     return [ShellText(file, keys, value) for keys, value in walk(doc)
             if keys and keys[-1] in SHELL_KEYS and isinstance(value, str)]
-
 
 
 def logical_lines_with_start(text: str) -> list[tuple[str, str]]:
