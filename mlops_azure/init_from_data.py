@@ -294,7 +294,8 @@ def init_from_data(target: Path, data: Path, *, column: str, task: str | None = 
     )
 
     ids = list(dict.fromkeys(id_columns or []))
-    root = project_target(target, (*TEMPLATE_PARTS, "mlops.yaml", "data"), force=force)
+    root = project_target(target, (*TEMPLATE_PARTS, "mlops.yaml", "data", "sample-request.json"),
+                          force=force)
     frame = read_table(data)
     _check_columns(frame, data, column, ids, time_column)
     found_task = _task(frame, column, task)

@@ -67,6 +67,11 @@ def project_target(target: Path, names: Iterable[str], *, force: bool) -> Path:
     root = target.resolve()
     if root.exists() and not root.is_dir():
         raise UserInputError(f"{root}: exists and is not a folder")
+    for name in sorted(MERGED):
+        # Merged file by file into a folder: anything else there is the user's to sort out.
+        if (root / name).is_symlink() or ((root / name).exists() and not (root / name).is_dir()):
+            raise UserInputError(f"{root / name}: is not a folder (mlops init writes its CI/CD "
+                                 "files into one): move it away first")
     clashes = [n for n in names if (root / n).exists()]
     if clashes and not force:
         raise UserInputError(f"{root}: already holds {', '.join(clashes)} (pass --force to replace them)")

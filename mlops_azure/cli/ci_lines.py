@@ -21,7 +21,9 @@ REDIRECTIONS = frozenset({">", ">>", "<", "<<", "<<<", ">&", "<&", "&>", "&>>", 
 # Words that may precede a command without being it.
 SHELL_PREFIXES = frozenset({"if", "then", "elif", "else", "while", "until", "do", "!", "time", "exec"})
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+# Not a here-string (<<<) nor a shift (1<<N).
+HEREDOC = re.compile(r"(?<![<\w])<<-?(?!<)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+_RUNS_MLOPS = re.compile(r"(^|[\s/;&|(`!])mlops(\s|$)")
 
 
 def walk(node: Any, keys: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
@@ -50,9 +52,19 @@ class ShellText:
 
 
 def shell_texts(file: Path, doc: Any) -> list[ShellText]:
-    """Every script body of the parsed pipeline ``doc`` (read from ``file``)."""
-    return [ShellText(file, keys, value) for keys, value in walk(doc)
-            if keys and keys[-1] in SHELL_KEYS and isinstance(value, str)]
+    """Every shell script body of the parsed pipeline ``doc`` (read from ``file``): not
+    PowerShell (``pwsh``, ``powershell``, an AzureCLI@2 ``scriptType`` ps or pscore), nor an
+    action's ``with:`` input (``actions/github-script`` takes JavaScript there)."""
+    found = []
+    for keys, node in walk(doc):
+        if not isinstance(node, dict) or "with" in keys[-1:]:
+            continue
+        powershell = str(node.get("scriptType", "")).lower() in ("ps", "pscore", "powershell")
+        for key, value in node.items():
+            if key in SHELL_KEYS and isinstance(value, str) and not (
+                    key in ("pwsh", "powershell") or (powershell and key == "inlineScript")):
+                found.append(ShellText(file, (*keys, str(key)), value))
+    return found
 
 
 def logical_lines_with_start(text: str) -> list[tuple[str, str]]:
@@ -85,7 +97,8 @@ def logical_lines(text: str) -> list[str]:
 
 
 def _replace_balanced(text: str, opener: str, close: str, closer: str) -> str:
-    """Replace every ``opener ... closer`` span (with nested ``close`` brackets) by PLACEHOLDER."""
+    """Replace every ``opener ... closer`` span (with nested ``close`` brackets) by PLACEHOLDER,
+    but those that run mlops themselves (``ref=$(mlops ...)``: its line is checked too)."""
     out: list[str] = []
     index = 0
     while (start := text.find(opener, index)) != -1:
@@ -101,7 +114,8 @@ def _replace_balanced(text: str, opener: str, close: str, closer: str) -> str:
             elif text[cursor] == close:
                 depth -= 1
             cursor += 1
-        out.append(PLACEHOLDER)
+        span = text[start:cursor]
+        out.append(span if _RUNS_MLOPS.search(span) else PLACEHOLDER)
         index = cursor
     out.append(text[index:])
     return "".join(out)
@@ -111,7 +125,10 @@ def substitute_macros(line: str) -> str:
     """Azure DevOps macros, template and runtime expressions, and shell variables -> PLACEHOLDER."""
     line = re.sub(r"\$\{\{.*?\}\}", PLACEHOLDER, line)
     line = _replace_balanced(line, "$[", "]", "]")
-    line = re.sub(r"\$\(\s*[A-Za-z_][\w.]*\s*\)", PLACEHOLDER, line)
+    # $(macro), $(command args) and $((arithmetic)): a value known when the pipeline runs.
+    line = _replace_balanced(line, "$(", ")", ")")
+    line = re.sub(r"`[^`]*`", lambda m: m.group(0) if _RUNS_MLOPS.search(m.group(0))
+                  else PLACEHOLDER, line)
     line = re.sub(r"\$\{[^}]*\}", PLACEHOLDER, line)
     return re.sub(r"\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?$!-]", PLACEHOLDER, line)
 
@@ -137,10 +154,25 @@ def simple_commands(line: str) -> list[list[str]]:
 
 
 def mlops_args(command: list[str]) -> list[str] | None:
-    """The arguments after `mlops` when this simple command runs mlops, else None."""
+    """The arguments after `mlops` when this simple command runs mlops (itself, or through
+    ``env``, ``sudo``, ``timeout N``, ``poetry run``, ``uv run``), else None."""
     words = list(command)
-    while words and (words[0] in SHELL_PREFIXES or ASSIGNMENT.match(words[0])):
-        words.pop(0)
+    while words:
+        if words[0] in SHELL_PREFIXES or ASSIGNMENT.match(words[0]):
+            words.pop(0)
+        elif words[0] in ("env", "sudo", "nice"):
+            words.pop(0)
+            while words and (words[0].startswith("-") or ASSIGNMENT.match(words[0])):
+                words.pop(0)
+        elif words[0] == "timeout":
+            words.pop(0)
+            while words and words[0].startswith("-"):
+                words.pop(0)
+            words = words[1:]  # the duration
+        elif words[:2] in (["poetry", "run"], ["uv", "run"], ["pipx", "run"]):
+            words = words[2:]
+        else:
+            break
     if words and (words[0] == "mlops" or words[0].endswith("/mlops")):
         return words[1:]
     return None

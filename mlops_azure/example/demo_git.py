@@ -12,7 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
-_AS_THE_DEMO = ("-c", "user.name=mlops run", "-c", "user.email=mlops-run@localhost",
+DEMO_AUTHOR = "mlops run"
+_AS_THE_DEMO = ("-c", f"user.name={DEMO_AUTHOR}", "-c", "user.email=mlops-run@localhost",
                 "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main",
                 "-c", f"core.hooksPath={os.devnull}")
 
@@ -58,10 +59,24 @@ def commit(root: Path, message: str, *, everything: bool = True) -> str:
     if not (root / ".git").exists():
         _must(_git(root, "init", "-q"))
         everything = True
+    else:
+        _refuse_others(root)
     _must(_git(root, "add", "-A" if everything else "-u"))
     if _git(root, "diff", "--cached", "--quiet").returncode == 1:
         _must(_git(root, "commit", "-q", "--no-verify", "-m", message))
     return _must(_git(root, "rev-parse", "HEAD")).stdout.strip()
+
+
+def _refuse_others(root: Path) -> None:
+    """``GitUnavailable`` unless the repository at ``root`` is the demo's: empty, or begun by
+    "mlops run". The demo never commits into a repository of the user's."""
+    first = _git(root, "rev-list", "--max-parents=0", "--format=%an", "HEAD")
+    if first.returncode != 0:
+        return  # no commit yet
+    authors = {line for line in first.stdout.splitlines() if not line.startswith("commit ")}
+    if authors != {DEMO_AUTHOR}:
+        raise GitUnavailable(f"{root} is a git repository that mlops run did not start: "
+                             "nothing is committed to it")
 
 
 def try_commit(root: Path, message: str) -> str | None:

@@ -21,12 +21,14 @@ PROJECT_FILES = ("mlops.yaml", "sample-request.json", "components", "pipelines",
 DATA_FILE = Path("data/purchases.csv")
 #: The example project's Azure DevOps pipelines, as ``mlops init --example steel`` writes them.
 PIPELINES = PipelineValues(name="steel", data_asset="steel-purchases",
-                           data_path=DATA_FILE.as_posix(),
-                           landing_account_url="https://ststeellanding.blob.core.windows.net",
-                           landing_container="erp-extracts", landing_prefix="purchases/")
+                           data_path=DATA_FILE.as_posix(), landing_container="erp-extracts",
+                           landing_prefix="purchases/")
 #: The same, as this repository runs them: from examples/steel, mlops-azure installed from the
-#: checkout (``make pipelines`` writes them into .azure-pipelines/).
-REPOSITORY_PIPELINES = replace(PIPELINES, project_dir="examples/steel", install=".")
+#: checkout, and the example's landing account (``make pipelines`` writes them into
+#: .azure-pipelines/). A project made from the example names no account: it is not theirs.
+REPOSITORY_PIPELINES = replace(
+    PIPELINES, project_dir="examples/steel", install=".",
+    landing_account_url="https://ststeellanding.blob.core.windows.net")
 
 
 def template_root() -> Path:

@@ -141,7 +141,7 @@ def test_mlops_line_is_a_valid_invocation(found: MlopsLine, monkeypatch: pytest.
 
 @pytest.mark.parametrize("found", MLOPS_LINES, ids=lambda f: f"{rel(f.file)}::{' '.join(f.args)}")
 def test_mlops_line_never_uses_latest(found: MlopsLine) -> None:
-    assert "latest" not in found.line.lower(), f"{found.where}: `{found.line}` must name an explicit version"
+    assert "latest" not in found.line.lower(), f"{where(found)}: `{found.line}` must name an explicit version"
 
 
 @pytest.mark.parametrize("file", FILES, ids=rel)

@@ -69,3 +69,17 @@ def test_outputs_are_ignored_once(tmp_path: Path) -> None:
     demo_git.ignore(tmp_path, ("qa-report.json", "forecasts/"))
     demo_git.ignore(tmp_path, ("qa-report.json", "forecasts/"))
     assert (tmp_path / ".gitignore").read_text() == ".mlops/\nqa-report.json\nforecasts/\n"
+
+
+def test_a_repository_of_the_users_gets_no_commit(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    (tmp_path / "notes.txt").write_text("mine\n")
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=me", "-c", "user.email=me@x",
+                    "add", "-A"], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=me", "-c", "user.email=me@x",
+                    "commit", "-qm", "mine"], check=True, timeout=60)
+    (tmp_path / ".env").write_text("SECRET=1\n")
+    with pytest.raises(demo_git.GitUnavailable, match="mlops run did not start"):
+        demo_git.commit(tmp_path, "The project")
+    assert demo_git.try_commit(tmp_path, "Changed") is None
+    assert git(tmp_path, "log", "--format=%an") == "me"
