@@ -13,6 +13,7 @@ import pytest
 
 from mlops_azure import Project
 from mlops_azure.config import set_settings
+from mlops_azure.errors import UserInputError
 from mlops_azure.example.demo import stop_endpoints
 from mlops_azure.example.scaffold import init_project
 from mlops_azure.init_from_data import init_from_data
@@ -129,3 +130,26 @@ def test_the_trial_never_touches_the_projects_own_workspace(homes: Path, tmp_pat
         assert project.invoke("staging", request).ok
     finally:
         stop_endpoints(project.workspace)
+
+
+def test_a_tests_file_where_the_folder_goes_is_refused_and_kept(tmp_path: Path) -> None:
+    table = tmp_path / "homes.csv"
+    target = write_own_table(table)
+    root = tmp_path / "homes"
+    root.mkdir()
+    (root / "tests").write_text("my notes\n")
+    with pytest.raises(UserInputError, match=r"tests: is not a folder"):
+        init_from_data(root, table, column=target, force=True)
+    assert (root / "tests").read_text() == "my notes\n"
+    assert sorted(p.name for p in root.iterdir()) == ["tests"]  # nothing half-written
+
+
+def test_a_sample_request_of_the_users_needs_force(tmp_path: Path) -> None:
+    table = tmp_path / "homes.csv"
+    target = write_own_table(table)
+    root = tmp_path / "homes"
+    root.mkdir()
+    (root / "sample-request.json").write_text("{}\n")
+    with pytest.raises(UserInputError, match=r"sample-request\.json"):
+        init_from_data(root, table, column=target)
+    assert (root / "sample-request.json").read_text() == "{}\n"
