@@ -481,16 +481,18 @@ class Project:
     # -- checks ------------------------------------------------------------------------------
     def check(self) -> ProjectCheck:
         """The project against the contract (``mlops project check``): mlops.yaml, the training
-        pipeline, its components and the scoring scripts, read without running anything.
+        pipeline, its components, the scoring scripts and the ``mlops`` lines of its CI/CD
+        pipelines, read without running anything.
 
         Examples:
             >>> found = project.check()
             >>> found.ok, [f.message for f in found.errors]
             (True, [])
         """
+        from mlops_azure.cli.invocations import with_ci_findings
         from mlops_azure.lifecycle.project_check import check_project
 
-        return check_project(self.config_file)
+        return with_ci_findings(check_project(self.config_file), self.config.root)
 
     def check_data(self, path: str | os.PathLike[str] | None = None) -> DataCheckReport:
         """Run the project's data check component on ``path`` (default ``data.path``) against

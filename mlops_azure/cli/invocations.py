@@ -7,14 +7,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
 
 from mlops_azure import _yaml
 from mlops_azure.cli.ci_lines import PLACEHOLDER, mlops_lines_in, shell_texts
+
+if TYPE_CHECKING:
+    from mlops_azure.lifecycle.project_check import ProjectCheck
 
 # Typer >= 0.22 parses with its own copy of click (typer._click); older Typer uses click itself.
 try:
@@ -119,3 +124,35 @@ def check_ci_file(path: Path, shown: str) -> list[str]:
                     continue  # a command or arguments known only when the pipeline runs
                 problems.append(f"{where}: `{found.line}` is not a valid mlops command: {exc}")
     return problems
+
+
+def ci_definition_problems(root: Path) -> tuple[list[str], list[str]]:
+    """The problems of the CI/CD definitions of the project at ``root``, those beside it and at
+    the top of its git repository, and the files read; each shown relative to ``root``."""
+    from mlops_azure.lifecycle.maturity_facts import CI_GLOBS
+    from mlops_azure.project_ci import folder_in_repository
+
+    inside = Path(folder_in_repository(root))
+    top = root if inside == Path(".") else Path(*root.parts[:len(root.parts) - len(inside.parts)])
+    problems: list[str] = []
+    files: list[str] = []
+    seen: set[Path] = set()
+    for folder in dict.fromkeys((root, top)):
+        for pattern in CI_GLOBS:
+            for path in sorted(folder.glob(pattern)):
+                if path.is_file() and path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    shown = Path(os.path.relpath(path, root)).as_posix()
+                    files.append(shown)
+                    problems += check_ci_file(path, shown)
+    return problems, files
+
+
+def with_ci_findings(found: ProjectCheck, root: Path) -> ProjectCheck:
+    """``found`` (the project against the contract) with the CI/CD definitions' problems as
+    errors of check ``pipelines``, and their files among those checked."""
+    from mlops_azure.lifecycle.project_check import Finding
+
+    problems, files = ci_definition_problems(root)
+    return replace(found, checked=(*found.checked, *files),
+                   findings=(*found.findings, *(Finding("error", "pipelines", p) for p in problems)))

@@ -77,10 +77,14 @@ def installed_requirement() -> str:
     vcs = found.get("vcs_info") if isinstance(found, dict) else None
     if isinstance(vcs, dict) and vcs.get("vcs") == "git" and vcs.get("commit_id"):
         url = urlsplit(str(found.get("url", "")))
-        if url.scheme in ("https", "ssh") and url.hostname:
-            host = url.hostname + (f":{url.port}" if url.port else "")
-            clean = urlunsplit((url.scheme, host, url.path, "", ""))
-            return f"mlops-azure @ git+{clean}@{vcs['commit_id']}"
+        user, _, host = url.netloc.rpartition("@")
+        # A password or token never goes into the pipelines; ssh's user (git@) is no secret.
+        keep = user if url.scheme == "ssh" and user and ":" not in user else ""
+        if url.scheme in ("https", "ssh") and host:
+            clean = urlunsplit((url.scheme, f"{keep}@{host}" if keep else host, url.path, "", ""))
+            sub = found.get("subdirectory")
+            return (f"mlops-azure @ git+{clean}@{vcs['commit_id']}"
+                    + (f"#subdirectory={sub}" if isinstance(sub, str) and sub else ""))
     return f"mlops-azure=={__version__}"
 
 

@@ -61,6 +61,13 @@ class _Installed:
     ('{"url": "https://build:s3cret@dev.azure.com/org/ml/_git/mlops-azure", '
      '"vcs_info": {"vcs": "git", "commit_id": "0123abc"}}',
      "mlops-azure @ git+https://dev.azure.com/org/ml/_git/mlops-azure@0123abc"),
+    ('{"url": "ssh://git@ssh.dev.azure.com/v3/org/ml/mlops-azure", "subdirectory": "pkg", '
+     '"vcs_info": {"vcs": "git", "commit_id": "0123abc"}}',
+     "mlops-azure @ git+ssh://git@ssh.dev.azure.com/v3/org/ml/mlops-azure@0123abc"
+     "#subdirectory=pkg"),
+    ('{"url": "https://[::1]:8443/mlops-azure?token=abc", '
+     '"vcs_info": {"vcs": "git", "commit_id": "0123abc"}}',
+     "mlops-azure @ git+https://[::1]:8443/mlops-azure@0123abc"),
     # From a local folder (an editable checkout): nothing an agent can reach, so the version.
     ('{"url": "file:///home/me/mlops-azure", "dir_info": {"editable": true}}',
      f"mlops-azure=={__version__}"),

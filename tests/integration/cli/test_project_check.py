@@ -63,7 +63,7 @@ def test_the_pipelines_at_the_top_of_the_repository_are_checked_too(
     (top / "ci.yml").write_text("jobs:\n  t:\n    steps:\n      - run: mlops trian\n",
                                 encoding="utf-8")
     code, out, _ = check(runner)
-    assert code == 2 and ".github/workflows/ci.yml:4: `mlops trian` is not a valid" in out
+    assert code == 2 and "../.github/workflows/ci.yml:4: `mlops trian` is not a valid" in out
 
 
 def test_a_missing_pipeline_output(runner: CliRunner, project_dir: Path) -> None:
