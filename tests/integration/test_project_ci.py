@@ -114,6 +114,10 @@ def test_the_trial_never_touches_the_projects_own_workspace(homes: Path, tmp_pat
     # A workspace folder of another name inside the project, and data kept outside it.
     set_settings(homes / "mlops.yaml", {"local.workspace_dir": "state",
                                         "data.path": "../homes.csv"})
+    (homes / "venv").mkdir()
+    (homes / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (homes / "components" / "env").mkdir()
+    (homes / "components" / "env" / "notes.txt").write_text("not a virtualenv\n")
     project = Project.load(homes)
     ref = project.train().model.ref  # type: ignore[union-attr]
     project.deploy(ref, "staging")
@@ -123,6 +127,8 @@ def test_the_trial_never_touches_the_projects_own_workspace(homes: Path, tmp_pat
             assert trial.config.workspace_dir == tmp_path / "trial" / ".mlops"
             assert not (tmp_path / "trial" / "state").exists()
             assert trial.config.resolve(trial.config.data.path) == (tmp_path / "homes.csv")
+            assert not (tmp_path / "trial" / "venv").exists()  # a virtualenv stays behind
+            assert (tmp_path / "trial" / "components" / "env" / "notes.txt").is_file()
             assert trial.models() == []  # a registry of its own
             trial_ref = trial.train().model.ref  # type: ignore[union-attr]
             trial.deploy(trial_ref, "staging")
