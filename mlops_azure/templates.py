@@ -90,29 +90,59 @@ def copy_parts(source: Path, staging: Path, names: Iterable[str]) -> None:
 
 @contextmanager
 def staged_project(root: Path, kept: list[str] | None = None) -> Iterator[Path]:
-    """A temporary folder beside ``root`` to build a project in; when the block ends without an
-    error its entries replace ``root``'s, so a refused or interrupted init writes nothing.
+    """A temporary folder to build a project in; when the block ends without an error its
+    entries replace ``root``'s, so a refused or interrupted init writes nothing.
 
-    A ``.gitignore`` already there is kept; :data:`MERGED` folders are merged, and the files of
-    theirs kept rather than replaced (edited, or not written by mlops) are added to ``kept``."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".mlops-init-", dir=root.parent) as tmp:
-        staging = Path(tmp)
+    The folder is made inside ``root``: on its file system, so that putting the project in place
+    is a rename even when ``root`` is a mount point. What it replaces is moved aside first and
+    put back if anything fails. A ``.gitignore`` already there is kept; :data:`MERGED` folders
+    are merged, and the files of theirs kept rather than replaced (edited, or not written by
+    mlops) are added to ``kept``."""
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".mlops-init-", dir=root))
+    aside = Path(tempfile.mkdtemp(prefix=".mlops-replaced-", dir=root))
+    try:
         (staging / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
-        yield staging
-        root.mkdir(exist_ok=True)
-        for entry in staging.iterdir():
+        try:
+            yield staging
+        except BaseException:
+            if created:
+                shutil.rmtree(root, ignore_errors=True)  # it holds only the two folders above
+            raise
+        _put_in_place(staging, root, aside, kept if kept is not None else [])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _put_in_place(staging: Path, root: Path, aside: Path, kept: list[str]) -> None:
+    moved: list[str] = []
+    placed: list[str] = []
+    try:
+        for entry in sorted(staging.iterdir()):
             dest = root / entry.name
             if entry.name == ".gitignore" and dest.exists():
                 continue  # the user's own wins
             if entry.name in MERGED and dest.is_dir():
-                _merge(entry, dest, kept if kept is not None else [])
+                _merge(entry, dest, kept)
                 continue
-            if dest.is_dir():
-                shutil.rmtree(dest)
-            elif dest.exists():
-                dest.unlink()
+            if dest.exists() or dest.is_symlink():
+                dest.replace(aside / entry.name)
+                moved.append(entry.name)
             entry.replace(dest)
+            placed.append(entry.name)
+    except BaseException:
+        # Put back what was there: the project is as it was before, not half replaced.
+        for name in placed:
+            dest = root / name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest, ignore_errors=True)
+            else:
+                dest.unlink(missing_ok=True)
+        for name in moved:
+            (aside / name).replace(root / name)
+        raise
 
 
 def _merge(source: Path, dest: Path, kept: list[str]) -> None:
