@@ -138,24 +138,18 @@ def test_the_trial_never_touches_the_projects_own_workspace(homes: Path, tmp_pat
         stop_endpoints(project.workspace)
 
 
-def test_a_tests_file_where_the_folder_goes_is_refused_and_kept(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "force", "refusal"), [
+    ("tests", True, r"tests: is not a folder"),  # a file where the folder goes: even --force
+    ("sample-request.json", False, r"sample-request\.json"),  # the user's own: needs --force
+])
+def test_a_file_of_the_users_is_refused_and_kept(tmp_path: Path, name: str, force: bool,
+                                                 refusal: str) -> None:
     table = tmp_path / "homes.csv"
     target = write_own_table(table)
     root = tmp_path / "homes"
     root.mkdir()
-    (root / "tests").write_text("my notes\n")
-    with pytest.raises(UserInputError, match=r"tests: is not a folder"):
-        init_from_data(root, table, column=target, force=True)
-    assert (root / "tests").read_text() == "my notes\n"
-    assert sorted(p.name for p in root.iterdir()) == ["tests"]  # nothing half-written
-
-
-def test_a_sample_request_of_the_users_needs_force(tmp_path: Path) -> None:
-    table = tmp_path / "homes.csv"
-    target = write_own_table(table)
-    root = tmp_path / "homes"
-    root.mkdir()
-    (root / "sample-request.json").write_text("{}\n")
-    with pytest.raises(UserInputError, match=r"sample-request\.json"):
-        init_from_data(root, table, column=target)
-    assert (root / "sample-request.json").read_text() == "{}\n"
+    (root / name).write_text("mine\n")
+    with pytest.raises(UserInputError, match=refusal):
+        init_from_data(root, table, column=target, force=force)
+    assert [p.name for p in root.iterdir()] == [name]  # nothing half-written
+    assert (root / name).read_text() == "mine\n"
