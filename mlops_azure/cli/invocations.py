@@ -129,22 +129,15 @@ def check_ci_file(path: Path, shown: str) -> list[str]:
 def ci_definition_problems(root: Path) -> tuple[list[str], list[str]]:
     """The problems of the CI/CD definitions of the project at ``root``, those beside it and at
     the top of its git repository, and the files read; each shown relative to ``root``."""
-    from mlops_azure.lifecycle.maturity_facts import CI_GLOBS
-    from mlops_azure.project_ci import folder_in_repository
+    from mlops_azure.lifecycle.maturity_facts import ci_paths
+    from mlops_azure.project_ci import repository_top
 
-    inside = Path(folder_in_repository(root))
-    top = root if inside == Path(".") else Path(*root.parts[:len(root.parts) - len(inside.parts)])
     problems: list[str] = []
     files: list[str] = []
-    seen: set[Path] = set()
-    for folder in dict.fromkeys((root, top)):
-        for pattern in CI_GLOBS:
-            for path in sorted(folder.glob(pattern)):
-                if path.is_file() and path.resolve() not in seen:
-                    seen.add(path.resolve())
-                    shown = Path(os.path.relpath(path, root)).as_posix()
-                    files.append(shown)
-                    problems += check_ci_file(path, shown)
+    for path in ci_paths([root, repository_top(root) or root]):
+        shown = Path(os.path.relpath(path, root)).as_posix()
+        files.append(shown)
+        problems += check_ci_file(path, shown)
     return problems, files
 
 

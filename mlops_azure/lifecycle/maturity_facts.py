@@ -150,14 +150,19 @@ def read_ci_file(path: Path) -> CiFile:
                   scheduled, manual)
 
 
-def find_ci_files(folders: Sequence[Path]) -> list[CiFile]:
-    seen: dict[Path, CiFile] = {}
+def ci_paths(folders: Sequence[Path]) -> list[Path]:
+    """The CI/CD definitions (:data:`CI_GLOBS`) under each of ``folders``, each file once."""
+    seen: dict[Path, Path] = {}
     for folder in folders:
         for pattern in CI_GLOBS:
             for path in sorted(folder.glob(pattern)):
-                if path.is_file() and path.resolve() not in seen:
-                    seen[path.resolve()] = read_ci_file(path)
+                if path.is_file():
+                    seen.setdefault(path.resolve(), path)
     return list(seen.values())
+
+
+def find_ci_files(folders: Sequence[Path]) -> list[CiFile]:
+    return [read_ci_file(path) for path in ci_paths(folders)]
 
 
 def find_test_files(folders: Sequence[Path], limit: int = 5000) -> list[Path]:

@@ -30,7 +30,7 @@ SHARED_WITH_REPOSITORY = ("training.yml", "release.yml", "monitoring.yml", "temp
                           "templates/azure-mlops.yml", "templates/read-model.yml",
                           "templates/training-attach.yml")
 __all__ = ["PipelineValues", "folder_in_repository", "installed_requirement", "render",
-           "trial_project", "write_pipelines", "write_project_ci"]
+           "repository_top", "trial_project", "write_pipelines", "write_project_ci"]
 _PLACEHOLDER = re.compile(r"@@([a-z_]+)@@")
 
 
@@ -88,9 +88,9 @@ def installed_requirement() -> str:
     return f"mlops-azure=={__version__}"
 
 
-def folder_in_repository(root: Path) -> str:
-    """Where ``root`` sits in the git repository around it (``.azure-pipelines`` paths start at
-    the repository's top), as a POSIX path; ``.`` when it is the top or in no repository."""
+def repository_top(root: Path) -> Path | None:
+    """The top folder of the git repository around ``root`` (which need not exist yet); None
+    when there is none or git cannot run."""
     start = root if root.is_dir() else root.parent
     while not start.is_dir():
         start = start.parent
@@ -98,13 +98,17 @@ def folder_in_repository(root: Path) -> str:
         top = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"],
                              capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(top.stdout.strip()).resolve() if top.returncode == 0 else None
+
+
+def folder_in_repository(root: Path) -> str:
+    """Where ``root`` sits in the git repository around it (``.azure-pipelines`` paths start at
+    the repository's top), as a POSIX path; ``.`` when it is the top or in no repository."""
+    top = repository_top(root)
+    if top is None or not root.resolve().is_relative_to(top):
         return "."
-    if top.returncode != 0:
-        return "."
-    try:
-        return root.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
-    except ValueError:
-        return "."
+    return root.resolve().relative_to(top).as_posix()
 
 
 def render(values: PipelineValues) -> dict[str, str]:
